@@ -18,7 +18,7 @@ const wasmPath = path.join(
   path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')),
   'schema_engine_bg.wasm',
 );
-const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {
+const { instance } = await (globalThis as Untyped).WebAssembly.instantiate(readFileSync(wasmPath), {
   './schema_engine_bg.js': wasmBindings as Untyped,
 });
 (wasmBindings as Untyped).__wbg_set_wasm(instance.exports);
@@ -78,12 +78,12 @@ function reportCharAsText<T>(adapter: T): T {
 }
 
 class OfflinePgFactory extends PrismaPg {
-  async connect() {
+  override async connect() {
     return reportCharAsText(await super.connect());
   }
   // adapter-pg's own shadow database disposal drops the database before closing its pool ("being accessed by
   // other users"); close first, then drop WITH (FORCE).
-  async connectToShadowDb() {
+  override async connectToShadowDb() {
     const admin = await this.connect();
     const database = `prisma_shadow_${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
     await admin.executeScript(`CREATE DATABASE "${database}"`);
