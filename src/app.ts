@@ -1,0 +1,235 @@
+// One HTTP server: GraphQL over HTTP (graphql-yoga) and over WebSocket (graphql-ws) on /graphql, plus /health,
+// /ready and /metrics. Both transports run through yoga's envelop, so they share plugins, context and validation.
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type Principal, bearerKey } from './auth/keys.js';
+import type { Config } from './config.js';
+import { type Context, createLoaders } from './context.js';
+import { ERROR_CODES, apiError } from './errors.js';
+import { runChecks } from './observability/health.js';
+import { type Logger, createLogger } from './observability/logger.js';
+import { type Metrics, createMetrics } from './observability/metrics.js';
+import { schema } from './schema/index.js';
+import { type Services, createServices } from './services.js';
+
+export interface App {
+  /** Listens on `port` (0 for any free one) and resolves with the URL of /graphql. */
+  start(port?: number, host?: string): Promise<string>;
+  /** Drains in-flight requests, closes sockets with 1001, stops the processor, then closes Redis and Postgres. */
+  stop(): Promise<void>;
+  services: Services;
+  metrics: Metrics;
+}
+
+/** Close code for a socket whose API key was revoked (Forbidden, as for a bad key at connect). */
+export const REVOKED_CLOSE_CODE = CloseCode.Forbidden;
+const GOING_AWAY = 1001;
+const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported unhealthy
+
+type SocketExtra = {
+  principal?: Principal;
+};
+
+/** A client-caused error carries one of the contract's codes (checked by shape: graphql may be loaded twice). */
+function isClientError(error: unknown): boolean {
+  const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === 'string' && code !== 'INTERNAL' && (ERROR_CODES as readonly string[]).includes(code);
+}
+
+export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const services = await createServices(config, logger);
+  const metrics = createMetrics();
+
+  const generatedKey = await services.apiKeys.store.bootstrapAdmin(config.ADMIN_API_KEY);
+  if (generatedKey) {
+    // Printed once, to the console only: it is stored as a hash and never logged.
+    process.stdout.write(`\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n`);
+  }
+
+  const yoga = createYoga<{ principal?: Principal | null; requestId?: string }, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    logging: false,
+    context: async (initial) => {
+      let principal = initial.principal;
+      if (principal === undefined) {
+        const key = bearerKey(initial.request?.headers.get('authorization'));
+        principal = key ? await services.apiKeys.store.authenticate(key) : null;
+      }
+      return { principal, requestId: initial.requestId ?? randomUUID(), services, loaders: createLoaders(services) };
+    },
+    maskedErrors: {
+      maskError(error: unknown, message: string): Error {
+        const original = (error as { originalError?: { name?: string } }).originalError;
+        // graphql-js's own errors (document, variables, scalars) are the client's; the plugin below codes them.
+        if (isClientError(original ?? error) || !original || original.name === 'GraphQLError') return error as Error;
+        const requestId = randomUUID();
+        logger.error({ err: original ?? error, requestId }, 'internal error');
+        return apiError('INTERNAL', `${message} (request id ${requestId})`, { requestId });
+      },
+    },
+    plugins: [
+      {
+        // Parse and validation errors carry no code of their own; they are the client's, so BAD_USER_INPUT.
+        onResultProcess({ result }) {
+          for (const item of Array.isArray(result) ? result : [result]) {
+            const errors = (item as { errors?: GraphQLError[] }).errors;
+            for (const error of errors ?? []) {
+              if (error.extensions && !error.extensions.code) (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
+            }
+          }
+        },
+      },
+    ],
+  });
+
+  async function health(res: ServerResponse, readinessOnly: boolean) {
+    const { ok, checks } = await runChecks(
+      {
+        database: () => services.db.ping(),
+        bus: () => services.bus.ping(),
+        ...(readinessOnly
+          ? {}
+          : {
+              streamProcessor: async () => ({
+                leader: services.processor.isLeader,
+                outboxBacklog: await services.events.outboxSize(),
+              }),
+            }),
+      },
+      HEALTH_TIMEOUT_MS,
+    );
+    res.setHeader('content-type', 'application/json');
+    if (readinessOnly) {
+      res.statusCode = ok ? 200 : 503;
+      res.end(JSON.stringify({ ready: ok, checks }));
+      return;
+    }
+    res.end(
+      JSON.stringify({
+        status: ok ? 'healthy' : 'degraded',
+        at: new Date().toISOString(),
+        database: services.db.kind,
+        bus: config.REDIS_URL ? 'redis' : 'in-process',
+        websocketConnections: wss.clients.size,
+        checks,
+      }),
+    );
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/health') return health(res, false);
+    if (req.method === 'GET' && path === '/ready') return health(res, true);
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.outboxBacklog.set(await services.events.outboxSize().catch(() => Number.NaN));
+      metrics.isLeader.set(services.processor.isLeader ? 1 : 0);
+      metrics.websocketConnections.set(wss.clients.size);
+      res.setHeader('content-type', metrics.registry.contentType);
+      return res.end(await metrics.registry.metrics());
+    }
+    return yoga(req, res);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error) => {
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  });
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+
+  useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
+      // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization;
+        const key = typeof header === 'string' ? bearerKey(header) : null;
+        const principal = key ? await services.apiKeys.store.authenticate(key) : null;
+        if (!principal) return false;
+        ctx.extra.principal = principal;
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal: ctx.extra.principal ?? null,
+        });
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [apiError('BAD_USER_INPUT', (error as Error).message)];
+        }
+        const errors = validate(envelopedSchema, document);
+        if (errors.length > 0) {
+          return errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+        }
+        return {
+          schema: envelopedSchema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+
+  wss.on('connection', (socket: WebSocket) => {
+    metrics.websocketConnections.inc();
+    socket.once('close', () => metrics.websocketConnections.dec());
+  });
+
+  services.processor.hooks = {
+    onLateEvents: (count) => metrics.eventsLate.inc(count),
+    onProcessed: (events, latencies) => {
+      metrics.eventsProcessed.inc(events.length);
+      for (const ms of latencies) metrics.processingLatency.observe(ms / 1000);
+    },
+  };
+
+  let stopping: Promise<void> | null = null;
+  return {
+    services,
+    metrics,
+    async start(port = config.PORT, host = config.HOST) {
+      await services.processor.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+      return `http://${shownHost}:${address.port}/graphql`;
+    },
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        for (const client of wss.clients) client.close(GOING_AWAY, 'server is shutting down');
+        const grace = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
+        await closed;
+        clearTimeout(grace);
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        await services.close();
+      })();
+      return stopping;
+    },
+  };
+}

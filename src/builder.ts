@@ -1,0 +1,42 @@
+// The Pothos builder: generic types, plugins and scalars. Types live in schema/<domain>.ts.
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { ROLE_RANK, type Role } from './auth/keys.js';
+import type { Context } from './context.js';
+import { apiError } from './errors.js';
+
+const atLeast = (context: Context, role: Role) =>
+  context.principal !== null && ROLE_RANK[context.principal.role] >= ROLE_RANK[role];
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  AuthScopes: { viewer: boolean; publisher: boolean; admin: boolean };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (context) => ({
+      viewer: atLeast(context, 'VIEWER'),
+      publisher: atLeast(context, 'PUBLISHER'),
+      admin: atLeast(context, 'ADMIN'),
+    }),
+    unauthorizedError: (_parent, context, info) =>
+      context.principal
+        ? apiError('FORBIDDEN', `the ${context.principal.role} role may not use ${info.parentType.name}.${info.fieldName}`)
+        : apiError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"'),
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSON', JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,100 @@
+// Turns bus messages into the async iterator a GraphQL subscription resolver returns. The buffer between the
+// bus and a slow client is bounded: past `maxBuffered` items the subscription ends with an error the client sees,
+// instead of growing the server's memory without limit or dropping messages silently.
+import type { Bus } from './bus.js';
+import type { Topic, Topics } from './topics.js';
+import { apiError } from '../errors.js';
+
+export interface BusIteratorOptions<K extends Topic, T> {
+  bus: Bus;
+  topic: K;
+  /** Maps one bus message to the items this subscriber should receive (often a filter). */
+  select: (payload: Topics[K]) => T[];
+  maxBuffered: number;
+  /** Items to deliver before live ones (e.g. a replay); subscribing happens first, so nothing falls between. */
+  initial?: () => Promise<T[]>;
+  /** Deduplicates across the seam between `initial` and live items. */
+  key?: (item: T) => string;
+}
+
+export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T>): AsyncIterableIterator<T> {
+  const { bus, topic, select, maxBuffered, initial, key } = options;
+  const buffer: T[] = [];
+  let waiting: ((result: IteratorResult<T>) => void) | null = null;
+  let failure: Error | null = null;
+  let done = false;
+  let unsubscribe: (() => void) | null = null;
+  const seen = key ? new Set<string>() : null;
+
+  const deliver = (item: T) => {
+    if (done) return;
+    if (seen && key) {
+      const k = key(item);
+      if (seen.has(k)) return;
+      seen.add(k);
+    }
+    if (waiting) {
+      const resolve = waiting;
+      waiting = null;
+      resolve({ value: item, done: false });
+      return;
+    }
+    if (buffer.length >= maxBuffered) {
+      failure = apiError('OVERLOADED', `subscriber is too slow: more than ${maxBuffered} messages waiting`);
+      finish();
+      return;
+    }
+    buffer.push(item);
+  };
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    unsubscribe?.();
+    if (waiting && buffer.length === 0) {
+      const resolve = waiting;
+      waiting = null;
+      resolve({ value: undefined, done: true });
+    }
+  };
+
+  const ready = (async () => {
+    unsubscribe = await bus.subscribe(topic, (payload) => {
+      for (const item of select(payload)) deliver(item);
+    });
+    if (done) unsubscribe();
+    if (initial) {
+      const replay = await initial();
+      // Replayed items go first: they are older than anything that arrived live meanwhile.
+      const live = buffer.splice(0);
+      if (seen && key) for (const item of live) seen.delete(key(item));
+      for (const item of [...replay, ...live]) deliver(item);
+    }
+  })();
+
+  const iterator: AsyncIterableIterator<T> = {
+    async next() {
+      await ready;
+      const item = buffer.shift();
+      if (item !== undefined) return { value: item, done: false };
+      if (failure) {
+        const error = failure;
+        failure = null;
+        throw error;
+      }
+      if (done) return { value: undefined, done: true };
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+    async return() {
+      finish();
+      buffer.length = 0;
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}

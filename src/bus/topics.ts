@@ -1,0 +1,40 @@
+// Every pub/sub topic and its payload, in one place. Payloads cross Redis as JSON, so they hold only JSON values
+// (dates as ISO strings).
+
+export interface EventMessage {
+  id: string;
+  seq: string;
+  type: string;
+  timestamp: string;
+  receivedAt: string;
+  data: Record<string, unknown>;
+}
+
+export interface AlertMessage {
+  id: string;
+  seq: string;
+  ruleId: string;
+  ruleName: string;
+  severity: string;
+  message: string;
+  values: Record<string, unknown>;
+  status: string;
+  triggeredAt: string;
+  resolvedAt: string | null;
+  acknowledgedAt: string | null;
+}
+
+export interface Topics {
+  /** Committed events, in outbox order, broadcast by the stream processor in batches. */
+  'events:published': { events: EventMessage[] };
+  /** Metrics whose aggregates changed with the last applied batch. */
+  'metrics:changed': { metrics: string[] };
+  'alerts:triggered': AlertMessage;
+  'alerts:resolved': AlertMessage;
+  /** Tells the stream processor (on whichever instance holds the lease) that the outbox has new events. */
+  'processor:nudge': Record<string, never>;
+  /** An API key was revoked: every instance closes its sockets. */
+  'apiKeys:revoked': { id: string };
+}
+
+export type Topic = keyof Topics;

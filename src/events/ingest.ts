@@ -1,0 +1,52 @@
+// Publishing: validate the whole batch, commit it (one statement, with its outbox rows), then wake the stream
+// processor. A client is told "accepted" only after the commit.
+import type { Bus } from '../bus/bus.js';
+import { apiError, badInput } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { type EventLimits, type PublishEventInput, validateBatch } from './model.js';
+import type { EventStore } from './store.js';
+
+export interface PublishResult {
+  accepted: number;
+  duplicates: number;
+  /** The id of every input, in input order (generated where the client gave none). */
+  ids: string[];
+}
+
+export interface IngestionOptions {
+  store: EventStore;
+  bus: Bus;
+  limits: EventLimits;
+  logger: Logger;
+  /** Wakes the local stream processor without a bus round trip. */
+  nudgeLocal: () => void;
+  now?: () => number;
+}
+
+export class Ingestion {
+  constructor(private readonly options: IngestionOptions) {}
+
+  async publish(inputs: PublishEventInput[]): Promise<PublishResult> {
+    const { store, bus, limits, logger, nudgeLocal } = this.options;
+    const now = this.options.now?.() ?? Date.now();
+    const validation = validateBatch(inputs, now, limits);
+    if (!validation.ok) {
+      const where = validation.index === null ? '' : `event ${validation.index}: `;
+      throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
+    }
+    const { events } = validation;
+    let inserted: Set<string>;
+    try {
+      inserted = await store.insertBatch(events, new Date(now));
+    } catch (error) {
+      logger.error({ err: error }, 'event store write failed');
+      throw apiError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+    }
+    nudgeLocal();
+    if (inserted.size > 0) {
+      // Another instance may hold the processor lease. If the bus is down the processor's poll still finds them.
+      bus.publish('processor:nudge', {}).catch(() => {});
+    }
+    return { accepted: inserted.size, duplicates: events.length - inserted.size, ids: events.map((e) => e.id) };
+  }
+}

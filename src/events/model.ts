@@ -1,0 +1,69 @@
+// Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
+import { randomUUID } from 'node:crypto';
+import type { EventType } from '../generated/prisma/enums.js';
+
+export type { EventType };
+
+export interface PublishEventInput {
+  id?: string | null;
+  type: EventType;
+  timestamp?: Date | null;
+  data: unknown;
+}
+
+export interface NewEvent {
+  id: string;
+  type: EventType;
+  timestamp: Date;
+  data: Record<string, unknown>;
+}
+
+export interface StoredEvent extends NewEvent {
+  seq: bigint;
+  receivedAt: Date;
+}
+
+export interface EventLimits {
+  maxBatchSize: number;
+  maxFutureSkewMs: number;
+  maxEventBytes: number;
+}
+
+export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function problemWith(input: PublishEventInput, now: number, limits: EventLimits): string | null {
+  if (input.id != null && !UUID.test(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
+  if (!isPlainObject(input.data)) return 'data must be a JSON object';
+  const bytes = Buffer.byteLength(JSON.stringify(input.data));
+  if (bytes > limits.maxEventBytes) return `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}`;
+  const ts = input.timestamp?.getTime();
+  if (ts !== undefined && ts > now + limits.maxFutureSkewMs) {
+    return `timestamp ${input.timestamp?.toISOString()} is more than ${limits.maxFutureSkewMs / 60_000} minutes in the future`;
+  }
+  return null;
+}
+
+/** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */
+export function validateBatch(inputs: PublishEventInput[], now: number, limits: EventLimits): Validation {
+  if (inputs.length > limits.maxBatchSize) {
+    return { ok: false, index: null, problem: `a batch holds at most ${limits.maxBatchSize} events, got ${inputs.length}` };
+  }
+  const events: NewEvent[] = [];
+  for (const [index, input] of inputs.entries()) {
+    const problem = problemWith(input, now, limits);
+    if (problem) return { ok: false, index, problem };
+    events.push({
+      id: input.id?.toLowerCase() ?? randomUUID(),
+      type: input.type,
+      timestamp: input.timestamp ?? new Date(now),
+      data: input.data as Record<string, unknown>,
+    });
+  }
+  return { ok: true, events };
+}

@@ -1,0 +1,201 @@
+// The stream processor: takes committed events from the Postgres outbox, broadcasts them on the bus, applies
+// them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
+// holds the lease and does this work; the others stand by and take over when its lease lapses.
+import { eventToSamples } from '../aggregation/samples.js';
+import type { AggregateStore, MetricSample } from '../aggregation/types.js';
+import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
+import type { Bus, Unsubscribe } from '../bus/bus.js';
+import type { EventMessage } from '../bus/topics.js';
+import type { Logger } from '../observability/logger.js';
+import type { StoredEvent } from './model.js';
+import type { EventStore } from './store.js';
+
+/** Who may write the aggregates: a Redis lease across instances, or always this process when embedded. */
+export interface Lease {
+  /** Takes or renews the lease; resolves true while this instance holds it. */
+  hold(): Promise<boolean>;
+  /** The fencing token the aggregate store checks on every write, or undefined when no fencing is needed. */
+  readonly token: string | undefined;
+  release(): Promise<void>;
+}
+
+export const localLease: Lease = { hold: async () => true, token: undefined, release: async () => {} };
+
+export interface ProcessorHooks {
+  /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
+  onMetricsChanged?(metrics: string[]): Promise<void> | void;
+  /** Counts events that were too old to aggregate and values that were not numbers. */
+  onLateEvents?(count: number): void;
+  onProcessed?(events: StoredEvent[], latencyMs: number[]): void;
+}
+
+export interface StreamProcessorOptions {
+  events: EventStore;
+  aggregates: AggregateStore;
+  bus: Bus;
+  lease: Lease;
+  logger: Logger;
+  hooks?: ProcessorHooks;
+  batchSize: number;
+  pollMs: number;
+  /** Largest number of events in one bus message, so no single message grows unbounded. */
+  broadcastChunk?: number; // default 500
+  now?: () => number;
+}
+
+export function toEventMessage(event: StoredEvent): EventMessage {
+  return {
+    id: event.id,
+    seq: event.seq.toString(),
+    type: event.type,
+    timestamp: event.timestamp.toISOString(),
+    receivedAt: event.receivedAt.toISOString(),
+    data: event.data,
+  };
+}
+
+export class StreamProcessor {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private nudged = false;
+  private stopNudges: Unsubscribe | null = null;
+  private readonly now: () => number;
+  private leader = false;
+  /** Replaceable after construction: the app wires its metrics and the alert engine in here. */
+  hooks: ProcessorHooks;
+
+  constructor(private readonly options: StreamProcessorOptions) {
+    this.now = options.now ?? Date.now;
+    this.hooks = options.hooks ?? {};
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.stopNudges = await this.options.bus.subscribe('processor:nudge', () => this.nudge());
+    this.loop = this.run();
+  }
+
+  /** Asks for a pass over the outbox now rather than at the next poll. */
+  nudge(): void {
+    this.nudged = true;
+    this.wake?.();
+  }
+
+  /** Finishes the batch in hand, then stops; events still in the outbox wait for the next leader. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopNudges?.();
+    this.wake?.();
+    await this.loop;
+    if (this.leader) await this.options.lease.release().catch(() => {});
+    this.leader = false;
+  }
+
+  /** Processes until the outbox is empty (tests and shutdown use it to wait for quiescence). */
+  async drain(): Promise<void> {
+    while ((await this.options.events.outboxSize()) > 0) await this.pass();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.pass();
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'stream processor pass failed; retrying');
+      }
+      if (!this.running) break;
+      if (!this.nudged) await this.sleep(this.options.pollMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One pass: hold the lease, then apply batches until the outbox is empty. */
+  private async pass(): Promise<void> {
+    this.nudged = false;
+    this.leader = await this.options.lease.hold();
+    if (!this.leader) return;
+    const { events, aggregates } = this.options;
+    const applied = await aggregates.lastAppliedBatch();
+    if (applied === null) {
+      await this.rebuild();
+    } else {
+      await events.deleteFromOutbox(applied);
+    }
+    for (;;) {
+      const batch = await events.readOutbox(this.options.batchSize);
+      if (batch.length === 0) return;
+      await this.processBatch(batch);
+      if (batch.length < this.options.batchSize || !this.running) return;
+    }
+  }
+
+  private async processBatch(batch: StoredEvent[]): Promise<void> {
+    const { events, aggregates, bus, lease } = this.options;
+    const { hooks } = this;
+    // Broadcast before applying: if we die in between, the batch is broadcast again (at least once) rather
+    // than never.
+    const chunk = this.options.broadcastChunk ?? 500;
+    for (let i = 0; i < batch.length; i += chunk) {
+      await bus.publish('events:published', { events: batch.slice(i, i + chunk).map(toEventMessage) });
+    }
+    const { samples, late } = this.samplesOf(batch);
+    const seqs = batch.map((e) => e.seq.toString());
+    await aggregates.apply(seqs, samples, lease.token);
+    await events.deleteFromOutbox(seqs);
+    const processedAt = this.now();
+    hooks.onProcessed?.(
+      batch,
+      batch.map((e) => processedAt - e.receivedAt.getTime()),
+    );
+    if (late > 0) hooks.onLateEvents?.(late);
+    const metrics = [...new Set(samples.map((s) => s.metric))].sort();
+    if (metrics.length > 0) {
+      await bus.publish('metrics:changed', { metrics });
+      await hooks.onMetricsChanged?.(metrics);
+    }
+  }
+
+  private samplesOf(batch: StoredEvent[]): { samples: MetricSample[]; late: number } {
+    const now = this.now();
+    const samples: MetricSample[] = [];
+    let late = 0;
+    for (const event of batch) {
+      const timestamp = event.timestamp.getTime();
+      if (!isAggregatable(timestamp, now)) {
+        late += 1;
+        continue;
+      }
+      for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples) samples.push(sample);
+    }
+    return { samples, late };
+  }
+
+  /** The store lost its state (Redis restarted, or this process is new): rebuild the last 24 h from Postgres. */
+  private async rebuild(): Promise<void> {
+    const { events, aggregates, lease, logger } = this.options;
+    const started = this.now();
+    const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
+    await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
+      async function* samples(): AsyncGenerator<MetricSample[]> {
+        for await (const page of pages) yield samplesOf(page);
+      }
+      await aggregates.rebuild(samples(), [], lease.token);
+    });
+    logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
+  }
+}

@@ -1,0 +1,152 @@
+// Postgres persistence of the event log and its outbox. Everything here is one statement per call, so a batch
+// costs one round trip and is atomic: an event is in the outbox exactly when it is in the log.
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { EventType, NewEvent, StoredEvent } from './model.js';
+
+interface EventRow {
+  id: string;
+  seq: bigint | number | string;
+  type: EventType;
+  timestamp: Date | string;
+  receivedAt: Date | string;
+  data: unknown;
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    seq: BigInt(row.seq),
+    type: row.type,
+    timestamp: new Date(row.timestamp),
+    receivedAt: new Date(row.receivedAt),
+    data: (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as Record<string, unknown>,
+  };
+}
+
+const EVENT_COLUMNS = `e.id::text AS id, e.seq, e.type::text AS type, e."timestamp", e."receivedAt", e.data`;
+
+export interface EventPageQuery {
+  first: number;
+  after?: { timestamp: Date; seq: bigint } | null;
+  types?: EventType[] | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export class EventStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Inserts the events and queues them in the outbox in one statement. Ids already stored are skipped;
+   * returns the ids that were new.
+   */
+  async insertBatch(events: NewEvent[], receivedAt: Date): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    const rows = await this.prisma.$queryRawUnsafe<{ id: string }[]>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[]) AS t(id, type, ts, data)
+       ), inserted AS (
+         INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
+         SELECT id, type::"EventType", ts, $5::timestamptz, data FROM input
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, seq
+       ), queued AS (
+         INSERT INTO "EventOutbox" (seq) SELECT seq FROM inserted
+       )
+       SELECT id::text AS id FROM inserted`,
+      events.map((e) => e.id),
+      events.map((e) => e.type),
+      events.map((e) => e.timestamp.toISOString()),
+      events.map((e) => JSON.stringify(e.data)),
+      receivedAt.toISOString(),
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async findByIds(ids: readonly string[]): Promise<StoredEvent[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
+      `SELECT ${EVENT_COLUMNS} FROM "Event" e WHERE e.id = ANY($1::uuid[])`,
+      [...ids],
+    );
+    return rows.map(toEvent);
+  }
+
+  /** Newest first by (timestamp, seq): keyset pagination, so pages stay stable while events arrive. */
+  async page(query: EventPageQuery): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.after) {
+      where.push(
+        `(e."timestamp", e.seq) < (${param(query.after.timestamp.toISOString())}::timestamptz, ${param(query.after.seq.toString())}::bigint)`,
+      );
+    }
+    if (query.types?.length) where.push(`e.type::text = ANY(${param(query.types)}::text[])`);
+    if (query.since) where.push(`e."timestamp" >= ${param(query.since.toISOString())}::timestamptz`);
+    if (query.until) where.push(`e."timestamp" <= ${param(query.until.toISOString())}::timestamptz`);
+    const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
+      `SELECT ${EVENT_COLUMNS} FROM "Event" e
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY e."timestamp" DESC, e.seq DESC
+       LIMIT ${param(query.first)}`,
+      ...params,
+    );
+    return rows.map(toEvent);
+  }
+
+  /** The oldest queued events, in commit-independent seq order. */
+  async readOutbox(limit: number): Promise<StoredEvent[]> {
+    const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
+      `SELECT ${EVENT_COLUMNS} FROM "EventOutbox" o JOIN "Event" e ON e.seq = o.seq ORDER BY o.seq LIMIT $1`,
+      limit,
+    );
+    return rows.map(toEvent);
+  }
+
+  async deleteFromOutbox(seqs: readonly string[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.prisma.$executeRawUnsafe(`DELETE FROM "EventOutbox" WHERE seq = ANY($1::bigint[])`, [...seqs]);
+  }
+
+  async outboxSize(): Promise<number> {
+    const [row] = await this.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM "EventOutbox"`);
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * The events since `since` that have left the outbox (so were part of the lost aggregate state), in pages, all
+   * read in one snapshot. Events still queued are not included: the processor applies them afterwards as usual.
+   */
+  async processedSince<T>(since: Date, pageSize: number, use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        async function* pages(): AsyncGenerator<StoredEvent[]> {
+          let afterSeq = '0';
+          for (;;) {
+            const rows = await tx.$queryRawUnsafe<EventRow[]>(
+              `SELECT ${EVENT_COLUMNS} FROM "Event" e
+               WHERE e.seq > $1::bigint AND e."timestamp" > $2::timestamptz
+                 AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)
+               ORDER BY e.seq LIMIT $3`,
+              afterSeq,
+              since.toISOString(),
+              pageSize,
+            );
+            const events = rows.map(toEvent);
+            const last = events[events.length - 1];
+            if (!last) return;
+            yield events;
+            afterSeq = last.seq.toString();
+          }
+        }
+        return use(pages());
+      },
+      // Rebuilding a busy day can take minutes; the snapshot must outlive it.
+      { isolationLevel: 'RepeatableRead', timeout: 10 * 60_000, maxWait: 30_000 },
+    );
+  }
+}

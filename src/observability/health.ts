@@ -1,0 +1,34 @@
+// Health and readiness from real checks: each dependency is asked, with a time limit, on every call.
+
+export interface CheckResult {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+  detail?: Record<string, unknown>;
+}
+
+export type Check = () => Promise<Record<string, unknown> | void>;
+
+async function run(check: Check, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const detail = await Promise.race([
+      check(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, latencyMs: Math.round(performance.now() - started), ...(detail ? { detail } : {}) };
+  } catch (error) {
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runChecks(checks: Record<string, Check>, timeoutMs: number) {
+  const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const));
+  const results = Object.fromEntries(entries);
+  return { ok: entries.every(([, r]) => r.ok), checks: results };
+}

@@ -1,0 +1,6 @@
+// Imports every domain, then builds the schema. Importing this module connects to nothing.
+import { builder } from '../builder.js';
+import './events.js';
+import './apiKeys.js';
+
+export const schema = builder.toSchema();

@@ -1,0 +1,194 @@
+// The event pipeline end to end over real HTTP and graphql-ws, on real Postgres (this file's own database).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+
+const PUBLISH = `mutation($input: PublishEventInput!) { publishEvent(input: $input) { id type timestamp receivedAt data } }`;
+const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted duplicates ids } }`;
+const HISTORY = `query($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {
+  events(first: $first, after: $after, types: $types, since: $since, until: $until) {
+    edges { cursor node { id type timestamp data } } pageInfo { hasNextPage endCursor } } }`;
+
+let database: TestDatabase;
+let server: TestServer;
+let publisherKey: string;
+let viewerKey: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  server = await startServer({ databaseUrl: database.url });
+  const make = (role: string) =>
+    gqlOk(server.url, `mutation($r: Role!) { createApiKey(name: "test ${role}", role: $r) { key } }`, { r: role }, server.adminKey);
+  publisherKey = (await make('PUBLISHER')).createApiKey.key;
+  viewerKey = (await make('VIEWER')).createApiKey.key;
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await database?.drop();
+});
+
+const countEvents = async (ids: string[]) => (await server.app.services.events.findByIds(ids)).length;
+
+describe('publishing and history', () => {
+  it('should store a published event and return it from the history, newest first', async () => {
+    const older = new Date(Date.now() - 60_000).toISOString();
+    const a = await gqlOk(server.url, PUBLISH, { input: { type: 'COMPETITIVE_UPDATE', timestamp: older, data: { metrics: { parity: 0.9 } } } }, publisherKey);
+    const b = await gqlOk(server.url, PUBLISH, { input: { type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: 0 } } } }, publisherKey);
+    expect(a.publishEvent).toMatchObject({ type: 'COMPETITIVE_UPDATE', timestamp: older, data: { metrics: { parity: 0.9 } } });
+    expect(Date.parse(b.publishEvent.receivedAt)).toBeGreaterThan(Date.now() - 10_000);
+    const history = await gqlOk(server.url, HISTORY, { first: 2, types: ['COMPETITIVE_UPDATE'] }, viewerKey);
+    expect(history.events.edges.map((e: any) => e.node.id)).toEqual([b.publishEvent.id, a.publishEvent.id]);
+    const one = await gqlOk(server.url, `query($id: ID!) { event(id: $id) { id data } }`, { id: a.publishEvent.id }, viewerKey);
+    expect(one.event).toEqual({ id: a.publishEvent.id, data: { metrics: { parity: 0.9 } } });
+    const missing = await gqlOk(server.url, `query($id: ID!) { event(id: $id) { id } }`, { id: randomUUID() }, viewerKey);
+    expect(missing.event).toBeNull();
+  });
+
+  it('should reject a batch with one bad event whole, naming its index, and store nothing of it', async () => {
+    const good = { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {} };
+    const cases = [
+      { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: [1, 2] }, says: 'data must be a JSON object' },
+      { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {}, timestamp: new Date(Date.now() + 10 * 60_000).toISOString() }, says: 'in the future' },
+      { input: { id: 'not-a-uuid', type: 'ANOMALY_DETECTED', data: {} }, says: 'is not a UUID' },
+    ];
+    for (const { input, says } of cases) {
+      const result = await gql(server.url, PUBLISH_MANY, { inputs: [good, good, input] }, publisherKey);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.errors?.[0]?.message).toContain('event 2');
+      expect(result.errors?.[0]?.message).toContain(says);
+    }
+    expect(await countEvents([good.id])).toBe(0);
+    const unknownType = await gql(server.url, PUBLISH_MANY, { inputs: [{ type: 'NOPE', data: {} }] }, publisherKey);
+    expect(unknownType.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('should reject a batch larger than the configured maximum', async () => {
+    const inputs = Array.from({ length: 1001 }, () => ({ type: 'ANOMALY_DETECTED', data: {} }));
+    const result = await gql(server.url, PUBLISH_MANY, { inputs }, publisherKey);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.message).toContain('at most 1000');
+  });
+
+  it('should treat a repeated id as a duplicate: stored once, broadcast once', async () => {
+    const client = wsClient(server.wsUrl, viewerKey);
+    const sub = subscribe(client, `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id } }`);
+    await eventually(async () => {
+      // The subscription is live once a probe event comes through.
+      await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
+      return sub.received.length > 0;
+    }, 10_000, 300);
+    const id = randomUUID();
+    const input = { id, type: 'INSIGHT_GENERATED', data: { n: 1 } };
+    const first = await gqlOk(server.url, PUBLISH_MANY, { inputs: [input, input] }, publisherKey);
+    const second = await gqlOk(server.url, PUBLISH_MANY, { inputs: [input] }, publisherKey);
+    expect(first.publishEvents).toEqual({ accepted: 1, duplicates: 1, ids: [id, id] });
+    expect(second.publishEvents).toEqual({ accepted: 0, duplicates: 1, ids: [id] });
+    const marker = await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { marker: true } } }, publisherKey);
+    await eventually(() => sub.received.some((r: any) => r.eventPublished.id === marker.publishEvent.id));
+    expect(sub.received.filter((r: any) => r.eventPublished.id === id)).toHaveLength(1);
+    expect(await countEvents([id])).toBe(1);
+    sub.dispose();
+    await client.dispose();
+  });
+
+  it('should page without duplicates or gaps while new events arrive', async () => {
+    const base = Date.parse('2026-06-01T00:00:00Z');
+    const inputs = Array.from({ length: 30 }, (_, i) => ({
+      type: 'PERFORMANCE_METRIC',
+      timestamp: new Date(base + Math.floor(i / 3) * 1000).toISOString(), // ties on timestamp too
+      data: { metric_name: 'paging', value: i },
+    }));
+    const { publishEvents } = await gqlOk(server.url, PUBLISH_MANY, { inputs }, publisherKey);
+    const expected = new Set<string>(publishEvents.ids);
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 20; page++) {
+      const result: any = await gqlOk(
+        server.url,
+        HISTORY,
+        { first: 4, after, types: ['PERFORMANCE_METRIC'], until: new Date(base + 3_600_000).toISOString() },
+        viewerKey,
+      );
+      seen.push(...result.events.edges.map((e: any) => e.node.id));
+      // New events, both newer and within the range already paged, arrive between pages.
+      await gqlOk(server.url, PUBLISH_MANY, {
+        inputs: [
+          { type: 'PERFORMANCE_METRIC', data: { metric_name: 'paging', value: -1 } },
+          { type: 'PERFORMANCE_METRIC', timestamp: new Date(base + 9_500).toISOString(), data: { metric_name: 'paging', value: -2 } },
+        ],
+      }, publisherKey);
+      if (!result.events.pageInfo.hasNextPage) break;
+      after = result.events.pageInfo.endCursor;
+    }
+    const original = seen.filter((id) => expected.has(id));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(original).toEqual(publishEvents.ids.slice().reverse());
+  });
+
+  it('should reject a cursor it did not give out and a page size out of range', async () => {
+    const bad = await gql(server.url, HISTORY, { first: 5, after: 'garbage' }, viewerKey);
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const big = await gql(server.url, HISTORY, { first: 100_000 }, viewerKey);
+    expect(big.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('subscriptions over graphql-ws', () => {
+  it('should push a published event to a subscriber filtering by type, and not others', async () => {
+    const client = wsClient(server.wsUrl, viewerKey);
+    const sub = subscribe(client, `subscription { eventPublished(types: [BENCHMARK_COMPLETED]) { id type data } }`);
+    const ids: string[] = [];
+    await eventually(async () => {
+      const r = await gqlOk(server.url, PUBLISH_MANY, {
+        inputs: [
+          { type: 'ANOMALY_DETECTED', data: {} },
+          { type: 'BENCHMARK_COMPLETED', data: { metrics: { score: 1 } } },
+        ],
+      }, publisherKey);
+      ids.push(r.publishEvents.ids[1]);
+      return sub.received.length > 0;
+    }, 10_000, 300);
+    expect(sub.received.every((r: any) => r.eventPublished.type === 'BENCHMARK_COMPLETED')).toBe(true);
+    expect(ids).toContain(sub.received[0].eventPublished.id);
+    sub.dispose();
+    await client.dispose();
+  });
+});
+
+describe('auth', () => {
+  it('should refuse requests without a key, and publishing with a viewer key', async () => {
+    const none = await gql(server.url, HISTORY, { first: 1 });
+    expect(none.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const viewer = await gql(server.url, PUBLISH, { input: { type: 'ANOMALY_DETECTED', data: {} } }, viewerKey);
+    expect(viewer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const unknown = await gql(server.url, HISTORY, { first: 1 }, 'jds_unknown');
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('should close a WebSocket with a missing or unknown key with 4403', async () => {
+    for (const key of [null, 'jds_unknown']) {
+      const client = wsClient(server.wsUrl, key);
+      const sub = subscribe(client, `subscription { eventPublished { id } }`);
+      await sub.waitFor(1);
+      expect(sub.completed).toBe(true);
+      expect((sub.errors[0] as { code?: number }).code).toBe(4403);
+      await client.dispose();
+    }
+  });
+});
+
+describe('health', () => {
+  it('should report real checks of the database and the bus', async () => {
+    const base = server.url.replace('/graphql', '');
+    const health = await (await fetch(`${base}/health`)).json();
+    expect(health.status).toBe('healthy');
+    expect(health.checks.database.ok).toBe(true);
+    expect(health.checks.bus.ok).toBe(true);
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('jackdaw_events_processed_total');
+  });
+});

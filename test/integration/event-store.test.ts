@@ -1,0 +1,109 @@
+// The event store contract on both databases the server runs on: Postgres and embedded PGlite.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../src/db.js';
+import type { NewEvent } from '../../src/events/model.js';
+import { EventStore } from '../../src/events/store.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+
+const event = (over: Partial<NewEvent> = {}): NewEvent => ({
+  id: randomUUID(),
+  type: 'PERFORMANCE_METRIC',
+  timestamp: new Date(),
+  data: { metric_name: 'api_response_time', value: 0 },
+  ...over,
+});
+
+const backends: [string, () => Promise<{ db: Database; cleanup: () => Promise<void> }>][] = [
+  [
+    'postgres',
+    async () => {
+      const test: TestDatabase = await createTestDatabase();
+      const db = await openDatabase({ url: test.url, dataDir: '' });
+      return { db, cleanup: test.drop };
+    },
+  ],
+  [
+    'embedded PGlite',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'jackdaw-pglite-'));
+      const db = await openDatabase({ dataDir: dir });
+      return { db, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  ],
+];
+
+describe.each(backends)('event store on %s', (_name, open) => {
+  let db: Database;
+  let store: EventStore;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ db, cleanup } = await open());
+    store = new EventStore(db.prisma);
+  });
+  afterAll(async () => {
+    await db.close();
+    await cleanup();
+  });
+
+  it('should store a batch once, queue it in the outbox, and skip ids already stored', async () => {
+    const batch = [event(), event({ type: 'ANOMALY_DETECTED', data: {} })];
+    const first = await store.insertBatch(batch, new Date());
+    expect([...first].sort()).toEqual(batch.map((e) => e.id).sort());
+    const again = await store.insertBatch([...batch, event()], new Date());
+    expect(again.size).toBe(1);
+    const found = await store.findByIds(batch.map((e) => e.id));
+    expect(found.map((e) => e.id).sort()).toEqual(batch.map((e) => e.id).sort());
+    expect(found.find((e) => e.id === batch[0]?.id)?.data).toEqual({ metric_name: 'api_response_time', value: 0 });
+    const queued = await store.readOutbox(100);
+    expect(queued.map((e) => e.id)).toEqual(expect.arrayContaining(batch.map((e) => e.id)));
+    expect(queued.map((e) => e.seq)).toEqual([...queued.map((e) => e.seq)].sort((a, b) => (a < b ? -1 : 1)));
+  });
+
+  it('should count a repeated id inside one batch once', async () => {
+    const e = event();
+    const inserted = await store.insertBatch([e, { ...e }], new Date());
+    expect(inserted.size).toBe(1);
+  });
+
+  it('should page newest first by timestamp with stable keyset cursors', async () => {
+    const base = Date.parse('2026-01-01T00:00:00Z');
+    const batch = Array.from({ length: 7 }, (_, i) => event({ type: 'INSIGHT_GENERATED', timestamp: new Date(base + i * 1000) }));
+    await store.insertBatch(batch, new Date());
+    const page1 = await store.page({ first: 3, types: ['INSIGHT_GENERATED'] });
+    expect(page1.map((e) => e.timestamp.getTime())).toEqual([base + 6000, base + 5000, base + 4000]);
+    const last = page1[2];
+    if (!last) throw new Error('page too short');
+    const page2 = await store.page({ first: 10, types: ['INSIGHT_GENERATED'], after: { timestamp: last.timestamp, seq: last.seq } });
+    expect(page2.map((e) => e.timestamp.getTime())).toEqual([base + 3000, base + 2000, base + 1000, base]);
+    const bounded = await store.page({
+      first: 10,
+      types: ['INSIGHT_GENERATED'],
+      since: new Date(base + 2000),
+      until: new Date(base + 4000),
+    });
+    expect(bounded).toHaveLength(3);
+  });
+
+  it('should delete processed events from the outbox only', async () => {
+    const before = await store.outboxSize();
+    const queued = await store.readOutbox(2);
+    await store.deleteFromOutbox(queued.map((e) => e.seq.toString()));
+    expect(await store.outboxSize()).toBe(before - queued.length);
+    expect(await store.findByIds(queued.map((e) => e.id))).toHaveLength(queued.length);
+  });
+
+  it('should list processed events since a time for a rebuild, leaving queued ones out', async () => {
+    const all = await store.processedSince(new Date(0), 2, async (pages) => {
+      const seen: string[] = [];
+      for await (const page of pages) seen.push(...page.map((e) => e.id));
+      return seen;
+    });
+    const queued = new Set((await store.readOutbox(1000)).map((e) => e.id));
+    expect(all.length).toBeGreaterThan(0);
+    expect(all.some((id) => queued.has(id))).toBe(false);
+  });
+});
