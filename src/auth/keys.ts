@@ -55,10 +55,10 @@ export class ApiKeyStore {
    */
   async bootstrapAdmin(configuredKey: string | undefined): Promise<string | null> {
     if (configuredKey) {
-      await this.prisma.apiKey.upsert({
-        where: { hash: hashKey(configuredKey) },
-        create: { name: 'ADMIN_API_KEY', role: 'ADMIN', hash: hashKey(configuredKey) },
-        update: {},
+      // ON CONFLICT DO NOTHING: several instances may start at once with the same key.
+      await this.prisma.apiKey.createMany({
+        data: [{ name: 'ADMIN_API_KEY', role: 'ADMIN', hash: hashKey(configuredKey) }],
+        skipDuplicates: true,
       });
       return null;
     }
