@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
 import { createYoga } from 'graphql-yoga';
-import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type Principal, bearerKey } from './auth/keys.js';
@@ -16,6 +15,12 @@ import { runChecks } from './observability/health.js';
 import { type Logger, createLogger } from './observability/logger.js';
 import { type Metrics, createMetrics } from './observability/metrics.js';
 import { schema } from './schema/index.js';
+import { readBodyWithin, refuseBody } from './security/body-limit.js';
+import { SecurityCloseCode } from './security/close-codes.js';
+import { ConnectionRegistry } from './security/connections.js';
+import { limitPlugins } from './security/limits.js';
+import { COALESCIBLE_FIELDS, type OutboundGuard, guardOutbound } from './security/outbound.js';
+import { createRateLimiter, rateLimitPlugin } from './security/rate-limit.js';
 import { type Services, createServices } from './services.js';
 
 export interface App {
@@ -28,7 +33,7 @@ export interface App {
 }
 
 /** Close code for a socket whose API key was revoked (Forbidden, as for a bad key at connect). */
-export const REVOKED_CLOSE_CODE = CloseCode.Forbidden;
+export const REVOKED_CLOSE_CODE = SecurityCloseCode.KeyRevoked;
 const GOING_AWAY = 1001;
 const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported unhealthy
 
@@ -46,6 +51,19 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const services = await createServices(config, logger);
   const metrics = createMetrics();
+  services.ingestion.maxQueued = config.INGEST_QUEUE_SIZE;
+  const rateLimiter = createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, redis: services.redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const connections = new ConnectionRegistry({
+    maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
+    checkEveryMs: config.REVOCATION_CHECK_MS,
+    bus: services.bus,
+    logger,
+    revokedAmong: async (ids) =>
+      (await services.db.prisma.apiKey.findMany({ where: { id: { in: ids }, revokedAt: { not: null } }, select: { id: true } })).map(
+        (row) => row.id,
+      ),
+  });
+  const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
 
   const generatedKey = await services.apiKeys.store.bootstrapAdmin(config.ADMIN_API_KEY);
   if (generatedKey) {
@@ -76,6 +94,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       },
     },
     plugins: [
+      ...limitPlugins(config),
+      ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
       {
         // Parse and validation errors carry no code of their own; they are the client's, so BAD_USER_INPUT.
         onResultProcess({ result }) {
@@ -119,6 +139,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         database: services.db.kind,
         bus: config.REDIS_URL ? 'redis' : 'in-process',
         websocketConnections: wss.clients.size,
+        ingestQueue: services.ingestion.queueSize,
         checks,
       }),
     );
@@ -135,6 +156,11 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       res.setHeader('content-type', metrics.registry.contentType);
       return res.end(await metrics.registry.metrics());
     }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const body = await readBodyWithin(req, config.MAX_BODY_BYTES);
+      if (!body) return refuseBody(res, config.MAX_BODY_BYTES);
+      (req as IncomingMessage & { body?: Buffer }).body = body;
+    }
     return yoga(req, res);
   }
 
@@ -145,7 +171,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       res.end();
     });
   });
-  const wss = new WebSocketServer({ server, path: '/graphql' });
+  // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES });
 
   useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -157,10 +184,19 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         const key = typeof header === 'string' ? bearerKey(header) : null;
         const principal = key ? await services.apiKeys.store.authenticate(key) : null;
         if (!principal) return false;
+        if (!connections.admit(principal.keyId, ctx.extra.socket)) {
+          // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
+          ctx.extra.socket.close(SecurityCloseCode.TooManyConnections, `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`);
+          return false;
+        }
         ctx.extra.principal = principal;
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        // graphql-ws has already registered this operation, so the count includes it.
+        if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+          return [apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)];
+        }
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -178,6 +214,11 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         if (errors.length > 0) {
           return errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
         }
+        const operation = getOperationAST(document, payload.operationName);
+        const rootField = operation?.selectionSet.selections[0];
+        if (operation?.operation === 'subscription' && rootField?.kind === 'Field' && COALESCIBLE_FIELDS.has(rootField.name.value)) {
+          outboundGuards.get(ctx.extra.socket)?.coalesce(id);
+        }
         return {
           schema: envelopedSchema,
           operationName: payload.operationName,
@@ -187,29 +228,42 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
           rootValue: { execute, subscribe },
         };
       },
+      onComplete: (ctx, id) => {
+        outboundGuards.get(ctx.extra.socket)?.forget(id);
+      },
     },
     wss,
   );
 
   wss.on('connection', (socket: WebSocket) => {
+    // Installed before any message can arrive: graphql-ws sends nothing until connection_init.
+    outboundGuards.set(
+      socket,
+      guardOutbound(socket, {
+        coalesceBytes: config.WS_COALESCE_BYTES,
+        maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+        onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
+      }),
+    );
     metrics.websocketConnections.inc();
     socket.once('close', () => metrics.websocketConnections.dec());
   });
 
-  services.processor.hooks = {
-    onLateEvents: (count) => metrics.eventsLate.inc(count),
-    onProcessed: (events, latencies) => {
+  Object.assign(services.processor.hooks, {
+    onLateEvents: (count: number) => metrics.eventsLate.inc(count),
+    onProcessed: (events: unknown[], latencies: number[]) => {
       metrics.eventsProcessed.inc(events.length);
       for (const ms of latencies) metrics.processingLatency.observe(ms / 1000);
     },
-  };
+  });
 
   let stopping: Promise<void> | null = null;
   return {
     services,
     metrics,
     async start(port = config.PORT, host = config.HOST) {
-      await services.processor.start();
+      await services.start();
+      await connections.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
@@ -227,6 +281,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         await closed;
         clearTimeout(grace);
         await new Promise<void>((resolve) => wss.close(() => resolve()));
+        connections.stop();
         await services.close();
       })();
       return stopping;

@@ -37,12 +37,57 @@ const schema = z.object({
   /** Lifetime of the stream processor's lease; renewed at a third of it. */
   PROCESSOR_LEASE_MS: int(500).default(5_000),
 
+  /** Largest metrics × windows of one `aggregates` query. */
+  MAX_AGGREGATE_PAIRS: int(1).default(500),
+  /** How often live metric views are re-read without a change notice, as windows slide. */
+  METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
+  /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
+  ALERT_EVALUATION_INTERVAL_MS: int(50).default(1_000),
+  /** Key of the HMAC-SHA256 in X-Jackdaw-Signature; set it, or receivers cannot verify webhooks. */
+  WEBHOOK_SECRET: z.string().default(''),
+  /** Limit on one webhook or SMTP attempt. */
+  WEBHOOK_TIMEOUT_MS: int(1).default(5_000),
+  /** Attempts per notification channel, the first included. */
+  WEBHOOK_ATTEMPTS: int(1).default(5),
+  /** Wait after the first failed attempt; doubles after each further one. */
+  WEBHOOK_BACKOFF_MS: int(0).default(500),
+  /** SMTP server for HIGH and CRITICAL alert emails, e.g. smtp://user:pass@host:587; unset means no email. */
+  SMTP_URL: z.string().url().optional(),
+  ALERT_EMAIL_FROM: z.string().default('Jackdaw Sentry <alerts@jackdaw.invalid>'),
   DASHBOARD_INTERVAL_MS: int(50).default(5_000),
   /** Least time between two `metricUpdated` messages of one subscription. */
   METRIC_UPDATE_MIN_INTERVAL_MS: int(0).default(250),
 
   /** Time given to in-flight work on stop before sockets are closed anyway. */
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
+
+  // Limits on what one client may ask of the server (src/security/). Each is checked before any resolver runs.
+  /** Deepest selection set of an operation (the deepest query of the contract is 6). */
+  MAX_QUERY_DEPTH: int(1).default(12),
+  /** Largest operation cost (graphql-armor: 2 per object field, 1 per scalar, times 1.5 per level of depth). */
+  MAX_QUERY_COST: int(1).default(5_000),
+  /** Most aliases in one operation: aliases multiply work without making the document deep. */
+  MAX_QUERY_ALIASES: int(0).default(20),
+  /** Most lexical tokens in one document, so parsing itself is bounded (send big inputs as variables). */
+  MAX_QUERY_TOKENS: int(10).default(5_000),
+  /** Whether `__schema`/`__type` may be queried (GraphiQL needs it; switch it off where clients are untrusted). */
+  INTROSPECTION: bool.default(true),
+  /** Largest HTTP request body and WebSocket message, in bytes (a full batch of maximal events needs more). */
+  MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
+  /** Operations one WebSocket connection may have running at once. */
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
+  /** WebSocket connections one API key may hold open, per instance. */
+  MAX_CONNECTIONS_PER_KEY: int(1).default(100),
+  /** Operations (HTTP requests, WebSocket subscribes) per API key per second; 0 switches the limit off. */
+  RATE_LIMIT_PER_SECOND: int(0).default(1_000),
+  /** How often open WebSocket connections are checked against revoked keys, besides the revocation message. */
+  REVOCATION_CHECK_MS: int(50).default(2_000),
+  /** Bytes waiting on a WebSocket past which dashboard and metric updates are coalesced (latest wins). */
+  WS_COALESCE_BYTES: int(0).default(256 * 1024),
+  /** Bytes waiting on a WebSocket past which the client is disconnected as too slow. */
+  WS_MAX_BUFFERED_BYTES: int(1_024).default(16 * 1024 * 1024),
+  /** Events accepted but not yet committed, across all publish calls of an instance; past it, OVERLOADED. */
+  INGEST_QUEUE_SIZE: int(1).default(10_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -12,6 +12,12 @@ import { Ingestion } from './events/ingest.js';
 import { type Lease, StreamProcessor, localLease } from './events/processor.js';
 import { EventStore } from './events/store.js';
 import type { Logger } from './observability/logger.js';
+import { DashboardFeed } from './live/dashboard.js';
+import { AlertEngine, toAlertMessage } from './alerts/engine.js';
+import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
+import type { Alert } from './alerts/rules.js';
+import { type AlertStore, createAlertStore } from './alerts/store.js';
+import { MetricFeed } from './live/metric-feed.js';
 import { randomUUID } from 'node:crypto';
 
 export interface Services {
@@ -25,7 +31,20 @@ export interface Services {
   aggregates: AggregateStore;
   processor: StreamProcessor;
   apiKeys: ApiKeyService;
+  metricFeed: MetricFeed;
+  dashboard: DashboardFeed;
+  alerts: AlertServices;
+  /** Starts the background work: the stream processor and the live feeds. */
+  start(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AlertServices {
+  store: AlertStore;
+  notifier: AlertNotifier;
+  engine: AlertEngine;
+  /** Tells every instance's engine to reload rules; publishes the alert a deleted rule resolved. */
+  rulesChanged(ruleId: string, resolved?: Alert | null): Promise<void>;
 }
 
 export class ApiKeyService {
@@ -94,6 +113,51 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     nudgeLocal: () => processor.nudge(),
   });
   const apiKeys = new ApiKeyService(new ApiKeyStore(db.prisma), bus);
+  const metricFeed = new MetricFeed({
+    aggregates,
+    bus,
+    logger,
+    minIntervalMs: config.METRIC_UPDATE_MIN_INTERVAL_MS,
+    slideRefreshMs: config.METRIC_SLIDE_REFRESH_MS,
+  });
+  const dashboard = new DashboardFeed({
+    aggregates,
+    countFiringAlerts: () => db.prisma.alert.count({ where: { status: { not: 'RESOLVED' } } }),
+    intervalMs: config.DASHBOARD_INTERVAL_MS,
+    logger,
+  });
+  const alertStore = createAlertStore(db.prisma, { maxPageSize: config.MAX_PAGE_SIZE });
+  const notifier = createAlertNotifier({
+    prisma: db.prisma,
+    logger,
+    webhookSecret: config.WEBHOOK_SECRET,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    attempts: config.WEBHOOK_ATTEMPTS,
+    backoffMs: config.WEBHOOK_BACKOFF_MS,
+    smtpUrl: config.SMTP_URL,
+    emailFrom: config.ALERT_EMAIL_FROM,
+  });
+  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
+  const engine = new AlertEngine({
+    store: alertStore,
+    aggregates,
+    bus,
+    ingestion,
+    notifier,
+    logger,
+    isLeader: () => processor.isLeader,
+    intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
+  });
+  processor.hooks.onMetricsChanged = (metrics) => engine.evaluate(metrics);
+  const alerts: AlertServices = {
+    store: alertStore,
+    notifier,
+    engine,
+    async rulesChanged(ruleId, resolved) {
+      await bus.publish('alertRules:changed', { id: ruleId }).catch(() => {});
+      if (resolved) await bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
+    },
+  };
   return {
     config,
     logger,
@@ -105,8 +169,20 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     aggregates,
     processor,
     apiKeys,
+    metricFeed,
+    dashboard,
+    alerts,
+    async start() {
+      await metricFeed.start();
+      await engine.start();
+      await processor.start();
+    },
     async close() {
+      dashboard.stop();
+      await metricFeed.stop();
       await processor.stop();
+      await engine.stop();
+      await notifier.close();
       await bus.close();
       await aggregates.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

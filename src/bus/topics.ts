@@ -12,12 +12,11 @@ export interface EventMessage {
 
 export interface AlertMessage {
   id: string;
-  seq: string;
   ruleId: string;
   ruleName: string;
   severity: string;
   message: string;
-  values: Record<string, unknown>;
+  values: Record<string, number | null>;
   status: string;
   triggeredAt: string;
   resolvedAt: string | null;
@@ -33,6 +32,8 @@ export interface Topics {
   'alerts:resolved': AlertMessage;
   /** Tells the stream processor (on whichever instance holds the lease) that the outbox has new events. */
   'processor:nudge': Record<string, never>;
+  /** A rule was created, changed or deleted: the alert engine reloads its rules. */
+  'alertRules:changed': { id: string };
   /** An API key was revoked: every instance closes its sockets. */
   'apiKeys:revoked': { id: string };
 }

@@ -23,8 +23,23 @@ export interface IngestionOptions {
   now?: () => number;
 }
 
+/** The seed's bound on waiting events; the app sets INGEST_QUEUE_SIZE here. */
+export const DEFAULT_INGEST_QUEUE_SIZE = 10_000;
+
 export class Ingestion {
+  /**
+   * Most events accepted but not yet committed at once. Past it a publish is answered OVERLOADED at once instead
+   * of queueing for the database without bound: the client is told, and nothing is dropped silently.
+   */
+  maxQueued = DEFAULT_INGEST_QUEUE_SIZE;
+  private queued = 0;
+
   constructor(private readonly options: IngestionOptions) {}
+
+  /** Events waiting for, or in, their commit. */
+  get queueSize(): number {
+    return this.queued;
+  }
 
   async publish(inputs: PublishEventInput[]): Promise<PublishResult> {
     const { store, bus, limits, logger, nudgeLocal } = this.options;
@@ -35,12 +50,20 @@ export class Ingestion {
       throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
     }
     const { events } = validation;
+    if (this.queued + events.length > this.maxQueued) {
+      throw apiError('OVERLOADED', `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`, {
+        queued: this.queued,
+      });
+    }
     let inserted: Set<string>;
+    this.queued += events.length;
     try {
       inserted = await store.insertBatch(events, new Date(now));
     } catch (error) {
       logger.error({ err: error }, 'event store write failed');
       throw apiError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+    } finally {
+      this.queued -= events.length;
     }
     nudgeLocal();
     if (inserted.size > 0) {

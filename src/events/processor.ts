@@ -5,6 +5,7 @@ import { eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { EVENTS_RECEIVED_METRIC } from '../live/dashboard.js';
 import type { EventMessage } from '../bus/topics.js';
 import type { Logger } from '../observability/logger.js';
 import type { StoredEvent } from './model.js';
@@ -62,6 +63,7 @@ export class StreamProcessor {
   private stopNudges: Unsubscribe | null = null;
   private readonly now: () => number;
   private leader = false;
+  private passing: Promise<void> = Promise.resolve();
   /** Replaceable after construction: the app wires its metrics and the alert engine in here. */
   hooks: ProcessorHooks;
 
@@ -124,8 +126,15 @@ export class StreamProcessor {
     });
   }
 
+  /** Passes never overlap (the loop and `drain` may both ask): two would apply the same batch twice. */
+  private pass(): Promise<void> {
+    const next = this.passing.then(() => this.passOnce());
+    this.passing = next.catch(() => {});
+    return next;
+  }
+
   /** One pass: hold the lease, then apply batches until the outbox is empty. */
-  private async pass(): Promise<void> {
+  private async passOnce(): Promise<void> {
     this.nudged = false;
     this.leader = await this.options.lease.hold();
     if (!this.leader) return;
@@ -175,6 +184,7 @@ export class StreamProcessor {
     const samples: MetricSample[] = [];
     let late = 0;
     for (const event of batch) {
+      samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: event.receivedAt.getTime() });
       const timestamp = event.timestamp.getTime();
       if (!isAggregatable(timestamp, now)) {
         late += 1;

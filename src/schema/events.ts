@@ -49,8 +49,10 @@ interface EventPage {
   hasNextPage: boolean;
 }
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null; startCursor: string | null }>('PageInfo');
-PageInfo.implement({
+export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null; startCursor: string | null }>(
+  'PageInfo',
+);
+PageInfoRef.implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
     hasPreviousPage: t.boolean({ description: 'Always false: pages are read forward from newest.', resolve: () => false }),
@@ -70,7 +72,7 @@ const EventEdge = builder.objectRef<Edge>('EventEdge').implement({
 const EventConnection = builder.objectRef<EventPage>('EventConnection').implement({
   fields: (t) => ({
     edges: t.field({ type: [EventEdge], resolve: (p) => p.edges }),
-    pageInfo: t.field({ type: PageInfo, resolve: (p) => pageInfoOf(p.edges, p.hasNextPage) }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: (p) => pageInfoOf(p.edges, p.hasNextPage) }),
   }),
 });
 

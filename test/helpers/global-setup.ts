@@ -1,13 +1,26 @@
-// Builds the migrated template database once per test run with the same offline migration command users run
-// (`npm run db:migrate`), so the migrations themselves are tested on every run.
+// Builds a migrated template database once per test run with the same offline migration command users run
+// (`npm run db:migrate`), so the migrations themselves are tested on every run. Its name is unique to the run,
+// so concurrent runs on one machine never rebuild each other's template.
 import { execFileSync } from 'node:child_process';
-import { TEMPLATE_DATABASE, adminQuery, databaseUrl } from './services.js';
+import { randomUUID } from 'node:crypto';
+import type { TestProject } from 'vitest/node';
+import { adminQuery, databaseUrl } from './services.js';
 
-export default async function setup(): Promise<void> {
-  await adminQuery(`DROP DATABASE IF EXISTS "${TEMPLATE_DATABASE}" WITH (FORCE)`);
-  await adminQuery(`CREATE DATABASE "${TEMPLATE_DATABASE}"`);
+declare module 'vitest' {
+  export interface ProvidedContext {
+    templateDatabase: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const template = `jackdaw_tpl_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  await adminQuery(`CREATE DATABASE "${template}"`);
   execFileSync('npx', ['tsx', 'scripts/migrate.ts', 'deploy'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(TEMPLATE_DATABASE) },
+    env: { ...process.env, DATABASE_URL: databaseUrl(template) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  project.provide('templateDatabase', template);
+  return async () => {
+    await adminQuery(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`);
+  };
 }

@@ -2,10 +2,10 @@
 // and its own Redis key prefix, so files run in parallel and in any order.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEMPLATE_DATABASE = 'jackdaw_test_template';
 
 export function databaseUrl(database: string): string {
   const url = new URL(POSTGRES_ADMIN_URL);
@@ -31,7 +31,7 @@ export interface TestDatabase {
 /** A fresh, migrated database for one test file. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `jackdaw_t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`);
+  await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDatabase')}"`);
   return {
     url: databaseUrl(name),
     drop: () => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),

@@ -1,0 +1,361 @@
+// The shared aggregate store: one Redis hash per (metric, window granularity, bucket index).
+//
+// Throughput comes from doing little per sample: a batch's samples are pre-merged in JS into one delta per bucket,
+// and all deltas, plus the record of the applied batch, go to Redis in ONE Lua call, which also makes the apply
+// atomic (the exactly-once protocol in types.ts relies on that). Memory is bounded by buckets, not samples: every
+// bucket expires (PEXPIREAT) once no window can read it.
+//
+// Keys, all under `keyPrefix`:
+//   agg:lease                          the stream processor's lease; its value is the fence
+//   agg:applied                        JSON seqs of the last applied batch; its absence means the state was lost
+//   agg:names                          sorted set, metric → newest sample time
+//   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
+import type { Redis } from 'ioredis';
+import { addValue, emptyStats, finalize, sketchBin, type BucketStats } from './stats.js';
+import {
+  FencedError,
+  type AggregateQuery,
+  type AggregateStore,
+  type MetricAggregate,
+  type MetricSample,
+  type WindowSize,
+} from './types.js';
+import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBuckets } from './windows.js';
+
+export interface RedisAggregateStoreOptions {
+  /** A connection without ioredis `keyPrefix`; the store prefixes keys itself. Owned by the caller. */
+  redis: Redis;
+  keyPrefix: string;
+  clock?: () => number;
+  /** How long a bucket outlives the last window that reads it: absorbs clock skew between instances and Redis. */
+  retentionGraceMs?: number;
+  /** Keys asked for per SCAN step (and deleted per call) while a rebuild clears the old state. */
+  scanCount?: number;
+}
+
+// Redis keeps the first word of a script error as its code (a lone word would become "ERR FENCED").
+const FENCED_CODE = 'FENCED';
+const FENCED_REPLY = `${FENCED_CODE} the aggregation lease is held by another instance`;
+
+// Leaves the script with an error when a fence is given (ARGV[1], '' for none) and KEYS[1] does not hold it.
+const CHECK_FENCE = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('${FENCED_REPLY}')
+end
+`;
+
+// Lua's own number-to-string keeps 14 digits; 17 round-trip a double exactly.
+const LUA_FORMAT_NUMBER = `local function num(x) return string.format('%.17g', x) end`;
+
+// Bins are read and written a slice at a time, one HMGET and one HSET per slice rather than one HINCRBY per bin
+// (calls from Lua dominate the cost); a slice keeps unpack() well inside Lua's stack limit of about 8,000 values.
+const LUA_SLICE = 1_000;
+
+// KEYS: lease, applied marker, names, then one bucket per delta.
+// ARGV: fence, applied seqs ('' leaves the marker alone), names cutoff, name count, (metric, newest time) per name,
+//       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
+// Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
+const APPLY_SCRIPT = `${CHECK_FENCE}
+${LUA_FORMAT_NUMBER}
+local a = 5
+for _ = 1, tonumber(ARGV[4]) do
+  redis.call('ZADD', KEYS[3], 'GT', ARGV[a + 1], ARGV[a])
+  a = a + 2
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+for k = 4, #KEYS do
+  local key = KEYS[k]
+  local count, mean, m2 = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local sum, min, max = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  local expiresAt, bins = ARGV[a + 6], tonumber(ARGV[a + 7])
+  a = a + 8
+  local old = redis.call('HMGET', key, 'count', 'mean', 'm2', 'sum', 'min', 'max')
+  local oldCount = tonumber(old[1])
+  if oldCount then
+    local total = oldCount + count
+    local oldMean = tonumber(old[2])
+    local delta = mean - oldMean
+    mean = oldMean + delta * count / total
+    m2 = tonumber(old[3]) + (m2 + delta * delta * oldCount * count / total)
+    count = total
+    sum = tonumber(old[4]) + sum
+    min = math.min(tonumber(old[5]), min)
+    max = math.max(tonumber(old[6]), max)
+  end
+  redis.call('HSET', key, 'count', num(count), 'mean', num(mean), 'm2', num(m2), 'sum', num(sum),
+    'min', num(min), 'max', num(max))
+  for first = a, a + 2 * (bins - 1), 2 * ${LUA_SLICE} do
+    local names = {}
+    for i = first, math.min(first + 2 * ${LUA_SLICE}, a + 2 * bins) - 2, 2 do names[#names + 1] = ARGV[i] end
+    local counts = redis.call('HMGET', key, unpack(names))
+    local fields = {}
+    for j, name in ipairs(names) do
+      fields[2 * j - 1] = name
+      fields[2 * j] = (tonumber(counts[j]) or 0) + tonumber(ARGV[first + 2 * j - 1])
+    end
+    redis.call('HSET', key, unpack(fields))
+  end
+  a = a + 2 * bins
+  redis.call('PEXPIREAT', key, expiresAt)
+end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
+return 'OK'
+`;
+
+// KEYS: the buckets of every query in query order, ARGV[1] of them per query.
+// Returns per query: count, mean, m2, sum, min, max, then (bin, count) per bin.
+const READ_SCRIPT = `
+local STATS = { count = true, mean = true, m2 = true, sum = true, min = true, max = true }
+${LUA_FORMAT_NUMBER}
+local perQuery = tonumber(ARGV[1])
+local results = {}
+for q = 0, #KEYS / perQuery - 1 do
+  local count, mean, m2, sum, min, max = 0, 0, 0, 0, math.huge, -math.huge
+  local bins = {}
+  for k = q * perQuery + 1, (q + 1) * perQuery do
+    local fields = redis.call('HGETALL', KEYS[k])
+    local bucket = {}
+    for i = 1, #fields, 2 do
+      local name, value = fields[i], tonumber(fields[i + 1])
+      if STATS[name] then bucket[name] = value else bins[name] = (bins[name] or 0) + value end
+    end
+    if bucket.count then
+      local total = count + bucket.count
+      local delta = bucket.mean - mean
+      mean = mean + delta * bucket.count / total
+      m2 = m2 + (bucket.m2 + delta * delta * count * bucket.count / total)
+      count = total
+      sum = sum + bucket.sum
+      min = math.min(min, bucket.min)
+      max = math.max(max, bucket.max)
+    end
+  end
+  local row = { num(count), num(mean), num(m2), num(sum), num(min), num(max) }
+  for bin, binCount in pairs(bins) do
+    row[#row + 1] = bin
+    row[#row + 1] = num(binCount)
+  end
+  results[#results + 1] = row
+end
+return results
+`;
+
+// KEYS: lease, then the keys to delete. ARGV[1]: fence.
+const FENCED_DELETE_SCRIPT = `${CHECK_FENCE}
+for k = 2, #KEYS do redis.call('DEL', KEYS[k]) end
+return 'OK'
+`;
+
+// KEYS[1]: lease. ARGV: token, ttl (renew only).
+const RENEW_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+const RELEASE_LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+type ScriptArg = string | number;
+type ScriptCall<T> = (keyCount: number, keys: string[], args: ScriptArg[]) => Promise<T>;
+
+interface AggregateCommands {
+  jackdawAggregateApply: ScriptCall<string>;
+  jackdawAggregateRead: ScriptCall<string[][]>;
+  jackdawAggregateFencedDelete: ScriptCall<string>;
+}
+
+interface BucketDelta {
+  window: WindowSize;
+  index: number;
+  expiresAt: number;
+  stats: BucketStats;
+}
+
+/** A batch pre-merged: metric → window → bucket index → delta, and each metric's newest sample time. */
+interface PreMerged {
+  deltas: Map<string, Map<WindowSize, Map<number, BucketDelta>>>;
+  newest: Map<string, number>;
+}
+
+export function aggregationLeaseKey(keyPrefix: string): string {
+  return `${keyPrefix}agg:lease`;
+}
+
+/** Takes the aggregation lease if nobody holds it; `token` becomes the fence of this holder's writes. */
+export async function acquireLease(redis: Redis, keyPrefix: string, token: string, ttlMs: number): Promise<boolean> {
+  return (await redis.set(aggregationLeaseKey(keyPrefix), token, 'PX', ttlMs, 'NX')) === 'OK';
+}
+
+/** Extends the lease if `token` still holds it; false means it was lost and writes will be fenced. */
+export async function renewLease(redis: Redis, keyPrefix: string, token: string, ttlMs: number): Promise<boolean> {
+  return (await redis.eval(RENEW_LEASE_SCRIPT, 1, aggregationLeaseKey(keyPrefix), token, ttlMs)) === 1;
+}
+
+/** Gives the lease up if `token` holds it, so another instance can take over without waiting for the TTL. */
+export async function releaseLease(redis: Redis, keyPrefix: string, token: string): Promise<boolean> {
+  return (await redis.eval(RELEASE_LEASE_SCRIPT, 1, aggregationLeaseKey(keyPrefix), token)) === 1;
+}
+
+export class RedisAggregateStore implements AggregateStore {
+  private readonly redis: Redis;
+  private readonly commands: AggregateCommands;
+  private readonly keyPrefix: string;
+  private readonly clock: () => number;
+  private readonly retentionGraceMs: number;
+  private readonly scanCount: number;
+  private readonly leaseKey: string;
+  private readonly appliedKey: string;
+  private readonly namesKey: string;
+  private readonly bucketKeyPrefix: string;
+
+  constructor({
+    redis,
+    keyPrefix,
+    clock = Date.now,
+    retentionGraceMs = 60_000, // one minute
+    scanCount = 1_000, // keys per SCAN step: each step is short, so a rebuild never stalls Redis
+  }: RedisAggregateStoreOptions) {
+    this.redis = redis;
+    this.keyPrefix = keyPrefix;
+    this.clock = clock;
+    this.retentionGraceMs = retentionGraceMs;
+    this.scanCount = scanCount;
+    this.leaseKey = aggregationLeaseKey(keyPrefix);
+    this.appliedKey = `${keyPrefix}agg:applied`;
+    this.namesKey = `${keyPrefix}agg:names`;
+    this.bucketKeyPrefix = `${keyPrefix}agg:b:`;
+    redis.defineCommand('jackdawAggregateApply', { lua: APPLY_SCRIPT });
+    redis.defineCommand('jackdawAggregateRead', { lua: READ_SCRIPT, readOnly: true });
+    redis.defineCommand('jackdawAggregateFencedDelete', { lua: FENCED_DELETE_SCRIPT });
+    this.commands = redis as unknown as AggregateCommands;
+  }
+
+  async lastAppliedBatch(): Promise<string[] | null> {
+    const applied = await this.redis.get(this.appliedKey);
+    return applied === null ? null : (JSON.parse(applied) as string[]);
+  }
+
+  async apply(seqs: string[], samples: MetricSample[], fence?: string): Promise<void> {
+    await this.applyDeltas(samples, JSON.stringify(seqs), fence);
+  }
+
+  async rebuild(chunks: AsyncIterable<MetricSample[]>, appliedSeqs: string[], fence?: string): Promise<void> {
+    // The marker goes first and comes back last, so a rebuild cut short leaves the state marked as lost.
+    await this.fencedDelete([this.appliedKey], fence);
+    await this.deleteState(fence);
+    for await (const samples of chunks) await this.applyDeltas(samples, '', fence);
+    await this.applyDeltas([], JSON.stringify(appliedSeqs), fence);
+  }
+
+  async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
+    if (queries.length === 0) return [];
+    const spans = queries.map(({ window }) => windowBuckets(window, at));
+    const keys = queries.flatMap(({ metric, window }, q) => {
+      const { first } = spans[q]!;
+      return Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(metric, window, first + i));
+    });
+    const rows = await this.commands.jackdawAggregateRead(keys.length, keys, [BUCKETS_PER_WINDOW]);
+    return queries.map(({ metric, window }, q) => {
+      const { from, to } = spans[q]!;
+      return finalize(metric, window, from, to, parseMergedStats(rows[q]!));
+    });
+  }
+
+  async metricNames(at: number): Promise<string[]> {
+    const names = await this.redis.zrangebyscore(this.namesKey, `(${at - AGGREGATION_HORIZON_MS}`, '+inf');
+    return names.sort();
+  }
+
+  /** The connection belongs to the caller, who quits it; the store holds nothing else. */
+  async close(): Promise<void> {}
+
+  private async applyDeltas(samples: MetricSample[], appliedSeqs: string, fence = ''): Promise<void> {
+    const now = this.clock();
+    const { deltas, newest } = preMerge(samples, now, this.retentionGraceMs);
+    const keys = [this.leaseKey, this.appliedKey, this.namesKey];
+    const args: ScriptArg[] = [fence, appliedSeqs, now - AGGREGATION_HORIZON_MS, newest.size];
+    for (const [metric, timestamp] of newest) args.push(metric, timestamp);
+    for (const [metric, byWindow] of deltas) {
+      for (const byIndex of byWindow.values()) {
+        for (const { window, index, expiresAt, stats } of byIndex.values()) {
+          keys.push(this.bucketKey(metric, window, index));
+          args.push(stats.count, stats.mean, stats.m2, stats.sum, stats.min, stats.max, expiresAt, stats.bins.size);
+          for (const [bin, count] of stats.bins) args.push(bin, count);
+        }
+      }
+    }
+    await this.withFence(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
+  }
+
+  /** Deletes every aggregate key but the lease, with SCAN (never KEYS, which would block Redis). */
+  private async deleteState(fence?: string): Promise<void> {
+    const pattern = `${escapeGlob(this.keyPrefix)}agg:*`;
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
+      cursor = next;
+      const doomed = found.filter((key) => key !== this.leaseKey);
+      if (doomed.length > 0) await this.fencedDelete(doomed, fence);
+    } while (cursor !== '0');
+  }
+
+  private async fencedDelete(keys: string[], fence = ''): Promise<void> {
+    const allKeys = [this.leaseKey, ...keys];
+    await this.withFence(() => this.commands.jackdawAggregateFencedDelete(allKeys.length, allKeys, [fence]));
+  }
+
+  private async withFence(write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith(`${FENCED_CODE} `)) throw new FencedError();
+      throw error;
+    }
+  }
+
+  private bucketKey(metric: string, window: WindowSize, index: number): string {
+    return `${this.bucketKeyPrefix}${window}:${index}:${metric}`;
+  }
+}
+
+/** One delta per bucket the samples touch (maps keyed by parts, not by a built string: this is the hot loop). */
+function preMerge(samples: MetricSample[], now: number, graceMs: number): PreMerged {
+  const deltas: PreMerged['deltas'] = new Map();
+  const newest: PreMerged['newest'] = new Map();
+  for (const { metric, value, timestamp } of samples) {
+    const buckets = sampleBuckets(timestamp, now, graceMs);
+    if (buckets.length === 0) continue;
+    const bin = sketchBin(value);
+    const byWindow = getOrCreate(deltas, metric, () => new Map());
+    for (const { window, index, expiresAt } of buckets) {
+      const byIndex = getOrCreate(byWindow, window, () => new Map());
+      const delta = getOrCreate(byIndex, index, () => ({ window, index, expiresAt, stats: emptyStats() }));
+      addValue(delta.stats, value, bin);
+    }
+    newest.set(metric, Math.max(timestamp, newest.get(metric) ?? -Infinity));
+  }
+  return { deltas, newest };
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
+function parseMergedStats(row: string[]): BucketStats {
+  const [count = 0, mean = 0, m2 = 0, sum = 0, min = Infinity, max = -Infinity] = row.slice(0, 6).map(Number);
+  if (count === 0) return emptyStats();
+  const bins = new Map<string, number>();
+  for (let i = 6; i < row.length; i += 2) bins.set(row[i]!, Number(row[i + 1]));
+  return { count, mean, m2, sum, min, max, bins };
+}
+
+/** `text` as a literal inside a SCAN MATCH pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

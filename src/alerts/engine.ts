@@ -1,0 +1,156 @@
+// The alert engine. It runs on the instance holding the stream processor lease, so rules are evaluated in one
+// place; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
+// briefly both believe they lead. It evaluates the rules naming a metric whenever that metric changes, and every
+// rule at least once per `intervalMs`.
+import type { AggregateStore } from '../aggregation/types.js';
+import type { Bus, Unsubscribe } from '../bus/bus.js';
+import type { AlertMessage } from '../bus/topics.js';
+import type { Ingestion } from '../events/ingest.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  INACTIVE,
+  type RuleState,
+  alertMessage,
+  evaluateRule,
+  indexAggregates,
+  nextRuleState,
+  queriesForRules,
+} from './evaluate.js';
+import type { AlertNotifier } from './notifier.js';
+import type { Alert, AlertRule } from './rules.js';
+import type { AlertStore } from './store.js';
+
+export function toAlertMessage(alert: Alert): AlertMessage {
+  return {
+    ...alert,
+    triggeredAt: alert.triggeredAt.toISOString(),
+    resolvedAt: alert.resolvedAt?.toISOString() ?? null,
+    acknowledgedAt: alert.acknowledgedAt?.toISOString() ?? null,
+  };
+}
+
+export function fromAlertMessage(message: AlertMessage): Alert {
+  return {
+    ...message,
+    severity: message.severity as Alert['severity'],
+    status: message.status as Alert['status'],
+    triggeredAt: new Date(message.triggeredAt),
+    resolvedAt: message.resolvedAt ? new Date(message.resolvedAt) : null,
+    acknowledgedAt: message.acknowledgedAt ? new Date(message.acknowledgedAt) : null,
+  };
+}
+
+export interface AlertEngineOptions {
+  store: AlertStore;
+  aggregates: AggregateStore;
+  bus: Bus;
+  /** Records each firing as an ALERT_TRIGGERED event (id = alert id, so it is recorded once). */
+  ingestion: Ingestion;
+  notifier: AlertNotifier;
+  logger: Logger;
+  isLeader: () => boolean;
+  intervalMs: number;
+  now?: () => number;
+}
+
+export class AlertEngine {
+  private rules: AlertRule[] | null = null;
+  private states = new Map<string, RuleState>();
+  private seeded = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopListening: Unsubscribe | null = null;
+  private evaluating: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(private readonly options: AlertEngineOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    this.stopListening = await this.options.bus.subscribe('alertRules:changed', () => {
+      this.rules = null;
+    });
+    this.timer = setInterval(() => {
+      this.rules = null; // a missed change notice costs at most one interval
+      this.evaluate(null).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+    }, this.options.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopListening?.();
+    if (this.timer) clearInterval(this.timer);
+    await this.evaluating;
+  }
+
+  /** Evaluates the rules naming any of `metrics` (all rules when null). Evaluations never overlap. */
+  evaluate(metrics: string[] | null): Promise<void> {
+    const next = this.evaluating.then(() => this.evaluateOnce(metrics));
+    this.evaluating = next.catch(() => {});
+    return next;
+  }
+
+  private async evaluateOnce(metrics: string[] | null): Promise<void> {
+    if (!this.options.isLeader()) {
+      // Another instance evaluates; our view of rule states is stale from now on.
+      this.seeded = false;
+      this.states.clear();
+      return;
+    }
+    if (!this.seeded) await this.seed();
+    const rules = (this.rules ??= (await this.options.store.listRules()).filter((r) => r.enabled));
+    await this.resolveVanished(new Set(rules.map((r) => r.id)));
+    const changed = metrics && new Set(metrics);
+    const due = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;
+    if (due.length === 0) return;
+    const now = this.now();
+    const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
+    for (const rule of due) {
+      const { holds, values } = evaluateRule(rule, aggregates);
+      const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule.forSeconds);
+      if (transition === 'fire') await this.fire(rule, values);
+      if (transition === 'resolve') await this.resolve(rule.id);
+      this.states.set(rule.id, state);
+    }
+  }
+
+  /** A new leader starts from what is stored: rules with an open alert are firing. */
+  private async seed(): Promise<void> {
+    this.states.clear();
+    for (const alert of await this.options.store.openAlerts()) this.states.set(alert.ruleId, { kind: 'firing' });
+    this.rules = null;
+    this.seeded = true;
+  }
+
+  /** Rules deleted or disabled while firing resolve: nothing would resolve them later. */
+  private async resolveVanished(enabled: Set<string>): Promise<void> {
+    for (const [ruleId, state] of this.states) {
+      if (enabled.has(ruleId)) continue;
+      if (state.kind === 'firing') await this.resolve(ruleId);
+      this.states.delete(ruleId);
+    }
+  }
+
+  private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
+    const { store, bus, ingestion, notifier, logger } = this.options;
+    const alert = await store.fireAlert(rule, alertMessage(rule, values), values);
+    if (!alert) return; // already firing: fired by a previous leader
+    logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity }, 'alert fired');
+    await bus.publish('alerts:triggered', toAlertMessage(alert));
+    notifier.notify(alert, rule);
+    await ingestion.publish([
+      {
+        id: alert.id,
+        type: 'ALERT_TRIGGERED',
+        timestamp: alert.triggeredAt,
+        data: { alertId: alert.id, ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message: alert.message, values },
+      },
+    ]);
+  }
+
+  private async resolve(ruleId: string): Promise<void> {
+    const alert = await this.options.store.resolveAlerts(ruleId);
+    if (!alert) return;
+    this.options.logger.info({ alertId: alert.id, ruleId }, 'alert resolved');
+    await this.options.bus.publish('alerts:resolved', toAlertMessage(alert));
+  }
+}

@@ -1,0 +1,187 @@
+// Alert rules and the alerts they raise: their shapes, and the validation every rule passes before it is stored.
+// Pure: no I/O.
+import { z } from 'zod';
+import { WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
+
+export const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+export const COMPARISON_OPERATORS = ['GT', 'GTE', 'LT', 'LTE', 'EQ'] as const;
+export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
+
+export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ALERT_STATUSES = ['FIRING', 'ACKNOWLEDGED', 'RESOLVED'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** The defaults of `AlertConditionInput` and `AlertRuleInput` in the GraphQL contract. */
+export const RULE_DEFAULTS = {
+  window: 'M5',
+  aggregation: 'AVG',
+  enabled: true,
+  forSeconds: 0,
+} as const satisfies { window: WindowSize; aggregation: Aggregation; enabled: boolean; forSeconds: number };
+
+/** Bounds on what one rule may hold, so that one rule cannot make evaluation or notification unbounded. */
+export const RULE_LIMITS = {
+  maxNameLength: 200,
+  maxConditions: 20,
+  maxWebhookUrls: 20,
+  maxEmails: 20,
+  maxMetricNameLength: 128,
+  /** `forSeconds` is stored in a Postgres `integer` column. */
+  maxForSeconds: 2_147_483_647,
+} as const;
+
+export interface AlertCondition {
+  metric: string;
+  window: WindowSize;
+  aggregation: Aggregation;
+  operator: ComparisonOperator;
+  threshold: number;
+}
+
+/** A rule as validated and stored, every default applied. */
+export interface AlertRuleDefinition {
+  name: string;
+  severity: Severity;
+  conditions: AlertCondition[];
+  enabled: boolean;
+  forSeconds: number;
+  webhookUrls: string[];
+  emails: string[];
+}
+
+export interface AlertRule extends AlertRuleDefinition {
+  id: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One firing of a rule. `ruleName` and `severity` are the rule's when it fired; `values` is keyed by conditionKey. */
+export interface Alert {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  severity: Severity;
+  message: string;
+  values: Record<string, number | null>;
+  status: AlertStatus;
+  triggeredAt: Date;
+  resolvedAt: Date | null;
+  acknowledgedAt: Date | null;
+}
+
+// GraphQL lets a client send an explicit null for an argument that has a default; null means "the default".
+export interface AlertConditionInput {
+  metric: string;
+  window?: WindowSize | null;
+  aggregation?: Aggregation | null;
+  operator: ComparisonOperator;
+  threshold: number;
+}
+
+export interface AlertRuleInput {
+  name: string;
+  severity: Severity;
+  conditions: AlertConditionInput[];
+  enabled?: boolean | null;
+  forSeconds?: number | null;
+  webhookUrls?: string[] | null;
+  emails?: string[] | null;
+}
+
+export type RuleValidation = { ok: true; value: AlertRuleDefinition } | { ok: false; problems: string[] };
+
+/** Metric names as the aggregation pipeline accepts them; the length bound is RULE_LIMITS.maxMetricNameLength. */
+const METRIC_NAME = new RegExp(`^[A-Za-z_][A-Za-z0-9_.:-]{0,${RULE_LIMITS.maxMetricNameLength - 1}}$`);
+
+/** Messages are completed by the field's path, e.g. "conditions[1].threshold must be a finite number". */
+function expected(what: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`);
+}
+
+function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `has unknown field(s) ${issue.keys.join(', ')}`
+        : expected('an object')(issue),
+  });
+}
+
+function oneOf<const Values extends readonly [string, ...string[]]>(values: Values) {
+  return z.enum(values, { error: expected(`one of ${values.join(', ')}`) });
+}
+
+/** A list without repeats: naming a webhook or an address twice must not notify it twice. */
+function distinctList<Item extends z.ZodType<string>>(item: Item, max: number, what: string) {
+  return z
+    .array(item, { error: expected(`a list of ${what}`) })
+    .max(max, `must have at most ${max} ${what}`)
+    .nullish()
+    .transform((values) => [...new Set(values ?? [])]);
+}
+
+const conditionSchema = strictObject({
+  metric: z
+    .string({ error: expected('a string') })
+    .regex(
+      METRIC_NAME,
+      `must be 1 to ${RULE_LIMITS.maxMetricNameLength} characters of letters, digits, "_", ".", ":" or "-", ` +
+        'starting with a letter or "_"',
+    ),
+  window: oneOf(WINDOW_SIZES)
+    .nullish()
+    .transform((window) => window ?? RULE_DEFAULTS.window),
+  aggregation: oneOf(AGGREGATIONS)
+    .nullish()
+    .transform((aggregation) => aggregation ?? RULE_DEFAULTS.aggregation),
+  operator: oneOf(COMPARISON_OPERATORS),
+  threshold: z.number({ error: expected('a finite number') }),
+});
+
+const ruleSchema = strictObject({
+  name: z
+    .string({ error: expected('a string') })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(RULE_LIMITS.maxNameLength, `must be at most ${RULE_LIMITS.maxNameLength} characters`),
+  severity: oneOf(SEVERITIES),
+  conditions: z
+    .array(conditionSchema, { error: expected('a list of conditions') })
+    .min(1, 'must have at least one condition')
+    .max(RULE_LIMITS.maxConditions, `must have at most ${RULE_LIMITS.maxConditions} conditions`),
+  enabled: z
+    .boolean({ error: expected('true or false') })
+    .nullish()
+    .transform((enabled) => enabled ?? RULE_DEFAULTS.enabled),
+  forSeconds: z
+    .int({ error: expected('a whole number of seconds') })
+    .min(0, 'must be 0 or more')
+    .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
+    .nullish()
+    .transform((seconds) => seconds ?? RULE_DEFAULTS.forSeconds),
+  webhookUrls: distinctList(
+    z.url({ protocol: /^https?$/, error: expected('an http(s) URL') }),
+    RULE_LIMITS.maxWebhookUrls,
+    'webhook URLs',
+  ),
+  emails: distinctList(z.email({ error: expected('an email address') }), RULE_LIMITS.maxEmails, 'email addresses'),
+}) satisfies z.ZodType<AlertRuleDefinition, AlertRuleInput>;
+
+/** "conditions[1].threshold" for the path ["conditions", 1, "threshold"]; "input" for the whole input. */
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'input';
+  return path
+    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+/** Checks a rule as a client sent it; on success returns it with every default applied. */
+export function validateRuleInput(input: unknown): RuleValidation {
+  const parsed = ruleSchema.safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, problems: parsed.error.issues.map((issue) => `${formatPath(issue.path)} ${issue.message}`) };
+}

@@ -1,0 +1,329 @@
+// Alert rules, alerts and delivery attempts in Postgres. Exactly-once firing across instances rests on the
+// partial unique index Alert_one_open_per_rule (at most one unresolved alert per rule), not on any in-memory state.
+import {
+  Prisma,
+  type Alert as AlertRow,
+  type AlertRule as AlertRuleRow,
+  type DeliveryChannel,
+  type PrismaClient,
+} from '../generated/prisma/client.js';
+import type { ConditionValues } from './evaluate.js';
+import {
+  validateRuleInput,
+  type Alert,
+  type AlertCondition,
+  type AlertRule,
+  type AlertRuleDefinition,
+  type AlertRuleInput,
+  type AlertStatus,
+  type Severity,
+} from './rules.js';
+
+/** The index, created by the migration, that allows one unresolved alert per rule. */
+export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';
+
+export type AlertStoreErrorCode = 'NOT_FOUND' | 'BAD_USER_INPUT';
+
+/** A failure the caller caused; `code` becomes the GraphQL error's `extensions.code`. */
+export class AlertStoreError extends Error {
+  constructor(
+    readonly code: AlertStoreErrorCode,
+    message: string,
+    /** For BAD_USER_INPUT from rule validation: every problem found, one per entry. */
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+    this.name = 'AlertStoreError';
+  }
+
+  /** graphql-js copies an original error's `extensions` onto the error the client sees. */
+  get extensions(): { code: AlertStoreErrorCode; problems?: string[] } {
+    return this.problems.length > 0 ? { code: this.code, problems: this.problems } : { code: this.code };
+  }
+}
+
+export interface AlertDelivery {
+  id: string;
+  alertId: string;
+  channel: DeliveryChannel;
+  target: string;
+  attempt: number;
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  at: Date;
+}
+
+/** Unset or empty lists do not filter. */
+export interface AlertFilter {
+  status?: readonly AlertStatus[] | null;
+  severities?: readonly Severity[] | null;
+  ruleIds?: readonly string[] | null;
+}
+
+export interface ListAlertsArgs {
+  first?: number | null;
+  after?: string | null;
+  status?: readonly AlertStatus[] | null;
+  severities?: readonly Severity[] | null;
+  ruleId?: string | null;
+}
+
+export interface AlertConnection {
+  edges: { cursor: string; node: Alert }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export interface AlertStoreOptions {
+  defaultPageSize?: number;
+  maxPageSize?: number;
+}
+
+export interface AlertStore {
+  createRule(input: AlertRuleInput): Promise<AlertRule>;
+  /** Replaces the whole rule, as `updateAlertRule(id, input)` does. */
+  updateRule(id: string, input: AlertRuleInput): Promise<AlertRule>;
+  /** Deletes the rule and, in the same transaction, resolves its open alert, which nothing could resolve later. */
+  deleteRule(id: string): Promise<{ deleted: boolean; resolved: Alert | null }>;
+  listRules(): Promise<AlertRule[]>;
+  getRule(id: string): Promise<AlertRule | null>;
+  /** One entry per id, in order, null where there is no such rule: the shape a DataLoader wants. */
+  getRulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]>;
+  /** Stores a FIRING alert; null when the rule already has an unresolved one (fired here or on another instance). */
+  fireAlert(
+    rule: Pick<AlertRule, 'id' | 'name' | 'severity'>,
+    message: string,
+    values: ConditionValues,
+  ): Promise<Alert | null>;
+  /** Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it). */
+  resolveAlerts(ruleId: string): Promise<Alert | null>;
+  /** FIRING → ACKNOWLEDGED. Acknowledging again changes nothing; a resolved alert cannot be acknowledged. */
+  acknowledgeAlert(id: string): Promise<Alert>;
+  /** Every unresolved alert, oldest first. */
+  openAlerts(): Promise<Alert[]>;
+  /** Newest first, a page at a time. */
+  listAlerts(args?: ListAlertsArgs): Promise<AlertConnection>;
+  /** Every alert stored after the alert `alertId`, oldest first: what a subscriber that saw `alertId` missed. */
+  alertsSince(alertId: string, filter?: AlertFilter): Promise<Alert[]>;
+  /** One list per alert id, in order, each oldest attempt first. */
+  deliveriesFor(alertIds: readonly string[]): Promise<AlertDelivery[][]>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids reach Postgres only when well-formed: a malformed one would fail the query instead of matching nothing. */
+function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
+function toRule(row: AlertRuleRow): AlertRule {
+  return {
+    id: row.id,
+    name: row.name,
+    severity: row.severity,
+    enabled: row.enabled,
+    // Validated before it was stored (validateRuleInput), so the JSON has this shape.
+    conditions: row.conditions as unknown as AlertCondition[],
+    forSeconds: row.forSeconds,
+    webhookUrls: row.webhookUrls,
+    emails: row.emails,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toAlert(row: AlertRow): Alert {
+  return {
+    id: row.id,
+    ruleId: row.ruleId,
+    ruleName: row.ruleName,
+    severity: row.severity,
+    message: row.message,
+    // Written only by fireAlert, from ConditionValues.
+    values: row.values as Alert['values'],
+    status: row.status,
+    triggeredAt: row.triggeredAt,
+    resolvedAt: row.resolvedAt,
+    acknowledgedAt: row.acknowledgedAt,
+  };
+}
+
+type RuleData = Omit<AlertRuleDefinition, 'conditions'> & { conditions: Prisma.InputJsonValue };
+
+function ruleData(input: AlertRuleInput): RuleData {
+  const validation = validateRuleInput(input);
+  if (!validation.ok) {
+    const { problems } = validation;
+    throw new AlertStoreError('BAD_USER_INPUT', `invalid alert rule: ${problems.join('; ')}`, problems);
+  }
+  return { ...validation.value, conditions: validation.value.conditions as unknown as Prisma.InputJsonValue };
+}
+
+function notFound(what: string, id: string): AlertStoreError {
+  return new AlertStoreError('NOT_FOUND', `no ${what} with id ${id}`);
+}
+
+function isOpenAlertConflict(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2002') return false;
+  const meta = error.meta as { driverAdapterError?: { cause?: { constraint?: { index?: string } } } } | undefined;
+  return meta?.driverAdapterError?.cause?.constraint?.index === OPEN_ALERT_INDEX;
+}
+
+// Cursors are opaque to clients: the base64url of the alert's seq.
+function encodeCursor(seq: bigint): string {
+  return Buffer.from(seq.toString()).toString('base64url');
+}
+
+function decodeCursor(cursor: string): bigint {
+  const seq = Buffer.from(cursor, 'base64url').toString();
+  if (!/^\d+$/.test(seq) || encodeCursor(BigInt(seq)) !== cursor) {
+    throw new AlertStoreError('BAD_USER_INPUT', `after: "${cursor}" is not a cursor from this list`);
+  }
+  return BigInt(seq);
+}
+
+function filterWhere({ status, severities, ruleIds }: AlertFilter): Prisma.AlertWhereInput {
+  return {
+    ...(status?.length ? { status: { in: [...status] } } : {}),
+    ...(severities?.length ? { severity: { in: [...severities] } } : {}),
+    ...(ruleIds?.length ? { ruleId: { in: ruleIds.filter(isUuid) } } : {}),
+  };
+}
+
+const OPEN: Prisma.AlertWhereInput = { status: { not: 'RESOLVED' } };
+
+export function createAlertStore(
+  prisma: PrismaClient,
+  {
+    defaultPageSize = 50, // the contract's default for `alerts(first:)`
+    maxPageSize = 500, // bounds the work and the response of one page
+  }: AlertStoreOptions = {},
+): AlertStore {
+  function pageSize(first: number | null | undefined): number {
+    if (first === undefined || first === null) return defaultPageSize;
+    if (!Number.isInteger(first) || first < 0 || first > maxPageSize) {
+      throw new AlertStoreError('BAD_USER_INPUT', `first must be a whole number from 0 to ${maxPageSize}`);
+    }
+    return first;
+  }
+
+  function resolveOpen(ruleId: string) {
+    return prisma.alert.updateManyAndReturn({
+      where: { ruleId, ...OPEN },
+      data: { status: 'RESOLVED', resolvedAt: new Date() },
+    });
+  }
+
+  return {
+    async createRule(input) {
+      return toRule(await prisma.alertRule.create({ data: ruleData(input) }));
+    },
+
+    async updateRule(id, input) {
+      const data = ruleData(input);
+      if (!isUuid(id)) throw notFound('alert rule', id);
+      const [row] = await prisma.alertRule.updateManyAndReturn({ where: { id }, data });
+      if (!row) throw notFound('alert rule', id);
+      return toRule(row);
+    },
+
+    async deleteRule(id) {
+      if (!isUuid(id)) return { deleted: false, resolved: null };
+      const [{ count }, [resolved]] = await prisma.$transaction([
+        prisma.alertRule.deleteMany({ where: { id } }),
+        resolveOpen(id),
+      ]);
+      return { deleted: count > 0, resolved: resolved ? toAlert(resolved) : null };
+    },
+
+    async listRules() {
+      const rows = await prisma.alertRule.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      return rows.map(toRule);
+    },
+
+    async getRule(id) {
+      if (!isUuid(id)) return null;
+      const row = await prisma.alertRule.findUnique({ where: { id } });
+      return row ? toRule(row) : null;
+    },
+
+    async getRulesByIds(ids) {
+      const rows = await prisma.alertRule.findMany({ where: { id: { in: ids.filter(isUuid) } } });
+      const byId = new Map(rows.map((row) => [row.id, toRule(row)]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+
+    async fireAlert(rule, message, values) {
+      try {
+        const row = await prisma.alert.create({
+          data: { ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message, values },
+        });
+        return toAlert(row);
+      } catch (error) {
+        // Another evaluation (here or on another instance) stored this rule's alert first: it is already firing.
+        if (isOpenAlertConflict(error)) return null;
+        throw error;
+      }
+    },
+
+    async resolveAlerts(ruleId) {
+      if (!isUuid(ruleId)) return null;
+      const [row] = await resolveOpen(ruleId);
+      return row ? toAlert(row) : null;
+    },
+
+    async acknowledgeAlert(id) {
+      if (!isUuid(id)) throw notFound('alert', id);
+      const [acknowledged] = await prisma.alert.updateManyAndReturn({
+        where: { id, status: 'FIRING' },
+        data: { status: 'ACKNOWLEDGED', acknowledgedAt: new Date() },
+      });
+      if (acknowledged) return toAlert(acknowledged);
+      const current = await prisma.alert.findUnique({ where: { id } });
+      if (!current) throw notFound('alert', id);
+      if (current.status === 'RESOLVED') {
+        throw new AlertStoreError('BAD_USER_INPUT', `alert ${id} is resolved and can no longer be acknowledged`);
+      }
+      return toAlert(current);
+    },
+
+    async openAlerts() {
+      const rows = await prisma.alert.findMany({ where: OPEN, orderBy: { seq: 'asc' } });
+      return rows.map(toAlert);
+    },
+
+    async listAlerts({ first, after, status, severities, ruleId } = {}) {
+      const size = pageSize(first);
+      const where: Prisma.AlertWhereInput = {
+        ...filterWhere({ status, severities, ruleIds: ruleId ? [ruleId] : null }),
+        ...(after ? { seq: { lt: decodeCursor(after) } } : {}),
+      };
+      // One row more than the page tells whether there is a next page.
+      const rows = await prisma.alert.findMany({ where, orderBy: { seq: 'desc' }, take: size + 1 });
+      const edges = rows.slice(0, size).map((row) => ({ cursor: encodeCursor(row.seq), node: toAlert(row) }));
+      return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
+    async alertsSince(alertId, filter = {}) {
+      const from = isUuid(alertId)
+        ? await prisma.alert.findUnique({ where: { id: alertId }, select: { seq: true } })
+        : null;
+      if (!from) throw notFound('alert', alertId);
+      const rows = await prisma.alert.findMany({
+        where: { ...filterWhere(filter), seq: { gt: from.seq } },
+        orderBy: { seq: 'asc' },
+      });
+      return rows.map(toAlert);
+    },
+
+    async deliveriesFor(alertIds) {
+      const rows: AlertDelivery[] = await prisma.alertDelivery.findMany({
+        where: { alertId: { in: alertIds.filter(isUuid) } },
+        orderBy: [{ at: 'asc' }, { attempt: 'asc' }],
+      });
+      const byAlert = new Map<string, AlertDelivery[]>(alertIds.map((id) => [id, []]));
+      for (const row of rows) byAlert.get(row.alertId)?.push(row);
+      return alertIds.map((id) => byAlert.get(id) ?? []);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Sliding-window aggregates: reads, metric names, and the metricUpdated subscription.
+import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
+import { WINDOW_SIZES, type MetricAggregate, type WindowSize } from '../aggregation/types.js';
+import { builder } from '../builder.js';
+import { badInput } from '../errors.js';
+
+export const WindowSizeEnum = builder.enumType('WindowSize', {
+  values: WINDOW_SIZES,
+  description: 'M1 = 1 minute … H24 = 24 hours; windows slide, at a granularity of 1/60 of their length.',
+});
+
+export const AggregationEnum = builder.enumType('Aggregation', {
+  values: ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const,
+});
+
+export const MetricAggregateRef = builder.objectRef<MetricAggregate>('MetricAggregate').implement({
+  description: 'Statistics of one metric over one window; all but count and sum are null when count is 0.',
+  fields: (t) => ({
+    metric: t.exposeString('metric'),
+    window: t.field({ type: WindowSizeEnum, resolve: (a) => a.window }),
+    from: t.field({ type: 'DateTime', description: 'Start of the span actually aggregated', resolve: (a) => a.from }),
+    to: t.field({ type: 'DateTime', description: 'End of the span actually aggregated', resolve: (a) => a.to }),
+    count: t.exposeInt('count'),
+    sum: t.exposeFloat('sum'),
+    avg: t.exposeFloat('avg', { nullable: true }),
+    min: t.exposeFloat('min', { nullable: true }),
+    max: t.exposeFloat('max', { nullable: true }),
+    stddev: t.exposeFloat('stddev', { nullable: true, description: 'Population standard deviation' }),
+    p50: t.exposeFloat('p50', { nullable: true, description: 'Median, within 1 % relative error' }),
+    p95: t.exposeFloat('p95', { nullable: true, description: 'Within 1 % relative error' }),
+    p99: t.exposeFloat('p99', { nullable: true, description: 'Within 1 % relative error' }),
+  }),
+});
+
+export function checkMetricName(metric: string, field = 'metric'): void {
+  if (!isValidMetricName(metric)) throw badInput(`${field} "${metric.slice(0, 64)}" is not a metric name: ${METRIC_NAME_PATTERN}`);
+}
+
+builder.queryFields((t) => ({
+  aggregate: t.field({
+    type: MetricAggregateRef,
+    authScopes: { viewer: true },
+    args: { metric: t.arg.string({ required: true }), window: t.arg({ type: WindowSizeEnum, required: true }) },
+    resolve: (_root, { metric, window }, { loaders }) => {
+      checkMetricName(metric);
+      return loaders.aggregate.load({ metric, window });
+    },
+  }),
+  aggregates: t.field({
+    type: [MetricAggregateRef],
+    description: 'Every metric × window pair, metric-major, read in one round trip.',
+    authScopes: { viewer: true },
+    args: {
+      metrics: t.arg.stringList({ required: true }),
+      windows: t.arg({ type: [WindowSizeEnum], required: true }),
+    },
+    resolve: (_root, { metrics, windows }, { loaders, services }) => {
+      const pairs = metrics.length * windows.length;
+      const max = services.config.MAX_AGGREGATE_PAIRS;
+      if (pairs > max) throw badInput(`aggregates asks for ${pairs} metric × window pairs; at most ${max} are allowed`);
+      metrics.forEach((metric, i) => checkMetricName(metric, `metrics[${i}]`));
+      return loaders.aggregate.loadMany(metrics.flatMap((metric) => windows.map((window: WindowSize) => ({ metric, window })))) as Promise<
+        MetricAggregate[]
+      >;
+    },
+  }),
+  metricNames: t.stringList({
+    description: 'Metrics with samples in the last 24 hours, sorted.',
+    authScopes: { viewer: true },
+    resolve: (_root, _args, { services }) => services.aggregates.metricNames(Date.now()),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  metricUpdated: t.field({
+    type: MetricAggregateRef,
+    description: `The aggregate at once, then whenever it changes, at most once per METRIC_UPDATE_MIN_INTERVAL_MS (250 ms).`,
+    authScopes: { viewer: true },
+    args: { metric: t.arg.string({ required: true }), window: t.arg({ type: WindowSizeEnum, required: true }) },
+    subscribe: (_root, { metric, window }, { services }) => {
+      checkMetricName(metric);
+      return services.metricFeed.subscribe(metric, window);
+    },
+    resolve: (aggregate) => aggregate,
+  }),
+}));

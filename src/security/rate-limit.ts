@@ -1,0 +1,81 @@
+// Operations per API key per second (rate-limiter-flexible). With Redis the limit is global: every instance counts
+// in the same Redis key. While Redis is unreachable each instance falls back to counting alone in memory, so the
+// limit still holds per instance and no request waits on a dead Redis. Without Redis it is per instance.
+import type { Plugin } from '@envelop/core';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Principal } from '../auth/keys.js';
+import { apiError } from '../errors.js';
+
+export interface RateLimiter {
+  /** Counts one operation for `key`; resolves with the milliseconds to wait when over the limit, else null. */
+  consume(key: string): Promise<number | null>;
+}
+
+export interface RateLimiterOptions {
+  perSecond: number;
+  redis: Redis | null;
+  keyPrefix: string;
+}
+
+/** Null when the limit is switched off (0). */
+export function createRateLimiter({ perSecond, redis, keyPrefix }: RateLimiterOptions): RateLimiter | null {
+  if (perSecond === 0) return null;
+  const window = { points: perSecond, duration: 1 }; // duration in seconds
+  const memory = new RateLimiterMemory(window);
+  const limiter = redis
+    ? new RateLimiterRedis({
+        ...window,
+        storeClient: redis,
+        keyPrefix: `${keyPrefix}ratelimit`,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: memory,
+      })
+    : memory;
+  return {
+    async consume(key) {
+      try {
+        await limiter.consume(key);
+        return null;
+      } catch (outcome) {
+        if (outcome instanceof RateLimiterRes) return Math.max(1, outcome.msBeforeNext);
+        throw outcome; // the memory limiter does not fail, so this is a bug, not a Redis outage
+      }
+    },
+  };
+}
+
+interface LimitedContext {
+  principal?: Principal | null;
+  /** Present over HTTP only (yoga's Fetch request). */
+  request?: unknown;
+  req?: { socket?: { remoteAddress?: string } };
+}
+
+/**
+ * Refuses an operation over the limit with RATE_LIMITED before it executes, over HTTP (status 429 with
+ * Retry-After) and WebSocket alike. Operations without a valid key are counted per client address.
+ */
+export function rateLimitPlugin(limiter: RateLimiter, perSecond: number): Plugin {
+  async function refusal(context: LimitedContext) {
+    const key = context.principal ? `key:${context.principal.keyId}` : `address:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
+    const waitMs = await limiter.consume(key);
+    if (waitMs === null) return null;
+    const retryAfterSeconds = Math.ceil(waitMs / 1000);
+    return apiError('RATE_LIMITED', `more than ${perSecond} operations per second with this API key; retry in ${waitMs} ms`, {
+      retryAfterMs: waitMs,
+      // yoga turns this into the HTTP status and header, and leaves it out of the body.
+      ...(context.request ? { http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } } : {}),
+    });
+  }
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const error = await refusal(args.contextValue as LimitedContext);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const error = await refusal(args.contextValue as LimitedContext);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+  };
+}

@@ -1,0 +1,243 @@
+// Alert rules, the engine and notifications end to end: two instances on one Redis and Postgres, a real webhook
+// receiver and a real SMTP server.
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { type Cleanups, header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
+import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+
+const SECRET = 'e2e-webhook-secret';
+const RULE_FIELDS = `id name severity enabled forSeconds webhookUrls emails conditions { metric window aggregation operator threshold }`;
+const ALERT_FIELDS = `id ruleId ruleName severity message values status triggeredAt resolvedAt acknowledgedAt`;
+const CREATE = `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { ${RULE_FIELDS} } }`;
+
+const cleanups: Cleanups = [];
+let database: TestDatabase;
+let one: TestServer;
+let two: TestServer;
+let webhook: Awaited<ReturnType<typeof startReceiver>>;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+const adminKey = `test-admin-${Date.now()}`;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  // Fails the first two attempts of every alert, then accepts.
+  const attemptsByAlert = new Map<string, number>();
+  webhook = await startReceiver(cleanups, (request) => {
+    const id = JSON.parse(request.body).alert.id as string;
+    const n = (attemptsByAlert.get(id) ?? 0) + 1;
+    attemptsByAlert.set(id, n);
+    return n <= 2 ? 503 : 200;
+  });
+  smtp = await startSmtpSink(cleanups);
+  const prefix = redisKeyPrefix();
+  const config = {
+    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_BACKOFF_MS: 20,
+    SMTP_URL: smtp.smtpUrl,
+    ALERT_EMAIL_FROM: 'alerts@jackdaw.test',
+    ALERT_EVALUATION_INTERVAL_MS: 200,
+  };
+  one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
+  two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
+});
+
+afterAll(async () => {
+  await one?.stop();
+  await two?.stop();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await database?.drop();
+});
+
+const publish = (server: TestServer, metric: string, values: number[]) =>
+  gqlOk(
+    server.url,
+    `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted } }`,
+    { inputs: values.map((value) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: metric, value } })) },
+    adminKey,
+  );
+const createRule = async (input: Record<string, unknown>) => (await gqlOk(one.url, CREATE, { input }, adminKey)).createAlertRule;
+const alertsOf = async (ruleId: string) =>
+  (await gqlOk(one.url, `query($r: ID) { alerts(ruleId: $r) { edges { node { ${ALERT_FIELDS} } } } }`, { r: ruleId }, adminKey)).alerts.edges.map(
+    (e: any) => e.node,
+  );
+const live = (server: TestServer, query: string, variables: Record<string, unknown> = {}) => {
+  const client = wsClient(server.wsUrl, adminKey);
+  cleanups.push(() => client.dispose());
+  return subscribe(client, query, variables);
+};
+
+describe('alert rules', () => {
+  it('should create, read, update and delete a rule with the contract defaults', async () => {
+    const rule = await createRule({ name: 'crud', severity: 'LOW', conditions: [{ metric: 'crud_m', operator: 'GT', threshold: 1 }] });
+    expect(rule).toMatchObject({ enabled: true, forSeconds: 0, webhookUrls: [], emails: [], conditions: [{ window: 'M5', aggregation: 'AVG' }] });
+    const updated = await gqlOk(
+      one.url,
+      `mutation($id: ID!, $input: AlertRuleInput!) { updateAlertRule(id: $id, input: $input) { ${RULE_FIELDS} } }`,
+      { id: rule.id, input: { name: 'crud 2', severity: 'HIGH', enabled: false, conditions: [{ metric: 'crud_m', operator: 'LT', threshold: 0 }] } },
+      adminKey,
+    );
+    expect(updated.updateAlertRule).toMatchObject({ name: 'crud 2', severity: 'HIGH', enabled: false });
+    const read = await gqlOk(two.url, `query($id: ID!) { alertRule(id: $id) { name } }`, { id: rule.id }, adminKey);
+    expect(read.alertRule).toEqual({ name: 'crud 2' });
+    expect((await gqlOk(one.url, `mutation($id: ID!) { deleteAlertRule(id: $id) }`, { id: rule.id }, adminKey)).deleteAlertRule).toBe(true);
+    expect((await gqlOk(one.url, `query($id: ID!) { alertRule(id: $id) { id } }`, { id: rule.id }, adminKey)).alertRule).toBeNull();
+  });
+
+  it('should reject bad rules with BAD_USER_INPUT naming the problem, and unknown ids with NOT_FOUND', async () => {
+    const bad = [
+      [{ name: 'x', severity: 'LOW', conditions: [] }, 'conditions'],
+      [{ name: 'x', severity: 'LOW', conditions: [{ metric: 'bad metric!', operator: 'GT', threshold: 1 }] }, 'conditions[0].metric'],
+      [{ name: 'x', severity: 'LOW', forSeconds: -1, conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'forSeconds'],
+      [{ name: 'x', severity: 'LOW', webhookUrls: ['ftp://x'], conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'webhookUrls[0]'],
+      [{ name: 'x', severity: 'LOW', emails: ['nope'], conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'emails[0]'],
+    ] as const;
+    for (const [input, says] of bad) {
+      const result = await gql(one.url, CREATE, { input }, adminKey);
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(result.errors?.[0]?.message).toContain(says);
+    }
+    const missing = await gql(one.url, `mutation { acknowledgeAlert(id: "5b0c3a52-0000-4000-8000-000000000000") { id } }`, {}, adminKey);
+    expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const update = await gql(
+      one.url,
+      `mutation($input: AlertRuleInput!) { updateAlertRule(id: "5b0c3a52-0000-4000-8000-000000000000", input: $input) { id } }`,
+      { input: { name: 'x', severity: 'LOW', conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] } },
+      adminKey,
+    );
+    expect(update.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('alert engine across two instances', () => {
+  it('should fire exactly once per transition, resolve, fire again, and notify each channel once', async () => {
+    const triggeredOne = live(one, `subscription { alertTriggered { ${ALERT_FIELDS} } }`);
+    const triggeredTwo = live(two, `subscription { alertTriggered(severities: [CRITICAL]) { id } }`);
+    const resolved = live(two, `subscription { alertResolved { id status resolvedAt } }`);
+    const rule = await createRule({
+      name: 'latency high',
+      severity: 'CRITICAL',
+      conditions: [{ metric: 'e2e_latency', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 100 }],
+      webhookUrls: [webhook.url],
+      emails: ['oncall@jackdaw.test', 'lead@jackdaw.test'],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // both instances have loaded the rule
+    await publish(one, 'e2e_latency', [200]);
+    await publish(two, 'e2e_latency', [300]); // still firing: no second alert
+    const [fired] = await triggeredOne.waitFor(1);
+    expect(fired.alertTriggered).toMatchObject({ ruleId: rule.id, severity: 'CRITICAL', status: 'FIRING' });
+    expect(fired.alertTriggered.values).toEqual({ 'avg(e2e_latency)[M5]': expect.any(Number) });
+    await triggeredTwo.waitFor(1);
+    // Falls below: resolves. Then rises again: a new alert.
+    await publish(two, 'e2e_latency', Array.from({ length: 20 }, () => 0));
+    const [done] = await resolved.waitFor(1);
+    expect(done.alertResolved).toMatchObject({ id: fired.alertTriggered.id, status: 'RESOLVED' });
+    await publish(one, 'e2e_latency', [100_000]);
+    await triggeredOne.waitFor(2);
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // several evaluation ticks on both instances
+    const alerts = await alertsOf(rule.id);
+    expect(alerts.map((a: any) => a.status)).toEqual(['FIRING', 'RESOLVED']);
+    expect(triggeredOne.received).toHaveLength(2);
+    expect(triggeredTwo.received).toHaveLength(2);
+    // Webhooks: 3 attempts each (two 503s, then 200), signed; exactly one accepted delivery per alert.
+    await eventually(() => webhook.requests.length === 6);
+    for (const request of webhook.requests) {
+      const expected = `sha256=${createHmac('sha256', SECRET).update(request.body).digest('hex')}`;
+      expect(request.headers['x-jackdaw-signature']).toBe(expected);
+    }
+    // Email: CRITICAL goes to every address, once per alert.
+    await eventually(() => smtp.messages.length === 2);
+    expect(smtp.messages[0]?.to.sort()).toEqual(['lead@jackdaw.test', 'oncall@jackdaw.test']);
+    expect(header(smtp.messages[0]!, 'Subject')).toContain('[CRITICAL] latency high');
+    // Every attempt is visible through the API.
+    const { alert } = await gqlOk(
+      one.url,
+      `query { alerts(first: 1) { edges { node { deliveries { channel attempt ok statusCode } } } } }`,
+      {},
+      adminKey,
+    ).then((d) => ({ alert: d.alerts.edges[0].node }));
+    expect(alert.deliveries.filter((d: any) => d.channel === 'WEBHOOK').map((d: any) => [d.attempt, d.ok, d.statusCode])).toEqual([
+      [1, false, 503],
+      [2, false, 503],
+      [3, true, 200],
+    ]);
+    // Each firing is in the event history too.
+    const history = await gqlOk(one.url, `{ events(types: [ALERT_TRIGGERED]) { edges { node { id data } } } }`, {}, adminKey);
+    expect(history.events.edges.map((e: any) => e.node.id).sort()).toEqual(alerts.map((a: any) => a.id).sort());
+  });
+
+  it('should wait forSeconds before firing, and resolve a rule that is disabled while firing', async () => {
+    const rule = await createRule({
+      name: 'sustained',
+      severity: 'LOW',
+      forSeconds: 1,
+      conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }],
+    });
+    const triggered = live(one, `subscription($r: [ID!]) { alertTriggered(ruleIds: $r) { id triggeredAt } }`, { r: [rule.id] });
+    const resolved = live(one, `subscription($r: [ID!]) { alertResolved(ruleIds: $r) { id } }`, { r: [rule.id] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await publish(one, 'sustained_m', [1]);
+    const [alert] = await triggered.waitFor(1, 5_000);
+    expect(Date.parse(alert.alertTriggered.triggeredAt) - started).toBeGreaterThanOrEqual(900);
+    await gqlOk(
+      one.url,
+      `mutation($id: ID!, $input: AlertRuleInput!) { updateAlertRule(id: $id, input: $input) { id } }`,
+      { id: rule.id, input: { name: 'sustained', severity: 'LOW', enabled: false, conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }] } },
+      adminKey,
+    );
+    const [done] = await resolved.waitFor(1, 5_000);
+    expect(done.alertResolved.id).toBe(alert.alertTriggered.id);
+  });
+
+  it('should replay the alerts a subscriber missed after `after`, then continue live, with no gap or duplicate', async () => {
+    const rules = await Promise.all(
+      ['replay_a', 'replay_b', 'replay_c', 'replay_d'].map((metric) =>
+        createRule({ name: metric, severity: 'MEDIUM', conditions: [{ metric, aggregation: 'MAX', operator: 'GT', threshold: 0 }] }),
+      ),
+    );
+    const ruleIds = rules.map((r) => r.id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const first = live(one, `subscription($r: [ID!]) { alertTriggered(ruleIds: $r) { id ruleName } }`, { r: ruleIds });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await publish(one, 'replay_a', [1]);
+    const [seen] = await first.waitFor(1);
+    first.dispose(); // the client drops
+    await publish(one, 'replay_b', [1]);
+    await publish(one, 'replay_c', [1]);
+    await eventually(async () => (await alertsOf(rules[2].id)).length === 1);
+    const again = live(two, `subscription($r: [ID!], $after: ID) { alertTriggered(ruleIds: $r, after: $after) { id ruleName } }`, {
+      r: ruleIds,
+      after: seen.alertTriggered.id,
+    });
+    await again.waitFor(2);
+    await publish(two, 'replay_d', [1]);
+    await again.waitFor(3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(again.received.map((r: any) => r.alertTriggered.ruleName)).toEqual(['replay_b', 'replay_c', 'replay_d']);
+  });
+
+  it('should load Alert.rule for many alerts with one rule query', async () => {
+    const store = one.app.services.alerts.store;
+    const original = store.getRulesByIds.bind(store);
+    let calls = 0;
+    store.getRulesByIds = (ids) => {
+      calls += 1;
+      return original(ids);
+    };
+    try {
+      const { alerts } = await gqlOk(one.url, `{ alerts(first: 50) { edges { node { rule { id name } } } } }`, {}, adminKey);
+      expect(alerts.edges.length).toBeGreaterThan(3);
+      expect(calls).toBe(1);
+    } finally {
+      store.getRulesByIds = original;
+    }
+  });
+
+  it('should acknowledge an alert', async () => {
+    const [open] = (await alertsOf((await gqlOk(one.url, `{ alertRules { id name } }`, {}, adminKey)).alertRules.find((r: any) => r.name === 'replay_d').id));
+    const { acknowledgeAlert } = await gqlOk(one.url, `mutation($id: ID!) { acknowledgeAlert(id: $id) { status acknowledgedAt } }`, { id: open.id }, adminKey);
+    expect(acknowledgeAlert.status).toBe('ACKNOWLEDGED');
+    expect(Date.parse(acknowledgeAlert.acknowledgedAt)).toBeGreaterThan(Date.now() - 10_000);
+  });
+});

@@ -1,0 +1,194 @@
+// API keys and roles over HTTP and WebSocket: roles per field, keys stored as hashes, the first admin key,
+// revocation (HTTP at once, open sockets within 5 s), connections per key and operations per connection.
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { CloseCode } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { configWith } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { SecurityCloseCode } from '../../src/security/close-codes.js';
+import { type TestServer, eventually, gql, gqlOk, startServer } from '../helpers/app.js';
+import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+
+const PUBLISH = `mutation { publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) { id } }`;
+const CREATE_KEY = `mutation($name: String!, $role: Role!) { createApiKey(name: $name, role: $role) { id name role key } }`;
+const REVOKE_KEY = `mutation($id: ID!) { revokeApiKey(id: $id) }`;
+const HISTORY = `{ events(first: 1) { edges { node { id } } } }`;
+
+let database: TestDatabase;
+let server: TestServer;
+const sockets: RawSocket[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  server = await startServer({ databaseUrl: database.url, config: { MAX_CONNECTIONS_PER_KEY: 2, MAX_SUBSCRIPTIONS_PER_CONNECTION: 2 } });
+});
+
+afterAll(async () => {
+  for (const socket of sockets) await socket.close();
+  await server?.stop();
+  await database?.drop();
+});
+
+async function createKey(role: 'VIEWER' | 'PUBLISHER' | 'ADMIN', name = `test ${role}`) {
+  return (await gqlOk(server.url, CREATE_KEY, { name, role }, server.adminKey)).createApiKey as { id: string; key: string; role: string };
+}
+
+async function connect(key: string | null): Promise<RawSocket> {
+  const socket = await openRaw(server.wsUrl, null);
+  sockets.push(socket);
+  socket.send({ type: 'connection_init', payload: key ? { authorization: `Bearer ${key}` } : {} });
+  return socket;
+}
+
+async function connected(key: string): Promise<RawSocket> {
+  const socket = await connect(key);
+  await socket.waitFor((m) => m.type === 'connection_ack');
+  return socket;
+}
+
+describe('roles', () => {
+  it('should let each role do what its rank allows, and no more, field by field', async () => {
+    const viewer = await createKey('VIEWER');
+    const publisher = await createKey('PUBLISHER');
+    const admin = await createKey('ADMIN');
+    const code = async (query: string, key: string, variables = {}) => (await gql(server.url, query, variables, key)).errors?.[0]?.extensions?.code ?? 'OK';
+
+    expect(await code(HISTORY, viewer.key)).toBe('OK');
+    expect(await code(PUBLISH, viewer.key)).toBe('FORBIDDEN');
+    expect(await code(CREATE_KEY, viewer.key, { name: 'x', role: 'VIEWER' })).toBe('FORBIDDEN');
+
+    expect(await code(HISTORY, publisher.key)).toBe('OK');
+    expect(await code(PUBLISH, publisher.key)).toBe('OK');
+    expect(await code(CREATE_KEY, publisher.key, { name: 'x', role: 'VIEWER' })).toBe('FORBIDDEN');
+
+    expect(await code(PUBLISH, admin.key)).toBe('OK');
+    expect(await code(CREATE_KEY, admin.key, { name: 'x', role: 'VIEWER' })).toBe('OK');
+    expect(await code(HISTORY, 'jds_not-a-key')).toBe('UNAUTHENTICATED');
+  });
+
+  it('should check scopes per field over WebSocket too', async () => {
+    const viewer = await createKey('VIEWER');
+    const socket = await connected(viewer.key);
+    socket.send({ id: 'm', type: 'subscribe', payload: { query: PUBLISH } });
+    socket.send({ id: 'q', type: 'subscribe', payload: { query: HISTORY } });
+    const refused = await socket.waitFor((m) => m.id === 'm' && (m.type === 'next' || m.type === 'error'));
+    const answered = await socket.waitFor((m) => m.id === 'q' && m.type === 'next');
+    expect(refused.payload.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(answered.payload.data.events).toBeDefined();
+  });
+
+  it('should close a WebSocket with 4403 when the key is missing or unknown', async () => {
+    for (const key of [null, 'jds_unknown-key-of-no-one']) {
+      const socket = await connect(key);
+      expect((await socket.closed).code).toBe(CloseCode.Forbidden);
+    }
+  });
+});
+
+describe('keys', () => {
+  it('should show a key once and store only its hash', async () => {
+    const created = await createKey('VIEWER', 'hash check');
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`SELECT row_to_json(k)::text AS row, hash FROM "ApiKey" k WHERE id = $1`, [created.id]);
+      expect(rows[0].hash).toBe(createHash('sha256').update(created.key).digest('hex'));
+      expect(rows[0].row).not.toContain(created.key);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('should generate the first admin key when none is configured, print it once, and not again', async () => {
+    const fresh = await createTestDatabase();
+    const printed: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      printed.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    const config = configWith({ DATABASE_URL: fresh.url, PROCESSOR_POLL_MS: 50 });
+    const logger = createLogger('silent');
+    try {
+      const first = await buildApp(config, { logger });
+      const url = await first.start(0, '127.0.0.1');
+      const key = /\b(jds_[A-Za-z0-9_-]{20,})\b/.exec(printed.join(''))?.[1];
+      expect(key).toBeDefined();
+      expect(await gqlOk(url, CREATE_KEY, { name: 'by the generated admin', role: 'VIEWER' }, key as string)).toBeDefined();
+      await first.stop();
+      printed.length = 0;
+      const second = await buildApp(config, { logger });
+      await second.stop();
+      expect(printed.join('')).not.toContain('jds_');
+    } finally {
+      process.stdout.write = write;
+      await fresh.drop();
+    }
+  });
+});
+
+describe('revocation', () => {
+  it('should refuse a revoked key over HTTP at once and close its open sockets with 4403 within 5 s', async () => {
+    const viewer = await createKey('VIEWER', 'to be revoked');
+    const bystander = await createKey('VIEWER', 'bystander');
+    const sockets = [await connected(viewer.key), await connected(viewer.key)];
+    const other = await connected(bystander.key);
+    expect((await gql(server.url, HISTORY, {}, viewer.key)).errors).toBeUndefined();
+
+    const revokedAt = Date.now();
+    expect((await gqlOk(server.url, REVOKE_KEY, { id: viewer.id }, server.adminKey)).revokeApiKey).toBe(true);
+    expect((await gql(server.url, HISTORY, {}, viewer.key)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    for (const socket of sockets) expect((await socket.closed).code).toBe(SecurityCloseCode.KeyRevoked);
+    expect(Date.now() - revokedAt).toBeLessThan(5_000);
+    expect(other.socket.readyState).toBe(other.socket.OPEN);
+  });
+
+  it('should close the sockets of a key revoked without a bus message (lost while the bus was down) within 5 s', async () => {
+    const viewer = await createKey('VIEWER', 'revoked behind our back');
+    const socket = await connected(viewer.key);
+    const revokedAt = Date.now();
+    // Straight in the database: no `apiKeys:revoked` message is published, so only the periodic check can see it.
+    expect(await server.app.services.apiKeys.store.revoke(viewer.id)).toBe(true);
+    expect((await socket.closed).code).toBe(SecurityCloseCode.KeyRevoked);
+    expect(Date.now() - revokedAt).toBeLessThan(5_000);
+  });
+});
+
+describe('connection limits', () => {
+  it('should refuse a connection past MAX_CONNECTIONS_PER_KEY with its own close code, and admit one again after a close', async () => {
+    const viewer = await createKey('VIEWER', 'two connections');
+    const first = await connected(viewer.key);
+    await connected(viewer.key);
+    const third = await connect(viewer.key);
+    expect((await third.closed).code).toBe(SecurityCloseCode.TooManyConnections);
+    // Another key is counted apart.
+    await connected((await createKey('VIEWER', 'someone else')).key);
+    await first.close();
+    await eventually(async () => {
+      const again = await connect(viewer.key);
+      const outcome = await Promise.race([again.waitFor((m) => m.type === 'connection_ack').then(() => true), again.closed.then(() => false)]);
+      if (!outcome) return false;
+      return true;
+    });
+  });
+
+  it('should refuse an operation past MAX_SUBSCRIPTIONS_PER_CONNECTION with RATE_LIMITED and keep the connection', async () => {
+    const viewer = await createKey('VIEWER', 'three subscriptions');
+    const socket = await connected(viewer.key);
+    for (const id of ['a', 'b', 'c']) socket.send({ id, type: 'subscribe', payload: { query: `subscription { eventPublished { id } }` } });
+    const refused = await socket.waitFor((m) => m.id === 'c' && m.type === 'error');
+    expect(refused.payload[0].extensions.code).toBe('RATE_LIMITED');
+    // Ending one makes room for another on the same connection.
+    socket.send({ id: 'a', type: 'complete' });
+    await eventually(async () => {
+      const id = `d${Math.random()}`;
+      socket.send({ id, type: 'subscribe', payload: { query: `subscription { eventPublished { id } }` } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return !socket.messages.some((m) => m.id === id && m.type === 'error');
+    });
+    expect(socket.socket.readyState).toBe(socket.socket.OPEN);
+  });
+});

@@ -1,0 +1,378 @@
+// One contract, two stores: the in-process store of the embedded mode and the Redis store (real Redis).
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
+import {
+  acquireLease,
+  aggregationLeaseKey,
+  releaseLease,
+  renewLease,
+  RedisAggregateStore,
+} from '../../src/aggregation/redis-store.js';
+import {
+  FencedError,
+  WINDOW_SIZES,
+  type AggregateStore,
+  type MetricAggregate,
+  type MetricSample,
+  type WindowSize,
+} from '../../src/aggregation/types.js';
+import { AGGREGATION_HORIZON_MS, bucketExpiresAt, bucketIndex, granularityMs, windowBuckets } from '../../src/aggregation/windows.js';
+import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
+
+const RETENTION_GRACE_MS = 60_000;
+const HOUR = 3_600_000;
+
+interface Subject {
+  store: AggregateStore;
+  /** Bucket entries or keys held right now. */
+  storedBuckets(): Promise<number>;
+  /** Loses the state the way a deployment can (Redis flushed, process restarted); returns the store to use next. */
+  loseState(): Promise<AggregateStore>;
+}
+
+interface Backend {
+  name: string;
+  /** `now` is the store's clock: fixed, so what a test expects does not drift while it runs. */
+  create(now: number): Subject;
+}
+
+const filePrefix = redisKeyPrefix();
+let redis: Redis;
+let subjectCount = 0;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+
+afterAll(async () => {
+  await deleteKeys(`${filePrefix}*`);
+  await redis.quit();
+});
+
+async function scanKeys(pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+    keys.push(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function deleteKeys(pattern: string): Promise<void> {
+  const keys = await scanKeys(pattern);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
+const memoryBackend: Backend = {
+  name: 'MemoryAggregateStore',
+  create(now) {
+    const store = new MemoryAggregateStore({ clock: () => now, retentionGraceMs: RETENTION_GRACE_MS });
+    return {
+      store,
+      storedBuckets: async () => store.bucketCount(),
+      loseState: async () => new MemoryAggregateStore({ clock: () => now, retentionGraceMs: RETENTION_GRACE_MS }),
+    };
+  },
+};
+
+function redisSubject(now: number): Subject & { store: RedisAggregateStore; keyPrefix: string } {
+  const keyPrefix = `${filePrefix}${++subjectCount}:`;
+  const store = new RedisAggregateStore({ redis, keyPrefix, clock: () => now, retentionGraceMs: RETENTION_GRACE_MS });
+  return {
+    store,
+    keyPrefix,
+    storedBuckets: async () => (await scanKeys(`${keyPrefix}agg:b:*`)).length,
+    loseState: async () => {
+      await deleteKeys(`${keyPrefix}*`);
+      return store;
+    },
+  };
+}
+
+const redisBackend: Backend = { name: 'RedisAggregateStore', create: redisSubject };
+
+/** Deterministic PRNG (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+async function* chunksOf(samples: MetricSample[], size: number): AsyncIterable<MetricSample[]> {
+  for (const part of chunk(samples, size)) yield part;
+}
+
+/** What the window holds, computed from the raw samples over the same bucket boundaries as the stores. */
+function bruteForce(samples: MetricSample[], metric: string, window: WindowSize, at: number) {
+  const { first, last } = windowBuckets(window, at);
+  const g = granularityMs(window);
+  const values = samples
+    .filter((s) => s.metric === metric && s.timestamp >= first * g && s.timestamp < (last + 1) * g)
+    .map((s) => s.value)
+    .sort((a, b) => a - b);
+  const count = values.length;
+  const sum = values.reduce((a, b) => a + b, 0);
+  const avg = sum / count;
+  const quantile = (q: number) => values[Math.floor(q * (count - 1))]!;
+  return {
+    count,
+    sum,
+    avg,
+    min: values[0],
+    max: values[count - 1],
+    stddev: Math.sqrt(values.reduce((a, v) => a + (v - avg) ** 2, 0) / count),
+    p50: quantile(0.5),
+    p95: quantile(0.95),
+    p99: quantile(0.99),
+    absSum: values.reduce((a, b) => a + Math.abs(b), 0),
+    maxAbs: Math.max(...values.map(Math.abs)),
+  };
+}
+
+function expectWithin(actual: number | null, expected: number, tolerance: number, what: string): void {
+  expect(actual, what).not.toBeNull();
+  expect(Math.abs(actual! - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+}
+
+function expectMatchesBruteForce(aggregate: MetricAggregate, samples: MetricSample[], at: number): void {
+  const { metric, window } = aggregate;
+  const exact = bruteForce(samples, metric, window, at);
+  const what = `${metric} over ${window}`;
+  expect(aggregate.count, what).toBe(exact.count);
+  if (exact.count === 0) {
+    expect(aggregate).toMatchObject({ sum: 0, avg: null, min: null, max: null, stddev: null, p50: null, p99: null });
+    return;
+  }
+  const exactTolerance = 1e-9;
+  expect(aggregate.min, what).toBe(exact.min);
+  expect(aggregate.max, what).toBe(exact.max);
+  expectWithin(aggregate.sum, exact.sum, exactTolerance * exact.absSum, `${what} sum`);
+  expectWithin(aggregate.avg, exact.avg, (exactTolerance * exact.absSum) / exact.count, `${what} avg`);
+  expectWithin(aggregate.stddev, exact.stddev, exactTolerance * (exact.stddev || exact.maxAbs), `${what} stddev`);
+  for (const p of ['p50', 'p95', 'p99'] as const) {
+    expectWithin(aggregate[p], exact[p], 0.01 * Math.abs(exact[p]), `${what} ${p}`);
+  }
+}
+
+/** Samples over the last 24 h (and some just past it), denser in the last minutes so fine windows fill too. */
+function randomSamples(now: number, size: number): MetricSample[] {
+  const next = random(7);
+  const draws: Record<string, () => number> = {
+    latency_ms: () => Math.exp(3 + 1.2 * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())),
+    temperature: () => -50 + 60 * next(),
+    success: () => (next() < 0.3 ? 0 : 1),
+    constant: () => 7,
+    tiny: () => next() * 1e-6,
+  };
+  const metrics = Object.keys(draws);
+  return Array.from({ length: size }, () => {
+    const metric = metrics[Math.floor(next() * metrics.length)]!;
+    const roll = next();
+    const age = roll < 0.4 ? next() * 20 * 60_000 : roll < 0.97 ? next() * AGGREGATION_HORIZON_MS : AGGREGATION_HORIZON_MS + next() * HOUR;
+    return { metric, value: draws[metric]!(), timestamp: Math.round(now - age) };
+  });
+}
+
+describe.each([memoryBackend, redisBackend])('$name', (backend) => {
+  const now = Date.now();
+
+  it('should match a brute-force computation for every window and aggregation', async () => {
+    const { store } = backend.create(now);
+    const samples = randomSamples(now, 4_000);
+    for (const [i, batch] of chunk(samples, 500).entries()) await store.apply([String(i)], batch);
+
+    const metrics = [...new Set(samples.map((s) => s.metric)), 'never_sent'];
+    const queries = metrics.flatMap((metric) => WINDOW_SIZES.map((window) => ({ metric, window })));
+    const aggregates = await store.read(queries, now);
+
+    expect(aggregates.map(({ metric, window }) => ({ metric, window }))).toEqual(queries);
+    for (const aggregate of aggregates) {
+      const { from, to } = windowBuckets(aggregate.window, now);
+      expect([aggregate.from, aggregate.to]).toEqual([new Date(from), new Date(to)]);
+      expectMatchesBruteForce(aggregate, samples, now);
+    }
+    expect(aggregates.find((a) => a.metric === 'latency_ms' && a.window === 'M1')!.count).toBeGreaterThan(10);
+  });
+
+  it('should count the value 0 and repeated equal values', async () => {
+    const { store } = backend.create(now);
+    const values = [0, 0, 0, 5, 5];
+    await store.apply(['1'], values.map((value) => ({ metric: 'errors', value, timestamp: now })));
+
+    const [aggregate] = await store.read([{ metric: 'errors', window: 'M1' }], now);
+    expect(aggregate).toMatchObject({ count: 5, sum: 10, avg: 2, min: 0, max: 5, p50: 0 });
+    expect(aggregate!.stddev).toBeCloseTo(Math.sqrt(6), 12);
+    expect(aggregate!.p99).toBeCloseTo(5, 1);
+  });
+
+  it('should record each applied batch as the last one', async () => {
+    const { store } = backend.create(now);
+    expect(await store.lastAppliedBatch()).toBeNull();
+    await store.apply(['1', '2'], [{ metric: 'm', value: 1, timestamp: now }]);
+    expect(await store.lastAppliedBatch()).toEqual(['1', '2']);
+    await store.apply(['3'], []);
+    expect(await store.lastAppliedBatch()).toEqual(['3']);
+  });
+
+  it('should replace the whole state on rebuild', async () => {
+    const { store } = backend.create(now);
+    await store.apply(['1'], [{ metric: 'stale', value: 100, timestamp: now }]);
+
+    const fresh = [1, 2, 3, 4].map((value) => ({ metric: 'fresh', value, timestamp: now - value * 1_000 }));
+    await store.rebuild(chunksOf(fresh, 3), ['7', '8']);
+
+    expect(await store.lastAppliedBatch()).toEqual(['7', '8']);
+    expect(await store.metricNames(now)).toEqual(['fresh']);
+    const [staleAggregate, freshAggregate] = await store.read(
+      [
+        { metric: 'stale', window: 'M1' },
+        { metric: 'fresh', window: 'M1' },
+      ],
+      now,
+    );
+    expect(staleAggregate!.count).toBe(0);
+    expect(freshAggregate).toMatchObject({ count: 4, sum: 10 });
+  });
+
+  it('should mark an empty rebuild as present state', async () => {
+    const { store } = backend.create(now);
+    await store.rebuild(chunksOf([], 1), []);
+    expect(await store.lastAppliedBatch()).toEqual([]);
+  });
+
+  it('should report no applied batch once the state is lost', async () => {
+    const subject = backend.create(now);
+    await subject.store.apply(['1'], [{ metric: 'm', value: 1, timestamp: now }]);
+
+    const store = await subject.loseState();
+    expect(await store.lastAppliedBatch()).toBeNull();
+    expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]!.count).toBe(0);
+  });
+
+  it('should not aggregate samples 24 h old or older', async () => {
+    const subject = backend.create(now);
+    const old = [now - AGGREGATION_HORIZON_MS, now - AGGREGATION_HORIZON_MS - HOUR];
+    await subject.store.apply(['1'], old.map((timestamp) => ({ metric: 'old', value: 1, timestamp })));
+
+    expect(await subject.storedBuckets()).toBe(0);
+    expect(await subject.store.metricNames(now)).toEqual([]);
+    expect(await subject.store.lastAppliedBatch()).toEqual(['1']);
+  });
+
+  it('should grow with buckets, not with samples', async () => {
+    const subject = backend.create(now);
+    const second = Math.floor(now / 1_000) * 1_000;
+    const samples = Array.from({ length: 5_000 }, (_, i) => ({ metric: 'busy', value: i % 97, timestamp: second + (i % 1_000) }));
+    await subject.store.apply(['1'], samples);
+    await subject.store.apply(['2'], samples);
+
+    expect(await subject.storedBuckets()).toBe(WINDOW_SIZES.length);
+    expect((await subject.store.read([{ metric: 'busy', window: 'M1' }], now))[0]!.count).toBe(10_000);
+  });
+
+  it('should list the metrics with samples in the last 24 h, sorted', async () => {
+    const { store } = backend.create(now);
+    await store.apply(['1'], [
+      { metric: 'zeta', value: 1, timestamp: now },
+      { metric: 'alpha', value: 1, timestamp: now - HOUR },
+      { metric: 'mid', value: 1, timestamp: now - 23 * HOUR },
+      { metric: 'mid', value: 1, timestamp: now - 23.5 * HOUR },
+    ]);
+
+    expect(await store.metricNames(now)).toEqual(['alpha', 'mid', 'zeta']);
+    expect(await store.metricNames(now + 2 * HOUR)).toEqual(['alpha', 'zeta']);
+  });
+});
+
+describe('MemoryAggregateStore pruning', () => {
+  it('should drop buckets once no window reads them', async () => {
+    const start = Date.now();
+    let now = start;
+    const store = new MemoryAggregateStore({ clock: () => now, retentionGraceMs: RETENTION_GRACE_MS, pruneIntervalMs: 0 });
+    await store.apply(['1'], [{ metric: 'm', value: 1, timestamp: start }]);
+    expect(store.bucketCount()).toBe(WINDOW_SIZES.length);
+
+    now = start + 2 * HOUR;
+    await store.apply(['2'], []);
+    expect(store.bucketCount()).toBe(2);
+
+    now = start + AGGREGATION_HORIZON_MS + RETENTION_GRACE_MS;
+    await store.apply(['3'], []);
+    expect(store.bucketCount()).toBe(0);
+    expect(await store.metricNames(now)).toEqual([]);
+  });
+});
+
+describe('RedisAggregateStore', () => {
+  it('should let every bucket expire once no window reads it', async () => {
+    const now = Date.now();
+    const { store, keyPrefix } = redisSubject(now);
+    await store.apply(['1'], [{ metric: 'm', value: 1, timestamp: now }]);
+
+    for (const window of WINDOW_SIZES) {
+      const key = `${keyPrefix}agg:b:${window}:${bucketIndex(now, granularityMs(window))}:m`;
+      const expected = bucketExpiresAt(window, bucketIndex(now, granularityMs(window))) + RETENTION_GRACE_MS;
+      expect(await redis.pexpiretime(key), window).toBe(expected);
+    }
+  });
+
+  describe('fencing', () => {
+    const now = Date.now();
+    const sample = { metric: 'm', value: 1, timestamp: now };
+
+    it('should give the lease to one holder at a time, renewed and released only by it', async () => {
+      const { keyPrefix } = redisSubject(now);
+      expect(await acquireLease(redis, keyPrefix, 'a', 10_000)).toBe(true);
+      expect(await acquireLease(redis, keyPrefix, 'b', 10_000)).toBe(false);
+      expect(await renewLease(redis, keyPrefix, 'b', 10_000)).toBe(false);
+      expect(await releaseLease(redis, keyPrefix, 'b')).toBe(false);
+
+      expect(await renewLease(redis, keyPrefix, 'a', 20_000)).toBe(true);
+      expect(await redis.pttl(aggregationLeaseKey(keyPrefix))).toBeGreaterThan(10_000);
+      expect(await releaseLease(redis, keyPrefix, 'a')).toBe(true);
+      expect(await acquireLease(redis, keyPrefix, 'b', 10_000)).toBe(true);
+    });
+
+    it('should reject writes with a stale fence and change nothing', async () => {
+      const { store, keyPrefix } = redisSubject(now);
+      await acquireLease(redis, keyPrefix, 'old-holder', 10_000);
+      await store.apply(['1'], [sample], 'old-holder');
+      await releaseLease(redis, keyPrefix, 'old-holder');
+      await acquireLease(redis, keyPrefix, 'new-holder', 10_000);
+
+      await expect(store.apply(['2'], [sample, sample], 'old-holder')).rejects.toBeInstanceOf(FencedError);
+      await expect(store.rebuild(chunksOf([sample], 1), ['3'], 'old-holder')).rejects.toBeInstanceOf(FencedError);
+
+      expect(await store.lastAppliedBatch()).toEqual(['1']);
+      expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]!.count).toBe(1);
+      await store.apply(['4'], [sample], 'new-holder');
+      expect(await store.lastAppliedBatch()).toEqual(['4']);
+    });
+
+    it('should reject fenced writes when nobody holds the lease', async () => {
+      const { store } = redisSubject(now);
+      await expect(store.apply(['1'], [sample], 'expired-holder')).rejects.toBeInstanceOf(FencedError);
+      expect(await store.lastAppliedBatch()).toBeNull();
+    });
+
+    it('should keep the lease through a rebuild', async () => {
+      const { store, keyPrefix } = redisSubject(now);
+      await acquireLease(redis, keyPrefix, 'holder', 10_000);
+      await store.apply(['1'], [sample], 'holder');
+      await store.rebuild(chunksOf([sample], 1), ['2'], 'holder');
+      expect(await redis.get(aggregationLeaseKey(keyPrefix))).toBe('holder');
+      expect(await store.lastAppliedBatch()).toEqual(['2']);
+    });
+  });
+});

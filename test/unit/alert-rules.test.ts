@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { RULE_LIMITS, validateRuleInput, type AlertConditionInput, type AlertRuleInput } from '../../src/alerts/rules.js';
+
+const condition: AlertConditionInput = { metric: 'api_response_time', operator: 'GT', threshold: 500 };
+const rule: AlertRuleInput = { name: 'Slow API', severity: 'HIGH', conditions: [condition] };
+
+function problemsOf(input: unknown): string[] {
+  const result = validateRuleInput(input);
+  if (result.ok) throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+  return result.problems;
+}
+
+function valueOf(input: unknown) {
+  const result = validateRuleInput(input);
+  if (!result.ok) throw new Error(`expected a valid rule, got: ${result.problems.join('; ')}`);
+  return result.value;
+}
+
+describe('validateRuleInput', () => {
+  it('should apply the contract defaults to a minimal rule', () => {
+    expect(valueOf(rule)).toEqual({
+      name: 'Slow API',
+      severity: 'HIGH',
+      conditions: [{ metric: 'api_response_time', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
+      enabled: true,
+      forSeconds: 0,
+      webhookUrls: [],
+      emails: [],
+    });
+  });
+
+  it('should treat explicit nulls as the defaults, as GraphQL may send them', () => {
+    const value = valueOf({
+      ...rule,
+      conditions: [{ ...condition, window: null, aggregation: null }],
+      enabled: null,
+      forSeconds: null,
+      webhookUrls: null,
+      emails: null,
+    });
+    expect(value).toMatchObject({ enabled: true, forSeconds: 0, webhookUrls: [], emails: [] });
+    expect(value.conditions[0]).toMatchObject({ window: 'M5', aggregation: 'AVG' });
+  });
+
+  it('should keep every field that was given', () => {
+    const full: AlertRuleInput = {
+      name: 'Parity dropped',
+      severity: 'CRITICAL',
+      conditions: [
+        { metric: 'competitive_parity', window: 'H1', aggregation: 'P95', operator: 'LTE', threshold: -0.5 },
+        { metric: 'anomaly_count', window: 'M1', aggregation: 'COUNT', operator: 'EQ', threshold: 0 },
+      ],
+      enabled: false,
+      forSeconds: 120,
+      webhookUrls: ['https://hooks.example.com/a', 'http://127.0.0.1:8080/alerts'],
+      emails: ['ops@example.com'],
+    };
+    expect(valueOf(full)).toEqual(full);
+  });
+
+  it('should trim the name and reject one that is empty or too long', () => {
+    expect(valueOf({ ...rule, name: '  Slow API  ' }).name).toBe('Slow API');
+    expect(problemsOf({ ...rule, name: '   ' })).toEqual(['name must not be empty']);
+    expect(problemsOf({ ...rule, name: 'x'.repeat(RULE_LIMITS.maxNameLength + 1) })).toEqual([
+      'name must be at most 200 characters',
+    ]);
+    expect(valueOf({ ...rule, name: 'x'.repeat(RULE_LIMITS.maxNameLength) }).name).toHaveLength(200);
+  });
+
+  it('should name a missing required field', () => {
+    expect(problemsOf({ severity: 'LOW', conditions: [{ metric: 'm', operator: 'GT' }] })).toEqual([
+      'name is required',
+      'conditions[0].threshold is required',
+    ]);
+  });
+
+  it('should reject an unknown severity, operator, window or aggregation with the allowed values', () => {
+    expect(
+      problemsOf({
+        ...rule,
+        severity: 'URGENT',
+        conditions: [{ ...condition, operator: 'NE', window: 'M2', aggregation: 'MEDIAN' }],
+      }),
+    ).toEqual([
+      'severity must be one of LOW, MEDIUM, HIGH, CRITICAL',
+      'conditions[0].window must be one of M1, M5, M15, H1, H6, H24',
+      'conditions[0].aggregation must be one of COUNT, SUM, AVG, MIN, MAX, P50, P95, P99, STDDEV',
+      'conditions[0].operator must be one of GT, GTE, LT, LTE, EQ',
+    ]);
+  });
+
+  it('should require at least one condition and at most the limit', () => {
+    expect(problemsOf({ ...rule, conditions: [] })).toEqual(['conditions must have at least one condition']);
+    const tooMany = Array.from({ length: RULE_LIMITS.maxConditions + 1 }, () => condition);
+    expect(problemsOf({ ...rule, conditions: tooMany })).toEqual(['conditions must have at most 20 conditions']);
+    expect(valueOf({ ...rule, conditions: tooMany.slice(1) }).conditions).toHaveLength(20);
+  });
+
+  it.each(['_private', 'api.response:time-2', 'A', `a${'b'.repeat(127)}`])('should accept the metric name %s', (metric) => {
+    expect(valueOf({ ...rule, conditions: [{ ...condition, metric }] }).conditions[0]?.metric).toBe(metric);
+  });
+
+  it.each(['', '1st', '-x', '.x', 'has space', 'café', 'a/b', `a${'b'.repeat(128)}`])(
+    'should reject the metric name "%s"',
+    (metric) => {
+      const [problem, ...others] = problemsOf({ ...rule, conditions: [condition, { ...condition, metric }] });
+      expect(others).toEqual([]);
+      expect(problem).toMatch(/^conditions\[1\]\.metric must be 1 to 128 characters of letters, digits/);
+    },
+  );
+
+  it.each([Infinity, -Infinity, NaN, '500', null])('should reject the threshold %s', (threshold) => {
+    expect(problemsOf({ ...rule, conditions: [condition, { ...condition, threshold }] })).toEqual([
+      'conditions[1].threshold must be a finite number',
+    ]);
+  });
+
+  it('should require forSeconds to be a whole number of 0 or more', () => {
+    expect(problemsOf({ ...rule, forSeconds: -1 })).toEqual(['forSeconds must be 0 or more']);
+    expect(problemsOf({ ...rule, forSeconds: 1.5 })).toEqual(['forSeconds must be a whole number of seconds']);
+    expect(problemsOf({ ...rule, forSeconds: RULE_LIMITS.maxForSeconds + 1 })).toEqual([
+      'forSeconds must be at most 2147483647',
+    ]);
+  });
+
+  it.each(['ftp://example.com/hook', 'javascript:alert(1)', 'not a url', 'example.com/hook', 'http:/x'])(
+    'should reject the webhook URL %s',
+    (url) => {
+      expect(problemsOf({ ...rule, webhookUrls: ['https://ok.example.com', url] })).toEqual([
+        'webhookUrls[1] must be an http(s) URL',
+      ]);
+    },
+  );
+
+  it.each(['nope', 'a@', '@example.com', 'two words@example.com'])('should reject the email %s', (email) => {
+    expect(problemsOf({ ...rule, emails: ['ops@example.com', email] })).toEqual([
+      'emails[1] must be an email address',
+    ]);
+  });
+
+  it('should bound the number of webhook URLs and emails', () => {
+    const urls = Array.from({ length: 21 }, (_, i) => `https://example.com/hook/${i}`);
+    const emails = Array.from({ length: 21 }, (_, i) => `ops${i}@example.com`);
+    expect(problemsOf({ ...rule, webhookUrls: urls, emails })).toEqual([
+      'webhookUrls must have at most 20 webhook URLs',
+      'emails must have at most 20 email addresses',
+    ]);
+  });
+
+  it('should notify a repeated webhook URL or email only once', () => {
+    const value = valueOf({
+      ...rule,
+      webhookUrls: ['https://example.com/a', 'https://example.com/b', 'https://example.com/a'],
+      emails: ['ops@example.com', 'ops@example.com'],
+    });
+    expect(value.webhookUrls).toEqual(['https://example.com/a', 'https://example.com/b']);
+    expect(value.emails).toEqual(['ops@example.com']);
+  });
+
+  it('should reject unknown fields and a non-object input', () => {
+    expect(problemsOf({ ...rule, extra: 1 })).toEqual(['input has unknown field(s) extra']);
+    expect(problemsOf({ ...rule, conditions: [{ ...condition, unit: 'ms' }] })).toEqual([
+      'conditions[0] has unknown field(s) unit',
+    ]);
+    expect(problemsOf(null)).toEqual(['input must be an object']);
+  });
+
+  it('should report every problem at once', () => {
+    expect(
+      problemsOf({ name: '', severity: 'HIGH', conditions: [{ ...condition, threshold: Infinity }], forSeconds: -5 }),
+    ).toEqual(['name must not be empty', 'conditions[0].threshold must be a finite number', 'forSeconds must be 0 or more']);
+  });
+});
