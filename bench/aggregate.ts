@@ -2,7 +2,6 @@
 // sets, and memory growth (Redis and in-process) as one metric receives 1M samples. Writes its section of
 // BENCHMARKS.md. Needs a real Redis at REDIS_URL; every key it writes is under a fresh prefix and deleted at the end.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -12,9 +11,9 @@ import { MemoryAggregateStore } from '../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../src/aggregation/redis-store.js';
 import { eventToSamples, type SampledEvent } from '../src/aggregation/samples.js';
 import { WINDOW_MS, WINDOW_SIZES, type MetricSample } from '../src/aggregation/types.js';
+import { integer, machineDescription, writeSection } from './report.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const BENCHMARKS_FILE = new URL('../BENCHMARKS.md', import.meta.url);
 const SECTION_HEADING = '## Aggregation (npm run bench:aggregate)';
 
 const THROUGHPUT_EVENTS = 200_000;
@@ -217,17 +216,7 @@ async function benchMemory(redis: Redis, prefix: string): Promise<MemoryCheckpoi
   return checkpoints;
 }
 
-const integer = (n: number) => Math.round(n).toLocaleString('en-US');
 const megabytes = (bytes: number) => `${(bytes / 1_048_576).toFixed(2)} MB`;
-
-async function machineDescription(redis: Redis): Promise<string> {
-  const info = await redis.info('server');
-  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-  const cpus = os.cpus();
-  // The load average tells whether other work shared the machine (and Redis) during the run.
-  const load = os.loadavg()[0]!.toFixed(2);
-  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Redis ${redisVersion} (local, loopback); load average ${load} at start`;
-}
 
 function report(machine: string, throughput: ThroughputResult, memory: MemoryCheckpoint[]): string {
   const { ours, baseline, oursMemory, baselineMemory } = throughput;
@@ -274,19 +263,6 @@ function report(machine: string, throughput: ThroughputResult, memory: MemoryChe
   ].join('\n');
 }
 
-/** Replaces this benchmark's section of BENCHMARKS.md (up to the next `## ` heading), leaving the others alone. */
-function writeSection(section: string): void {
-  const current = existsSync(BENCHMARKS_FILE) ? readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n\n';
-  const start = current.indexOf(SECTION_HEADING);
-  if (start === -1) {
-    writeFileSync(BENCHMARKS_FILE, `${current.trimEnd()}\n\n${section}`);
-    return;
-  }
-  const nextHeading = current.indexOf('\n## ', start + SECTION_HEADING.length);
-  const rest = nextHeading === -1 ? '' : `\n${current.slice(nextHeading + 1)}`;
-  writeFileSync(BENCHMARKS_FILE, `${current.slice(0, start)}${section}${rest}`);
-}
-
 async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL);
   const prefix = `bench:${randomUUID().slice(0, 8)}:`;
@@ -296,7 +272,7 @@ async function main(): Promise<void> {
     const memory = await benchMemory(redis, prefix);
     const section = report(machine, throughput, memory);
     console.log(section);
-    writeSection(section);
+    writeSection(SECTION_HEADING, section);
   } finally {
     await deleteKeys(redis, `${prefix}*`);
     await redis.quit();

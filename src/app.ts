@@ -15,9 +15,10 @@ import { runChecks } from './observability/health.js';
 import { type Logger, createLogger } from './observability/logger.js';
 import { type Metrics, createMetrics } from './observability/metrics.js';
 import { schema } from './schema/index.js';
-import { readBodyWithin, refuseBody } from './security/body-limit.js';
+import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from './security/body-limit.js';
 import { SecurityCloseCode } from './security/close-codes.js';
 import { ConnectionRegistry } from './security/connections.js';
+import { forGraphqlWs } from './security/graphql-error.js';
 import { limitPlugins } from './security/limits.js';
 import { COALESCIBLE_FIELDS, type OutboundGuard, guardOutbound } from './security/outbound.js';
 import { createRateLimiter, rateLimitPlugin } from './security/rate-limit.js';
@@ -47,11 +48,24 @@ function isClientError(error: unknown): boolean {
   return typeof code === 'string' && code !== 'INTERNAL' && (ERROR_CODES as readonly string[]).includes(code);
 }
 
+/**
+ * Parse, validation and variable errors carry no code, or one of yoga's (GRAPHQL_PARSE_FAILED, BAD_REQUEST…): they
+ * are the client's, so BAD_USER_INPUT. Only the contract's codes reach clients, over HTTP and WebSocket alike.
+ */
+function withContractCodes(errors: readonly GraphQLError[] | undefined): void {
+  for (const error of errors ?? []) {
+    const extensions = error.extensions as Record<string, unknown> | undefined;
+    if (!extensions || (ERROR_CODES as readonly unknown[]).includes(extensions.code)) continue;
+    extensions.code = extensions.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
+  }
+}
+
 export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const services = await createServices(config, logger);
   const metrics = createMetrics();
   services.ingestion.maxQueued = config.INGEST_QUEUE_SIZE;
+  services.ingestion.maxDepth = config.MAX_EVENT_DEPTH;
   const rateLimiter = createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, redis: services.redis, keyPrefix: config.REDIS_KEY_PREFIX });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
@@ -65,6 +79,16 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   });
   const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
 
+  /** A key check that fails because the database does is UNAVAILABLE to the client, never the driver's message. */
+  async function authenticate(key: string, requestId: string): Promise<Principal | null> {
+    try {
+      return await services.apiKeys.store.authenticate(key);
+    } catch (error) {
+      logger.error({ err: error, requestId }, 'API key check failed');
+      throw apiError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${requestId})`, { requestId });
+    }
+  }
+
   const generatedKey = await services.apiKeys.store.bootstrapAdmin(config.ADMIN_API_KEY);
   if (generatedKey) {
     // Printed once, to the console only: it is stored as a hash and never logged.
@@ -77,11 +101,12 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     logging: false,
     context: async (initial) => {
       let principal = initial.principal;
+      const requestId = initial.requestId ?? randomUUID();
       if (principal === undefined) {
         const key = bearerKey(initial.request?.headers.get('authorization'));
-        principal = key ? await services.apiKeys.store.authenticate(key) : null;
+        principal = key ? await authenticate(key, requestId) : null;
       }
-      return { principal, requestId: initial.requestId ?? randomUUID(), services, loaders: createLoaders(services) };
+      return { principal, requestId, services, loaders: createLoaders(services) };
     },
     maskedErrors: {
       maskError(error: unknown, message: string): Error {
@@ -97,14 +122,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       ...limitPlugins(config),
       ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
       {
-        // Parse and validation errors carry no code of their own; they are the client's, so BAD_USER_INPUT.
         onResultProcess({ result }) {
-          for (const item of Array.isArray(result) ? result : [result]) {
-            const errors = (item as { errors?: GraphQLError[] }).errors;
-            for (const error of errors ?? []) {
-              if (error.extensions && !error.extensions.code) (error.extensions as Record<string, unknown>).code = 'BAD_USER_INPUT';
-            }
-          }
+          for (const item of Array.isArray(result) ? result : [result]) withContractCodes((item as { errors?: GraphQLError[] }).errors);
         },
       },
     ],
@@ -159,7 +178,9 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       const body = await readBodyWithin(req, config.MAX_BODY_BYTES);
       if (!body) return refuseBody(res, config.MAX_BODY_BYTES);
-      (req as IncomingMessage & { body?: Buffer }).body = body;
+      const handedOn = bodyForYoga(body, req.headers['content-type']);
+      if (handedOn === null) return refuseInvalidJson(res);
+      (req as IncomingMessage & { body?: unknown }).body = handedOn;
     }
     return yoga(req, res);
   }
@@ -182,7 +203,13 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization;
         const key = typeof header === 'string' ? bearerKey(header) : null;
-        const principal = key ? await services.apiKeys.store.authenticate(key) : null;
+        let principal: Principal | null;
+        try {
+          principal = key ? await authenticate(key, randomUUID()) : null;
+        } catch {
+          ctx.extra.socket.close(SecurityCloseCode.TryAgainLater, 'the API key store is unavailable; retry later');
+          return false;
+        }
         if (!principal) return false;
         if (!connections.admit(principal.keyId, ctx.extra.socket)) {
           // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
@@ -195,7 +222,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has already registered this operation, so the count includes it.
         if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-          return [apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)];
+          return forGraphqlWs([apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)]);
         }
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -208,11 +235,18 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [apiError('BAD_USER_INPUT', (error as Error).message)];
+          return forGraphqlWs([apiError('BAD_USER_INPUT', (error as Error).message)]);
         }
-        const errors = validate(envelopedSchema, document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(envelopedSchema, document);
+        } catch (error) {
+          // graphql-armor's limits throw their GraphQLError out of validation instead of reporting it.
+          if ((error as Error).name !== 'GraphQLError') throw error;
+          errors = [error as GraphQLError];
+        }
         if (errors.length > 0) {
-          return errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+          return forGraphqlWs(errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } })));
         }
         const operation = getOperationAST(document, payload.operationName);
         const rootField = operation?.selectionSet.selections[0];
@@ -228,14 +262,24 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
           rootValue: { execute, subscribe },
         };
       },
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        withContractCodes((result as { errors?: GraphQLError[] }).errors);
+      },
       onComplete: (ctx, id) => {
         outboundGuards.get(ctx.extra.socket)?.forget(id);
       },
+      // Never put an internal error's message in a close reason: it may name hosts, paths or worse.
+      isProd: true,
     },
     wss,
   );
 
   wss.on('connection', (socket: WebSocket) => {
+    // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
+    // the code that says so (1009, 1002). graphql-ws's own listener would print it to the console as an internal
+    // error, so a debug log replaces it.
+    socket.removeAllListeners('error');
+    socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
     // Installed before any message can arrive: graphql-ws sends nothing until connection_init.
     outboundGuards.set(
       socket,

@@ -64,8 +64,11 @@ const schema = z.object({
   // Limits on what one client may ask of the server (src/security/). Each is checked before any resolver runs.
   /** Deepest selection set of an operation (the deepest query of the contract is 6). */
   MAX_QUERY_DEPTH: int(1).default(12),
-  /** Largest operation cost (graphql-armor: 2 per object field, 1 per scalar, times 1.5 per level of depth). */
-  MAX_QUERY_COST: int(1).default(5_000),
+  /**
+   * Largest operation cost (graphql-armor: 2 per object field, 1 per scalar, growing by 1.5× per level of depth,
+   * times a literal `first`). A full history page, `events(first: 500)` with every field, costs about 20,000.
+   */
+  MAX_QUERY_COST: int(1).default(50_000),
   /** Most aliases in one operation: aliases multiply work without making the document deep. */
   MAX_QUERY_ALIASES: int(0).default(20),
   /** Most lexical tokens in one document, so parsing itself is bounded (send big inputs as variables). */
@@ -88,6 +91,8 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: int(1_024).default(16 * 1024 * 1024),
   /** Events accepted but not yet committed, across all publish calls of an instance; past it, OVERLOADED. */
   INGEST_QUEUE_SIZE: int(1).default(10_000),
+  /** Deepest nesting of one event's `data` (objects and arrays). */
+  MAX_EVENT_DEPTH: int(1).default(32),
 });
 
 export type Config = z.infer<typeof schema>;

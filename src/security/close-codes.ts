@@ -9,4 +9,6 @@ export const SecurityCloseCode = {
   TooManyConnections: 4430,
   /** The client read so slowly that more than WS_MAX_BUFFERED_BYTES waited for it. */
   SlowConsumer: 4413,
+  /** The key could not be checked (the database is down): the standard "Try Again Later". */
+  TryAgainLater: 1013,
 } as const;

@@ -6,16 +6,28 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { FieldNode, ValidationContext } from 'graphql';
 import type { Config } from '../config.js';
+import { CommonJsGraphQLError } from './graphql-error.js';
 
 type LimitsConfig = Pick<Config, 'MAX_QUERY_DEPTH' | 'MAX_QUERY_COST' | 'MAX_QUERY_ALIASES' | 'MAX_QUERY_TOKENS' | 'INTROSPECTION'>;
 
-/** Refuses `__schema` and `__type` (`__typename` stays: clients need it). */
+/**
+ * Refuses `__schema` and `__type` (`__typename` stays: clients need it). By field name, unlike graphql's own rule,
+ * which compares types by class and so breaks where two builds of graphql are loaded.
+ */
 function disableIntrospection(): Plugin {
+  const rule = (context: ValidationContext) => ({
+    Field(node: FieldNode) {
+      const name = node.name.value;
+      if (name !== '__schema' && name !== '__type') return;
+      const message = `introspection is switched off on this server: "${name}" may not be queried`;
+      context.reportError(new CommonJsGraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT' } }));
+    },
+  });
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(NoSchemaIntrospectionCustomRule);
+      addValidationRule(rule);
     },
   };
 }

@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
 import { type Cleanups, header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
-import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 const SECRET = 'e2e-webhook-secret';
 const RULE_FIELDS = `id name severity enabled forSeconds webhookUrls emails conditions { metric window aggregation operator threshold }`;
@@ -13,6 +13,7 @@ const CREATE = `mutation($input: AlertRuleInput!) { createAlertRule(input: $inpu
 
 const cleanups: Cleanups = [];
 let database: TestDatabase;
+const prefix = redisKeyPrefix();
 let one: TestServer;
 let two: TestServer;
 let webhook: Awaited<ReturnType<typeof startReceiver>>;
@@ -30,7 +31,6 @@ beforeAll(async () => {
     return n <= 2 ? 503 : 200;
   });
   smtp = await startSmtpSink(cleanups);
-  const prefix = redisKeyPrefix();
   const config = {
     WEBHOOK_SECRET: SECRET,
     WEBHOOK_BACKOFF_MS: 20,
@@ -47,6 +47,7 @@ afterAll(async () => {
   await two?.stop();
   for (const cleanup of cleanups.reverse()) await cleanup();
   await database?.drop();
+  await deleteRedisKeys(prefix);
 });
 
 const publish = (server: TestServer, metric: string, values: number[]) =>

@@ -1,24 +1,25 @@
 // Two server instances sharing one Redis and one Postgres, as in a scaled-out deployment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, eventually, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
-import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 let database: TestDatabase;
+const prefix = redisKeyPrefix();
 let one: TestServer;
 let two: TestServer;
 const adminKey = `test-admin-${Date.now()}`;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  const redisKeyPrefixShared = redisKeyPrefix();
-  one = await startServer({ databaseUrl: database.url, redisKeyPrefix: redisKeyPrefixShared, adminKey });
-  two = await startServer({ databaseUrl: database.url, redisKeyPrefix: redisKeyPrefixShared, adminKey });
+  one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
+  two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
 });
 
 afterAll(async () => {
   await one?.stop();
   await two?.stop();
   await database?.drop();
+  await deleteRedisKeys(prefix);
 });
 
 describe('two instances', () => {

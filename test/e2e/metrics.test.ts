@@ -1,19 +1,19 @@
 // Aggregates, metric names, metricUpdated and the dashboard, end to end on real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
-import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted duplicates ids } }`;
 const AGGREGATE = `query($m: String!, $w: WindowSize!) { aggregate(metric: $m, window: $w) { metric window from to count sum avg min max stddev p50 p95 p99 } }`;
 
 let database: TestDatabase;
+const prefix = redisKeyPrefix();
 let one: TestServer;
 let two: TestServer;
 const adminKey = `test-admin-${Date.now()}`;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  const prefix = redisKeyPrefix();
   const config = { DASHBOARD_INTERVAL_MS: 300 };
   one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
   two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
@@ -23,6 +23,7 @@ afterAll(async () => {
   await one?.stop();
   await two?.stop();
   await database?.drop();
+  await deleteRedisKeys(prefix);
 });
 
 const publish = (server: TestServer, inputs: unknown[]) => gqlOk(server.url, PUBLISH_MANY, { inputs }, adminKey);

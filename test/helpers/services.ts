@@ -1,6 +1,7 @@
 // Real services for tests: every test file gets its own Postgres database (cloned from a migrated template)
 // and its own Redis key prefix, so files run in parallel and in any order.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -41,4 +42,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /** A Redis key prefix no other test file uses. */
 export function redisKeyPrefix(): string {
   return `test:${randomUUID().slice(0, 8)}:`;
+}
+
+/** Deletes every key under a test file's prefix (SCAN, never KEYS), so the shared Redis is left as found. */
+export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
 }

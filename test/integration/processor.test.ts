@@ -10,7 +10,7 @@ import type { NewEvent } from '../../src/events/model.js';
 import { StreamProcessor, localLease } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { REDIS_URL, type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 let database: TestDatabase;
 let db: Database;
@@ -25,12 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteRedisKeys(prefix);
   await redis.quit();
   await db.close();
   await database.drop();
@@ -81,12 +76,7 @@ describe('stream processor', () => {
     await store.insertBatch(events(120, 'rebuilt'), new Date());
     await processor(store, aggregates).drain();
     // Redis loses everything under this prefix (as a restart without persistence would).
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteRedisKeys(prefix);
     expect(await aggregates.lastAppliedBatch()).toBeNull();
     // Events committed while the state was lost are still queued; the rebuild must not count them twice.
     await store.insertBatch(events(30, 'rebuilt'), new Date());

@@ -1,0 +1,188 @@
+// npm run bench:pipeline — the event pipeline against the seed's targets, on a real server process with Postgres
+// and Redis: publishEvents batch latency, sustained ingestion, event latency (publish → subscriber) under load,
+// fan-out to 500 WebSocket clients, memory, and events lost. Writes its section of BENCHMARKS.md.
+import { randomUUID } from 'node:crypto';
+import { type Client, createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
+import { type BenchServer, PUBLISH_MANY, REDIS_URL, backgroundLoad, graphql, startBenchServer } from './server.js';
+import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
+
+const HEADING = '## Event pipeline (npm run bench:pipeline)';
+const BATCH = 1_000;
+const BATCH_SAMPLES = 40; // sequential publishEvents calls of BATCH events
+const SUSTAINED_SECONDS = 15;
+const SUSTAINED_PUBLISHERS = 4;
+const LOAD_RATES = [1_000, 10_000]; // background events/s while latency is measured
+const MARKERS = 100; // timed events per latency measurement
+const MARKER_INTERVAL_MS = 50;
+const FANOUT_CLIENTS = 500;
+const FANOUT_MARKERS = 40;
+
+const perfEvent = (i: number) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: `bench_metric_${i % 10}`, value: i % 997 } });
+
+async function batchLatency(server: BenchServer) {
+  const times: number[] = [];
+  for (let i = 0; i < BATCH_SAMPLES; i++) {
+    const inputs = Array.from({ length: BATCH }, (_, j) => perfEvent(i * BATCH + j));
+    const started = performance.now();
+    await graphql(server, PUBLISH_MANY, { inputs });
+    times.push(performance.now() - started);
+  }
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99), max: Math.max(...times) };
+}
+
+async function sustained(server: BenchServer) {
+  const deadline = performance.now() + SUSTAINED_SECONDS * 1_000;
+  const acknowledged: string[] = [];
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: SUSTAINED_PUBLISHERS }, async () => {
+      while (performance.now() < deadline) {
+        const inputs = Array.from({ length: BATCH }, () => perfEvent(n++));
+        const data = await graphql(server, PUBLISH_MANY, { inputs });
+        acknowledged.push(...data.publishEvents.ids);
+      }
+    }),
+  );
+  const ingestSeconds = SUSTAINED_SECONDS;
+  // How long the stream processor needs to broadcast and aggregate everything acknowledged.
+  const drainStarted = performance.now();
+  for (;;) {
+    const health = await (await fetch(server.url.replace('/graphql', '/health'))).json();
+    if (health.checks.streamProcessor?.detail?.outboxBacklog === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const drainSeconds = (performance.now() - drainStarted) / 1_000;
+  const counted = await graphql(server, `{ aggregates(metrics: ["events_received"], windows: [M15]) { count } }`);
+  return {
+    eventsPerSecond: acknowledged.length / ingestSeconds,
+    acknowledged: acknowledged.length,
+    drainSeconds,
+    aggregatedCount: counted.aggregates[0].count as number,
+  };
+}
+
+function wsClient(server: BenchServer): Client {
+  return createClient({
+    url: server.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${server.adminKey}` },
+    retryAttempts: 0,
+  });
+}
+
+/** Subscribes `clients` sockets to marker events; returns per-delivery latencies of `markers` timed publishes. */
+async function deliveryLatency(server: BenchServer, clients: number, markers: number, loadRate: number) {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const received = new Map<string, number>();
+  const sockets = Array.from({ length: clients }, () => wsClient(server));
+  const ready = sockets.map(
+    (client) =>
+      new Promise<void>((resolve) => {
+        let first = true;
+        client.subscribe(
+          { query: `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id } }` },
+          {
+            next: ({ data }) => {
+              const id = (data as { eventPublished: { id: string } }).eventPublished.id;
+              const at = performance.now();
+              if (first) {
+                first = false;
+                resolve();
+              }
+              const sent = sentAt.get(id);
+              if (sent !== undefined) {
+                latencies.push(at - sent);
+                received.set(id, (received.get(id) ?? 0) + 1);
+              }
+            },
+            error: () => resolve(),
+            complete: () => {},
+          },
+        );
+      }),
+  );
+  // Warm-up markers until every socket has its subscription live.
+  let warm = true;
+  void Promise.all(ready).then(() => {
+    warm = false;
+  });
+  while (warm) {
+    await graphql(server, PUBLISH_MANY, { inputs: [{ type: 'INSIGHT_GENERATED', data: { warmup: true } }] });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const controller = new AbortController();
+  const load = loadRate > 0 ? backgroundLoad(server, loadRate, controller.signal, perfEvent) : Promise.resolve({ acknowledged: 0, failed: 0 });
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // let the load settle
+  for (let i = 0; i < markers; i++) {
+    const id = randomUUID();
+    sentAt.set(id, performance.now());
+    await graphql(server, PUBLISH_MANY, { inputs: [{ id, type: 'INSIGHT_GENERATED', data: { marker: i } }] });
+    await new Promise((resolve) => setTimeout(resolve, MARKER_INTERVAL_MS));
+  }
+  const deadline = performance.now() + 10_000;
+  while (latencies.length < markers * clients && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  controller.abort();
+  const { acknowledged, failed } = await load;
+  await Promise.all(sockets.map((s) => s.dispose()));
+  return {
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    delivered: latencies.length,
+    expected: markers * clients,
+    loadAcknowledged: acknowledged,
+    loadFailed: failed,
+  };
+}
+
+async function main(): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  const machine = await machineDescription(redis);
+  await redis.quit();
+  const server = await startBenchServer();
+  try {
+    console.log('batch latency…');
+    const batch = await batchLatency(server);
+    console.log('sustained ingestion…');
+    const load = await sustained(server);
+    const latency = [];
+    for (const rate of LOAD_RATES) {
+      console.log(`event latency at ${rate}/s…`);
+      latency.push({ rate, ...(await deliveryLatency(server, 1, MARKERS, rate)) });
+    }
+    console.log(`fan-out to ${FANOUT_CLIENTS} clients…`);
+    const fanout = await deliveryLatency(server, FANOUT_CLIENTS, FANOUT_MARKERS, 1_000);
+    const rss = await server.rssBytes();
+    const section = [
+      HEADING,
+      '',
+      `Run ${new Date().toISOString()} on ${machine}. One server process (\`node --import tsx src/main.ts\`, Postgres and Redis mode, ` +
+        'stream processor included) and the load generator in another process on the same 2 cores, over loopback HTTP and graphql-ws.',
+      '',
+      '| measure | method | result | seed target |',
+      '| --- | --- | ---: | --- |',
+      `| \`publishEvents\` of ${integer(BATCH)} events | ${BATCH_SAMPLES} sequential calls; time to acknowledgement (committed to Postgres) | p50 ${ms(batch.p50)}, p99 ${ms(batch.p99)} | |`,
+      `| sustained ingestion | ${SUSTAINED_PUBLISHERS} publishers sending ${integer(BATCH)}-event batches for ${SUSTAINED_SECONDS} s | **${integer(load.eventsPerSecond)} events/s** acknowledged (${integer(load.acknowledged)}) | 10,000+ events/s |`,
+      `| processing backlog | time for the stream processor to broadcast and aggregate all of them once publishing stopped | ${load.drainSeconds.toFixed(1)} s | queue backlog < 1 s |`,
+      `| events lost | every event acknowledged so far (batch and sustained runs) vs counted by the aggregates (\`events_received\`, M15) | ${integer(BATCH_SAMPLES * BATCH + load.acknowledged)} vs ${integer(load.aggregatedCount)} | < 0.1 % |`,
+      ...latency.map(
+        (l) =>
+          `| event latency at ${integer(l.rate)} events/s | ${MARKERS} marker events, publish call → \`eventPublished\` received by a subscriber, while ${integer(l.rate)} events/s of background load run (${integer(l.loadAcknowledged)} acknowledged, ${integer(l.loadFailed)} refused) | p50 ${ms(l.p50)}, p99 ${ms(l.p99)} (${l.delivered}/${l.expected} delivered) | < 100 ms |`,
+      ),
+      `| WebSocket fan-out | ${FANOUT_CLIENTS} graphql-ws clients subscribed; ${FANOUT_MARKERS} markers under 1,000 events/s of load; every delivery timed | p50 ${ms(fanout.p50)}, p99 ${ms(fanout.p99)} (${integer(fanout.delivered)}/${integer(fanout.expected)} delivered) | 500+ clients, < 50 ms |`,
+      `| server memory | resident set size at the end, from \`/metrics\` | ${(rss / 2 ** 20).toFixed(0)} MB | < 4 GB |`,
+      '',
+    ].join('\n');
+    console.log(section);
+    writeSection(HEADING, section);
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,142 @@
+// A real server for benchmarks, in a child process of its own (so the load generator does not share its event
+// loop), on a fresh Postgres database and Redis prefix that are removed afterwards.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface BenchServer {
+  url: string;
+  wsUrl: string;
+  adminKey: string;
+  pid: number;
+  /** Resident memory of the server process, from its own /metrics. */
+  rssBytes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
+  const database = `jackdaw_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const databaseUrl = new URL(POSTGRES_URL);
+  databaseUrl.pathname = `/${database}`;
+  await admin(`CREATE DATABASE "${database}"`);
+  execFileSync('npx', ['tsx', 'scripts/migrate.ts', 'deploy'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl.toString() },
+    stdio: 'ignore',
+  });
+  const prefix = `bench:${randomUUID().slice(0, 8)}:`;
+  const adminKey = `bench-admin-${randomUUID()}`;
+  // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof`, profiles the server under the benchmark's load.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl.toString(),
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      ADMIN_API_KEY: adminKey,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      // The benchmarks measure the pipeline, not the abuse limits: lift those out of the way.
+      RATE_LIMIT_PER_SECOND: '1000000',
+      MAX_CONNECTIONS_PER_KEY: '10000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (\S+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
+  });
+  return {
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    adminKey,
+    pid: child.pid as number,
+    async rssBytes() {
+      const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+      return Number(/^jackdaw_process_resident_memory_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      await redis.quit();
+    },
+  };
+}
+
+export async function graphql<T = any>(server: BenchServer, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length) throw new Error(JSON.stringify(body.errors));
+  return body.data as T;
+}
+
+export const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted ids } }`;
+
+/** Publishes `eventsPerSecond` background events in batches until `signal` aborts; returns acknowledged ids. */
+export async function backgroundLoad(
+  server: BenchServer,
+  eventsPerSecond: number,
+  signal: AbortSignal,
+  makeEvent: (i: number) => Record<string, unknown>,
+): Promise<{ acknowledged: number; failed: number }> {
+  const batchSize = Math.min(1_000, Math.max(1, Math.round(eventsPerSecond / 20)));
+  const intervalMs = (batchSize / eventsPerSecond) * 1_000;
+  const inFlight = new Set<Promise<void>>();
+  let acknowledged = 0;
+  let failed = 0;
+  let n = 0;
+  const started = performance.now();
+  for (let tick = 0; !signal.aborted; tick++) {
+    const due = started + tick * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (inFlight.size >= 16) await Promise.race(inFlight); // the server is behind: do not pile up requests
+    const inputs = Array.from({ length: batchSize }, () => makeEvent(n++));
+    const request = graphql(server, PUBLISH_MANY, { inputs }).then(
+      (d: any) => {
+        acknowledged += d.publishEvents.accepted;
+      },
+      () => {
+        failed += batchSize;
+      },
+    );
+    inFlight.add(request);
+    request.finally(() => inFlight.delete(request));
+  }
+  await Promise.all(inFlight);
+  return { acknowledged, failed };
+}

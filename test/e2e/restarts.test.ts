@@ -1,0 +1,67 @@
+// Aggregate state survives restarts: of every app instance (state stays in Redis), and of Redis itself (state is
+// rebuilt from the event log in Postgres). Redis here is a private redis-server this file starts and kills.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, eventually, gqlOk, startServer } from '../helpers/app.js';
+import { type OwnedService, startOwnedRedis } from '../helpers/owned-services.js';
+import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+
+let database: TestDatabase;
+let redis: OwnedService;
+const adminKey = `test-admin-${Date.now()}`;
+const prefix = redisKeyPrefix();
+const running: TestServer[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  redis = await startOwnedRedis();
+});
+
+afterAll(async () => {
+  for (const server of running) await server.stop();
+  await redis?.remove();
+  await database?.drop();
+});
+
+async function start(): Promise<TestServer> {
+  const server = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, redisUrl: redis.url, adminKey });
+  running.push(server);
+  return server;
+}
+
+async function stop(server: TestServer): Promise<void> {
+  await server.stop();
+  running.splice(running.indexOf(server), 1);
+}
+
+const SNAPSHOT = `{ aggregates(metrics: ["restart_a", "restart_b", "anomaly_count"], windows: [M1, M15, H24]) {
+  metric window count sum avg min max stddev p50 p95 p99 } metricNames }`;
+
+describe('restarts', () => {
+  it('should keep every aggregate across a restart of all instances and of Redis', async () => {
+    const [one, two] = [await start(), await start()];
+    const inputs = Array.from({ length: 300 }, (_, i) => ({
+      type: i % 10 === 0 ? 'ANOMALY_DETECTED' : 'PERFORMANCE_METRIC',
+      timestamp: new Date(Date.now() - (i % 50) * 10_000).toISOString(),
+      data: { metric_name: i % 2 ? 'restart_a' : 'restart_b', value: (i * 37) % 101 },
+    }));
+    await gqlOk(one.url, `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted } }`, { inputs }, adminKey);
+    await eventually(async () => (await one.app.services.events.outboxSize()) === 0);
+    const before = await gqlOk(one.url, SNAPSHOT, {}, adminKey);
+    expect(before.aggregates.find((a: any) => a.metric === 'restart_a' && a.window === 'H24').count).toBe(150);
+
+    // Every app instance restarts.
+    await stop(one);
+    await stop(two);
+    const three = await start();
+    expect(await gqlOk(three.url, SNAPSHOT, {}, adminKey)).toEqual(before);
+
+    // Redis restarts empty; the stream processor rebuilds the last 24 h from Postgres.
+    await redis.stop();
+    await redis.start();
+    const rebuilt = await eventually(async () => {
+      const now = await gqlOk(three.url, SNAPSHOT, {}, adminKey);
+      return JSON.stringify(now) === JSON.stringify(before) ? now : null;
+    }, 20_000, 200);
+    expect(rebuilt).toEqual(before);
+  }, 60_000);
+});
