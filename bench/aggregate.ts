@@ -12,6 +12,8 @@ import { RedisAggregateStore } from '../src/aggregation/redis-store.js';
 import { eventToSamples, type SampledEvent } from '../src/aggregation/samples.js';
 import { WINDOW_MS, WINDOW_SIZES, type MetricSample } from '../src/aggregation/types.js';
 import { integer, machineDescription, writeSection } from './report.js';
+import { random } from '../test/helpers/random.js';
+import { deleteKeys, scanKeys } from '../test/helpers/redis-keys.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECTION_HEADING = '## Aggregation (npm run bench:aggregate)';
@@ -26,17 +28,6 @@ const EVENT_JITTER_MS = 2_000;
 const MEMORY_CHECKPOINTS = [100_000, 500_000, 1_000_000];
 const MEMORY_BATCH_SAMPLES = 10_000;
 const MEMORY_SPREAD_MS = 10 * 60_000; // one metric's samples cover the last ten minutes: buckets saturate early
-
-/** Deterministic PRNG (mulberry32), so both contenders see the same events. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function logNormal(next: () => number, mu: number, sigma: number): number {
   return Math.exp(mu + sigma * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()));
@@ -110,28 +101,12 @@ async function timeEventsPerSecond(events: SampledEvent[], apply: (seqs: string[
   return { eventsPerSecond: events.length / seconds, samplesPerSecond: samples / seconds, seconds };
 }
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
-
 async function redisMemory(redis: Redis, pattern: string): Promise<{ keys: number; bytes: number }> {
   const keys = await scanKeys(redis, pattern);
   const pipeline = redis.pipeline();
   for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', 0);
   const sizes = (await pipeline.exec()) ?? [];
   return { keys: keys.length, bytes: sizes.reduce((total, [, size]) => total + Number(size ?? 0), 0) };
-}
-
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  const keys = await scanKeys(redis, pattern);
-  for (let i = 0; i < keys.length; i += 1_000) await redis.unlink(...keys.slice(i, i + 1_000));
 }
 
 interface ThroughputResult {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deleteKeys } from '../test/helpers/redis-keys.js';
 
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -82,12 +83,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       if (child.exitCode === null) await once(child, 'exit');
       await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
       const redis = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeys(redis, `${prefix}*`);
       await redis.quit();
     },
   };

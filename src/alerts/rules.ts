@@ -2,6 +2,7 @@
 // Pure: no I/O.
 import { z } from 'zod';
 import { WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
+import { METRIC_NAME_PATTERN, isValidMetricName } from '../aggregation/samples.js';
 
 export const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
@@ -29,7 +30,6 @@ export const RULE_LIMITS = {
   maxConditions: 20,
   maxWebhookUrls: 20,
   maxEmails: 20,
-  maxMetricNameLength: 128,
   /** `forSeconds` is stored in a Postgres `integer` column. */
   maxForSeconds: 2_147_483_647,
 } as const;
@@ -94,8 +94,6 @@ export interface AlertRuleInput {
 
 export type RuleValidation = { ok: true; value: AlertRuleDefinition } | { ok: false; problems: string[] };
 
-/** Metric names as the aggregation pipeline accepts them; the length bound is RULE_LIMITS.maxMetricNameLength. */
-const METRIC_NAME = new RegExp(`^[A-Za-z_][A-Za-z0-9_.:-]{0,${RULE_LIMITS.maxMetricNameLength - 1}}$`);
 
 /** Messages are completed by the field's path, e.g. "conditions[1].threshold must be a finite number". */
 function expected(what: string) {
@@ -127,11 +125,7 @@ function distinctList<Item extends z.ZodType<string>>(item: Item, max: number, w
 const conditionSchema = strictObject({
   metric: z
     .string({ error: expected('a string') })
-    .regex(
-      METRIC_NAME,
-      `must be 1 to ${RULE_LIMITS.maxMetricNameLength} characters of letters, digits, "_", ".", ":" or "-", ` +
-        'starting with a letter or "_"',
-    ),
+    .refine(isValidMetricName, `must be a metric name: ${METRIC_NAME_PATTERN}`),
   window: oneOf(WINDOW_SIZES)
     .nullish()
     .transform((window) => window ?? RULE_DEFAULTS.window),

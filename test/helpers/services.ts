@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deleteKeys } from './redis-keys.js';
 import { inject } from 'vitest';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -44,16 +45,11 @@ export function redisKeyPrefix(): string {
   return `test:${randomUUID().slice(0, 8)}:`;
 }
 
-/** Deletes every key under a test file's prefix (SCAN, never KEYS), so the shared Redis is left as found. */
+/** Deletes every key under a test file's prefix, so the shared Redis is left as found. */
 export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
   const redis = new Redis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, `${prefix}*`);
   } finally {
     await redis.quit();
   }

@@ -19,6 +19,8 @@ import {
 } from '../../src/aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, bucketExpiresAt, bucketIndex, granularityMs, windowBuckets } from '../../src/aggregation/windows.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
+import { random } from '../helpers/random.js';
+import { deleteKeys, scanKeys } from '../helpers/redis-keys.js';
 
 const RETENTION_GRACE_MS = 60_000;
 const HOUR = 3_600_000;
@@ -46,25 +48,9 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await deleteKeys(`${filePrefix}*`);
+  await deleteKeys(redis, `${filePrefix}*`);
   await redis.quit();
 });
-
-async function scanKeys(pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
-
-async function deleteKeys(pattern: string): Promise<void> {
-  const keys = await scanKeys(pattern);
-  if (keys.length > 0) await redis.del(...keys);
-}
 
 const memoryBackend: Backend = {
   name: 'MemoryAggregateStore',
@@ -84,26 +70,15 @@ function redisSubject(now: number): Subject & { store: RedisAggregateStore; keyP
   return {
     store,
     keyPrefix,
-    storedBuckets: async () => (await scanKeys(`${keyPrefix}agg:b:*`)).length,
+    storedBuckets: async () => (await scanKeys(redis, `${keyPrefix}agg:b:*`)).length,
     loseState: async () => {
-      await deleteKeys(`${keyPrefix}*`);
+      await deleteKeys(redis, `${keyPrefix}*`);
       return store;
     },
   };
 }
 
 const redisBackend: Backend = { name: 'RedisAggregateStore', create: redisSubject };
-
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function chunk<T>(items: T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));

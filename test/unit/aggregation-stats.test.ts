@@ -10,17 +10,7 @@ import {
   ZERO_BIN,
   type BucketStats,
 } from '../../src/aggregation/stats.js';
-
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { random } from '../helpers/random.js';
 
 function statsOf(values: number[]): BucketStats {
   const stats = emptyStats();

@@ -105,7 +105,7 @@ describe('validateRuleInput', () => {
     (metric) => {
       const [problem, ...others] = problemsOf({ ...rule, conditions: [condition, { ...condition, metric }] });
       expect(others).toEqual([]);
-      expect(problem).toMatch(/^conditions\[1\]\.metric must be 1 to 128 characters of letters, digits/);
+      expect(problem).toMatch(/^conditions\[1\]\.metric must be a metric name: 1 to 128 characters among letters, digits/);
     },
   );
 
