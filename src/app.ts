@@ -18,7 +18,6 @@ import { schema } from './schema/index.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from './security/body-limit.js';
 import { SecurityCloseCode } from './security/close-codes.js';
 import { ConnectionRegistry } from './security/connections.js';
-import { forGraphqlWs } from './security/graphql-error.js';
 import { limitPlugins } from './security/limits.js';
 import { COALESCIBLE_FIELDS, type OutboundGuard, guardOutbound } from './security/outbound.js';
 import { createRateLimiter, rateLimitPlugin } from './security/rate-limit.js';
@@ -64,8 +63,6 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const services = await createServices(config, logger);
   const metrics = createMetrics();
-  services.ingestion.maxQueued = config.INGEST_QUEUE_SIZE;
-  services.ingestion.maxDepth = config.MAX_EVENT_DEPTH;
   const rateLimiter = createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, redis: services.redis, keyPrefix: config.REDIS_KEY_PREFIX });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
@@ -222,7 +219,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has already registered this operation, so the count includes it.
         if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-          return forGraphqlWs([apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)]);
+          return [apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)];
         }
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -235,7 +232,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         try {
           document = parse(payload.query);
         } catch (error) {
-          return forGraphqlWs([apiError('BAD_USER_INPUT', (error as Error).message)]);
+          return [apiError('BAD_USER_INPUT', (error as Error).message)];
         }
         let errors: readonly GraphQLError[];
         try {
@@ -246,7 +243,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
           errors = [error as GraphQLError];
         }
         if (errors.length > 0) {
-          return forGraphqlWs(errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } })));
+          return errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
         }
         const operation = getOperationAST(document, payload.operationName);
         const rootField = operation?.selectionSet.selections[0];

@@ -109,7 +109,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       maxBatchSize: config.MAX_BATCH_SIZE,
       maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
       maxEventBytes: config.MAX_EVENT_BYTES,
+      maxDepth: config.MAX_EVENT_DEPTH,
     },
+    maxQueued: config.INGEST_QUEUE_SIZE,
     nudgeLocal: () => processor.nudge(),
   });
   const apiKeys = new ApiKeyService(new ApiKeyStore(db.prisma), bus);

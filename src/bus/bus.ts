@@ -42,10 +42,12 @@ export interface RedisBusOptions {
 }
 
 export function createRedisBus({ url, keyPrefix }: RedisBusOptions): Bus {
-  // Commands fail fast instead of queueing forever while Redis is down; callers decide whether to retry.
+  // Publishes fail after one reconnection attempt instead of queueing while Redis is down; callers decide what next.
   const connection = { maxRetriesPerRequest: 1 };
   const publisher = new Redis(url, connection);
-  const subscriber = new Redis(url, { maxRetriesPerRequest: null });
+  // No ready check on the subscriber: after a reconnect it would send INFO on a connection already back in
+  // subscriber mode, which Redis refuses ("only subscriber commands may be used").
+  const subscriber = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
   const swallow = () => {}; // connection errors surface through ping() and failed publishes
   publisher.on('error', swallow);
   subscriber.on('error', swallow);

@@ -20,36 +20,15 @@ export interface IngestionOptions {
   logger: Logger;
   /** Wakes the local stream processor without a bus round trip. */
   nudgeLocal: () => void;
+  /**
+   * Most events accepted but not yet committed at once (INGEST_QUEUE_SIZE). Past it a publish is answered OVERLOADED
+   * at once instead of queueing for the database without bound: the client is told, nothing is dropped silently.
+   */
+  maxQueued: number;
   now?: () => number;
 }
 
-/** The seed's bound on waiting events; the app sets INGEST_QUEUE_SIZE here. */
-export const DEFAULT_INGEST_QUEUE_SIZE = 10_000;
-/** Deepest nesting of an event's `data`; the app sets MAX_EVENT_DEPTH here. */
-export const DEFAULT_MAX_EVENT_DEPTH = 32;
-
-/** How deeply `value` nests, counted without recursion (a hostile document must not exhaust the stack), up to `cap`. */
-function nestingDepth(value: unknown, cap: number): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop() as [unknown, number];
-    if (typeof item !== 'object' || item === null) continue;
-    deepest = Math.max(deepest, depth + 1);
-    if (deepest > cap) return deepest;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
-
 export class Ingestion {
-  /**
-   * Most events accepted but not yet committed at once. Past it a publish is answered OVERLOADED at once instead
-   * of queueing for the database without bound: the client is told, and nothing is dropped silently.
-   */
-  maxQueued = DEFAULT_INGEST_QUEUE_SIZE;
-  /** Deeper `data` is refused before anything else looks at it (serialising it could overflow the stack). */
-  maxDepth = DEFAULT_MAX_EVENT_DEPTH;
   private queued = 0;
 
   constructor(private readonly options: IngestionOptions) {}
@@ -60,20 +39,15 @@ export class Ingestion {
   }
 
   async publish(inputs: PublishEventInput[]): Promise<PublishResult> {
-    const { store, bus, limits, logger, nudgeLocal } = this.options;
+    const { store, bus, limits, logger, nudgeLocal, maxQueued } = this.options;
     const now = this.options.now?.() ?? Date.now();
-    for (const [index, input] of inputs.entries()) {
-      if (nestingDepth(input.data, this.maxDepth) > this.maxDepth) {
-        throw badInput(`event ${index}: data is nested more than ${this.maxDepth} levels deep; nothing was stored`, { index });
-      }
-    }
     const validation = validateBatch(inputs, now, limits);
     if (!validation.ok) {
       const where = validation.index === null ? '' : `event ${validation.index}: `;
       throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
     }
     const { events } = validation;
-    if (this.queued + events.length > this.maxQueued) {
+    if (this.queued + events.length > maxQueued) {
       throw apiError('OVERLOADED', `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`, {
         queued: this.queued,
       });

@@ -27,6 +27,8 @@ export interface EventLimits {
   maxBatchSize: number;
   maxFutureSkewMs: number;
   maxEventBytes: number;
+  /** Deepest nesting of `data` (MAX_EVENT_DEPTH): deeper is refused before serialising it could exhaust the stack. */
+  maxDepth: number;
 }
 
 export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
@@ -37,9 +39,24 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** How deeply `value` nests, counted without recursion (a hostile document must not exhaust the stack), up to `cap`. */
+function nestingDepth(value: unknown, cap: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > cap) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 function problemWith(input: PublishEventInput, now: number, limits: EventLimits): string | null {
   if (input.id != null && !UUID.test(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
   if (!isPlainObject(input.data)) return 'data must be a JSON object';
+  if (nestingDepth(input.data, limits.maxDepth) > limits.maxDepth) return `data is nested more than ${limits.maxDepth} levels deep`;
   const bytes = Buffer.byteLength(JSON.stringify(input.data));
   if (bytes > limits.maxEventBytes) return `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}`;
   const ts = input.timestamp?.getTime();

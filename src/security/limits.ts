@@ -1,36 +1,22 @@
 // Limits on the shape of an operation, enforced while parsing and validating, so an operation over a limit is
 // rejected before any resolver runs. They are envelop plugins: HTTP and WebSocket share them through
 // yoga.getEnveloped. The checks themselves come from graphql-armor.
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from '@envelop/core';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import type { FieldNode, ValidationContext } from 'graphql';
 import type { Config } from '../config.js';
-import { CommonJsGraphQLError } from './graphql-error.js';
 
 type LimitsConfig = Pick<Config, 'MAX_QUERY_DEPTH' | 'MAX_QUERY_COST' | 'MAX_QUERY_ALIASES' | 'MAX_QUERY_TOKENS' | 'INTROSPECTION'>;
 
-/**
- * Refuses `__schema` and `__type` (`__typename` stays: clients need it). By field name, unlike graphql's own rule,
- * which compares types by class and so breaks where two builds of graphql are loaded.
- */
-function disableIntrospection(): Plugin {
-  const rule = (context: ValidationContext) => ({
-    Field(node: FieldNode) {
-      const name = node.name.value;
-      if (name !== '__schema' && name !== '__type') return;
-      const message = `introspection is switched off on this server: "${name}" may not be queried`;
-      context.reportError(new CommonJsGraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT' } }));
-    },
-  });
-  return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(rule);
-    },
-  };
-}
+/** Refuses `__schema` and `__type` with graphql's own rule (`__typename` stays: clients need it). */
+const disableIntrospection: Plugin = {
+  onValidate({ addValidationRule }) {
+    addValidationRule(NoSchemaIntrospectionCustomRule);
+  },
+};
 
 export function limitPlugins(config: LimitsConfig): Plugin[] {
   // Depth and cost skip `__schema`: GraphiQL's introspection query is deeper than any real one. Its size is still
@@ -41,6 +27,6 @@ export function limitPlugins(config: LimitsConfig): Plugin[] {
     costLimitPlugin({ maxCost: config.MAX_QUERY_COST, flattenFragments: true }),
     maxAliasesPlugin({ n: config.MAX_QUERY_ALIASES }),
   ];
-  if (!config.INTROSPECTION) plugins.push(disableIntrospection());
+  if (!config.INTROSPECTION) plugins.push(disableIntrospection);
   return plugins;
 }
