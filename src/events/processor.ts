@@ -64,6 +64,8 @@ export class StreamProcessor {
   private readonly now: () => number;
   private leader = false;
   private passing: Promise<void> = Promise.resolve();
+  /** The seqs this instance last applied and removed from the outbox, so the next pass need not remove them again. */
+  private lastDeleted = '';
   /** Replaceable after construction: the app wires its metrics and the alert engine in here. */
   hooks: ProcessorHooks;
 
@@ -142,7 +144,8 @@ export class StreamProcessor {
     const applied = await aggregates.lastAppliedBatch();
     if (applied === null) {
       await this.rebuild();
-    } else {
+    } else if (applied.join() !== this.lastDeleted) {
+      // Applied but still queued: a pass (here or on another instance) died between apply and delete.
       await events.deleteFromOutbox(applied);
     }
     for (;;) {
@@ -159,13 +162,15 @@ export class StreamProcessor {
     // Broadcast before applying: if we die in between, the batch is broadcast again (at least once) rather
     // than never.
     const chunk = this.options.broadcastChunk ?? 500;
-    for (let i = 0; i < batch.length; i += chunk) {
-      await bus.publish('events:published', { events: batch.slice(i, i + chunk).map(toEventMessage) });
-    }
+    const messages: { events: EventMessage[] }[] = [];
+    for (let i = 0; i < batch.length; i += chunk) messages.push({ events: batch.slice(i, i + chunk).map(toEventMessage) });
+    // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
+    await Promise.all(messages.map((message) => bus.publish('events:published', message)));
     const { samples, late } = this.samplesOf(batch);
     const seqs = batch.map((e) => e.seq.toString());
     await aggregates.apply(seqs, samples, lease.token);
     await events.deleteFromOutbox(seqs);
+    this.lastDeleted = seqs.join();
     const processedAt = this.now();
     hooks.onProcessed?.(
       batch,

@@ -98,10 +98,13 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
-  /** The oldest queued events, in commit-independent seq order. */
+  /** The oldest queued events, in seq order. */
   async readOutbox(limit: number): Promise<StoredEvent[]> {
+    // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
+    // join that walks the whole event index from its start, which costs more the longer the log grows.
     const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
-      `SELECT ${EVENT_COLUMNS} FROM "EventOutbox" o JOIN "Event" e ON e.seq = o.seq ORDER BY o.seq LIMIT $1`,
+      `WITH queued AS MATERIALIZED (SELECT seq FROM "EventOutbox" ORDER BY seq LIMIT $1)
+       SELECT ${EVENT_COLUMNS} FROM queued q JOIN "Event" e ON e.seq = q.seq ORDER BY q.seq`,
       limit,
     );
     return rows.map(toEvent);
