@@ -150,7 +150,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     isLeader: () => processor.isLeader,
     intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
   });
-  processor.hooks.onMetricsChanged = (metrics) => engine.evaluate(metrics);
+  // Not awaited: evaluations queue up inside the engine, and the processor goes on with the next batch meanwhile.
+  processor.hooks.onMetricsChanged = (metrics) => {
+    engine.evaluate(metrics).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
+  };
   const alerts: AlertServices = {
     store: alertStore,
     notifier,

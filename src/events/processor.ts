@@ -24,7 +24,7 @@ export const localLease: Lease = { hold: async () => true, token: undefined, rel
 
 export interface ProcessorHooks {
   /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
-  onMetricsChanged?(metrics: string[]): Promise<void> | void;
+  onMetricsChanged?(metrics: string[]): void;
   /** Counts events that were too old to aggregate and values that were not numbers. */
   onLateEvents?(count: number): void;
   onProcessed?(events: StoredEvent[], latencyMs: number[]): void;
@@ -180,7 +180,7 @@ export class StreamProcessor {
     const metrics = [...new Set(samples.map((s) => s.metric))].sort();
     if (metrics.length > 0) {
       await bus.publish('metrics:changed', { metrics });
-      await hooks.onMetricsChanged?.(metrics);
+      hooks.onMetricsChanged?.(metrics);
     }
   }
 
