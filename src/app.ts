@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import type { Principal } from './auth/keys.js';
 import { bearerKey } from './auth/keys.js';
@@ -63,6 +64,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const yoga = createYoga<{ principal?: Principal | null; requestId?: string }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
+    renderGraphiQL,
     logging: false,
     context: async (initial) => {
       let principal = initial.principal;
