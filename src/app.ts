@@ -89,7 +89,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   });
 
   const server = createServer();
-  const wss = attachWebSocket({ server, yoga, config, logger, metrics, connections, authenticate });
+  const wss = attachWebSocket({ server, yoga, config, logger, connections, authenticate });
   const route = createHttpHandler({ yoga, services, config, metrics, wss });
   server.on('request', (req, res) => {
     route(req, res).catch((error) => {

@@ -11,7 +11,6 @@ import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { apiError, withContractCodes } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
 import type { ConnectionRegistry } from '../security/connections.js';
 import { COALESCIBLE_FIELDS, type OutboundGuard, guardOutbound } from '../security/outbound.js';
@@ -26,13 +25,12 @@ export interface WebSocketOptions {
   yoga: YogaServerInstance<any, Context>;
   config: Config;
   logger: Logger;
-  metrics: Metrics;
   connections: ConnectionRegistry;
   /** Rejects with UNAVAILABLE when keys cannot be checked. */
   authenticate(key: string, requestId: string): Promise<Principal | null>;
 }
 
-export function attachWebSocket({ server, yoga, config, logger, metrics, connections, authenticate }: WebSocketOptions): WebSocketServer {
+export function attachWebSocket({ server, yoga, config, logger, connections, authenticate }: WebSocketOptions): WebSocketServer {
   // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES });
   const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
@@ -131,28 +129,6 @@ export function attachWebSocket({ server, yoga, config, logger, metrics, connect
         onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
       }),
     );
-    metrics.websocketConnections.inc();
-    socket.once('close', () => metrics.websocketConnections.dec());
-  });
-
-
-  wss.on('connection', (socket: WebSocket) => {
-    // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
-    // the code that says so (1009, 1002). graphql-ws's own listener would print it to the console as an internal
-    // error, so a debug log replaces it.
-    socket.removeAllListeners('error');
-    socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
-    // Installed before any message can arrive: graphql-ws sends nothing until connection_init.
-    outboundGuards.set(
-      socket,
-      guardOutbound(socket, {
-        coalesceBytes: config.WS_COALESCE_BYTES,
-        maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
-        onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
-      }),
-    );
-    metrics.websocketConnections.inc();
-    socket.once('close', () => metrics.websocketConnections.dec());
   });
 
   return wss;

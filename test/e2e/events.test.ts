@@ -188,7 +188,13 @@ describe('health', () => {
     expect(health.checks.bus.ok).toBe(true);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
+    const client = wsClient(server.wsUrl, viewerKey);
+    const sub = subscribe(client, `subscription { eventPublished { id } }`);
+    await eventually(async () => (await (await fetch(`${base}/health`)).json()).websocketConnections === 1);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('jackdaw_events_processed_total');
+    expect(metrics).toMatch(/^jackdaw_websocket_connections 1$/m);
+    sub.dispose();
+    await client.dispose();
   });
 });
