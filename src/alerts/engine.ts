@@ -131,11 +131,11 @@ export class AlertEngine {
   }
 
   private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
-    const { store, bus, ingestion, notifier, logger } = this.options;
+    const { store, ingestion, notifier, logger } = this.options;
     const alert = await store.fireAlert(rule, alertMessage(rule, values), values);
     if (!alert) return; // already firing: fired by a previous leader
     logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity }, 'alert fired');
-    await bus.publish('alerts:triggered', toAlertMessage(alert));
+    // Notifications and the history depend on Postgres only, so they go first: a bus outage must not lose them.
     notifier.notify(alert, rule);
     await ingestion.publish([
       {
@@ -144,13 +144,21 @@ export class AlertEngine {
         timestamp: alert.triggeredAt,
         data: { alertId: alert.id, ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message: alert.message, values },
       },
-    ]);
+    ], { internal: true });
+    await this.broadcast('alerts:triggered', alert);
+  }
+
+  /** Subscribers that miss a broadcast (the bus is down) catch up with `alertTriggered(after:)` from storage. */
+  private async broadcast(topic: 'alerts:triggered' | 'alerts:resolved', alert: Alert): Promise<void> {
+    await this.options.bus
+      .publish(topic, toAlertMessage(alert))
+      .catch((error) => this.options.logger.warn({ err: error, alertId: alert.id, topic }, 'alert broadcast failed'));
   }
 
   private async resolve(ruleId: string): Promise<void> {
     const alert = await this.options.store.resolveAlerts(ruleId);
     if (!alert) return;
     this.options.logger.info({ alertId: alert.id, ruleId }, 'alert resolved');
-    await this.options.bus.publish('alerts:resolved', toAlertMessage(alert));
+    await this.broadcast('alerts:resolved', alert);
   }
 }

@@ -38,7 +38,11 @@ export class Ingestion {
     return this.queued;
   }
 
-  async publish(inputs: PublishEventInput[]): Promise<PublishResult> {
+  /**
+   * `internal`: the server's own events (alert firings) are not refused when the queue is full: they are few, and
+   * an alert missing from the history would be worse than a queue briefly over its bound.
+   */
+  async publish(inputs: PublishEventInput[], { internal = false } = {}): Promise<PublishResult> {
     const { store, bus, limits, logger, nudgeLocal, maxQueued } = this.options;
     const now = this.options.now?.() ?? Date.now();
     const validation = validateBatch(inputs, now, limits);
@@ -47,7 +51,7 @@ export class Ingestion {
       throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
     }
     const { events } = validation;
-    if (this.queued + events.length > maxQueued) {
+    if (!internal && this.queued + events.length > maxQueued) {
       throw apiError('OVERLOADED', `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`, {
         queued: this.queued,
       });
