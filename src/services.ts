@@ -67,7 +67,7 @@ export class ApiKeyService {
   }
 }
 
-function redisLease(redis: Redis, keyPrefix: string, ttlMs: number): Lease {
+export function redisLease(redis: Redis, keyPrefix: string, ttlMs: number): Lease {
   const token = randomUUID();
   let held = false;
   return {
@@ -100,6 +100,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
     pollMs: config.PROCESSOR_POLL_MS,
+    leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
   });
   const ingestion = new Ingestion({
     store: events,
@@ -147,7 +148,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     ingestion,
     notifier,
     logger,
-    isLeader: () => processor.isLeader,
+    isLeader: () => processor.isServing,
     intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
   });
   // Not awaited: evaluations queue up inside the engine, and the processor goes on with the next batch meanwhile.

@@ -39,6 +39,8 @@ export interface StreamProcessorOptions {
   hooks?: ProcessorHooks;
   batchSize: number;
   pollMs: number;
+  /** How often the lease is renewed while held, also in the middle of a long pass or rebuild (a third of its TTL). */
+  leaseRenewMs: number;
   /** Largest number of events in one bus message, so no single message grows unbounded. */
   broadcastChunk?: number; // default 500
   now?: () => number;
@@ -63,6 +65,8 @@ export class StreamProcessor {
   private stopNudges: Unsubscribe | null = null;
   private readonly now: () => number;
   private leader = false;
+  private rebuilding = false;
+  private renewTimer: NodeJS.Timeout | null = null;
   private passing: Promise<void> = Promise.resolve();
   /** The seqs this instance last applied and removed from the outbox, so the next pass need not remove them again. */
   private lastDeleted = '';
@@ -78,9 +82,16 @@ export class StreamProcessor {
     return this.leader;
   }
 
+  /** Leader with a complete aggregate state: rules may be evaluated against it. */
+  get isServing(): boolean {
+    return this.leader && !this.rebuilding;
+  }
+
   async start(): Promise<void> {
     this.running = true;
     this.stopNudges = await this.options.bus.subscribe('processor:nudge', () => this.nudge());
+    // Renewal runs on its own clock: a pass or a rebuild may outlast the lease, and a fenced write would undo it.
+    this.renewTimer = setInterval(() => void this.renewLease(), this.options.leaseRenewMs);
     this.loop = this.run();
   }
 
@@ -94,6 +105,7 @@ export class StreamProcessor {
   async stop(): Promise<void> {
     this.running = false;
     this.stopNudges?.();
+    if (this.renewTimer) clearInterval(this.renewTimer);
     this.wake?.();
     await this.loop;
     if (this.leader) await this.options.lease.release().catch(() => {});
@@ -103,6 +115,15 @@ export class StreamProcessor {
   /** Processes until the outbox is empty (tests and shutdown use it to wait for quiescence). */
   async drain(): Promise<void> {
     while ((await this.options.events.outboxSize()) > 0) await this.pass();
+  }
+
+  private async renewLease(): Promise<void> {
+    if (!this.leader) return;
+    try {
+      this.leader = await this.options.lease.hold();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'stream processor lease renewal failed');
+    }
   }
 
   private async run(): Promise<void> {
@@ -205,11 +226,14 @@ export class StreamProcessor {
     const { events, aggregates, lease, logger } = this.options;
     const started = this.now();
     const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
+    this.rebuilding = true;
     await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
       async function* samples(): AsyncGenerator<MetricSample[]> {
         for await (const page of pages) yield samplesOf(page);
       }
       await aggregates.rebuild(samples(), [], lease.token);
+    }).finally(() => {
+      this.rebuilding = false;
     });
     logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
   }

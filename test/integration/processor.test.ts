@@ -10,6 +10,9 @@ import type { NewEvent } from '../../src/events/model.js';
 import { StreamProcessor, localLease } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { redisLease } from '../../src/services.js';
+import type { StoredEvent } from '../../src/events/model.js';
+import { eventually } from '../helpers/app.js';
 import { REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 let database: TestDatabase;
@@ -52,7 +55,7 @@ class CrashOnDelete extends EventStore {
 }
 
 function processor(store: EventStore, aggregates: RedisAggregateStore) {
-  return new StreamProcessor({ events: store, aggregates, bus: createMemoryBus(), lease: localLease, logger, batchSize: 100, pollMs: 20 });
+  return new StreamProcessor({ events: store, aggregates, bus: createMemoryBus(), lease: localLease, logger, batchSize: 100, pollMs: 20, leaseRenewMs: 1_000 });
 }
 
 describe('stream processor', () => {
@@ -85,5 +88,48 @@ describe('stream processor', () => {
     expect(aggregate?.count).toBe(150);
     const [crashy] = await aggregates.read([{ metric: 'crashy', window: 'M5' }], Date.now());
     expect(crashy?.count).toBe(250);
+  });
+
+  it('should keep its lease through a rebuild that outlasts the lease, and finish it', async () => {
+    const leasePrefix = `${prefix}lease-test:`;
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix: leasePrefix });
+    /** Pages of the rebuild arrive slowly, as from a busy database. */
+    class SlowRebuild extends EventStore {
+      override processedSince<T>(since: Date, pageSize: number, use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>) {
+        return super.processedSince(since, pageSize, (pages) =>
+          use(
+            (async function* () {
+              for await (const page of pages) {
+                await new Promise((resolve) => setTimeout(resolve, 250));
+                yield page;
+              }
+            })(),
+          ),
+        );
+      }
+    }
+    const store = new SlowRebuild(db.prisma);
+    // 400 events already processed (out of the outbox): the rebuild must read them back, slowly.
+    await store.insertBatch(events(400, 'slow_rebuild'), new Date());
+    await store.deleteFromOutbox((await store.readOutbox(10_000)).map((e) => e.seq.toString()));
+    const ttlMs = 500;
+    const processor = new StreamProcessor({
+      events: store,
+      aggregates,
+      bus: createMemoryBus(),
+      lease: redisLease(redis, leasePrefix, ttlMs),
+      logger,
+      batchSize: 100, // at least four slow pages: over 1 s, twice the lease
+      pollMs: 20,
+      leaseRenewMs: ttlMs / 3,
+    });
+    await processor.start();
+    try {
+      await eventually(async () => (await aggregates.lastAppliedBatch()) !== null, 10_000, 50);
+      const [rebuilt] = await aggregates.read([{ metric: 'slow_rebuild', window: 'M5' }], Date.now());
+      expect(rebuilt?.count).toBe(400);
+    } finally {
+      await processor.stop();
+    }
   });
 });
