@@ -40,8 +40,12 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
     enabled: t.exposeBoolean('enabled'),
     conditions: t.field({ type: [AlertConditionRef], description: 'All must hold (AND)', resolve: (r) => r.conditions }),
     forSeconds: t.exposeInt('forSeconds', { description: 'How long the conditions must hold before the rule fires' }),
-    webhookUrls: t.exposeStringList('webhookUrls'),
-    emails: t.exposeStringList('emails', { description: 'Notified for HIGH and CRITICAL alerts' }),
+    // Admins only: webhook URLs often carry tokens, and addresses are personal data.
+    webhookUrls: t.exposeStringList('webhookUrls', { authScopes: { admin: true }, description: 'Admins only' }),
+    emails: t.exposeStringList('emails', {
+      authScopes: { admin: true },
+      description: 'Notified for HIGH and CRITICAL alerts (admins only)',
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
   }),

@@ -8,6 +8,7 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { Config } from '../config.js';
+import { apiError } from '../errors.js';
 
 type LimitsConfig = Pick<Config, 'MAX_QUERY_DEPTH' | 'MAX_QUERY_COST' | 'MAX_QUERY_ALIASES' | 'MAX_QUERY_TOKENS' | 'INTROSPECTION'>;
 
@@ -18,10 +19,24 @@ const disableIntrospection: Plugin = {
   },
 };
 
+/**
+ * Subscriptions only over WebSocket. yoga would also serve them over HTTP (server-sent events), where none of the
+ * per-socket controls hold: revocation, connections per key, operations per connection, the outbound bound.
+ */
+const webSocketOnlySubscriptions: Plugin = {
+  onSubscribe({ args, setResultAndStopExecution }) {
+    if (!(args.contextValue as { request?: unknown }).request) return;
+    setResultAndStopExecution({
+      errors: [apiError('BAD_USER_INPUT', 'subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP')],
+    });
+  },
+};
+
 export function limitPlugins(config: LimitsConfig): Plugin[] {
   // Depth and cost skip `__schema`: GraphiQL's introspection query is deeper than any real one. Its size is still
   // bounded by the token and alias limits, and INTROSPECTION=false refuses it altogether.
   const plugins: Plugin[] = [
+    webSocketOnlySubscriptions,
     maxTokensPlugin({ n: config.MAX_QUERY_TOKENS }),
     maxDepthPlugin({ n: config.MAX_QUERY_DEPTH, flattenFragments: true }),
     costLimitPlugin({ maxCost: config.MAX_QUERY_COST, flattenFragments: true }),

@@ -88,6 +88,39 @@ describe('roles', () => {
   });
 });
 
+describe('secrets and transports', () => {
+  it('should show webhook URLs and emails of rules to admins only', async () => {
+    const viewer = await createKey('VIEWER', 'rule reader');
+    await gqlOk(
+      server.url,
+      `mutation { createAlertRule(input: { name: "with secrets", severity: LOW, webhookUrls: ["https://hooks.example.com/T0KEN"], emails: ["a@b.example"], conditions: [{ metric: "m", operator: GT, threshold: 1 }] }) { id } }`,
+      {},
+      server.adminKey,
+    );
+    const names = await gqlOk(server.url, `{ alertRules { name } }`, {}, viewer.key);
+    expect(names.alertRules).toEqual([{ name: 'with secrets' }]);
+    for (const field of ['webhookUrls', 'emails']) {
+      const refused = await gql(server.url, `{ alertRules { ${field} } }`, {}, viewer.key);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(JSON.stringify(refused)).not.toContain('T0KEN');
+    }
+    const admin = await gqlOk(server.url, `{ alertRules { webhookUrls emails } }`, {}, server.adminKey);
+    expect(admin.alertRules).toEqual([{ webhookUrls: ['https://hooks.example.com/T0KEN'], emails: ['a@b.example'] }]);
+  });
+
+  it('should refuse subscriptions over HTTP (server-sent events), where the WebSocket controls do not hold', async () => {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${server.adminKey}` },
+      body: JSON.stringify({ query: 'subscription { dashboardUpdated { at } }' }),
+    });
+    const body = await res.text();
+    expect(body).toContain('served over WebSocket');
+    expect(body).toContain('BAD_USER_INPUT');
+    expect(body).not.toContain('"at"');
+  });
+});
+
 describe('keys', () => {
   it('should show a key once and store only its hash', async () => {
     const created = await createKey('VIEWER', 'hash check');
