@@ -28,8 +28,9 @@ const schema = z.object({
   MAX_EVENT_BYTES: int(2).default(64 * 1024),
   /** Largest `first` of a history page. */
   MAX_PAGE_SIZE: int(1).default(500),
-  /** Messages a subscription may have waiting for a slow client before it is ended with OVERLOADED. */
-  SUBSCRIPTION_BUFFER: int(1).default(1_000),
+  /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
+   *  processor batches must fit: the default is twice the largest). */
+  SUBSCRIPTION_BUFFER: int(1).default(10_000),
   /** Events the stream processor takes from the outbox at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */

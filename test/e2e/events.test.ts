@@ -157,6 +157,24 @@ describe('subscriptions over graphql-ws', () => {
   });
 });
 
+describe('bursts', () => {
+  it('should deliver every event of concurrent full batches to an unfiltered subscriber that keeps up', async () => {
+    const client = wsClient(server.wsUrl, viewerKey);
+    const sub = subscribe(client, `subscription { eventPublished { id } }`);
+    await eventually(async () => {
+      await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
+      return sub.received.length > 0;
+    }, 10_000, 300);
+    const batch = () => Array.from({ length: 1000 }, (_, i) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'burst', value: i } }));
+    const results = await Promise.all([1, 2, 3].map(() => gqlOk(server.url, PUBLISH_MANY, { inputs: batch() }, publisherKey)));
+    const ids = new Set(results.flatMap((r) => r.publishEvents.ids as string[]));
+    await eventually(() => [...ids].every((id) => sub.received.some((r: any) => r.eventPublished.id === id)), 20_000, 100);
+    expect(sub.errors).toEqual([]);
+    sub.dispose();
+    await client.dispose();
+  });
+});
+
 describe('auth', () => {
   it('should refuse requests without a key, and publishing with a viewer key', async () => {
     const none = await gql(server.url, HISTORY, { first: 1 });
