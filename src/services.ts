@@ -19,6 +19,7 @@ import type { Alert } from './alerts/rules.js';
 import { type AlertStore, createAlertStore } from './alerts/store.js';
 import { MetricFeed } from './live/metric-feed.js';
 import { randomUUID } from 'node:crypto';
+import { isUuid } from './ids.js';
 
 export interface Services {
   config: Config;
@@ -60,7 +61,7 @@ export class ApiKeyService {
   }
 
   async revokeKey(id: string): Promise<boolean> {
-    const known = /^[0-9a-f-]{36}$/i.test(id) && (await this.store.revoke(id));
+    const known = isUuid(id) && (await this.store.revoke(id));
     if (!known) throw apiError('NOT_FOUND', `no active API key has id "${id.slice(0, 64)}"`);
     await this.bus.publish('apiKeys:revoked', { id }).catch(() => {});
     return true;

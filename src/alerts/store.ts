@@ -18,6 +18,7 @@ import {
   type AlertStatus,
   type Severity,
 } from './rules.js';
+import { isUuid } from '../ids.js';
 
 /** The index, created by the migration, that allows one unresolved alert per rule. */
 export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';
@@ -107,13 +108,6 @@ export interface AlertStore {
   alertsSince(alertId: string, filter?: AlertFilter): Promise<Alert[]>;
   /** One list per alert id, in order, each oldest attempt first. */
   deliveriesFor(alertIds: readonly string[]): Promise<AlertDelivery[][]>;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids reach Postgres only when well-formed: a malformed one would fail the query instead of matching nothing. */
-function isUuid(id: string): boolean {
-  return UUID.test(id);
 }
 
 function toRule(row: AlertRuleRow): AlertRule {

@@ -1,6 +1,7 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
 import { randomUUID } from 'node:crypto';
 import type { EventType } from '../generated/prisma/enums.js';
+import { isUuid } from '../ids.js';
 
 export type { EventType };
 
@@ -33,7 +34,6 @@ export interface EventLimits {
 
 export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -54,7 +54,7 @@ function nestingDepth(value: unknown, cap: number): number {
 }
 
 function problemWith(input: PublishEventInput, now: number, limits: EventLimits): string | null {
-  if (input.id != null && !UUID.test(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
+  if (input.id != null && !isUuid(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
   if (!isPlainObject(input.data)) return 'data must be a JSON object';
   if (nestingDepth(input.data, limits.maxDepth) > limits.maxDepth) return `data is nested more than ${limits.maxDepth} levels deep`;
   const bytes = Buffer.byteLength(JSON.stringify(input.data));

@@ -85,7 +85,9 @@ export class EventStore {
         `(e."timestamp", e.seq) < (${param(query.after.timestamp.toISOString())}::timestamptz, ${param(query.after.seq.toString())}::bigint)`,
       );
     }
-    if (query.types?.length) where.push(`e.type::text = ANY(${param(query.types)}::text[])`);
+    // One parameter per type, each cast to the enum, so the (type, timestamp, seq) index applies; a cast of the
+    // column (type::text) would rule it out. (An enum[] parameter is not portable to the embedded driver.)
+    if (query.types?.length) where.push(`e.type IN (${query.types.map((t) => `${param(t)}::"EventType"`).join(', ')})`);
     if (query.since) where.push(`e."timestamp" >= ${param(query.since.toISOString())}::timestamptz`);
     if (query.until) where.push(`e."timestamp" <= ${param(query.until.toISOString())}::timestamptz`);
     const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(

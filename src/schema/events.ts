@@ -5,6 +5,7 @@ import type { EventMessage } from '../bus/topics.js';
 import { badInput } from '../errors.js';
 import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import type { EventType, StoredEvent } from '../events/model.js';
+import { isUuid } from '../ids.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
 
@@ -35,7 +36,7 @@ export function encodeEventCursor(event: StoredEvent): string {
 }
 
 export function decodeEventCursor(cursor: string): { timestamp: Date; seq: bigint } {
-  const match = /^(\d{1,15}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const match = /^(-?\d{1,15}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor this API gave out`);
   return { timestamp: new Date(Number(match[1])), seq: BigInt(match[2] as string) };
 }
@@ -112,7 +113,7 @@ builder.queryFields((t) => ({
     authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, { loaders }) =>
-      /^[0-9a-f-]{36}$/i.test(String(id)) ? loaders.event.load(String(id).toLowerCase()) : null,
+      isUuid(String(id)) ? loaders.event.load(String(id).toLowerCase()) : null,
   }),
 }));
 
