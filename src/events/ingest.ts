@@ -61,6 +61,12 @@ export class Ingestion {
     try {
       inserted = await store.insertBatch(events, new Date(now));
     } catch (error) {
+      // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
+      const refused = (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; originalMessage?: string } } } })
+        .meta?.driverAdapterError?.cause;
+      if (refused?.originalCode?.startsWith('22')) {
+        throw badInput(`the database refused the batch's data (${refused.originalMessage ?? refused.originalCode}); nothing was stored`);
+      }
       logger.error({ err: error }, 'event store write failed');
       throw apiError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
     } finally {

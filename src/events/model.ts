@@ -53,12 +53,21 @@ function nestingDepth(value: unknown, cap: number): number {
   return deepest;
 }
 
+/**
+ * Text Postgres' jsonb refuses although JSON allows it: the NUL character and unpaired surrogates. JSON.stringify
+ * writes exactly these as \u escapes (paired surrogates and all else come out as they are), so the serialised data
+ * shows them as an escape not itself escaped by a backslash.
+ */
+const UNSTORABLE_TEXT = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
 function problemWith(input: PublishEventInput, now: number, limits: EventLimits): string | null {
   if (input.id != null && !isUuid(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
   if (!isPlainObject(input.data)) return 'data must be a JSON object';
   if (nestingDepth(input.data, limits.maxDepth) > limits.maxDepth) return `data is nested more than ${limits.maxDepth} levels deep`;
-  const bytes = Buffer.byteLength(JSON.stringify(input.data));
+  const json = JSON.stringify(input.data);
+  const bytes = Buffer.byteLength(json);
   if (bytes > limits.maxEventBytes) return `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}`;
+  if (UNSTORABLE_TEXT.test(json)) return 'data holds a NUL character or an unpaired surrogate, which cannot be stored';
   const ts = input.timestamp?.getTime();
   if (ts !== undefined && ts > now + limits.maxFutureSkewMs) {
     return `timestamp ${input.timestamp?.toISOString()} is more than ${limits.maxFutureSkewMs / 60_000} minutes in the future`;

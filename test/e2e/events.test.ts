@@ -52,6 +52,7 @@ describe('publishing and history', () => {
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: [1, 2] }, says: 'data must be a JSON object' },
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {}, timestamp: new Date(Date.now() + 10 * 60_000).toISOString() }, says: 'in the future' },
       { input: { id: 'not-a-uuid', type: 'ANOMALY_DETECTED', data: {} }, says: 'is not a UUID' },
+      { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: { s: 'a\u0000b' } }, says: 'NUL character' },
     ];
     for (const { input, says } of cases) {
       const result = await gql(server.url, PUBLISH_MANY, { inputs: [good, good, input] }, publisherKey);

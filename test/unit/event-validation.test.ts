@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { type EventLimits, type PublishEventInput, validateBatch } from '../../src/events/model.js';
+
+const limits: EventLimits = { maxBatchSize: 3, maxFutureSkewMs: 5 * 60_000, maxEventBytes: 1_000, maxDepth: 4 };
+const now = Date.parse('2026-11-27T12:00:00Z');
+const event = (over: Partial<PublishEventInput> = {}): PublishEventInput => ({ type: 'ANOMALY_DETECTED', data: {}, ...over });
+const problem = (input: PublishEventInput) => {
+  const result = validateBatch([event(), input], now, limits);
+  return result.ok ? null : `${result.index}: ${result.problem}`;
+};
+
+describe('validateBatch', () => {
+  it('should accept good events, defaulting id and timestamp', () => {
+    const result = validateBatch([event({ data: { s: 'ok 😀', literal: '\\u0000' } })], now, limits);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.events[0]?.timestamp.getTime()).toBe(now);
+    expect(result.events[0]?.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([
+    [{ data: [1] }, 'data must be a JSON object'],
+    [{ data: null }, 'data must be a JSON object'],
+    [{ id: 'nope' }, 'is not a UUID'],
+    [{ data: { a: { b: { c: { d: {} } } } } }, 'nested more than 4 levels'],
+    [{ data: { s: 'x'.repeat(2_000) } }, 'more than the limit of 1000'],
+    [{ data: { s: 'a\u0000b' } }, 'NUL character'],
+    [{ data: { ['k\u0000']: 1 } }, 'NUL character'],
+    [{ data: { s: '\ud800' } }, 'unpaired surrogate'],
+    [{ timestamp: new Date(now + 6 * 60_000) }, 'in the future'],
+  ] as [Partial<PublishEventInput>, string][])('should name event 1 and the problem for %j', (over, says) => {
+    expect(problem(event(over))).toMatch(new RegExp(`^1: .*${says.replace(/[()]/g, '\\$&')}`));
+  });
+
+  it('should accept a timestamp just inside the future bound and any past one', () => {
+    expect(problem(event({ timestamp: new Date(now + 5 * 60_000) }))).toBeNull();
+    expect(problem(event({ timestamp: new Date(0) }))).toBeNull();
+  });
+
+  it('should refuse a batch over the size limit without naming an event', () => {
+    const result = validateBatch([event(), event(), event(), event()], now, limits);
+    expect(result).toEqual({ ok: false, index: null, problem: 'a batch holds at most 3 events, got 4' });
+  });
+});
