@@ -59,7 +59,9 @@ export class AlertEngine {
   private seeded = false;
   private timer: NodeJS.Timeout | null = null;
   private stopListening: Unsubscribe | null = null;
-  private evaluating: Promise<void> = Promise.resolve();
+  /** Metrics waiting for an evaluation ('all' for every rule), merged while one runs: at most one run is queued. */
+  private pending: Set<string> | 'all' | null = null;
+  private running: Promise<void> | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: AlertEngineOptions) {
@@ -79,14 +81,38 @@ export class AlertEngine {
   async stop(): Promise<void> {
     this.stopListening?.();
     if (this.timer) clearInterval(this.timer);
-    await this.evaluating;
+    this.pending = null;
+    await this.running;
   }
 
-  /** Evaluates the rules naming any of `metrics` (all rules when null). Evaluations never overlap. */
+  /**
+   * Evaluates the rules naming any of `metrics` (all rules when null). Evaluations never overlap, and requests that
+   * arrive while one runs are merged into the next, so a slow store cannot make a queue of them grow.
+   */
   evaluate(metrics: string[] | null): Promise<void> {
-    const next = this.evaluating.then(() => this.evaluateOnce(metrics));
-    this.evaluating = next.catch(() => {});
-    return next;
+    if (metrics === null) this.pending = 'all';
+    else if (this.pending !== 'all') {
+      this.pending ??= new Set();
+      for (const metric of metrics) this.pending.add(metric);
+    }
+    return this.kick();
+  }
+
+  private kick(): Promise<void> {
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+      // Asked for while the last run was finishing: run again rather than wait for the next tick.
+      if (this.pending) this.kick().catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+    });
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending) {
+      const metrics = this.pending;
+      this.pending = null;
+      await this.evaluateOnce(metrics === 'all' ? null : [...metrics]);
+    }
   }
 
   private async evaluateOnce(metrics: string[] | null): Promise<void> {
@@ -107,16 +133,25 @@ export class AlertEngine {
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
       const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule.forSeconds);
-      if (transition === 'fire') await this.fire(rule, values);
-      if (transition === 'resolve') await this.resolve(rule.id);
-      this.states.set(rule.id, state);
+      try {
+        if (transition === 'fire') await this.fire(rule, values);
+        if (transition === 'resolve') await this.resolve(rule.id);
+        this.states.set(rule.id, state);
+      } catch (error) {
+        // The transition is retried at the next evaluation; the other rules go on.
+        this.options.logger.warn({ err: error, ruleId: rule.id }, 'alert transition failed');
+      }
     }
   }
 
   /** A new leader starts from what is stored: rules with an open alert are firing. */
   private async seed(): Promise<void> {
     this.states.clear();
-    for (const alert of await this.options.store.openAlerts()) this.states.set(alert.ruleId, { kind: 'firing' });
+    for (const alert of await this.options.store.openAlerts()) {
+      this.states.set(alert.ruleId, { kind: 'firing' });
+      // A previous leader may have died between storing the alert and recording it.
+      await this.record(alert, { id: alert.ruleId, name: alert.ruleName, severity: alert.severity }, alert.values);
+    }
     this.rules = null;
     this.seeded = true;
   }
@@ -131,13 +166,20 @@ export class AlertEngine {
   }
 
   private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
-    const { store, ingestion, notifier, logger } = this.options;
+    const { store, notifier, logger } = this.options;
     const alert = await store.fireAlert(rule, alertMessage(rule, values), values);
     if (!alert) return; // already firing: fired by a previous leader
     logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity }, 'alert fired');
     // Notifications and the history depend on Postgres only, so they go first: a bus outage must not lose them.
     notifier.notify(alert, rule);
-    await ingestion.publish([
+    // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
+    await this.record(alert, rule, values).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
+    await this.broadcast('alerts:triggered', alert);
+  }
+
+  /** The firing in the event history. Its id is the alert's, so recording it again (see seed) is harmless. */
+  private async record(alert: Alert, rule: Pick<AlertRule, 'id' | 'name' | 'severity'>, values: Alert['values']): Promise<void> {
+    await this.options.ingestion.publish([
       {
         id: alert.id,
         type: 'ALERT_TRIGGERED',
@@ -145,7 +187,6 @@ export class AlertEngine {
         data: { alertId: alert.id, ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message: alert.message, values },
       },
     ], { internal: true });
-    await this.broadcast('alerts:triggered', alert);
   }
 
   /** Subscribers that miss a broadcast (the bus is down) catch up with `alertTriggered(after:)` from storage. */

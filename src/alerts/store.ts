@@ -105,7 +105,8 @@ export interface AlertStore {
   /** Newest first, a page at a time. */
   listAlerts(args?: ListAlertsArgs): Promise<AlertConnection>;
   /** Every alert stored after the alert `alertId`, oldest first: what a subscriber that saw `alertId` missed. */
-  alertsSince(alertId: string, filter?: AlertFilter): Promise<Alert[]>;
+  /** At most `limit` alerts; more is BAD_USER_INPUT (read them with listAlerts instead): a replay must stay bounded. */
+  alertsSince(alertId: string, filter?: AlertFilter, limit?: number): Promise<Alert[]>;
   /** One list per alert id, in order, each oldest attempt first. */
   deliveriesFor(alertIds: readonly string[]): Promise<AlertDelivery[][]>;
 }
@@ -298,7 +299,7 @@ export function createAlertStore(
       return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
     },
 
-    async alertsSince(alertId, filter = {}) {
+    async alertsSince(alertId, filter = {}, limit = maxPageSize) {
       const from = isUuid(alertId)
         ? await prisma.alert.findUnique({ where: { id: alertId }, select: { seq: true } })
         : null;
@@ -306,7 +307,14 @@ export function createAlertStore(
       const rows = await prisma.alert.findMany({
         where: { ...filterWhere(filter), seq: { gt: from.seq } },
         orderBy: { seq: 'asc' },
+        take: limit + 1,
       });
+      if (rows.length > limit) {
+        throw new AlertStoreError(
+          'BAD_USER_INPUT',
+          `more than ${limit} alerts were fired since ${alertId}: read them with the alerts query, then subscribe after the newest`,
+        );
+      }
       return rows.map(toAlert);
     },
 

@@ -24,14 +24,17 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
   let failure: Error | null = null;
   let done = false;
   let unsubscribe: (() => void) | null = null;
-  const seen = key ? new Set<string>() : null;
+  // Keys of the replay and of live items that arrived during it: bounded by the replay, and all a later live
+  // item could duplicate (an item stored before the replay's read may still be on its way through the bus).
+  const seen = key && initial ? new Set<string>() : null;
+  let replaying = initial !== undefined;
 
   const deliver = (item: T) => {
     if (done) return;
     if (seen && key) {
       const k = key(item);
       if (seen.has(k)) return;
-      seen.add(k);
+      if (replaying) seen.add(k);
     }
     if (waiting) {
       const resolve = waiting;
@@ -64,11 +67,18 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
     });
     if (done) unsubscribe();
     if (initial) {
-      const replay = await initial();
+      let replay: T[];
+      try {
+        replay = await initial();
+      } catch (error) {
+        finish(); // the client gets the error from next(); nothing stays subscribed for it
+        throw error;
+      }
       // Replayed items go first: they are older than anything that arrived live meanwhile.
       const live = buffer.splice(0);
       if (seen && key) for (const item of live) seen.delete(key(item));
       for (const item of [...replay, ...live]) deliver(item);
+      replaying = false;
     }
   })();
 

@@ -218,6 +218,12 @@ describe('alert engine across two instances', () => {
     expect(again.received.map((r: any) => r.alertTriggered.ruleName)).toEqual(['replay_b', 'replay_c', 'replay_d']);
   });
 
+  it('should refuse a replay from an unknown alert with NOT_FOUND', async () => {
+    const sub = live(one, `subscription { alertTriggered(after: "5b0c3a52-0000-4000-8000-000000000000") { id } }`);
+    await sub.waitFor(1);
+    expect(JSON.stringify(sub.errors)).toContain('NOT_FOUND');
+  });
+
   it('should load Alert.rule for many alerts with one rule query', async () => {
     const store = one.app.services.alerts.store;
     const original = store.getRulesByIds.bind(store);

@@ -304,6 +304,9 @@ describe('alertsSince', () => {
     expect((await store.alertsSince(seen!, { severities: ['LOW'] })).map((alert) => alert.id)).toEqual([missedLow!.id]);
     expect((await store.alertsSince(seen!, { ruleIds: [high.id] })).map((alert) => alert.id)).toEqual(missedHigh);
     expect(await store.alertsSince(missedLow!.id)).toEqual([]);
+    // A replay is bounded: past the limit it is refused rather than loaded whole.
+    expect((await store.alertsSince(seen!, {}, missedHigh.length + 1)).length).toBe(missedHigh.length + 1);
+    await expect(store.alertsSince(seen!, {}, missedHigh.length)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it('should say NOT_FOUND for an alert that does not exist', async () => {
