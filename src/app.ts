@@ -99,6 +99,13 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     });
   });
 
+  services.ingestion.hooks = {
+    onPublished: ({ accepted, duplicates }) => {
+      metrics.eventsAccepted.inc(accepted);
+      metrics.eventsDuplicate.inc(duplicates);
+    },
+    onRefused: (code) => metrics.eventsRejected.inc({ code }),
+  };
   Object.assign(services.processor.hooks, {
     onLateEvents: (count: number) => metrics.eventsLate.inc(count),
     onProcessed: (events: unknown[], latencies: number[]) => {

@@ -5,6 +5,9 @@ import type { MetricSample } from './types.js';
 /** Counts the metric values that events carried but that could not be aggregated, so data problems show up. */
 export const REJECTED_VALUES_METRIC = 'rejected_metric_values';
 
+/** Counted for every event at its receive time by the stream processor, so the dashboard can show arrival rate. */
+export const EVENTS_RECEIVED_METRIC = 'events_received';
+
 export const METRIC_NAME_PATTERN =
   '1 to 128 characters among letters, digits, "_", ".", ":" and "-", starting with a letter or "_"';
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;

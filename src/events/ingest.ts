@@ -28,8 +28,16 @@ export interface IngestionOptions {
   now?: () => number;
 }
 
+export interface IngestionHooks {
+  onPublished?(result: PublishResult): void;
+  /** A publish refused as a whole, with the error code the client got. */
+  onRefused?(code: string): void;
+}
+
 export class Ingestion {
   private queued = 0;
+  /** Replaceable after construction: the app wires its metrics in here. */
+  hooks: IngestionHooks = {};
 
   constructor(private readonly options: IngestionOptions) {}
 
@@ -42,7 +50,18 @@ export class Ingestion {
    * `internal`: the server's own events (alert firings) are not refused when the queue is full: they are few, and
    * an alert missing from the history would be worse than a queue briefly over its bound.
    */
-  async publish(inputs: PublishEventInput[], { internal = false } = {}): Promise<PublishResult> {
+  async publish(inputs: PublishEventInput[], options: { internal?: boolean } = {}): Promise<PublishResult> {
+    try {
+      const result = await this.store(inputs, options.internal ?? false);
+      this.hooks.onPublished?.(result);
+      return result;
+    } catch (error) {
+      this.hooks.onRefused?.(String((error as { extensions?: { code?: unknown } }).extensions?.code ?? 'INTERNAL'));
+      throw error;
+    }
+  }
+
+  private async store(inputs: PublishEventInput[], internal: boolean): Promise<PublishResult> {
     const { store, bus, limits, logger, nudgeLocal, maxQueued } = this.options;
     const now = this.options.now?.() ?? Date.now();
     const validation = validateBatch(inputs, now, limits);

@@ -1,11 +1,10 @@
 // The stream processor: takes committed events from the Postgres outbox, broadcasts them on the bus, applies
 // them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
 // holds the lease and does this work; the others stand by and take over when its lease lapses.
-import { eventToSamples } from '../aggregation/samples.js';
+import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import { EVENTS_RECEIVED_METRIC } from '../live/dashboard.js';
 import type { EventMessage } from '../bus/topics.js';
 import type { Logger } from '../observability/logger.js';
 import type { StoredEvent } from './model.js';

@@ -1,11 +1,10 @@
 // The dashboard: a handful of aggregates read in one round trip, computed once per interval per instance and
 // shared by every `dashboardUpdated` subscriber.
 import type { AggregateQuery, AggregateStore, MetricAggregate } from '../aggregation/types.js';
+import { EVENTS_RECEIVED_METRIC } from '../aggregation/samples.js';
 import type { Logger } from '../observability/logger.js';
 import { type LatestIterator, latestIterator } from './latest.js';
 
-/** Counted for every event at its receive time by the stream processor, so the dashboard can show arrival rate. */
-export const EVENTS_RECEIVED_METRIC = 'events_received';
 
 export interface Dashboard {
   at: Date;

@@ -77,9 +77,11 @@ export class MetricFeed {
       }
     });
     group.subscribers.add(subscriber);
+    const pushedBefore = group.lastPushAt;
     this.options.aggregates.read([{ metric, window }], this.now()).then(
       ([current]) => {
-        if (!current) return;
+        // A refresh that pushed meanwhile already gave this subscriber something newer.
+        if (!current || owner.lastPushAt !== pushedBefore) return;
         owner.lastPushed ??= statsKey(current);
         subscriber.push(current);
       },

@@ -213,6 +213,10 @@ describe('health', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('jackdaw_events_processed_total');
     expect(metrics).toMatch(/^jackdaw_websocket_connections 1$/m);
+    // Counted by earlier tests of this file: publishes, a repeated id, refused bad batches.
+    expect(metrics).toMatch(/^jackdaw_events_accepted_total [1-9]/m);
+    expect(metrics).toMatch(/^jackdaw_events_duplicate_total [1-9]/m);
+    expect(metrics).toMatch(/^jackdaw_events_rejected_total\{code="BAD_USER_INPUT"\} [1-9]/m);
     sub.dispose();
     await client.dispose();
   });
