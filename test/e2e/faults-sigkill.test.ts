@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
-import { REDIS_URL, type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`;
 const AGGREGATE = `query($metric: String!) { aggregate(metric: $metric, window: M5) { count sum } }`;
@@ -24,6 +24,7 @@ afterAll(async () => {
   await child?.kill('SIGKILL');
   await restarted?.stop();
   await database?.drop();
+  await deleteRedisKeys(prefix);
 });
 
 describe('SIGKILL mid-load', () => {

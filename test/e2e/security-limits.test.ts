@@ -5,12 +5,13 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, gql, gqlOk, sleep, startServer } from '../helpers/app.js';
 import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
-import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
 
 const BODY_LIMIT = 16 * 1024;
 let database: TestDatabase;
 let limited: TestServer; // small limits, introspection off, no rate limit
 let open: TestServer; // the defaults
+const prefixes: string[] = [];
 const servers: TestServer[] = [];
 const sockets: RawSocket[] = [];
 
@@ -37,6 +38,7 @@ afterAll(async () => {
   for (const socket of sockets) await socket.close();
   for (const server of servers) await server.stop();
   await database?.drop();
+  for (const prefix of prefixes) await deleteRedisKeys(prefix);
 });
 
 const codeOf = (result: { errors?: { extensions?: { code?: string } }[] }) => result.errors?.[0]?.extensions?.code;
@@ -197,6 +199,7 @@ describe('rate limit', () => {
 
   it('should count one key across instances when they share Redis', async () => {
     const prefix = redisKeyPrefix();
+    prefixes.push(prefix);
     const config = { RATE_LIMIT_PER_SECOND: 5 };
     const one = await startServer({ databaseUrl: database.url, adminKey: limited.adminKey, redisKeyPrefix: prefix, config });
     servers.push(one);
