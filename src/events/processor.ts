@@ -126,14 +126,21 @@ export class StreamProcessor {
   }
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (this.running) {
       try {
         await this.pass();
+        if (failures > 0) this.options.logger.info({ failures }, 'stream processor recovered');
+        failures = 0;
       } catch (error) {
-        this.options.logger.warn({ err: error }, 'stream processor pass failed; retrying');
+        // One line when a dependency goes away, not one per poll while it stays away.
+        if (failures === 0) this.options.logger.warn({ err: error }, 'stream processor pass failed; retrying');
+        failures += 1;
       }
       if (!this.running) break;
-      if (!this.nudged) await this.sleep(this.options.pollMs);
+      // While failing, wait longer between tries (up to 8 polls) instead of hammering what is down; a nudge
+      // still wakes the loop at once.
+      if (!this.nudged) await this.sleep(this.options.pollMs * 2 ** Math.min(failures, 3));
     }
   }
 
