@@ -20,6 +20,9 @@ import type { AlertNotifier } from './notifier.js';
 import type { Alert, AlertRule } from './rules.js';
 import type { AlertStore } from './store.js';
 
+/** Alerts recorded per publish when a new leader re-records the open ones (well under the batch limit). */
+const RECORD_CHUNK = 500;
+
 export function toAlertMessage(alert: Alert): AlertMessage {
   return {
     ...alert,
@@ -147,11 +150,10 @@ export class AlertEngine {
   /** A new leader starts from what is stored: rules with an open alert are firing. */
   private async seed(): Promise<void> {
     this.states.clear();
-    for (const alert of await this.options.store.openAlerts()) {
-      this.states.set(alert.ruleId, { kind: 'firing' });
-      // A previous leader may have died between storing the alert and recording it.
-      await this.record(alert, { id: alert.ruleId, name: alert.ruleName, severity: alert.severity }, alert.values);
-    }
+    const open = await this.options.store.openAlerts();
+    for (const alert of open) this.states.set(alert.ruleId, { kind: 'firing' });
+    // A previous leader may have died between storing an alert and recording it; recording again is harmless.
+    for (let i = 0; i < open.length; i += RECORD_CHUNK) await this.record(open.slice(i, i + RECORD_CHUNK));
     this.rules = null;
     this.seeded = true;
   }
@@ -173,20 +175,26 @@ export class AlertEngine {
     // Notifications and the history depend on Postgres only, so they go first: a bus outage must not lose them.
     notifier.notify(alert, rule);
     // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
-    await this.record(alert, rule, values).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
+    await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
     await this.broadcast('alerts:triggered', alert);
   }
 
-  /** The firing in the event history. Its id is the alert's, so recording it again (see seed) is harmless. */
-  private async record(alert: Alert, rule: Pick<AlertRule, 'id' | 'name' | 'severity'>, values: Alert['values']): Promise<void> {
-    await this.options.ingestion.publish([
-      {
-        id: alert.id,
-        type: 'ALERT_TRIGGERED',
-        timestamp: alert.triggeredAt,
-        data: { alertId: alert.id, ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message: alert.message, values },
+  /** Firings in the event history. Each event's id is its alert's, so recording one again changes nothing. */
+  private async record(alerts: Alert[]): Promise<void> {
+    const events = alerts.map((alert) => ({
+      id: alert.id,
+      type: 'ALERT_TRIGGERED' as const,
+      timestamp: alert.triggeredAt,
+      data: {
+        alertId: alert.id,
+        ruleId: alert.ruleId,
+        ruleName: alert.ruleName,
+        severity: alert.severity,
+        message: alert.message,
+        values: alert.values,
       },
-    ], { internal: true });
+    }));
+    await this.options.ingestion.publish(events, { internal: true });
   }
 
   /** Subscribers that miss a broadcast (the bus is down) catch up with `alertTriggered(after:)` from storage. */
