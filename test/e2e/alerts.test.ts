@@ -218,6 +218,27 @@ describe('alert engine across two instances', () => {
     expect(again.received.map((r: any) => r.alertTriggered.ruleName)).toEqual(['replay_b', 'replay_c', 'replay_d']);
   });
 
+  it('should push an alert to subscribers at once while its webhook hangs', async () => {
+    const receiverCleanups: Cleanups = [];
+    const hanging = await startReceiver(receiverCleanups, () => 'hang');
+    const rule = await createRule({
+      name: 'slow receiver',
+      severity: 'LOW',
+      webhookUrls: [hanging.url],
+      conditions: [{ metric: 'slow_hook_m', aggregation: 'MAX', operator: 'GT', threshold: 0 }],
+    });
+    const triggered = live(one, `subscription($r: [ID!]) { alertTriggered(ruleIds: $r) { id } }`, { r: [rule.id] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await publish(one, 'slow_hook_m', [1]);
+    await triggered.waitFor(1, 5_000);
+    // The webhook's first attempt is still hanging (its timeout is 5 s): the subscriber did not wait for it.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await eventually(() => hanging.requests.length >= 1);
+    // Gone now: the remaining attempts fail fast instead of holding the servers' stop for their timeouts.
+    for (const cleanup of receiverCleanups) await cleanup();
+  });
+
   it('should refuse a replay from an unknown alert with NOT_FOUND', async () => {
     const sub = live(one, `subscription { alertTriggered(after: "5b0c3a52-0000-4000-8000-000000000000") { id } }`);
     await sub.waitFor(1);
