@@ -12,14 +12,19 @@ export interface PublishEventInput {
   data: unknown;
 }
 
-export interface NewEvent {
+interface EventFields {
   id: string;
   type: EventType;
   timestamp: Date;
   data: Record<string, unknown>;
 }
 
-export interface StoredEvent extends NewEvent {
+export interface NewEvent extends EventFields {
+  /** `data` as JSON, serialised once by validation (which needs its size) and stored as it is. */
+  dataJson: string;
+}
+
+export interface StoredEvent extends EventFields {
   seq: bigint;
   receivedAt: Date;
 }
@@ -60,19 +65,26 @@ function nestingDepth(value: unknown, cap: number): number {
  */
 const UNSTORABLE_TEXT = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
-function problemWith(input: PublishEventInput, now: number, limits: EventLimits): string | null {
-  if (input.id != null && !isUuid(input.id)) return `id "${input.id.slice(0, 64)}" is not a UUID`;
-  if (!isPlainObject(input.data)) return 'data must be a JSON object';
-  if (nestingDepth(input.data, limits.maxDepth) > limits.maxDepth) return `data is nested more than ${limits.maxDepth} levels deep`;
-  const json = JSON.stringify(input.data);
-  const bytes = Buffer.byteLength(json);
-  if (bytes > limits.maxEventBytes) return `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}`;
-  if (UNSTORABLE_TEXT.test(json)) return 'data holds a NUL character or an unpaired surrogate, which cannot be stored';
+/** The event's data as JSON when it is acceptable, else what is wrong with it. */
+function check(input: PublishEventInput, now: number, limits: EventLimits): { problem: string } | { dataJson: string } {
+  if (input.id != null && !isUuid(input.id)) return { problem: `id "${input.id.slice(0, 64)}" is not a UUID` };
+  if (!isPlainObject(input.data)) return { problem: 'data must be a JSON object' };
+  if (nestingDepth(input.data, limits.maxDepth) > limits.maxDepth) {
+    return { problem: `data is nested more than ${limits.maxDepth} levels deep` };
+  }
+  const dataJson = JSON.stringify(input.data);
+  const bytes = Buffer.byteLength(dataJson);
+  if (bytes > limits.maxEventBytes) return { problem: `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}` };
+  if (UNSTORABLE_TEXT.test(dataJson)) {
+    return { problem: 'data holds a NUL character or an unpaired surrogate, which cannot be stored' };
+  }
   const ts = input.timestamp?.getTime();
   if (ts !== undefined && ts > now + limits.maxFutureSkewMs) {
-    return `timestamp ${input.timestamp?.toISOString()} is more than ${limits.maxFutureSkewMs / 60_000} minutes in the future`;
+    return {
+      problem: `timestamp ${input.timestamp?.toISOString()} is more than ${limits.maxFutureSkewMs / 60_000} minutes in the future`,
+    };
   }
-  return null;
+  return { dataJson };
 }
 
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */
@@ -82,13 +94,14 @@ export function validateBatch(inputs: PublishEventInput[], now: number, limits: 
   }
   const events: NewEvent[] = [];
   for (const [index, input] of inputs.entries()) {
-    const problem = problemWith(input, now, limits);
-    if (problem) return { ok: false, index, problem };
+    const checked = check(input, now, limits);
+    if ('problem' in checked) return { ok: false, index, problem: checked.problem };
     events.push({
       id: input.id?.toLowerCase() ?? randomUUID(),
       type: input.type,
       timestamp: input.timestamp ?? new Date(now),
       data: input.data as Record<string, unknown>,
+      dataJson: checked.dataJson,
     });
   }
   return { ok: true, events };

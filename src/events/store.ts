@@ -57,7 +57,7 @@ export class EventStore {
       events.map((e) => e.id),
       events.map((e) => e.type),
       events.map((e) => e.timestamp.toISOString()),
-      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => e.dataJson),
       receivedAt.toISOString(),
     );
     return new Set(rows.map((r) => r.id));

@@ -9,13 +9,10 @@ import type { NewEvent } from '../../src/events/model.js';
 import { EventStore } from '../../src/events/store.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
 
-const event = (over: Partial<NewEvent> = {}): NewEvent => ({
-  id: randomUUID(),
-  type: 'PERFORMANCE_METRIC',
-  timestamp: new Date(),
-  data: { metric_name: 'api_response_time', value: 0 },
-  ...over,
-});
+const event = (over: Partial<NewEvent> = {}): NewEvent => {
+  const fields = { id: randomUUID(), type: 'PERFORMANCE_METRIC' as const, timestamp: new Date(), data: { metric_name: 'api_response_time', value: 0 }, ...over };
+  return { ...fields, dataJson: JSON.stringify(fields.data) };
+};
 
 const backends: [string, () => Promise<{ db: Database; cleanup: () => Promise<void> }>][] = [
   [

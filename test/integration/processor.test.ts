@@ -40,6 +40,7 @@ const events = (n: number, name: string): NewEvent[] =>
     type: 'PERFORMANCE_METRIC',
     timestamp: new Date(),
     data: { metric_name: name, value: i },
+    dataJson: JSON.stringify({ metric_name: name, value: i }),
   }));
 
 /** An event store whose next outbox delete fails, as if the process died right after applying the batch. */
