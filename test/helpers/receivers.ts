@@ -39,15 +39,6 @@ export async function startReceiver(
   return { url: `http://127.0.0.1:${port}/hooks/jackdaw`, requests };
 }
 
-/** A port that was free a moment ago and that nothing listens on now. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export interface CapturedEmail {
   from: string;
   to: string[];

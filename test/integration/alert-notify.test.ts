@@ -9,7 +9,8 @@ import { createAlertNotifier, type AlertNotifier, type AlertNotifierOptions } fr
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { createAlertStore, type AlertStore } from '../../src/alerts/store.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
-import { closedPort, header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
+import { freePort } from '../helpers/owned-services.js';
+import { header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const SECRET = 'test-webhook-secret';
@@ -148,7 +149,7 @@ describe('webhooks', () => {
   });
 
   it('should record a receiver that cannot be reached', async () => {
-    const { rule, alert } = await firingAlert({ webhookUrls: [`http://127.0.0.1:${await closedPort()}/hooks`] });
+    const { rule, alert } = await firingAlert({ webhookUrls: [`http://127.0.0.1:${await freePort()}/hooks`] });
     const { notifier } = startNotifier({ attempts: 2 });
 
     notifier.notify(alert, rule);
