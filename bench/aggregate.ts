@@ -10,10 +10,10 @@ import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from '../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../src/aggregation/redis-store.js';
 import { eventToSamples, type SampledEvent } from '../src/aggregation/samples.js';
-import { WINDOW_MS, WINDOW_SIZES, type MetricSample } from '../src/aggregation/types.js';
-import { integer, machineDescription, writeSection } from './report.js';
+import { type MetricSample, WINDOW_MS, WINDOW_SIZES } from '../src/aggregation/types.js';
 import { random } from '../test/helpers/random.js';
 import { deleteKeys, scanKeys } from '../test/helpers/redis-keys.js';
+import { integer, machineDescription, writeSection } from './report.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECTION_HEADING = '## Aggregation (npm run bench:aggregate)';
@@ -51,7 +51,11 @@ function realisticEvents(count: number, end: number, seed: number): SampledEvent
     const roll = next();
     if (roll < 0.5) {
       const name = names[Math.floor(next() * names.length)]!;
-      return { type: 'PERFORMANCE_METRIC', timestamp, data: { metric_name: name, value: PERFORMANCE_METRICS[name]!(next) } };
+      return {
+        type: 'PERFORMANCE_METRIC',
+        timestamp,
+        data: { metric_name: name, value: PERFORMANCE_METRICS[name]!(next) },
+      };
     }
     if (roll < 0.7) {
       const metrics = { latency_ms: logNormal(next, 4, 0.5), throughput_rps: 500 + 1_500 * next() };
@@ -90,7 +94,10 @@ async function baselineApply(redis: Redis, prefix: string, samples: MetricSample
   await pipeline.exec();
 }
 
-async function timeEventsPerSecond(events: SampledEvent[], apply: (seqs: string[], samples: MetricSample[]) => Promise<void>) {
+async function timeEventsPerSecond(
+  events: SampledEvent[],
+  apply: (seqs: string[], samples: MetricSample[]) => Promise<void>,
+) {
   const started = performance.now();
   let samples = 0;
   for (const batch of batchesOf(events)) {
@@ -185,7 +192,13 @@ async function benchMemory(redis: Redis, prefix: string): Promise<MemoryCheckpoi
     if (!MEMORY_CHECKPOINTS.includes(applied)) continue;
     const { keys, bytes } = await redisMemory(redis, `${keyPrefix}*`);
     const heapBytes = heapUsed() - heapBefore;
-    checkpoints.push({ samples: applied, redisKeys: keys, redisBytes: bytes, memoryBuckets: memoryStore.bucketCount(), heapBytes });
+    checkpoints.push({
+      samples: applied,
+      redisKeys: keys,
+      redisBytes: bytes,
+      memoryBuckets: memoryStore.bucketCount(),
+      heapBytes,
+    });
   }
   await memoryStore.close();
   return checkpoints;
@@ -225,7 +238,7 @@ function report(machine: string, throughput: ThroughputResult, memory: MemoryChe
     '',
     `Method: samples of one metric with event times over a fixed ${MEMORY_SPREAD_MS / 60_000} minutes, applied in batches of ` +
       `${integer(MEMORY_BATCH_SAMPLES)} to a RedisAggregateStore and a MemoryAggregateStore. Redis: \`MEMORY USAGE key SAMPLES 0\` ` +
-      'summed over the store\'s keys. In-process: heap used after a forced GC, minus the heap before the store existed. ' +
+      "summed over the store's keys. In-process: heap used after a forced GC, minus the heap before the store existed. " +
       'Flat figures mean memory grows with buckets (metrics × time covered), not with samples.',
     '',
     '| samples | Redis keys | Redis memory | in-process buckets | in-process heap |',

@@ -3,15 +3,18 @@
 import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { type BenchServer, PUBLISH_MANY, REDIS_URL, backgroundLoad, graphql, startBenchServer } from './server.js';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
+import { type BenchServer, backgroundLoad, graphql, PUBLISH_MANY, REDIS_URL, startBenchServer } from './server.js';
 
 const HEADING = '## Alert latency (npm run bench:alerts)';
 const RATES = [1_000, 10_000];
 const TRIGGERS_PER_RATE = 40;
 const TRIGGER_INTERVAL_MS = 250;
 
-const loadEvent = (i: number) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: `load_${i % 10}`, value: i % 997 } });
+const loadEvent = (i: number) => ({
+  type: 'PERFORMANCE_METRIC',
+  data: { metric_name: `load_${i % 10}`, value: i % 997 },
+});
 
 async function createRules(server: BenchServer, names: string[]): Promise<Map<string, string>> {
   const ruleIdByMetric = new Map<string, string>();
@@ -19,14 +22,26 @@ async function createRules(server: BenchServer, names: string[]): Promise<Map<st
     const { createAlertRule } = await graphql(
       server,
       `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }`,
-      { input: { name: `bench ${metric}`, severity: 'LOW', conditions: [{ metric, window: 'M1', aggregation: 'MAX', operator: 'GT', threshold: 0 }] } },
+      {
+        input: {
+          name: `bench ${metric}`,
+          severity: 'LOW',
+          conditions: [{ metric, window: 'M1', aggregation: 'MAX', operator: 'GT', threshold: 0 }],
+        },
+      },
     );
     ruleIdByMetric.set(metric, createAlertRule.id);
   }
   return ruleIdByMetric;
 }
 
-async function measure(server: BenchServer, client: Client, rate: number, metrics: string[], ruleIds: Map<string, string>) {
+async function measure(
+  server: BenchServer,
+  client: Client,
+  rate: number,
+  metrics: string[],
+  ruleIds: Map<string, string>,
+) {
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const dispose = client.subscribe(
@@ -46,15 +61,25 @@ async function measure(server: BenchServer, client: Client, rate: number, metric
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // the load settles, the subscription is live
   for (const metric of metrics) {
     sentAt.set(ruleIds.get(metric) as string, performance.now());
-    await graphql(server, PUBLISH_MANY, { inputs: [{ type: 'PERFORMANCE_METRIC', data: { metric_name: metric, value: 1 } }] });
+    await graphql(server, PUBLISH_MANY, {
+      inputs: [{ type: 'PERFORMANCE_METRIC', data: { metric_name: metric, value: 1 } }],
+    });
     await new Promise((resolve) => setTimeout(resolve, TRIGGER_INTERVAL_MS));
   }
   const deadline = performance.now() + 15_000;
-  while (latencies.length < metrics.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (latencies.length < metrics.length && performance.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   controller.abort();
   const { acknowledged, failed } = await load;
   dispose();
-  return { rate, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), received: latencies.length, acknowledged, failed };
+  return {
+    rate,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    received: latencies.length,
+    acknowledged,
+    failed,
+  };
 }
 
 async function main(): Promise<void> {
@@ -69,7 +94,9 @@ async function main(): Promise<void> {
     retryAttempts: 0,
   });
   try {
-    const metricsByRate = RATES.map((rate) => Array.from({ length: TRIGGERS_PER_RATE }, (_, i) => `trigger_${rate}_${i}`));
+    const metricsByRate = RATES.map((rate) =>
+      Array.from({ length: TRIGGERS_PER_RATE }, (_, i) => `trigger_${rate}_${i}`),
+    );
     const ruleIds = await createRules(server, metricsByRate.flat());
     const results = [];
     for (const [index, rate] of RATES.entries()) {

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { type BenchServer, PUBLISH_MANY, REDIS_URL, backgroundLoad, graphql, startBenchServer } from './server.js';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
+import { type BenchServer, backgroundLoad, graphql, PUBLISH_MANY, REDIS_URL, startBenchServer } from './server.js';
 
 const HEADING = '## Event pipeline (npm run bench:pipeline)';
 const BATCH = 1_000;
@@ -19,7 +19,10 @@ const MARKER_INTERVAL_MS = 50;
 const FANOUT_CLIENTS = 500;
 const FANOUT_MARKERS = 40;
 
-const perfEvent = (i: number) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: `bench_metric_${i % 10}`, value: i % 997 } });
+const perfEvent = (i: number) => ({
+  type: 'PERFORMANCE_METRIC',
+  data: { metric_name: `bench_metric_${i % 10}`, value: i % 997 },
+});
 
 async function batchLatency(server: BenchServer) {
   const times: number[] = [];
@@ -114,7 +117,10 @@ async function deliveryLatency(server: BenchServer, clients: number, markers: nu
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const controller = new AbortController();
-  const load = loadRate > 0 ? backgroundLoad(server, loadRate, controller.signal, perfEvent) : Promise.resolve({ acknowledged: 0, failed: 0 });
+  const load =
+    loadRate > 0
+      ? backgroundLoad(server, loadRate, controller.signal, perfEvent)
+      : Promise.resolve({ acknowledged: 0, failed: 0 });
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // let the load settle
   const acknowledgements: number[] = [];
   for (let i = 0; i < markers; i++) {
@@ -126,7 +132,8 @@ async function deliveryLatency(server: BenchServer, clients: number, markers: nu
     await new Promise((resolve) => setTimeout(resolve, MARKER_INTERVAL_MS));
   }
   const deadline = performance.now() + 10_000;
-  while (latencies.length < markers * clients && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (latencies.length < markers * clients && performance.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   controller.abort();
   const { acknowledged, failed } = await load;
   await Promise.all(sockets.map((s) => s.dispose()));

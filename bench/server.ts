@@ -89,7 +89,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   };
 }
 
-export async function graphql<T = any>(server: BenchServer, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function graphql<T = any>(
+  server: BenchServer,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },

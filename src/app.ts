@@ -3,21 +3,21 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GraphQLError } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import type { Principal } from './auth/keys.js';
 import { bearerKey } from './auth/keys.js';
 import type { Config } from './config.js';
 import { type Context, createLoaders } from './context.js';
 import { apiError, maskInternalErrors, withContractCodes } from './errors.js';
-import { type Logger, createLogger } from './observability/logger.js';
-import { type Metrics, createMetrics } from './observability/metrics.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { schema } from './schema/index.js';
 import { ConnectionRegistry } from './security/connections.js';
 import { limitPlugins } from './security/limits.js';
 import { createRateLimiter, rateLimitPlugin } from './security/rate-limit.js';
-import { type Services, createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 import { createHttpHandler } from './transport/http.js';
 import { attachWebSocket } from './transport/websocket.js';
 
@@ -36,7 +36,11 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const services = await createServices(config, logger);
   const metrics = createMetrics();
-  const rateLimiter = createRateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, redis: services.redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const rateLimiter = createRateLimiter({
+    perSecond: config.RATE_LIMIT_PER_SECOND,
+    redis: services.redis,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+  });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
     checkEveryMs: config.REVOCATION_CHECK_MS,
@@ -51,14 +55,18 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       return await services.apiKeys.store.authenticate(key);
     } catch (error) {
       logger.error({ err: error, requestId }, 'API key check failed');
-      throw apiError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${requestId})`, { requestId });
+      throw apiError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${requestId})`, {
+        requestId,
+      });
     }
   }
 
   const generatedKey = await services.apiKeys.store.bootstrapAdmin(config.ADMIN_API_KEY);
   if (generatedKey) {
     // Printed once, to the console only: it is stored as a hash and never logged.
-    process.stdout.write(`\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n`);
+    process.stdout.write(
+      `\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n`,
+    );
   }
 
   const yoga = createYoga<{ principal?: Principal | null; requestId?: string }, Context>({
@@ -82,7 +90,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
       ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
       {
         onResultProcess({ result }) {
-          for (const item of Array.isArray(result) ? result : [result]) withContractCodes((item as { errors?: GraphQLError[] }).errors);
+          for (const item of Array.isArray(result) ? result : [result])
+            withContractCodes((item as { errors?: GraphQLError[] }).errors);
         },
       },
     ],

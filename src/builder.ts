@@ -29,7 +29,10 @@ export const builder = new SchemaBuilder<{
     }),
     unauthorizedError: (_parent, context, info) =>
       context.principal
-        ? apiError('FORBIDDEN', `the ${context.principal.role} role may not use ${info.parentType.name}.${info.fieldName}`)
+        ? apiError(
+            'FORBIDDEN',
+            `the ${context.principal.role} role may not use ${info.parentType.name}.${info.fieldName}`,
+          )
         : apiError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"'),
   },
 });

@@ -1,11 +1,11 @@
 // What every resolver sees, built the same way for HTTP and WebSocket operations.
 import DataLoader from 'dataloader';
-import type { Principal } from './auth/keys.js';
-import type { Services } from './services.js';
-import type { StoredEvent } from './events/model.js';
 import type { AggregateQuery, MetricAggregate } from './aggregation/types.js';
 import type { AlertRule } from './alerts/rules.js';
 import type { AlertDelivery } from './alerts/store.js';
+import type { Principal } from './auth/keys.js';
+import type { StoredEvent } from './events/model.js';
+import type { Services } from './services.js';
 
 export interface Loaders {
   event: DataLoader<string, StoredEvent | null>;

@@ -1,6 +1,6 @@
 // The Prisma client on Postgres (DATABASE_URL) or, with none configured, on embedded PGlite in DATA_DIR.
 // One client per app, owned by the app and never put in Context.
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';

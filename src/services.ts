@@ -1,25 +1,26 @@
 // Builds and owns every I/O dependency of an app instance. Closing it releases all of them, in reverse order.
+
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
-import { RedisAggregateStore, acquireLease, releaseLease, renewLease } from './aggregation/redis-store.js';
+import { acquireLease, RedisAggregateStore, releaseLease, renewLease } from './aggregation/redis-store.js';
 import type { AggregateStore } from './aggregation/types.js';
+import { AlertEngine, toAlertMessage } from './alerts/engine.js';
+import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
+import type { Alert } from './alerts/rules.js';
+import { type AlertStore, createAlertStore } from './alerts/store.js';
 import { ApiKeyStore, type Role } from './auth/keys.js';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db.js';
 import { apiError, badInput } from './errors.js';
 import { Ingestion } from './events/ingest.js';
-import { type Lease, StreamProcessor, localLease } from './events/processor.js';
+import { type Lease, localLease, StreamProcessor } from './events/processor.js';
 import { EventStore } from './events/store.js';
-import type { Logger } from './observability/logger.js';
-import { DashboardFeed } from './live/dashboard.js';
-import { AlertEngine, toAlertMessage } from './alerts/engine.js';
-import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
-import type { Alert } from './alerts/rules.js';
-import { type AlertStore, createAlertStore } from './alerts/store.js';
-import { MetricFeed } from './live/metric-feed.js';
-import { randomUUID } from 'node:crypto';
 import { isUuid } from './ids.js';
+import { DashboardFeed } from './live/dashboard.js';
+import { MetricFeed } from './live/metric-feed.js';
+import type { Logger } from './observability/logger.js';
 
 export interface Services {
   config: Config;
@@ -74,7 +75,9 @@ export function redisLease(redis: Redis, keyPrefix: string, ttlMs: number): Leas
   return {
     token,
     async hold() {
-      held = held ? await renewLease(redis, keyPrefix, token, ttlMs) : await acquireLease(redis, keyPrefix, token, ttlMs);
+      held = held
+        ? await renewLease(redis, keyPrefix, token, ttlMs)
+        : await acquireLease(redis, keyPrefix, token, ttlMs);
       return held;
     },
     async release() {
@@ -88,7 +91,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
-  const bus = config.REDIS_URL ? createRedisBus({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX }) : createMemoryBus();
+  const bus = config.REDIS_URL
+    ? createRedisBus({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })
+    : createMemoryBus();
   const aggregates: AggregateStore = redis
     ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
     : new MemoryAggregateStore();

@@ -1,6 +1,6 @@
 // The aggregate store of the embedded, single-process mode: the same buckets as the Redis store, in Maps.
 // State lives only as long as the process, so a restarted process reports no applied batch and gets rebuilt.
-import { addValue, emptyStats, finalize, mergeInto, sketchBin, type BucketStats } from './stats.js';
+import { addValue, type BucketStats, emptyStats, finalize, mergeInto, sketchBin } from './stats.js';
 import type { AggregateQuery, AggregateStore, MetricAggregate, MetricSample } from './types.js';
 import { AGGREGATION_HORIZON_MS, sampleBuckets, windowBuckets } from './windows.js';
 
@@ -69,7 +69,10 @@ export class MemoryAggregateStore implements AggregateStore {
 
   async metricNames(at: number): Promise<string[]> {
     const since = at - AGGREGATION_HORIZON_MS;
-    return [...this.newestSample].filter(([, newest]) => newest > since).map(([metric]) => metric).sort();
+    return [...this.newestSample]
+      .filter(([, newest]) => newest > since)
+      .map(([metric]) => metric)
+      .sort();
   }
 
   /** Buckets held in memory: it grows with metrics × time covered, never with the number of samples. */

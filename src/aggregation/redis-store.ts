@@ -11,11 +11,11 @@
 //   agg:names                          sorted set, metric → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 import type { Redis } from 'ioredis';
-import { addValue, emptyStats, finalize, sketchBin, type BucketStats } from './stats.js';
+import { addValue, type BucketStats, emptyStats, finalize, sketchBin } from './stats.js';
 import {
-  FencedError,
   type AggregateQuery,
   type AggregateStore,
+  FencedError,
   type MetricAggregate,
   type MetricSample,
   type WindowSize,

@@ -87,10 +87,27 @@ export function sketchQuantiles(bins: Map<string, number>, quantiles: readonly n
 }
 
 /** The aggregate of one window from the merge of its buckets. `from`/`to` are epoch ms. */
-export function finalize(metric: string, window: WindowSize, from: number, to: number, stats: BucketStats): MetricAggregate {
+export function finalize(
+  metric: string,
+  window: WindowSize,
+  from: number,
+  to: number,
+  stats: BucketStats,
+): MetricAggregate {
   const span = { metric, window, from: new Date(from), to: new Date(to) };
   if (stats.count === 0) {
-    return { ...span, count: 0, sum: 0, avg: null, min: null, max: null, stddev: null, p50: null, p95: null, p99: null };
+    return {
+      ...span,
+      count: 0,
+      sum: 0,
+      avg: null,
+      min: null,
+      max: null,
+      stddev: null,
+      p50: null,
+      p95: null,
+      p99: null,
+    };
   }
   const { p50, p95, p99 } = REPORTED_QUANTILES;
   // A bin's representative value may lie just outside the exact extremes; the true quantile never does.

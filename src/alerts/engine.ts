@@ -8,13 +8,13 @@ import type { AlertMessage } from '../bus/topics.js';
 import type { Ingestion } from '../events/ingest.js';
 import type { Logger } from '../observability/logger.js';
 import {
-  INACTIVE,
-  type RuleState,
   alertMessage,
   evaluateRule,
+  INACTIVE,
   indexAggregates,
   nextRuleState,
   queriesForRules,
+  type RuleState,
 } from './evaluate.js';
 import type { AlertNotifier } from './notifier.js';
 import type { Alert, AlertRule } from './rules.js';
@@ -105,7 +105,8 @@ export class AlertEngine {
     this.running ??= this.drain().finally(() => {
       this.running = null;
       // Asked for while the last run was finishing: run again rather than wait for the next tick.
-      if (this.pending) this.kick().catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+      if (this.pending)
+        this.kick().catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
     });
     return this.running;
   }

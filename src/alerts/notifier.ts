@@ -4,7 +4,7 @@ import type { DeliveryChannel, PrismaClient } from '../generated/prisma/client.j
 import type { Logger } from '../observability/logger.js';
 import { createEmailNotifier, type EmailNotifier } from './email.js';
 import type { Alert, AlertRule, Severity } from './rules.js';
-import { deliverWebhook, withRetries, type DeliveryAttempt } from './webhook.js';
+import { type DeliveryAttempt, deliverWebhook, withRetries } from './webhook.js';
 
 /** The contract sends email only for these severities; webhooks get every alert. */
 export const EMAIL_SEVERITIES: ReadonlySet<Severity> = new Set(['HIGH', 'CRITICAL']);

@@ -1,8 +1,8 @@
 // Alert rules and the alerts they raise: their shapes, and the validation every rule passes before it is stored.
 // Pure: no I/O.
 import { z } from 'zod';
+import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
 import { WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
-import { METRIC_NAME_PATTERN, isValidMetricName } from '../aggregation/samples.js';
 
 export const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
@@ -93,7 +93,6 @@ export interface AlertRuleInput {
 }
 
 export type RuleValidation = { ok: true; value: AlertRuleDefinition } | { ok: false; problems: string[] };
-
 
 /** Messages are completed by the field's path, e.g. "conditions[1].threshold must be a finite number". */
 function expected(what: string) {

@@ -1,15 +1,15 @@
 // Alert rules, alerts and delivery attempts in Postgres. Exactly-once firing across instances rests on the
 // partial unique index Alert_one_open_per_rule (at most one unresolved alert per rule), not on any in-memory state.
 import {
-  Prisma,
   type Alert as AlertRow,
   type AlertRule as AlertRuleRow,
   type DeliveryChannel,
+  Prisma,
   type PrismaClient,
 } from '../generated/prisma/client.js';
+import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
 import {
-  validateRuleInput,
   type Alert,
   type AlertCondition,
   type AlertRule,
@@ -17,8 +17,8 @@ import {
   type AlertRuleInput,
   type AlertStatus,
   type Severity,
+  validateRuleInput,
 } from './rules.js';
-import { isUuid } from '../ids.js';
 
 /** The index, created by the migration, that allows one unresolved alert per rule. */
 export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';

@@ -45,13 +45,19 @@ export class ApiKeyStore {
 
   /** Which of these key ids are revoked now (open connections of theirs must close). */
   async revokedAmong(ids: string[]): Promise<string[]> {
-    const rows = await this.prisma.apiKey.findMany({ where: { id: { in: ids }, revokedAt: { not: null } }, select: { id: true } });
+    const rows = await this.prisma.apiKey.findMany({
+      where: { id: { in: ids }, revokedAt: { not: null } },
+      select: { id: true },
+    });
     return rows.map((row) => row.id);
   }
 
   /** Returns false when no active key has that id. */
   async revoke(id: string): Promise<boolean> {
-    const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    const { count } = await this.prisma.apiKey.updateMany({
+      where: { id, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
     return count > 0;
   }
 

@@ -1,9 +1,10 @@
 // Turns bus messages into the async iterator a GraphQL subscription resolver returns. The buffer between the
 // bus and a slow client is bounded: past `maxBuffered` items the subscription ends with an error the client sees,
 // instead of growing the server's memory without limit or dropping messages silently.
+
+import { apiError } from '../errors.js';
 import type { Bus } from './bus.js';
 import type { Topic, Topics } from './topics.js';
-import { apiError } from '../errors.js';
 
 export interface BusIteratorOptions<K extends Topic, T> {
   bus: Bus;

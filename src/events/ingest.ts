@@ -71,9 +71,13 @@ export class Ingestion {
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {
-      throw apiError('OVERLOADED', `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`, {
-        queued: this.queued,
-      });
+      throw apiError(
+        'OVERLOADED',
+        `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`,
+        {
+          queued: this.queued,
+        },
+      );
     }
     let inserted: Set<string>;
     this.queued += events.length;
@@ -81,10 +85,13 @@ export class Ingestion {
       inserted = await store.insertBatch(events, new Date(now));
     } catch (error) {
       // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
-      const refused = (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; originalMessage?: string } } } })
-        .meta?.driverAdapterError?.cause;
+      const refused = (
+        error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; originalMessage?: string } } } }
+      ).meta?.driverAdapterError?.cause;
       if (refused?.originalCode?.startsWith('22')) {
-        throw badInput(`the database refused the batch's data (${refused.originalMessage ?? refused.originalCode}); nothing was stored`);
+        throw badInput(
+          `the database refused the batch's data (${refused.originalMessage ?? refused.originalCode}); nothing was stored`,
+        );
       }
       logger.error({ err: error }, 'event store write failed');
       throw apiError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');

@@ -39,7 +39,6 @@ export interface EventLimits {
 
 export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
 
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -74,7 +73,8 @@ function check(input: PublishEventInput, now: number, limits: EventLimits): { pr
   }
   const dataJson = JSON.stringify(input.data);
   const bytes = Buffer.byteLength(dataJson);
-  if (bytes > limits.maxEventBytes) return { problem: `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}` };
+  if (bytes > limits.maxEventBytes)
+    return { problem: `data is ${bytes} bytes, more than the limit of ${limits.maxEventBytes}` };
   if (UNSTORABLE_TEXT.test(dataJson)) {
     return { problem: 'data holds a NUL character or an unpaired surrogate, which cannot be stored' };
   }
@@ -90,7 +90,11 @@ function check(input: PublishEventInput, now: number, limits: EventLimits): { pr
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */
 export function validateBatch(inputs: PublishEventInput[], now: number, limits: EventLimits): Validation {
   if (inputs.length > limits.maxBatchSize) {
-    return { ok: false, index: null, problem: `a batch holds at most ${limits.maxBatchSize} events, got ${inputs.length}` };
+    return {
+      ok: false,
+      index: null,
+      problem: `a batch holds at most ${limits.maxBatchSize} events, got ${inputs.length}`,
+    };
   }
   const events: NewEvent[] = [];
   for (const [index, input] of inputs.entries()) {

@@ -190,7 +190,8 @@ export class StreamProcessor {
     // than never.
     const chunk = this.options.broadcastChunk ?? 500;
     const messages: { events: EventMessage[] }[] = [];
-    for (let i = 0; i < batch.length; i += chunk) messages.push({ events: batch.slice(i, i + chunk).map(toEventMessage) });
+    for (let i = 0; i < batch.length; i += chunk)
+      messages.push({ events: batch.slice(i, i + chunk).map(toEventMessage) });
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
     const { samples, late } = this.samplesOf(batch);
@@ -222,7 +223,8 @@ export class StreamProcessor {
         late += 1;
         continue;
       }
-      for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples) samples.push(sample);
+      for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
+        samples.push(sample);
     }
     return { samples, late };
   }
@@ -233,14 +235,16 @@ export class StreamProcessor {
     const started = this.now();
     const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
     this.rebuilding = true;
-    await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
-      async function* samples(): AsyncGenerator<MetricSample[]> {
-        for await (const page of pages) yield samplesOf(page);
-      }
-      await aggregates.rebuild(samples(), [], lease.token);
-    }).finally(() => {
-      this.rebuilding = false;
-    });
+    await events
+      .processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
+        async function* samples(): AsyncGenerator<MetricSample[]> {
+          for await (const page of pages) yield samplesOf(page);
+        }
+        await aggregates.rebuild(samples(), [], lease.token);
+      })
+      .finally(() => {
+        this.rebuilding = false;
+      });
     logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
   }
 }

@@ -126,7 +126,11 @@ export class EventStore {
    * The events since `since` that have left the outbox (so were part of the lost aggregate state), in pages, all
    * read in one snapshot. Events still queued are not included: the processor applies them afterwards as usual.
    */
-  async processedSince<T>(since: Date, pageSize: number, use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>): Promise<T> {
+  async processedSince<T>(
+    since: Date,
+    pageSize: number,
+    use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+  ): Promise<T> {
     return this.prisma.$transaction(
       async (tx) => {
         async function* pages(): AsyncGenerator<StoredEvent[]> {

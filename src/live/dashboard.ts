@@ -1,10 +1,10 @@
 // The dashboard: a handful of aggregates read in one round trip, computed once per interval per instance and
 // shared by every `dashboardUpdated` subscriber.
-import type { AggregateQuery, AggregateStore, MetricAggregate } from '../aggregation/types.js';
+
 import { EVENTS_RECEIVED_METRIC } from '../aggregation/samples.js';
+import type { AggregateQuery, AggregateStore, MetricAggregate } from '../aggregation/types.js';
 import type { Logger } from '../observability/logger.js';
 import { type LatestIterator, latestIterator } from './latest.js';
-
 
 export interface Dashboard {
   at: Date;

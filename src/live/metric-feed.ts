@@ -102,7 +102,10 @@ export class MetricFeed {
   }
 
   private async refresh(group: Group): Promise<void> {
-    const [aggregate] = await this.options.aggregates.read([{ metric: group.metric, window: group.window }], this.now());
+    const [aggregate] = await this.options.aggregates.read(
+      [{ metric: group.metric, window: group.window }],
+      this.now(),
+    );
     if (!aggregate) return;
     const key = statsKey(aggregate);
     if (key === group.lastPushed) return;

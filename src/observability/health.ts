@@ -28,7 +28,9 @@ async function run(check: Check, timeoutMs: number): Promise<CheckResult> {
 }
 
 export async function runChecks(checks: Record<string, Check>, timeoutMs: number) {
-  const entries = await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const));
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const),
+  );
   const results = Object.fromEntries(entries);
   return { ok: entries.every(([, r]) => r.ok), checks: results };
 }

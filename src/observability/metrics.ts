@@ -1,12 +1,16 @@
 // Prometheus metrics of one app instance, on a registry of its own (two instances in one process stay apart).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jackdaw_' });
   return {
     registry,
-    eventsAccepted: new Counter({ name: 'jackdaw_events_accepted_total', help: 'Events committed', registers: [registry] }),
+    eventsAccepted: new Counter({
+      name: 'jackdaw_events_accepted_total',
+      help: 'Events committed',
+      registers: [registry],
+    }),
     eventsDuplicate: new Counter({
       name: 'jackdaw_events_duplicate_total',
       help: 'Published events whose id was already stored',

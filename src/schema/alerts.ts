@@ -1,18 +1,19 @@
 // Alert rules, alerts, their deliveries, and the alert subscriptions.
-import { builder } from '../builder.js';
-import { busIterator } from '../bus/subscription.js';
+
 import { fromAlertMessage } from '../alerts/engine.js';
 import {
   ALERT_STATUSES,
-  COMPARISON_OPERATORS,
-  SEVERITIES,
   type Alert,
   type AlertCondition,
   type AlertRule,
+  COMPARISON_OPERATORS,
+  SEVERITIES,
 } from '../alerts/rules.js';
 import type { AlertDelivery } from '../alerts/store.js';
-import { AggregationEnum, WindowSizeEnum } from './metrics.js';
+import { builder } from '../builder.js';
+import { busIterator } from '../bus/subscription.js';
 import { PageInfoRef, pageInfoOf } from './events.js';
+import { AggregationEnum, WindowSizeEnum } from './metrics.js';
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStatusEnum = builder.enumType('AlertStatus', { values: ALERT_STATUSES });
@@ -38,7 +39,11 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
     name: t.exposeString('name'),
     severity: t.field({ type: SeverityEnum, resolve: (r) => r.severity }),
     enabled: t.exposeBoolean('enabled'),
-    conditions: t.field({ type: [AlertConditionRef], description: 'All must hold (AND)', resolve: (r) => r.conditions }),
+    conditions: t.field({
+      type: [AlertConditionRef],
+      description: 'All must hold (AND)',
+      resolve: (r) => r.conditions,
+    }),
     forSeconds: t.exposeInt('forSeconds', { description: 'How long the conditions must hold before the rule fires' }),
     // Admins only: webhook URLs often carry tokens, and addresses are personal data.
     webhookUrls: t.exposeStringList('webhookUrls', { authScopes: { admin: true }, description: 'Admins only' }),
@@ -198,7 +203,8 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   alertTriggered: t.field({
     type: AlertRef,
-    description: 'Alerts as they fire. With `after`, first every alert fired since that one (from storage), then live ones.',
+    description:
+      'Alerts as they fire. With `after`, first every alert fired since that one (from storage), then live ones.',
     authScopes: { viewer: true },
     args: { severities: t.arg({ type: [SeverityEnum] }), ruleIds: t.arg.idList(), after: t.arg.id() },
     subscribe: (_root, { severities, ruleIds, after }, { services }) => {
@@ -208,7 +214,8 @@ builder.subscriptionFields((t) => ({
         bus: services.bus,
         topic: 'alerts:triggered',
         select: (message) =>
-          (!wantedSeverities || wantedSeverities.has(message.severity)) && (!wantedRules || wantedRules.has(message.ruleId))
+          (!wantedSeverities || wantedSeverities.has(message.severity)) &&
+          (!wantedRules || wantedRules.has(message.ruleId))
             ? [fromAlertMessage(message)]
             : [],
         maxBuffered: services.config.SUBSCRIPTION_BUFFER,

@@ -5,9 +5,15 @@ import type { Dashboard } from '../live/dashboard.js';
 const DashboardRef = builder.objectRef<Dashboard>('Dashboard').implement({
   fields: (t) => ({
     at: t.field({ type: 'DateTime', resolve: (d) => d.at }),
-    competitiveParity: t.exposeFloat('competitiveParity', { nullable: true, description: 'AVG of competitive_parity over M5' }),
+    competitiveParity: t.exposeFloat('competitiveParity', {
+      nullable: true,
+      description: 'AVG of competitive_parity over M5',
+    }),
     anomalyCount: t.exposeFloat('anomalyCount', { description: 'SUM of anomaly_count over M5' }),
-    apiResponseTime: t.exposeFloat('apiResponseTime', { nullable: true, description: 'AVG of api_response_time over M5' }),
+    apiResponseTime: t.exposeFloat('apiResponseTime', {
+      nullable: true,
+      description: 'AVG of api_response_time over M5',
+    }),
     benchmarkSuccessRate: t.exposeFloat('benchmarkSuccessRate', {
       description: 'SUM benchmark_success / SUM benchmark_total over M5; 0 when there were no benchmarks',
     }),

@@ -3,8 +3,8 @@ import { builder } from '../builder.js';
 import { busIterator } from '../bus/subscription.js';
 import type { EventMessage } from '../bus/topics.js';
 import { badInput } from '../errors.js';
-import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import type { EventType, StoredEvent } from '../events/model.js';
+import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
@@ -50,13 +50,18 @@ interface EventPage {
   hasNextPage: boolean;
 }
 
-export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null; startCursor: string | null }>(
-  'PageInfo',
-);
+export const PageInfoRef = builder.objectRef<{
+  hasNextPage: boolean;
+  endCursor: string | null;
+  startCursor: string | null;
+}>('PageInfo');
 PageInfoRef.implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
-    hasPreviousPage: t.boolean({ description: 'Always false: pages are read forward from newest.', resolve: () => false }),
+    hasPreviousPage: t.boolean({
+      description: 'Always false: pages are read forward from newest.',
+      resolve: () => false,
+    }),
     startCursor: t.exposeString('startCursor', { nullable: true }),
     endCursor: t.exposeString('endCursor', { nullable: true }),
   }),
@@ -104,7 +109,10 @@ builder.queryFields((t) => ({
         until: args.until,
       });
       const page = rows.slice(0, first);
-      return { edges: page.map((node) => ({ cursor: encodeEventCursor(node), node })), hasNextPage: rows.length > first };
+      return {
+        edges: page.map((node) => ({ cursor: encodeEventCursor(node), node })),
+        hasNextPage: rows.length > first,
+      };
     },
   }),
   event: t.field({
@@ -112,8 +120,7 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { loaders }) =>
-      isUuid(String(id)) ? loaders.event.load(String(id).toLowerCase()) : null,
+    resolve: (_root, { id }, { loaders }) => (isUuid(String(id)) ? loaders.event.load(String(id).toLowerCase()) : null),
   }),
 }));
 
@@ -137,7 +144,12 @@ const PublishEventsPayload = builder
   });
 
 function toInput(input: { id?: string | number | null; type: EventType; timestamp?: Date | null; data?: unknown }) {
-  return { id: input.id == null ? null : String(input.id), type: input.type, timestamp: input.timestamp, data: input.data };
+  return {
+    id: input.id == null ? null : String(input.id),
+    type: input.type,
+    timestamp: input.timestamp,
+    data: input.data,
+  };
 }
 
 builder.mutationFields((t) => ({

@@ -1,6 +1,6 @@
 // Sliding-window aggregates: reads, metric names, and the metricUpdated subscription.
 import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
-import { WINDOW_SIZES, type MetricAggregate, type WindowSize } from '../aggregation/types.js';
+import { type MetricAggregate, WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
 import { builder } from '../builder.js';
 import { badInput } from '../errors.js';
 
@@ -33,7 +33,8 @@ export const MetricAggregateRef = builder.objectRef<MetricAggregate>('MetricAggr
 });
 
 export function checkMetricName(metric: string, field = 'metric'): void {
-  if (!isValidMetricName(metric)) throw badInput(`${field} "${metric.slice(0, 64)}" is not a metric name: ${METRIC_NAME_PATTERN}`);
+  if (!isValidMetricName(metric))
+    throw badInput(`${field} "${metric.slice(0, 64)}" is not a metric name: ${METRIC_NAME_PATTERN}`);
 }
 
 builder.queryFields((t) => ({
@@ -59,9 +60,9 @@ builder.queryFields((t) => ({
       const max = services.config.MAX_AGGREGATE_PAIRS;
       if (pairs > max) throw badInput(`aggregates asks for ${pairs} metric × window pairs; at most ${max} are allowed`);
       metrics.forEach((metric, i) => checkMetricName(metric, `metrics[${i}]`));
-      return loaders.aggregate.loadMany(metrics.flatMap((metric) => windows.map((window: WindowSize) => ({ metric, window })))) as Promise<
-        MetricAggregate[]
-      >;
+      return loaders.aggregate.loadMany(
+        metrics.flatMap((metric) => windows.map((window: WindowSize) => ({ metric, window }))),
+      ) as Promise<MetricAggregate[]>;
     },
   }),
   metricNames: t.stringList({

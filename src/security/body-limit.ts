@@ -45,7 +45,12 @@ export function refuseBody(res: ServerResponse, maxBytes: number): void {
   res.setHeader('connection', 'close');
   res.end(
     JSON.stringify({
-      errors: [{ message: `the request body is larger than the limit of ${maxBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }],
+      errors: [
+        {
+          message: `the request body is larger than the limit of ${maxBytes} bytes`,
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      ],
     }),
   );
 }
@@ -70,5 +75,14 @@ export function bodyForYoga(body: Buffer, contentType: string | undefined): unkn
 export function refuseInvalidJson(res: ServerResponse): void {
   res.statusCode = 400;
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ errors: [{ message: 'the request body is not a JSON GraphQL request (an object with a query)', extensions: { code: 'BAD_USER_INPUT' } }] }));
+  res.end(
+    JSON.stringify({
+      errors: [
+        {
+          message: 'the request body is not a JSON GraphQL request (an object with a query)',
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      ],
+    }),
+  );
 }

@@ -1,16 +1,20 @@
 // Limits on the shape of an operation, enforced while parsing and validating, so an operation over a limit is
 // rejected before any resolver runs. They are envelop plugins: HTTP and WebSocket share them through
 // yoga.getEnveloped. The checks themselves come from graphql-armor.
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+
 import type { Plugin } from '@envelop/core';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Config } from '../config.js';
 import { apiError } from '../errors.js';
 
-type LimitsConfig = Pick<Config, 'MAX_QUERY_DEPTH' | 'MAX_QUERY_COST' | 'MAX_QUERY_ALIASES' | 'MAX_QUERY_TOKENS' | 'INTROSPECTION'>;
+type LimitsConfig = Pick<
+  Config,
+  'MAX_QUERY_DEPTH' | 'MAX_QUERY_COST' | 'MAX_QUERY_ALIASES' | 'MAX_QUERY_TOKENS' | 'INTROSPECTION'
+>;
 
 /** Refuses `__schema` and `__type` with graphql's own rule (`__typename` stays: clients need it). */
 const disableIntrospection: Plugin = {
@@ -27,7 +31,12 @@ const webSocketOnlySubscriptions: Plugin = {
   onSubscribe({ args, setResultAndStopExecution }) {
     if (!(args.contextValue as { request?: unknown }).request) return;
     setResultAndStopExecution({
-      errors: [apiError('BAD_USER_INPUT', 'subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP')],
+      errors: [
+        apiError(
+          'BAD_USER_INPUT',
+          'subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP',
+        ),
+      ],
     });
   },
 };

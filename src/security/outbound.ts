@@ -69,7 +69,9 @@ export function guardOutbound(socket: WebSocket, options: OutboundGuardOptions):
   };
 
   const guardedSend = (data: unknown, optionsOrCallback?: unknown, maybeCallback?: SendCallback) => {
-    const done = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as SendCallback | undefined;
+    const done = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
+      | SendCallback
+      | undefined;
     if (typeof data !== 'string' || socket.readyState !== socket.OPEN) {
       // Not a graphql-ws message (or a closing socket): ws deals with it as usual.
       return rawSend(data, optionsOrCallback, maybeCallback);

@@ -58,15 +58,21 @@ interface LimitedContext {
  */
 export function rateLimitPlugin(limiter: RateLimiter, perSecond: number): Plugin {
   async function refusal(context: LimitedContext) {
-    const key = context.principal ? `key:${context.principal.keyId}` : `address:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
+    const key = context.principal
+      ? `key:${context.principal.keyId}`
+      : `address:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
     const waitMs = await limiter.consume(key);
     if (waitMs === null) return null;
     const retryAfterSeconds = Math.ceil(waitMs / 1000);
-    return apiError('RATE_LIMITED', `more than ${perSecond} operations per second with this API key; retry in ${waitMs} ms`, {
-      retryAfterMs: waitMs,
-      // yoga turns this into the HTTP status and header, and leaves it out of the body.
-      ...(context.request ? { http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } } : {}),
-    });
+    return apiError(
+      'RATE_LIMITED',
+      `more than ${perSecond} operations per second with this API key; retry in ${waitMs} ms`,
+      {
+        retryAfterMs: waitMs,
+        // yoga turns this into the HTTP status and header, and leaves it out of the body.
+        ...(context.request ? { http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } } : {}),
+      },
+    );
   }
   return {
     async onExecute({ args, setResultAndStopExecution }) {

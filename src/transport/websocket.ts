@@ -3,17 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { GraphQLError, getOperationAST } from 'graphql';
-import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { type Principal, bearerKey } from '../auth/keys.js';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { apiError, withContractCodes } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
 import type { ConnectionRegistry } from '../security/connections.js';
-import { COALESCIBLE_FIELDS, type OutboundGuard, guardOutbound } from '../security/outbound.js';
+import { COALESCIBLE_FIELDS, guardOutbound, type OutboundGuard } from '../security/outbound.js';
 
 type SocketExtra = {
   principal?: Principal;
@@ -30,7 +30,14 @@ export interface WebSocketOptions {
   authenticate(key: string, requestId: string): Promise<Principal | null>;
 }
 
-export function attachWebSocket({ server, yoga, config, logger, connections, authenticate }: WebSocketOptions): WebSocketServer {
+export function attachWebSocket({
+  server,
+  yoga,
+  config,
+  logger,
+  connections,
+  authenticate,
+}: WebSocketOptions): WebSocketServer {
   // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES });
   const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
@@ -53,7 +60,10 @@ export function attachWebSocket({ server, yoga, config, logger, connections, aut
         if (!principal) return false;
         if (!connections.admit(principal.keyId, ctx.extra.socket)) {
           // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
-          ctx.extra.socket.close(SecurityCloseCode.TooManyConnections, `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`);
+          ctx.extra.socket.close(
+            SecurityCloseCode.TooManyConnections,
+            `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`,
+          );
           return false;
         }
         ctx.extra.principal = principal;
@@ -62,9 +72,21 @@ export function attachWebSocket({ server, yoga, config, logger, connections, aut
       onSubscribe: async (ctx, id, payload) => {
         // graphql-ws has already registered this operation, so the count includes it.
         if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-          return [apiError('RATE_LIMITED', `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`)];
+          return [
+            apiError(
+              'RATE_LIMITED',
+              `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`,
+            ),
+          ];
         }
-        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const {
+          schema: envelopedSchema,
+          execute,
+          subscribe,
+          contextFactory,
+          parse,
+          validate,
+        } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -86,11 +108,18 @@ export function attachWebSocket({ server, yoga, config, logger, connections, aut
           errors = [error as GraphQLError];
         }
         if (errors.length > 0) {
-          return errors.map((e: GraphQLError) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+          return errors.map(
+            (e: GraphQLError) =>
+              new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+          );
         }
         const operation = getOperationAST(document, payload.operationName);
         const rootField = operation?.selectionSet.selections[0];
-        if (operation?.operation === 'subscription' && rootField?.kind === 'Field' && COALESCIBLE_FIELDS.has(rootField.name.value)) {
+        if (
+          operation?.operation === 'subscription' &&
+          rootField?.kind === 'Field' &&
+          COALESCIBLE_FIELDS.has(rootField.name.value)
+        ) {
           outboundGuards.get(ctx.extra.socket)?.coalesce(id);
         }
         return {

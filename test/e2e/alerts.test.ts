@@ -2,9 +2,9 @@
 // receiver and a real SMTP server.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { eventually, gql, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
 import { type Cleanups, header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
-import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const SECRET = 'e2e-webhook-secret';
 const RULE_FIELDS = `id name severity enabled forSeconds webhookUrls emails conditions { metric window aggregation operator threshold }`;
@@ -57,11 +57,17 @@ const publish = (server: TestServer, metric: string, values: number[]) =>
     { inputs: values.map((value) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: metric, value } })) },
     adminKey,
   );
-const createRule = async (input: Record<string, unknown>) => (await gqlOk(one.url, CREATE, { input }, adminKey)).createAlertRule;
+const createRule = async (input: Record<string, unknown>) =>
+  (await gqlOk(one.url, CREATE, { input }, adminKey)).createAlertRule;
 const alertsOf = async (ruleId: string) =>
-  (await gqlOk(one.url, `query($r: ID) { alerts(ruleId: $r) { edges { node { ${ALERT_FIELDS} } } } }`, { r: ruleId }, adminKey)).alerts.edges.map(
-    (e: any) => e.node,
-  );
+  (
+    await gqlOk(
+      one.url,
+      `query($r: ID) { alerts(ruleId: $r) { edges { node { ${ALERT_FIELDS} } } } }`,
+      { r: ruleId },
+      adminKey,
+    )
+  ).alerts.edges.map((e: any) => e.node);
 const live = (server: TestServer, query: string, variables: Record<string, unknown> = {}) => {
   const client = wsClient(server.wsUrl, adminKey);
   cleanups.push(() => client.dispose());
@@ -70,35 +76,80 @@ const live = (server: TestServer, query: string, variables: Record<string, unkno
 
 describe('alert rules', () => {
   it('should create, read, update and delete a rule with the contract defaults', async () => {
-    const rule = await createRule({ name: 'crud', severity: 'LOW', conditions: [{ metric: 'crud_m', operator: 'GT', threshold: 1 }] });
-    expect(rule).toMatchObject({ enabled: true, forSeconds: 0, webhookUrls: [], emails: [], conditions: [{ window: 'M5', aggregation: 'AVG' }] });
+    const rule = await createRule({
+      name: 'crud',
+      severity: 'LOW',
+      conditions: [{ metric: 'crud_m', operator: 'GT', threshold: 1 }],
+    });
+    expect(rule).toMatchObject({
+      enabled: true,
+      forSeconds: 0,
+      webhookUrls: [],
+      emails: [],
+      conditions: [{ window: 'M5', aggregation: 'AVG' }],
+    });
     const updated = await gqlOk(
       one.url,
       `mutation($id: ID!, $input: AlertRuleInput!) { updateAlertRule(id: $id, input: $input) { ${RULE_FIELDS} } }`,
-      { id: rule.id, input: { name: 'crud 2', severity: 'HIGH', enabled: false, conditions: [{ metric: 'crud_m', operator: 'LT', threshold: 0 }] } },
+      {
+        id: rule.id,
+        input: {
+          name: 'crud 2',
+          severity: 'HIGH',
+          enabled: false,
+          conditions: [{ metric: 'crud_m', operator: 'LT', threshold: 0 }],
+        },
+      },
       adminKey,
     );
     expect(updated.updateAlertRule).toMatchObject({ name: 'crud 2', severity: 'HIGH', enabled: false });
     const read = await gqlOk(two.url, `query($id: ID!) { alertRule(id: $id) { name } }`, { id: rule.id }, adminKey);
     expect(read.alertRule).toEqual({ name: 'crud 2' });
-    expect((await gqlOk(one.url, `mutation($id: ID!) { deleteAlertRule(id: $id) }`, { id: rule.id }, adminKey)).deleteAlertRule).toBe(true);
-    expect((await gqlOk(one.url, `query($id: ID!) { alertRule(id: $id) { id } }`, { id: rule.id }, adminKey)).alertRule).toBeNull();
+    expect(
+      (await gqlOk(one.url, `mutation($id: ID!) { deleteAlertRule(id: $id) }`, { id: rule.id }, adminKey))
+        .deleteAlertRule,
+    ).toBe(true);
+    expect(
+      (await gqlOk(one.url, `query($id: ID!) { alertRule(id: $id) { id } }`, { id: rule.id }, adminKey)).alertRule,
+    ).toBeNull();
   });
 
   it('should reject bad rules with BAD_USER_INPUT naming the problem, and unknown ids with NOT_FOUND', async () => {
     const bad = [
       [{ name: 'x', severity: 'LOW', conditions: [] }, 'conditions'],
-      [{ name: 'x', severity: 'LOW', conditions: [{ metric: 'bad metric!', operator: 'GT', threshold: 1 }] }, 'conditions[0].metric'],
-      [{ name: 'x', severity: 'LOW', forSeconds: -1, conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'forSeconds'],
-      [{ name: 'x', severity: 'LOW', webhookUrls: ['ftp://x'], conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'webhookUrls[0]'],
-      [{ name: 'x', severity: 'LOW', emails: ['nope'], conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] }, 'emails[0]'],
+      [
+        { name: 'x', severity: 'LOW', conditions: [{ metric: 'bad metric!', operator: 'GT', threshold: 1 }] },
+        'conditions[0].metric',
+      ],
+      [
+        { name: 'x', severity: 'LOW', forSeconds: -1, conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] },
+        'forSeconds',
+      ],
+      [
+        {
+          name: 'x',
+          severity: 'LOW',
+          webhookUrls: ['ftp://x'],
+          conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }],
+        },
+        'webhookUrls[0]',
+      ],
+      [
+        { name: 'x', severity: 'LOW', emails: ['nope'], conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }] },
+        'emails[0]',
+      ],
     ] as const;
     for (const [input, says] of bad) {
       const result = await gql(one.url, CREATE, { input }, adminKey);
       expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(result.errors?.[0]?.message).toContain(says);
     }
-    const missing = await gql(one.url, `mutation { acknowledgeAlert(id: "5b0c3a52-0000-4000-8000-000000000000") { id } }`, {}, adminKey);
+    const missing = await gql(
+      one.url,
+      `mutation { acknowledgeAlert(id: "5b0c3a52-0000-4000-8000-000000000000") { id } }`,
+      {},
+      adminKey,
+    );
     expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const update = await gql(
       one.url,
@@ -130,7 +181,11 @@ describe('alert engine across two instances', () => {
     expect(fired.alertTriggered.values).toEqual({ 'avg(e2e_latency)[M5]': expect.any(Number) });
     await triggeredTwo.waitFor(1);
     // Falls below: resolves. Then rises again: a new alert.
-    await publish(two, 'e2e_latency', Array.from({ length: 20 }, () => 0));
+    await publish(
+      two,
+      'e2e_latency',
+      Array.from({ length: 20 }, () => 0),
+    );
     const [done] = await resolved.waitFor(1);
     expect(done.alertResolved).toMatchObject({ id: fired.alertTriggered.id, status: 'RESOLVED' });
     await publish(one, 'e2e_latency', [100_000]);
@@ -157,13 +212,20 @@ describe('alert engine across two instances', () => {
       {},
       adminKey,
     ).then((d) => ({ alert: d.alerts.edges[0].node }));
-    expect(alert.deliveries.filter((d: any) => d.channel === 'WEBHOOK').map((d: any) => [d.attempt, d.ok, d.statusCode])).toEqual([
+    expect(
+      alert.deliveries.filter((d: any) => d.channel === 'WEBHOOK').map((d: any) => [d.attempt, d.ok, d.statusCode]),
+    ).toEqual([
       [1, false, 503],
       [2, false, 503],
       [3, true, 200],
     ]);
     // Each firing is in the event history too.
-    const history = await gqlOk(one.url, `{ events(types: [ALERT_TRIGGERED]) { edges { node { id data } } } }`, {}, adminKey);
+    const history = await gqlOk(
+      one.url,
+      `{ events(types: [ALERT_TRIGGERED]) { edges { node { id data } } } }`,
+      {},
+      adminKey,
+    );
     expect(history.events.edges.map((e: any) => e.node.id).sort()).toEqual(alerts.map((a: any) => a.id).sort());
   });
 
@@ -174,7 +236,9 @@ describe('alert engine across two instances', () => {
       forSeconds: 1,
       conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }],
     });
-    const triggered = live(one, `subscription($r: [ID!]) { alertTriggered(ruleIds: $r) { id triggeredAt } }`, { r: [rule.id] });
+    const triggered = live(one, `subscription($r: [ID!]) { alertTriggered(ruleIds: $r) { id triggeredAt } }`, {
+      r: [rule.id],
+    });
     const resolved = live(one, `subscription($r: [ID!]) { alertResolved(ruleIds: $r) { id } }`, { r: [rule.id] });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
@@ -184,7 +248,15 @@ describe('alert engine across two instances', () => {
     await gqlOk(
       one.url,
       `mutation($id: ID!, $input: AlertRuleInput!) { updateAlertRule(id: $id, input: $input) { id } }`,
-      { id: rule.id, input: { name: 'sustained', severity: 'LOW', enabled: false, conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }] } },
+      {
+        id: rule.id,
+        input: {
+          name: 'sustained',
+          severity: 'LOW',
+          enabled: false,
+          conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }],
+        },
+      },
       adminKey,
     );
     const [done] = await resolved.waitFor(1, 5_000);
@@ -194,7 +266,11 @@ describe('alert engine across two instances', () => {
   it('should replay the alerts a subscriber missed after `after`, then continue live, with no gap or duplicate', async () => {
     const rules = await Promise.all(
       ['replay_a', 'replay_b', 'replay_c', 'replay_d'].map((metric) =>
-        createRule({ name: metric, severity: 'MEDIUM', conditions: [{ metric, aggregation: 'MAX', operator: 'GT', threshold: 0 }] }),
+        createRule({
+          name: metric,
+          severity: 'MEDIUM',
+          conditions: [{ metric, aggregation: 'MAX', operator: 'GT', threshold: 0 }],
+        }),
       ),
     );
     const ruleIds = rules.map((r) => r.id);
@@ -207,10 +283,14 @@ describe('alert engine across two instances', () => {
     await publish(one, 'replay_b', [1]);
     await publish(one, 'replay_c', [1]);
     await eventually(async () => (await alertsOf(rules[2].id)).length === 1);
-    const again = live(two, `subscription($r: [ID!], $after: ID) { alertTriggered(ruleIds: $r, after: $after) { id ruleName } }`, {
-      r: ruleIds,
-      after: seen.alertTriggered.id,
-    });
+    const again = live(
+      two,
+      `subscription($r: [ID!], $after: ID) { alertTriggered(ruleIds: $r, after: $after) { id ruleName } }`,
+      {
+        r: ruleIds,
+        after: seen.alertTriggered.id,
+      },
+    );
     await again.waitFor(2);
     await publish(two, 'replay_d', [1]);
     await again.waitFor(3);
@@ -254,7 +334,12 @@ describe('alert engine across two instances', () => {
       return original(ids);
     };
     try {
-      const { alerts } = await gqlOk(one.url, `{ alerts(first: 50) { edges { node { rule { id name } } } } }`, {}, adminKey);
+      const { alerts } = await gqlOk(
+        one.url,
+        `{ alerts(first: 50) { edges { node { rule { id name } } } } }`,
+        {},
+        adminKey,
+      );
       expect(alerts.edges.length).toBeGreaterThan(3);
       expect(calls).toBe(1);
     } finally {
@@ -263,8 +348,17 @@ describe('alert engine across two instances', () => {
   });
 
   it('should acknowledge an alert', async () => {
-    const [open] = (await alertsOf((await gqlOk(one.url, `{ alertRules { id name } }`, {}, adminKey)).alertRules.find((r: any) => r.name === 'replay_d').id));
-    const { acknowledgeAlert } = await gqlOk(one.url, `mutation($id: ID!) { acknowledgeAlert(id: $id) { status acknowledgedAt } }`, { id: open.id }, adminKey);
+    const [open] = await alertsOf(
+      (await gqlOk(one.url, `{ alertRules { id name } }`, {}, adminKey)).alertRules.find(
+        (r: any) => r.name === 'replay_d',
+      ).id,
+    );
+    const { acknowledgeAlert } = await gqlOk(
+      one.url,
+      `mutation($id: ID!) { acknowledgeAlert(id: $id) { status acknowledgedAt } }`,
+      { id: open.id },
+      adminKey,
+    );
     expect(acknowledgeAlert.status).toBe('ACKNOWLEDGED');
     expect(Date.parse(acknowledgeAlert.acknowledgedAt)).toBeGreaterThan(Date.now() - 10_000);
   });

@@ -1,7 +1,7 @@
 // Two server instances sharing one Redis and one Postgres, as in a scaled-out deployment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
-import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import { eventually, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 let database: TestDatabase;
 const prefix = redisKeyPrefix();
@@ -25,13 +25,24 @@ afterAll(async () => {
 describe('two instances', () => {
   it('should deliver an event published on one instance to subscribers of both, exactly once each', async () => {
     const clients = [wsClient(one.wsUrl, adminKey), wsClient(two.wsUrl, adminKey)];
-    const subs = clients.map((c) => subscribe(c, `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id data } }`));
+    const subs = clients.map((c) =>
+      subscribe(c, `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id data } }`),
+    );
     const probeIds: string[] = [];
-    await eventually(async () => {
-      const r = await gqlOk(one.url, `mutation { publishEvent(input: { type: INSIGHT_GENERATED, data: { probe: true } }) { id } }`, {}, adminKey);
-      probeIds.push(r.publishEvent.id);
-      return subs.every((s) => s.received.length > 0);
-    }, 10_000, 300);
+    await eventually(
+      async () => {
+        const r = await gqlOk(
+          one.url,
+          `mutation { publishEvent(input: { type: INSIGHT_GENERATED, data: { probe: true } }) { id } }`,
+          {},
+          adminKey,
+        );
+        probeIds.push(r.publishEvent.id);
+        return subs.every((s) => s.received.length > 0);
+      },
+      10_000,
+      300,
+    );
     const { publishEvents } = await gqlOk(
       two.url,
       `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`,
@@ -39,7 +50,9 @@ describe('two instances', () => {
       adminKey,
     );
     for (const sub of subs) {
-      await eventually(() => publishEvents.ids.every((id: string) => sub.received.some((r: any) => r.eventPublished.id === id)));
+      await eventually(() =>
+        publishEvents.ids.every((id: string) => sub.received.some((r: any) => r.eventPublished.id === id)),
+      );
       const ids = sub.received.map((r: any) => r.eventPublished.id).filter((id: string) => !probeIds.includes(id));
       expect(ids).toEqual(publishEvents.ids);
     }

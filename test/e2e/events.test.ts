@@ -1,8 +1,8 @@
 // The event pipeline end to end over real HTTP and graphql-ws, on real Postgres (this file's own database).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+import { eventually, gql, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const PUBLISH = `mutation($input: PublishEventInput!) { publishEvent(input: $input) { id type timestamp receivedAt data } }`;
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted duplicates ids } }`;
@@ -19,7 +19,12 @@ beforeAll(async () => {
   database = await createTestDatabase();
   server = await startServer({ databaseUrl: database.url });
   const make = (role: string) =>
-    gqlOk(server.url, `mutation($r: Role!) { createApiKey(name: "test ${role}", role: $r) { key } }`, { r: role }, server.adminKey);
+    gqlOk(
+      server.url,
+      `mutation($r: Role!) { createApiKey(name: "test ${role}", role: $r) { key } }`,
+      { r: role },
+      server.adminKey,
+    );
   publisherKey = (await make('PUBLISHER')).createApiKey.key;
   viewerKey = (await make('VIEWER')).createApiKey.key;
 });
@@ -34,15 +39,39 @@ const countEvents = async (ids: string[]) => (await server.app.services.events.f
 describe('publishing and history', () => {
   it('should store a published event and return it from the history, newest first', async () => {
     const older = new Date(Date.now() - 60_000).toISOString();
-    const a = await gqlOk(server.url, PUBLISH, { input: { type: 'COMPETITIVE_UPDATE', timestamp: older, data: { metrics: { parity: 0.9 } } } }, publisherKey);
-    const b = await gqlOk(server.url, PUBLISH, { input: { type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: 0 } } } }, publisherKey);
-    expect(a.publishEvent).toMatchObject({ type: 'COMPETITIVE_UPDATE', timestamp: older, data: { metrics: { parity: 0.9 } } });
+    const a = await gqlOk(
+      server.url,
+      PUBLISH,
+      { input: { type: 'COMPETITIVE_UPDATE', timestamp: older, data: { metrics: { parity: 0.9 } } } },
+      publisherKey,
+    );
+    const b = await gqlOk(
+      server.url,
+      PUBLISH,
+      { input: { type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: 0 } } } },
+      publisherKey,
+    );
+    expect(a.publishEvent).toMatchObject({
+      type: 'COMPETITIVE_UPDATE',
+      timestamp: older,
+      data: { metrics: { parity: 0.9 } },
+    });
     expect(Date.parse(b.publishEvent.receivedAt)).toBeGreaterThan(Date.now() - 10_000);
     const history = await gqlOk(server.url, HISTORY, { first: 2, types: ['COMPETITIVE_UPDATE'] }, viewerKey);
     expect(history.events.edges.map((e: any) => e.node.id)).toEqual([b.publishEvent.id, a.publishEvent.id]);
-    const one = await gqlOk(server.url, `query($id: ID!) { event(id: $id) { id data } }`, { id: a.publishEvent.id }, viewerKey);
+    const one = await gqlOk(
+      server.url,
+      `query($id: ID!) { event(id: $id) { id data } }`,
+      { id: a.publishEvent.id },
+      viewerKey,
+    );
     expect(one.event).toEqual({ id: a.publishEvent.id, data: { metrics: { parity: 0.9 } } });
-    const missing = await gqlOk(server.url, `query($id: ID!) { event(id: $id) { id } }`, { id: randomUUID() }, viewerKey);
+    const missing = await gqlOk(
+      server.url,
+      `query($id: ID!) { event(id: $id) { id } }`,
+      { id: randomUUID() },
+      viewerKey,
+    );
     expect(missing.event).toBeNull();
   });
 
@@ -50,7 +79,15 @@ describe('publishing and history', () => {
     const good = { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {} };
     const cases = [
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: [1, 2] }, says: 'data must be a JSON object' },
-      { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {}, timestamp: new Date(Date.now() + 10 * 60_000).toISOString() }, says: 'in the future' },
+      {
+        input: {
+          id: randomUUID(),
+          type: 'ANOMALY_DETECTED',
+          data: {},
+          timestamp: new Date(Date.now() + 10 * 60_000).toISOString(),
+        },
+        says: 'in the future',
+      },
       { input: { id: 'not-a-uuid', type: 'ANOMALY_DETECTED', data: {} }, says: 'is not a UUID' },
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: { s: 'a\u0000b' } }, says: 'NUL character' },
     ];
@@ -75,18 +112,27 @@ describe('publishing and history', () => {
   it('should treat a repeated id as a duplicate: stored once, broadcast once', async () => {
     const client = wsClient(server.wsUrl, viewerKey);
     const sub = subscribe(client, `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id } }`);
-    await eventually(async () => {
-      // The subscription is live once a probe event comes through.
-      await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
-      return sub.received.length > 0;
-    }, 10_000, 300);
+    await eventually(
+      async () => {
+        // The subscription is live once a probe event comes through.
+        await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
+        return sub.received.length > 0;
+      },
+      10_000,
+      300,
+    );
     const id = randomUUID();
     const input = { id, type: 'INSIGHT_GENERATED', data: { n: 1 } };
     const first = await gqlOk(server.url, PUBLISH_MANY, { inputs: [input, input] }, publisherKey);
     const second = await gqlOk(server.url, PUBLISH_MANY, { inputs: [input] }, publisherKey);
     expect(first.publishEvents).toEqual({ accepted: 1, duplicates: 1, ids: [id, id] });
     expect(second.publishEvents).toEqual({ accepted: 0, duplicates: 1, ids: [id] });
-    const marker = await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { marker: true } } }, publisherKey);
+    const marker = await gqlOk(
+      server.url,
+      PUBLISH,
+      { input: { type: 'INSIGHT_GENERATED', data: { marker: true } } },
+      publisherKey,
+    );
     await eventually(() => sub.received.some((r: any) => r.eventPublished.id === marker.publishEvent.id));
     expect(sub.received.filter((r: any) => r.eventPublished.id === id)).toHaveLength(1);
     expect(await countEvents([id])).toBe(1);
@@ -114,12 +160,21 @@ describe('publishing and history', () => {
       );
       seen.push(...result.events.edges.map((e: any) => e.node.id));
       // New events, both newer and within the range already paged, arrive between pages.
-      await gqlOk(server.url, PUBLISH_MANY, {
-        inputs: [
-          { type: 'PERFORMANCE_METRIC', data: { metric_name: 'paging', value: -1 } },
-          { type: 'PERFORMANCE_METRIC', timestamp: new Date(base + 9_500).toISOString(), data: { metric_name: 'paging', value: -2 } },
-        ],
-      }, publisherKey);
+      await gqlOk(
+        server.url,
+        PUBLISH_MANY,
+        {
+          inputs: [
+            { type: 'PERFORMANCE_METRIC', data: { metric_name: 'paging', value: -1 } },
+            {
+              type: 'PERFORMANCE_METRIC',
+              timestamp: new Date(base + 9_500).toISOString(),
+              data: { metric_name: 'paging', value: -2 },
+            },
+          ],
+        },
+        publisherKey,
+      );
       if (!result.events.pageInfo.hasNextPage) break;
       after = result.events.pageInfo.endCursor;
     }
@@ -141,16 +196,25 @@ describe('subscriptions over graphql-ws', () => {
     const client = wsClient(server.wsUrl, viewerKey);
     const sub = subscribe(client, `subscription { eventPublished(types: [BENCHMARK_COMPLETED]) { id type data } }`);
     const ids: string[] = [];
-    await eventually(async () => {
-      const r = await gqlOk(server.url, PUBLISH_MANY, {
-        inputs: [
-          { type: 'ANOMALY_DETECTED', data: {} },
-          { type: 'BENCHMARK_COMPLETED', data: { metrics: { score: 1 } } },
-        ],
-      }, publisherKey);
-      ids.push(r.publishEvents.ids[1]);
-      return sub.received.length > 0;
-    }, 10_000, 300);
+    await eventually(
+      async () => {
+        const r = await gqlOk(
+          server.url,
+          PUBLISH_MANY,
+          {
+            inputs: [
+              { type: 'ANOMALY_DETECTED', data: {} },
+              { type: 'BENCHMARK_COMPLETED', data: { metrics: { score: 1 } } },
+            ],
+          },
+          publisherKey,
+        );
+        ids.push(r.publishEvents.ids[1]);
+        return sub.received.length > 0;
+      },
+      10_000,
+      300,
+    );
     expect(sub.received.every((r: any) => r.eventPublished.type === 'BENCHMARK_COMPLETED')).toBe(true);
     expect(ids).toContain(sub.received[0].eventPublished.id);
     sub.dispose();
@@ -162,14 +226,28 @@ describe('bursts', () => {
   it('should deliver every event of concurrent full batches to an unfiltered subscriber that keeps up', async () => {
     const client = wsClient(server.wsUrl, viewerKey);
     const sub = subscribe(client, `subscription { eventPublished { id } }`);
-    await eventually(async () => {
-      await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
-      return sub.received.length > 0;
-    }, 10_000, 300);
-    const batch = () => Array.from({ length: 1000 }, (_, i) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'burst', value: i } }));
-    const results = await Promise.all([1, 2, 3].map(() => gqlOk(server.url, PUBLISH_MANY, { inputs: batch() }, publisherKey)));
+    await eventually(
+      async () => {
+        await gqlOk(server.url, PUBLISH, { input: { type: 'INSIGHT_GENERATED', data: { probe: true } } }, publisherKey);
+        return sub.received.length > 0;
+      },
+      10_000,
+      300,
+    );
+    const batch = () =>
+      Array.from({ length: 1000 }, (_, i) => ({
+        type: 'PERFORMANCE_METRIC',
+        data: { metric_name: 'burst', value: i },
+      }));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => gqlOk(server.url, PUBLISH_MANY, { inputs: batch() }, publisherKey)),
+    );
     const ids = new Set(results.flatMap((r) => r.publishEvents.ids as string[]));
-    await eventually(() => [...ids].every((id) => sub.received.some((r: any) => r.eventPublished.id === id)), 20_000, 100);
+    await eventually(
+      () => [...ids].every((id) => sub.received.some((r: any) => r.eventPublished.id === id)),
+      20_000,
+      100,
+    );
     expect(sub.errors).toEqual([]);
     sub.dispose();
     await client.dispose();

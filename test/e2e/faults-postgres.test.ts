@@ -3,7 +3,7 @@
 // when Postgres is back, all of it recovers by itself.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gql, gqlOk, startServer } from '../helpers/app.js';
+import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type OwnedPostgres, startOwnedPostgres } from '../helpers/owned-services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted ids } }`;
@@ -24,13 +24,19 @@ afterAll(async () => {
 });
 
 const batch = (n: number) =>
-  Array.from({ length: n }, () => ({ id: randomUUID(), type: 'PERFORMANCE_METRIC', data: { metric_name: METRIC, value: 1 } }));
+  Array.from({ length: n }, () => ({
+    id: randomUUID(),
+    type: 'PERFORMANCE_METRIC',
+    data: { metric_name: METRIC, value: 1 },
+  }));
 
 describe('Postgres down', () => {
   it('should answer UNAVAILABLE, fail /ready and report degraded health, then recover by itself', async () => {
     const base = server.url.replace('/graphql', '');
     const acknowledged: string[] = [];
-    acknowledged.push(...(await gqlOk(server.url, PUBLISH_MANY, { inputs: batch(10) }, server.adminKey)).publishEvents.ids);
+    acknowledged.push(
+      ...(await gqlOk(server.url, PUBLISH_MANY, { inputs: batch(10) }, server.adminKey)).publishEvents.ids,
+    );
 
     await postgres.stop();
     const refusedIds: string[] = [];
@@ -41,7 +47,7 @@ describe('Postgres down', () => {
         acknowledged.push(...result.data.publishEvents.ids); // only if it was stored after all
         continue;
       }
-      expect(result.errors?.[0], JSON.stringify(result.errors)).toMatchObject({ extensions: { code: "UNAVAILABLE" } });
+      expect(result.errors?.[0], JSON.stringify(result.errors)).toMatchObject({ extensions: { code: 'UNAVAILABLE' } });
       // Refused at the key check or at the insert: either way nothing was stored, and the client is told to retry.
       expect(result.errors?.[0]?.message).toContain('retry later');
       refusedIds.push(...inputs.map((e) => e.id));
@@ -63,10 +69,14 @@ describe('Postgres down', () => {
     await postgres.start();
     await eventually(async () => (await fetch(`${base}/ready`)).status === 200, 30_000, 200);
     expect((await (await fetch(`${base}/health`)).json()).status).toBe('healthy');
-    const after = await eventually(async () => {
-      const result = await gql(server.url, PUBLISH_MANY, { inputs: batch(10) }, server.adminKey);
-      return (result.data?.publishEvents?.ids as string[] | undefined) ?? null;
-    }, 30_000, 200);
+    const after = await eventually(
+      async () => {
+        const result = await gql(server.url, PUBLISH_MANY, { inputs: batch(10) }, server.adminKey);
+        return (result.data?.publishEvents?.ids as string[] | undefined) ?? null;
+      },
+      30_000,
+      200,
+    );
     if (!after) throw new Error('unreachable: eventually returns a truthy value');
     acknowledged.push(...after);
 
@@ -74,7 +84,12 @@ describe('Postgres down', () => {
     const events = server.app.services.events;
     expect((await events.findByIds(acknowledged)).length).toBe(acknowledged.length);
     expect((await events.findByIds(refusedIds)).length).toBe(0);
-    await eventually(async () => (await gqlOk(server.url, AGGREGATE, { metric: METRIC }, server.adminKey)).aggregate.count === acknowledged.length, 20_000);
+    await eventually(
+      async () =>
+        (await gqlOk(server.url, AGGREGATE, { metric: METRIC }, server.adminKey)).aggregate.count ===
+        acknowledged.length,
+      20_000,
+    );
     console.info('Postgres outage', { acknowledged: acknowledged.length, refusedWithUnavailable: refusedIds.length });
   }, 120_000);
 });

@@ -4,7 +4,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
-import { REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  REDIS_URL,
+  redisKeyPrefix,
+  type TestDatabase,
+} from '../helpers/services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`;
 const AGGREGATE = `query($metric: String!) { aggregate(metric: $metric, window: M5) { count sum } }`;
@@ -44,7 +50,10 @@ describe('SIGKILL mid-load', () => {
     const publishers = Array.from({ length: 4 }, async () => {
       while (running) {
         try {
-          const inputs = Array.from({ length: 50 }, (_, i) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: METRIC, value: i } }));
+          const inputs = Array.from({ length: 50 }, (_, i) => ({
+            type: 'PERFORMANCE_METRIC',
+            data: { metric_name: METRIC, value: i },
+          }));
           const result = await gql(url, PUBLISH_MANY, { inputs }, adminKey);
           if (result.data?.publishEvents) acknowledged.push(...(result.data.publishEvents as { ids: string[] }).ids);
         } catch {
@@ -66,15 +75,27 @@ describe('SIGKILL mid-load', () => {
     // Aggregates: once the new leader has drained the outbox, they count exactly what the log holds.
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    const { rows } = await client.query(`SELECT count(*)::int AS n, coalesce(sum((data->>'value')::float), 0) AS s FROM "Event" WHERE data->>'metric_name' = $1`, [METRIC]);
+    const { rows } = await client.query(
+      `SELECT count(*)::int AS n, coalesce(sum((data->>'value')::float), 0) AS s FROM "Event" WHERE data->>'metric_name' = $1`,
+      [METRIC],
+    );
     await client.end();
     const inLog = rows[0].n as number;
-    const aggregate = await eventually(async () => {
-      const { aggregate } = await gqlOk(restarted!.url, AGGREGATE, { metric: METRIC }, adminKey);
-      return aggregate.count === inLog && (await events.outboxSize()) === 0 ? aggregate : null;
-    }, 30_000, 200);
+    const aggregate = await eventually(
+      async () => {
+        const { aggregate } = await gqlOk(restarted!.url, AGGREGATE, { metric: METRIC }, adminKey);
+        return aggregate.count === inLog && (await events.outboxSize()) === 0 ? aggregate : null;
+      },
+      30_000,
+      200,
+    );
     expect(aggregate.sum).toBeCloseTo(Number(rows[0].s), 6);
     expect(inLog).toBeGreaterThanOrEqual(acknowledged.length);
-    console.info('SIGKILL mid-load', { acknowledged: acknowledged.length, storedInLog: inLog, aggregated: aggregate.count, requestsCutOff: failed });
+    console.info('SIGKILL mid-load', {
+      acknowledged: acknowledged.length,
+      storedInLog: inLog,
+      aggregated: aggregate.count,
+      requestsCutOff: failed,
+    });
   }, 120_000);
 });

@@ -7,9 +7,9 @@ import { runInNewContext } from 'node:vm';
 import { CloseCode } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
-import { type TestServer, gqlOk, startServer } from '../helpers/app.js';
+import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { openRaw } from '../helpers/raw-ws.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -20,8 +20,13 @@ let viewerKey: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  server = await startServer({ databaseUrl: database.url, config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0 } });
-  viewerKey = (await gqlOk(server.url, `mutation { createApiKey(name: "hostile", role: PUBLISHER) { key } }`, {}, server.adminKey)).createApiKey.key;
+  server = await startServer({
+    databaseUrl: database.url,
+    config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0 },
+  });
+  viewerKey = (
+    await gqlOk(server.url, `mutation { createApiKey(name: "hostile", role: PUBLISHER) { key } }`, {}, server.adminKey)
+  ).createApiKey.key;
 });
 
 afterAll(async () => {
@@ -31,9 +36,40 @@ afterAll(async () => {
 
 // A deterministic pseudo-random source, so a failure can be replayed.
 let seed = 42;
-const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const TOKENS = ['{', '}', '(', ')', '[', ']', ':', '$', '!', '...', '@', '=', 'query', 'mutation', 'subscription', 'fragment', 'on', 'events', 'publishEvent', 'input', '"str"', '123', '1.5e3', 'true', 'null', '__schema', '#', ',', '|', '&'];
+const TOKENS = [
+  '{',
+  '}',
+  '(',
+  ')',
+  '[',
+  ']',
+  ':',
+  '$',
+  '!',
+  '...',
+  '@',
+  '=',
+  'query',
+  'mutation',
+  'subscription',
+  'fragment',
+  'on',
+  'events',
+  'publishEvent',
+  'input',
+  '"str"',
+  '123',
+  '1.5e3',
+  'true',
+  'null',
+  '__schema',
+  '#',
+  ',',
+  '|',
+  '&',
+];
 const randomDocument = () => Array.from({ length: 1 + Math.floor(random() * 40) }, () => pick(TOKENS)).join(' ');
 
 interface Case {
@@ -58,28 +94,67 @@ function httpCases(): Case[] {
     { inputs: [{ type: 'ANOMALY_DETECTED', data: 'x'.repeat(100_000) }] },
   ];
   for (let i = 0; i < 150; i++) cases.push({ body: json({ query: PUBLISH, variables: pick(wrongVariables) }) });
-  for (let i = 0; i < 50; i++) cases.push({ body: json({ query: `{ events(first: $n) { edges { cursor } } }`, variables: { n: pick(['x', -1, 1e12, null, [], {}]) } }) });
-  for (let i = 0; i < 50; i++) cases.push({ body: json({ query: `query($id: ID!) { event(id: $id) { id } }`, variables: { id: 'x'.repeat(200_000 + i) } }) });
-  for (let i = 0; i < 30; i++) cases.push({ body: json({ query: PUBLISH, variables: { inputs: Array.from({ length: 20_000 }, () => ({ type: 'ANOMALY_DETECTED', data: {} })) } }) });
-  for (let i = 0; i < 50; i++) cases.push({ body: json({ query: `${'{ events { edges '.repeat(200 + i)}${'}'.repeat(400 + i)}` }) });
+  for (let i = 0; i < 50; i++)
+    cases.push({
+      body: json({
+        query: `{ events(first: $n) { edges { cursor } } }`,
+        variables: { n: pick(['x', -1, 1e12, null, [], {}]) },
+      }),
+    });
+  for (let i = 0; i < 50; i++)
+    cases.push({
+      body: json({ query: `query($id: ID!) { event(id: $id) { id } }`, variables: { id: 'x'.repeat(200_000 + i) } }),
+    });
+  for (let i = 0; i < 30; i++)
+    cases.push({
+      body: json({
+        query: PUBLISH,
+        variables: { inputs: Array.from({ length: 20_000 }, () => ({ type: 'ANOMALY_DETECTED', data: {} })) },
+      }),
+    });
+  for (let i = 0; i < 50; i++)
+    cases.push({ body: json({ query: `${'{ events { edges '.repeat(200 + i)}${'}'.repeat(400 + i)}` }) });
   for (let i = 0; i < 50; i++) {
     const deep = `${'['.repeat(5_000 + i)}${']'.repeat(5_000 + i)}`;
-    cases.push({ body: `{"query":"mutation($d: JSON!) { publishEvent(input: { type: ANOMALY_DETECTED, data: $d }) { id } }","variables":{"d":{"x":${deep}}}}` });
+    cases.push({
+      body: `{"query":"mutation($d: JSON!) { publishEvent(input: { type: ANOMALY_DETECTED, data: $d }) { id } }","variables":{"d":{"x":${deep}}}}`,
+    });
   }
   for (let i = 0; i < 100; i++) {
-    cases.push({ body: pick(['{', '{"query":', 'null', '[]', '"str"', '{"query": 42}', '{"query": null}', 'query { events }', '\u0000\u0001']) + randomBytes(4).toString('hex') });
+    cases.push({
+      body:
+        pick([
+          '{',
+          '{"query":',
+          'null',
+          '[]',
+          '"str"',
+          '{"query": 42}',
+          '{"query": null}',
+          'query { events }',
+          '\u0000\u0001',
+        ]) + randomBytes(4).toString('hex'),
+    });
   }
-  for (let i = 0; i < 40; i++) cases.push({ body: json({ query: '{ __typename }' }), contentType: pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', '']) });
+  for (let i = 0; i < 40; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      contentType: pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', '']),
+    });
   for (let i = 0; i < 30; i++) cases.push({ body: json({ query: `{ ${'a: __typename '.repeat(1_000)} }` }) });
   for (let i = 0; i < 20; i++) cases.push({ body: json([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
-  for (let i = 0; i < 20; i++) cases.push({ body: json({ query: '{ __typename }' }), method: pick(['PUT', 'DELETE', 'PATCH']) });
+  for (let i = 0; i < 20; i++)
+    cases.push({ body: json({ query: '{ __typename }' }), method: pick(['PUT', 'DELETE', 'PATCH']) });
   return cases;
 }
 
 async function send(c: Case) {
   const res = await fetch(server.url, {
     method: c.method ?? 'POST',
-    headers: { authorization: `Bearer ${viewerKey}`, ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${viewerKey}`,
+      ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }),
+    },
     body: c.body,
   });
   return { status: res.status, text: await res.text() };
@@ -115,18 +190,53 @@ async function runWebSocket(rounds: number): Promise<number> {
   const init = { type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } };
   const scripts: { messages: unknown[]; expectClose?: number[] }[] = [
     { messages: ['not json at all'], expectClose: [CloseCode.BadRequest] },
-    { messages: [{ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }], expectClose: [CloseCode.Unauthorized] },
+    {
+      messages: [{ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }],
+      expectClose: [CloseCode.Unauthorized],
+    },
     { messages: [{ type: 'what_is_this' }], expectClose: [CloseCode.BadRequest] },
     { messages: [init, init], expectClose: [CloseCode.TooManyInitialisationRequests] },
-    { messages: [init, { type: 'subscribe', payload: { query: '{ __typename }' } }], expectClose: [CloseCode.BadRequest] },
-    { messages: [init, { type: 'subscribe', id: 'a', payload: { query: 'subscription { eventPublished { id } }' } }, { type: 'subscribe', id: 'a', payload: { query: '{ __typename }' } }], expectClose: [CloseCode.SubscriberAlreadyExists] },
+    {
+      messages: [init, { type: 'subscribe', payload: { query: '{ __typename }' } }],
+      expectClose: [CloseCode.BadRequest],
+    },
+    {
+      messages: [
+        init,
+        { type: 'subscribe', id: 'a', payload: { query: 'subscription { eventPublished { id } }' } },
+        { type: 'subscribe', id: 'a', payload: { query: '{ __typename }' } },
+      ],
+      expectClose: [CloseCode.SubscriberAlreadyExists],
+    },
     { messages: [init, { type: 'subscribe', id: 'x', payload: { query: 42 } }], expectClose: [CloseCode.BadRequest] },
     { messages: [{ type: 'connection_init', payload: 'not an object' }], expectClose: [CloseCode.BadRequest] },
-    { messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }], expectClose: [CloseCode.Forbidden] },
+    {
+      messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }],
+      expectClose: [CloseCode.Forbidden],
+    },
     { messages: [init, { type: 'complete', id: 'never-started' }, { type: 'ping' }, { type: 'pong' }] },
     { messages: [init, { type: 'subscribe', id: 'r', payload: { query: randomDocument() } }] },
-    { messages: [init, { type: 'subscribe', id: 'v', payload: { query: 'query($n: Int) { events(first: $n) { edges { cursor } } }', variables: { n: 'many' } } }] },
-    { messages: [init, { type: 'subscribe', id: 'h', payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } } }], expectClose: [1009] },
+    {
+      messages: [
+        init,
+        {
+          type: 'subscribe',
+          id: 'v',
+          payload: { query: 'query($n: Int) { events(first: $n) { edges { cursor } } }', variables: { n: 'many' } },
+        },
+      ],
+    },
+    {
+      messages: [
+        init,
+        {
+          type: 'subscribe',
+          id: 'h',
+          payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } },
+        },
+      ],
+      expectClose: [1009],
+    },
   ];
   for (let round = 0; round < rounds; round++) {
     for (const script of scripts) {
@@ -139,7 +249,10 @@ async function runWebSocket(rounds: number): Promise<number> {
       }
       if (script.expectClose) {
         const { code } = await socket.closed;
-        expect(script.expectClose, `closed with ${code} after ${JSON.stringify(script.messages).slice(0, 200)}`).toContain(code);
+        expect(
+          script.expectClose,
+          `closed with ${code} after ${JSON.stringify(script.messages).slice(0, 200)}`,
+        ).toContain(code);
       } else {
         // Whatever it answered must be an ack, a pong, or coded errors; and the connection must still work.
         socket.send({ type: 'subscribe', id: 'probe', payload: { query: '{ __typename }' } });
@@ -176,7 +289,12 @@ describe('hostile input', () => {
     expect(health.status).toBe('healthy');
     expect((await gqlOk(server.url, '{ __typename }', {}, viewerKey)).__typename).toBe('Query');
     const grownMb = (heapAfter - heapBefore) / 1024 / 1024;
-    console.info('hostile input', { httpInputs: cases.length + 300, wsInputs, heapBeforeMb: heapBefore / 1024 / 1024, heapGrownMb: grownMb });
+    console.info('hostile input', {
+      httpInputs: cases.length + 300,
+      wsInputs,
+      heapBeforeMb: heapBefore / 1024 / 1024,
+      heapGrownMb: grownMb,
+    });
     expect(cases.length + 300 + wsInputs).toBeGreaterThanOrEqual(1_000);
     expect(grownMb).toBeLessThan(32);
   }, 180_000);

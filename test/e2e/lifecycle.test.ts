@@ -48,7 +48,12 @@ describe('graceful stop', () => {
           const result = await gql(
             server.url,
             `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`,
-            { inputs: Array.from({ length: 50 }, (_, i) => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'load', value: i } })) },
+            {
+              inputs: Array.from({ length: 50 }, (_, i) => ({
+                type: 'PERFORMANCE_METRIC',
+                data: { metric_name: 'load', value: i },
+              })),
+            },
             server.adminKey,
           );
           if (result.data?.publishEvents) acknowledged.push(...(result.data.publishEvents as { ids: string[] }).ids);

@@ -1,7 +1,7 @@
 // Aggregates, metric names, metricUpdated and the dashboard, end to end on real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
-import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import { eventually, gql, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted duplicates ids } }`;
 const AGGREGATE = `query($m: String!, $w: WindowSize!) { aggregate(metric: $m, window: $w) { metric window from to count sum avg min max stddev p50 p95 p99 } }`;
@@ -37,7 +37,12 @@ const aggregate = async (server: TestServer, m: string, w = 'M5') =>
 
 describe('aggregates', () => {
   it('should aggregate published values, zeros included, identically on both instances', async () => {
-    await publish(one, [metric('latency_a', 0), metric('latency_a', 10), metric('latency_a', 20), metric('latency_a', 'n/a')]);
+    await publish(one, [
+      metric('latency_a', 0),
+      metric('latency_a', 10),
+      metric('latency_a', 20),
+      metric('latency_a', 'n/a'),
+    ]);
     const result = await eventually(async () => {
       const a = await aggregate(one, 'latency_a');
       return a.count === 3 ? a : null;
@@ -56,7 +61,13 @@ describe('aggregates', () => {
   });
 
   it('should answer an empty window with count 0 and null statistics', async () => {
-    expect(await aggregate(one, 'never_published', 'M1')).toMatchObject({ count: 0, sum: 0, avg: null, p99: null, min: null });
+    expect(await aggregate(one, 'never_published', 'M1')).toMatchObject({
+      count: 0,
+      sum: 0,
+      avg: null,
+      p99: null,
+      min: null,
+    });
   });
 
   it('should count an event once when a client retries a batch', async () => {
@@ -76,7 +87,9 @@ describe('aggregates', () => {
     const stored = await one.app.services.events.findByIds(publishEvents.ids);
     expect(stored).toHaveLength(1);
     const lateCount = async () => {
-      const texts = await Promise.all([one, two].map(async (s) => (await fetch(s.url.replace('/graphql', '/metrics'))).text()));
+      const texts = await Promise.all(
+        [one, two].map(async (s) => (await fetch(s.url.replace('/graphql', '/metrics'))).text()),
+      );
       return texts.reduce((n, text) => n + Number(/^jackdaw_events_late_total (\d+)/m.exec(text)?.[1] ?? 0), 0);
     };
     await eventually(async () => (await lateCount()) >= 1);
@@ -99,7 +112,12 @@ describe('aggregates', () => {
         adminKey,
       );
       expect(aggregates.map((a: any) => `${a.metric}/${a.window}`)).toEqual([
-        'latency_a/M1', 'latency_a/M5', 'latency_a/H24', 'retried/M1', 'retried/M5', 'retried/H24',
+        'latency_a/M1',
+        'latency_a/M5',
+        'latency_a/H24',
+        'retried/M1',
+        'retried/M5',
+        'retried/H24',
       ]);
       expect(calls).toBe(1);
     } finally {
@@ -156,7 +174,12 @@ describe('live views over graphql-ws', () => {
     const times: number[] = sub.received.map((r: any) => Date.parse(r.dashboardUpdated.at));
     expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(250);
     const dashboard = sub.received.at(-1).dashboardUpdated;
-    expect(dashboard).toMatchObject({ anomalyCount: 1, apiResponseTime: 200, benchmarkSuccessRate: 0.5, firingAlerts: 0 });
+    expect(dashboard).toMatchObject({
+      anomalyCount: 1,
+      apiResponseTime: 200,
+      benchmarkSuccessRate: 0.5,
+      firingAlerts: 0,
+    });
     expect(dashboard.competitiveParity).toBeCloseTo(0.6, 12);
     expect(dashboard.eventsPerSecond).toBeGreaterThan(0);
     sub.dispose();

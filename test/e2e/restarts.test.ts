@@ -1,9 +1,9 @@
 // Aggregate state survives restarts: of every app instance (state stays in Redis), and of Redis itself (state is
 // rebuilt from the event log in Postgres). Redis here is a private redis-server this file starts and kills.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, eventually, gqlOk, startServer } from '../helpers/app.js';
+import { eventually, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type OwnedService, startOwnedRedis } from '../helpers/owned-services.js';
-import { type TestDatabase, createTestDatabase, redisKeyPrefix } from '../helpers/services.js';
+import { createTestDatabase, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 let database: TestDatabase;
 let redis: OwnedService;
@@ -23,7 +23,12 @@ afterAll(async () => {
 });
 
 async function start(): Promise<TestServer> {
-  const server = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, redisUrl: redis.url, adminKey });
+  const server = await startServer({
+    databaseUrl: database.url,
+    redisKeyPrefix: prefix,
+    redisUrl: redis.url,
+    adminKey,
+  });
   running.push(server);
   return server;
 }
@@ -44,7 +49,12 @@ describe('restarts', () => {
       timestamp: new Date(Date.now() - (i % 50) * 10_000).toISOString(),
       data: { metric_name: i % 2 ? 'restart_a' : 'restart_b', value: (i * 37) % 101 },
     }));
-    await gqlOk(one.url, `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted } }`, { inputs }, adminKey);
+    await gqlOk(
+      one.url,
+      `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted } }`,
+      { inputs },
+      adminKey,
+    );
     await eventually(async () => (await one.app.services.events.outboxSize()) === 0);
     const before = await gqlOk(one.url, SNAPSHOT, {}, adminKey);
     expect(before.aggregates.find((a: any) => a.metric === 'restart_a' && a.window === 'H24').count).toBe(150);
@@ -58,10 +68,14 @@ describe('restarts', () => {
     // Redis restarts empty; the stream processor rebuilds the last 24 h from Postgres.
     await redis.stop();
     await redis.start();
-    const rebuilt = await eventually(async () => {
-      const now = await gqlOk(three.url, SNAPSHOT, {}, adminKey);
-      return JSON.stringify(now) === JSON.stringify(before) ? now : null;
-    }, 20_000, 200);
+    const rebuilt = await eventually(
+      async () => {
+        const now = await gqlOk(three.url, SNAPSHOT, {}, adminKey);
+        return JSON.stringify(now) === JSON.stringify(before) ? now : null;
+      },
+      20_000,
+      200,
+    );
     expect(rebuilt).toEqual(before);
   }, 60_000);
 });

@@ -1,16 +1,16 @@
 // API keys and roles over HTTP and WebSocket: roles per field, keys stored as hashes, the first admin key,
 // revocation (HTTP at once, open sockets within 5 s), connections per key and operations per connection.
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { CloseCode } from 'graphql-ws';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { SecurityCloseCode } from '../../src/security/close-codes.js';
-import { type TestServer, eventually, gql, gqlOk, startServer } from '../helpers/app.js';
+import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const PUBLISH = `mutation { publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) { id } }`;
 const CREATE_KEY = `mutation($name: String!, $role: Role!) { createApiKey(name: $name, role: $role) { id name role key } }`;
@@ -23,7 +23,10 @@ const sockets: RawSocket[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  server = await startServer({ databaseUrl: database.url, config: { MAX_CONNECTIONS_PER_KEY: 2, MAX_SUBSCRIPTIONS_PER_CONNECTION: 2 } });
+  server = await startServer({
+    databaseUrl: database.url,
+    config: { MAX_CONNECTIONS_PER_KEY: 2, MAX_SUBSCRIPTIONS_PER_CONNECTION: 2 },
+  });
 });
 
 afterAll(async () => {
@@ -33,7 +36,11 @@ afterAll(async () => {
 });
 
 async function createKey(role: 'VIEWER' | 'PUBLISHER' | 'ADMIN', name = `test ${role}`) {
-  return (await gqlOk(server.url, CREATE_KEY, { name, role }, server.adminKey)).createApiKey as { id: string; key: string; role: string };
+  return (await gqlOk(server.url, CREATE_KEY, { name, role }, server.adminKey)).createApiKey as {
+    id: string;
+    key: string;
+    role: string;
+  };
 }
 
 async function connect(key: string | null): Promise<RawSocket> {
@@ -54,7 +61,8 @@ describe('roles', () => {
     const viewer = await createKey('VIEWER');
     const publisher = await createKey('PUBLISHER');
     const admin = await createKey('ADMIN');
-    const code = async (query: string, key: string, variables = {}) => (await gql(server.url, query, variables, key)).errors?.[0]?.extensions?.code ?? 'OK';
+    const code = async (query: string, key: string, variables = {}) =>
+      (await gql(server.url, query, variables, key)).errors?.[0]?.extensions?.code ?? 'OK';
 
     expect(await code(HISTORY, viewer.key)).toBe('OK');
     expect(await code(PUBLISH, viewer.key)).toBe('FORBIDDEN');
@@ -111,7 +119,11 @@ describe('secrets and transports', () => {
   it('should refuse subscriptions over HTTP (server-sent events), where the WebSocket controls do not hold', async () => {
     const res = await fetch(server.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${server.adminKey}` },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${server.adminKey}`,
+      },
       body: JSON.stringify({ query: 'subscription { dashboardUpdated { at } }' }),
     });
     const body = await res.text();
@@ -127,7 +139,9 @@ describe('keys', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      const { rows } = await client.query(`SELECT row_to_json(k)::text AS row, hash FROM "ApiKey" k WHERE id = $1`, [created.id]);
+      const { rows } = await client.query(`SELECT row_to_json(k)::text AS row, hash FROM "ApiKey" k WHERE id = $1`, [
+        created.id,
+      ]);
       expect(rows[0].hash).toBe(createHash('sha256').update(created.key).digest('hex'));
       expect(rows[0].row).not.toContain(created.key);
     } finally {
@@ -150,7 +164,9 @@ describe('keys', () => {
       const url = await first.start(0, '127.0.0.1');
       const key = /\b(jds_[A-Za-z0-9_-]{20,})\b/.exec(printed.join(''))?.[1];
       expect(key).toBeDefined();
-      expect(await gqlOk(url, CREATE_KEY, { name: 'by the generated admin', role: 'VIEWER' }, key as string)).toBeDefined();
+      expect(
+        await gqlOk(url, CREATE_KEY, { name: 'by the generated admin', role: 'VIEWER' }, key as string),
+      ).toBeDefined();
       await first.stop();
       printed.length = 0;
       const second = await buildApp(config, { logger });
@@ -202,7 +218,10 @@ describe('connection limits', () => {
     await first.close();
     await eventually(async () => {
       const again = await connect(viewer.key);
-      const outcome = await Promise.race([again.waitFor((m) => m.type === 'connection_ack').then(() => true), again.closed.then(() => false)]);
+      const outcome = await Promise.race([
+        again.waitFor((m) => m.type === 'connection_ack').then(() => true),
+        again.closed.then(() => false),
+      ]);
       if (!outcome) return false;
       return true;
     });
@@ -211,7 +230,8 @@ describe('connection limits', () => {
   it('should refuse an operation past MAX_SUBSCRIPTIONS_PER_CONNECTION with RATE_LIMITED and keep the connection', async () => {
     const viewer = await createKey('VIEWER', 'three subscriptions');
     const socket = await connected(viewer.key);
-    for (const id of ['a', 'b', 'c']) socket.send({ id, type: 'subscribe', payload: { query: `subscription { eventPublished { id } }` } });
+    for (const id of ['a', 'b', 'c'])
+      socket.send({ id, type: 'subscribe', payload: { query: `subscription { eventPublished { id } }` } });
     const refused = await socket.waitFor((m) => m.id === 'c' && m.type === 'error');
     expect(refused.payload[0].extensions.code).toBe('RATE_LIMITED');
     // Ending one makes room for another on the same connection.

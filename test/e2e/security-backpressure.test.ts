@@ -6,12 +6,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { SecurityCloseCode } from '../../src/security/close-codes.js';
 import { guardOutbound } from '../../src/security/outbound.js';
-import { type TestServer, eventually, gql, gqlOk, startServer } from '../helpers/app.js';
+import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted ids } }`;
 let database: TestDatabase;
@@ -75,7 +75,10 @@ describe('outbound guard on a real socket', () => {
   const filler = 'f'.repeat(64 * 1024);
 
   it('should coalesce a backed-up subscription to its latest update and deliver everything else in full', async () => {
-    const { client, socket, guard } = await socketPair({ coalesceBytes: 64 * 1024, maxBufferedBytes: 256 * 1024 * 1024 });
+    const { client, socket, guard } = await socketPair({
+      coalesceBytes: 64 * 1024,
+      maxBufferedBytes: 256 * 1024 * 1024,
+    });
     guard.coalesce('dash');
     client.pause();
     // 30 MB of a non-coalescible stream backs the socket up past any kernel buffer.
@@ -127,7 +130,11 @@ describe('a slow subscriber beside normal ones', () => {
       const event = message.payload?.data?.eventPublished;
       if (event) latencies.push(Date.now() - Date.parse(event.receivedAt));
     });
-    socket.send({ id: 'e', type: 'subscribe', payload: { query: `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id receivedAt data } }` } });
+    socket.send({
+      id: 'e',
+      type: 'subscribe',
+      payload: { query: `subscription { eventPublished(types: [INSIGHT_GENERATED]) { id receivedAt data } }` },
+    });
     return { socket, latencies };
   }
 
@@ -145,21 +152,32 @@ describe('a slow subscriber beside normal ones', () => {
   it('should disconnect the slow one with SlowConsumer and keep the others as fast as without it', async () => {
     const normal = await Promise.all([subscriber(), subscriber(), subscriber()]);
     // Live once a probe arrives everywhere.
-    await eventually(async () => {
-      await publishRounds(1);
-      return normal.every((n) => n.latencies.length > 0);
-    }, 10_000, 200);
+    await eventually(
+      async () => {
+        await publishRounds(1);
+        return normal.every((n) => n.latencies.length > 0);
+      },
+      10_000,
+      200,
+    );
 
     const baselineStart = normal.map((n) => n.latencies.length);
     const baselineIds = await publishRounds(12); // 300 events, 12 MB per subscriber: more than socket buffers and the limit hold
-    await eventually(() => normal.every((n, i) => n.latencies.length - baselineStart[i]! >= baselineIds.length), 45_000);
+    await eventually(
+      () => normal.every((n, i) => n.latencies.length - baselineStart[i]! >= baselineIds.length),
+      45_000,
+    );
     const baseline = normal.flatMap((n, i) => n.latencies.slice(baselineStart[i]));
 
     const slow = await subscriber();
-    await eventually(async () => {
-      await publishRounds(1);
-      return slow.latencies.length > 0;
-    }, 10_000, 200);
+    await eventually(
+      async () => {
+        await publishRounds(1);
+        return slow.latencies.length > 0;
+      },
+      10_000,
+      200,
+    );
     slow.socket.pause();
     const loadStart = normal.map((n) => n.latencies.length);
     const loadIds = await publishRounds(12);
@@ -170,7 +188,12 @@ describe('a slow subscriber beside normal ones', () => {
     expect((await slow.socket.closed).code).toBe(SecurityCloseCode.SlowConsumer);
     const slowGot = slow.latencies.length;
 
-    const figures = { baselineP95: p95(baseline), underLoadP95: p95(underLoad), slowReceived: slowGot, published: loadIds.length };
+    const figures = {
+      baselineP95: p95(baseline),
+      underLoadP95: p95(underLoad),
+      slowReceived: slowGot,
+      published: loadIds.length,
+    };
     console.info('latency of normal subscribers (ms)', figures);
     expect(slowGot).toBeLessThan(loadIds.length);
     expect(figures.underLoadP95).toBeLessThan(Math.max(3 * figures.baselineP95, figures.baselineP95 + 250));

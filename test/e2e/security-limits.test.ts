@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestServer, gql, gqlOk, sleep, startServer } from '../helpers/app.js';
+import { gql, gqlOk, sleep, startServer, type TestServer } from '../helpers/app.js';
 import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
-import { type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const BODY_LIMIT = 16 * 1024;
 let database: TestDatabase;
@@ -69,12 +69,22 @@ describe('operation shape', () => {
     expect(await stored(limited, a)).toBe(0);
     expect(await stored(limited, b)).toBe(0);
     // A cheap one goes through.
-    const cheap = await gqlOk(limited.url, `mutation($a: ID) { publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) { id } }`, { a }, limited.adminKey);
+    const cheap = await gqlOk(
+      limited.url,
+      `mutation($a: ID) { publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) { id } }`,
+      { a },
+      limited.adminKey,
+    );
     expect(cheap.publishEvent.id).toBe(a);
   });
 
   it('should reject too many aliases and too many tokens', async () => {
-    const aliases = await gql(limited.url, `{ a: metricNames b: metricNames c: metricNames d: metricNames }`, {}, limited.adminKey);
+    const aliases = await gql(
+      limited.url,
+      `{ a: metricNames b: metricNames c: metricNames d: metricNames }`,
+      {},
+      limited.adminKey,
+    );
     expect(codeOf(aliases)).toBe('BAD_USER_INPUT');
     expect(aliases.errors?.[0]?.message).toContain('Aliases limit of 3');
     const tokens = await gql(limited.url, `{ ${'__typename '.repeat(300)} }`, {}, limited.adminKey);
@@ -85,7 +95,11 @@ describe('operation shape', () => {
   it('should apply the same limits over WebSocket', async () => {
     const socket = await openRaw(limited.wsUrl, { authorization: `Bearer ${limited.adminKey}` });
     sockets.push(socket);
-    socket.send({ id: 'deep', type: 'subscribe', payload: { query: `{ events(first: 1) { edges { node { id } } } }` } });
+    socket.send({
+      id: 'deep',
+      type: 'subscribe',
+      payload: { query: `{ events(first: 1) { edges { node { id } } } }` },
+    });
     socket.send({ id: 'tokens', type: 'subscribe', payload: { query: `{ ${'__typename '.repeat(300)} }` } });
     for (const id of ['deep', 'tokens']) {
       const refused = await socket.waitFor((m) => m.id === id && m.type === 'error');
@@ -111,7 +125,9 @@ describe('sizes', () => {
     expect(codeOf(tooMany)).toBe('BAD_USER_INPUT');
     expect(tooMany.errors?.[0]?.message).toContain('at most 5 events');
     expect(await stored(limited, inputs[0]!.id)).toBe(0);
-    expect((await gqlOk(limited.url, PUBLISH_MANY, { inputs: inputs.slice(0, 5) }, limited.adminKey)).publishEvents.accepted).toBe(5);
+    expect(
+      (await gqlOk(limited.url, PUBLISH_MANY, { inputs: inputs.slice(0, 5) }, limited.adminKey)).publishEvents.accepted,
+    ).toBe(5);
   });
 
   it('should answer 413 to a body over MAX_BODY_BYTES, declared or chunked, and accept one under it', async () => {
@@ -128,7 +144,13 @@ describe('sizes', () => {
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const url = new URL(limited.url);
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
         (res) => {
           let text = '';
           res.on('data', (c) => (text += c));
@@ -155,14 +177,22 @@ describe('sizes', () => {
   it('should close a WebSocket that sends a message over MAX_BODY_BYTES with 1009', async () => {
     const socket = await openRaw(limited.wsUrl, { authorization: `Bearer ${limited.adminKey}` });
     sockets.push(socket);
-    socket.send({ id: 'big', type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(BODY_LIMIT + 10) } } });
+    socket.send({
+      id: 'big',
+      type: 'subscribe',
+      payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(BODY_LIMIT + 10) } },
+    });
     expect((await socket.closed).code).toBe(1009);
   });
 });
 
 describe('rate limit', () => {
   it('should answer RATE_LIMITED with a retry-after hint past RATE_LIMIT_PER_SECOND, per key, over HTTP and WebSocket', async () => {
-    const throttled = await startServer({ databaseUrl: database.url, adminKey: limited.adminKey, config: { RATE_LIMIT_PER_SECOND: 5 } });
+    const throttled = await startServer({
+      databaseUrl: database.url,
+      adminKey: limited.adminKey,
+      config: { RATE_LIMIT_PER_SECOND: 5 },
+    });
     servers.push(throttled);
     const post = (key: string) =>
       fetch(throttled.url, {
@@ -182,14 +212,18 @@ describe('rate limit', () => {
     expect(error.extensions.http).toBeUndefined();
 
     // Another key has its own allowance.
-    const other = (await gqlOk(open.url, `mutation { createApiKey(name: "other", role: VIEWER) { key } }`, {}, open.adminKey)).createApiKey.key;
+    const other = (
+      await gqlOk(open.url, `mutation { createApiKey(name: "other", role: VIEWER) { key } }`, {}, open.adminKey)
+    ).createApiKey.key;
     expect((await post(other)).status).toBe(200);
 
     // Over WebSocket the same key is still over its limit.
     const socket = await openRaw(throttled.wsUrl, { authorization: `Bearer ${throttled.adminKey}` });
     sockets.push(socket);
     for (let i = 0; i < 8; i++) socket.send({ id: `q${i}`, type: 'subscribe', payload: { query: '{ __typename }' } });
-    const limitedOnWs = await socket.waitFor((m) => m.type === 'next' && m.payload.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+    const limitedOnWs = await socket.waitFor(
+      (m) => m.type === 'next' && m.payload.errors?.[0]?.extensions?.code === 'RATE_LIMITED',
+    );
     expect(limitedOnWs.payload.errors[0].extensions.retryAfterMs).toBeGreaterThan(0);
 
     // After the hint, the key is served again.
@@ -201,9 +235,19 @@ describe('rate limit', () => {
     const prefix = redisKeyPrefix();
     prefixes.push(prefix);
     const config = { RATE_LIMIT_PER_SECOND: 5 };
-    const one = await startServer({ databaseUrl: database.url, adminKey: limited.adminKey, redisKeyPrefix: prefix, config });
+    const one = await startServer({
+      databaseUrl: database.url,
+      adminKey: limited.adminKey,
+      redisKeyPrefix: prefix,
+      config,
+    });
     servers.push(one);
-    const two = await startServer({ databaseUrl: database.url, adminKey: limited.adminKey, redisKeyPrefix: prefix, config });
+    const two = await startServer({
+      databaseUrl: database.url,
+      adminKey: limited.adminKey,
+      redisKeyPrefix: prefix,
+      config,
+    });
     servers.push(two);
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => gql(i % 2 === 0 ? one.url : two.url, '{ __typename }', {}, limited.adminKey)),

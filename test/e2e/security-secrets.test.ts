@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql, gqlOk } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
-import { type OwnedPostgres, freePort, startOwnedPostgres } from '../helpers/owned-services.js';
+import { freePort, type OwnedPostgres, startOwnedPostgres } from '../helpers/owned-services.js';
 import { openRaw } from '../helpers/raw-ws.js';
 
 const secrets = {
@@ -48,7 +48,14 @@ describe('secrets', () => {
       answers.push(JSON.stringify(result));
       return result;
     };
-    const created = (await gqlOk(server.url, `mutation { createApiKey(name: "publisher", role: PUBLISHER) { key } }`, {}, secrets.adminKey)).createApiKey.key as string;
+    const created = (
+      await gqlOk(
+        server.url,
+        `mutation { createApiKey(name: "publisher", role: PUBLISHER) { key } }`,
+        {},
+        secrets.adminKey,
+      )
+    ).createApiKey.key as string;
     await call(`{ events(first: 1) { edges { node { id } } } }`, {}, created);
     await call(`{ events(first: 1) { edges { node { id } } } }`, {}, secrets.wrongKey);
     await call(`mutation { publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) { id } }`, {}, secrets.wrongKey);
@@ -74,8 +81,19 @@ describe('secrets', () => {
       },
       secrets.adminKey,
     );
-    await gqlOk(server.url, `mutation { publishEvent(input: { type: PERFORMANCE_METRIC, data: { metric_name: "secret_probe", value: 1 } }) { id } }`, {}, created);
-    await eventually(async () => (await gqlOk(server.url, `{ alerts(first: 1) { edges { node { id } } } }`, {}, secrets.adminKey)).alerts.edges.length > 0, 20_000, 200);
+    await gqlOk(
+      server.url,
+      `mutation { publishEvent(input: { type: PERFORMANCE_METRIC, data: { metric_name: "secret_probe", value: 1 } }) { id } }`,
+      {},
+      created,
+    );
+    await eventually(
+      async () =>
+        (await gqlOk(server.url, `{ alerts(first: 1) { edges { node { id } } } }`, {}, secrets.adminKey)).alerts.edges
+          .length > 0,
+      20_000,
+      200,
+    );
     await eventually(() => /webhook|email|smtp/i.test(server.output()), 20_000, 200).catch(() => {});
 
     // The database goes away: the failure is masked for the client and logged under the id the client was given.
@@ -90,7 +108,10 @@ describe('secrets', () => {
 
     const everything = `${server.output()}\n${answers.join('\n')}`;
     const lines = server.output().split('\n');
-    console.info('secrets', { logLines: lines.length, notificationLines: lines.filter((l) => /webhook|email|smtp/i.test(l)).length });
+    console.info('secrets', {
+      logLines: lines.length,
+      notificationLines: lines.filter((l) => /webhook|email|smtp/i.test(l)).length,
+    });
     expect(everything.length).toBeGreaterThan(1_000); // trace logging really wrote something
     for (const [name, secret] of Object.entries({ ...secrets, createdKey: created })) {
       expect(everything.includes(secret), `${name} appeared in the logs or an answer`).toBe(false);

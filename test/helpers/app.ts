@@ -62,13 +62,22 @@ export async function gql<T = any>(
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlOk<T = any>(url: string, query: string, variables: Record<string, unknown>, key: string): Promise<T> {
+export async function gqlOk<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  key: string,
+): Promise<T> {
   const result = await gql<T>(url, query, variables, key);
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   return result.data as T;
 }
 
-export function wsClient(wsUrl: string, key: string | null, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
+export function wsClient(
+  wsUrl: string,
+  key: string | null,
+  extra: Partial<Parameters<typeof createClient>[0]> = {},
+): Client {
   return createClient({
     url: wsUrl,
     webSocketImpl: WebSocket,
@@ -154,7 +163,8 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await sleep(everyMs);
   }
 }

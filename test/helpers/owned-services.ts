@@ -1,7 +1,7 @@
 // Services a test owns outright, so it can stop and restart them to cause real faults: a private redis-server and a
 // private Postgres cluster (initdb + pg_ctl in a temp dir), each on a free port. Never the shared ones.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,7 +91,9 @@ export async function startOwnedPostgres(): Promise<OwnedPostgres> {
     chownSync(root, Number(stdout.trim()), Number(gid.trim()));
   }
   const pgCommand = (binary: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, binary), ...args]) : run(path.join(PG_BIN, binary), args);
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, binary), ...args])
+      : run(path.join(PG_BIN, binary), args);
 
   await pgCommand('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
@@ -112,7 +114,10 @@ export async function startOwnedPostgres(): Promise<OwnedPostgres> {
   const url = `postgresql://postgres@127.0.0.1:${port}/jackdaw`;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  for (const name of readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+  for (const name of readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()) {
     await client.query(readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8'));
   }
   await client.end();

@@ -16,7 +16,8 @@ export interface ReceivedRequest {
 /** A real HTTP server on a free port that records every request and answers with `respond`. */
 export async function startReceiver(
   cleanups: Cleanups,
-  respond: (request: ReceivedRequest, index: number) => number | 'hang') {
+  respond: (request: ReceivedRequest, index: number) => number | 'hang',
+) {
   const requests: ReceivedRequest[] = [];
   const listener: RequestListener = async (req, res) => {
     const chunks: Buffer[] = [];
@@ -79,4 +80,3 @@ export async function startSmtpSink(cleanups: Cleanups, reply: (index: number) =
 export function header(email: CapturedEmail, name: string): string | undefined {
   return new RegExp(`^${name}: (.*)$`, 'im').exec(email.headers)?.[1];
 }
-

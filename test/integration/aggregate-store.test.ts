@@ -5,22 +5,28 @@ import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import {
   acquireLease,
   aggregationLeaseKey,
+  RedisAggregateStore,
   releaseLease,
   renewLease,
-  RedisAggregateStore,
 } from '../../src/aggregation/redis-store.js';
 import {
-  FencedError,
-  WINDOW_SIZES,
   type AggregateStore,
+  FencedError,
   type MetricAggregate,
   type MetricSample,
+  WINDOW_SIZES,
   type WindowSize,
 } from '../../src/aggregation/types.js';
-import { AGGREGATION_HORIZON_MS, bucketExpiresAt, bucketIndex, granularityMs, windowBuckets } from '../../src/aggregation/windows.js';
-import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
+import {
+  AGGREGATION_HORIZON_MS,
+  bucketExpiresAt,
+  bucketIndex,
+  granularityMs,
+  windowBuckets,
+} from '../../src/aggregation/windows.js';
 import { random } from '../helpers/random.js';
 import { deleteKeys, scanKeys } from '../helpers/redis-keys.js';
+import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 
 const RETENTION_GRACE_MS = 60_000;
 const HOUR = 3_600_000;
@@ -154,7 +160,12 @@ function randomSamples(now: number, size: number): MetricSample[] {
   return Array.from({ length: size }, () => {
     const metric = metrics[Math.floor(next() * metrics.length)]!;
     const roll = next();
-    const age = roll < 0.4 ? next() * 20 * 60_000 : roll < 0.97 ? next() * AGGREGATION_HORIZON_MS : AGGREGATION_HORIZON_MS + next() * HOUR;
+    const age =
+      roll < 0.4
+        ? next() * 20 * 60_000
+        : roll < 0.97
+          ? next() * AGGREGATION_HORIZON_MS
+          : AGGREGATION_HORIZON_MS + next() * HOUR;
     return { metric, value: draws[metric]!(), timestamp: Math.round(now - age) };
   });
 }
@@ -183,7 +194,10 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
   it('should count the value 0 and repeated equal values', async () => {
     const { store } = backend.create(now);
     const values = [0, 0, 0, 5, 5];
-    await store.apply(['1'], values.map((value) => ({ metric: 'errors', value, timestamp: now })));
+    await store.apply(
+      ['1'],
+      values.map((value) => ({ metric: 'errors', value, timestamp: now })),
+    );
 
     const [aggregate] = await store.read([{ metric: 'errors', window: 'M1' }], now);
     expect(aggregate).toMatchObject({ count: 5, sum: 10, avg: 2, min: 0, max: 5, p50: 0 });
@@ -238,7 +252,10 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
   it('should not aggregate samples 24 h old or older', async () => {
     const subject = backend.create(now);
     const old = [now - AGGREGATION_HORIZON_MS, now - AGGREGATION_HORIZON_MS - HOUR];
-    await subject.store.apply(['1'], old.map((timestamp) => ({ metric: 'old', value: 1, timestamp })));
+    await subject.store.apply(
+      ['1'],
+      old.map((timestamp) => ({ metric: 'old', value: 1, timestamp })),
+    );
 
     expect(await subject.storedBuckets()).toBe(0);
     expect(await subject.store.metricNames(now)).toEqual([]);
@@ -248,7 +265,11 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
   it('should grow with buckets, not with samples', async () => {
     const subject = backend.create(now);
     const second = Math.floor(now / 1_000) * 1_000;
-    const samples = Array.from({ length: 5_000 }, (_, i) => ({ metric: 'busy', value: i % 97, timestamp: second + (i % 1_000) }));
+    const samples = Array.from({ length: 5_000 }, (_, i) => ({
+      metric: 'busy',
+      value: i % 97,
+      timestamp: second + (i % 1_000),
+    }));
     await subject.store.apply(['1'], samples);
     await subject.store.apply(['2'], samples);
 
@@ -258,12 +279,15 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
 
   it('should list the metrics with samples in the last 24 h, sorted', async () => {
     const { store } = backend.create(now);
-    await store.apply(['1'], [
-      { metric: 'zeta', value: 1, timestamp: now },
-      { metric: 'alpha', value: 1, timestamp: now - HOUR },
-      { metric: 'mid', value: 1, timestamp: now - 23 * HOUR },
-      { metric: 'mid', value: 1, timestamp: now - 23.5 * HOUR },
-    ]);
+    await store.apply(
+      ['1'],
+      [
+        { metric: 'zeta', value: 1, timestamp: now },
+        { metric: 'alpha', value: 1, timestamp: now - HOUR },
+        { metric: 'mid', value: 1, timestamp: now - 23 * HOUR },
+        { metric: 'mid', value: 1, timestamp: now - 23.5 * HOUR },
+      ],
+    );
 
     expect(await store.metricNames(now)).toEqual(['alpha', 'mid', 'zeta']);
     expect(await store.metricNames(now + 2 * HOUR)).toEqual(['alpha', 'zeta']);
@@ -274,7 +298,11 @@ describe('MemoryAggregateStore pruning', () => {
   it('should drop buckets once no window reads them', async () => {
     const start = Date.now();
     let now = start;
-    const store = new MemoryAggregateStore({ clock: () => now, retentionGraceMs: RETENTION_GRACE_MS, pruneIntervalMs: 0 });
+    const store = new MemoryAggregateStore({
+      clock: () => now,
+      retentionGraceMs: RETENTION_GRACE_MS,
+      pruneIntervalMs: 0,
+    });
     await store.apply(['1'], [{ metric: 'm', value: 1, timestamp: start }]);
     expect(store.bucketCount()).toBe(WINDOW_SIZES.length);
 

@@ -5,9 +5,9 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAlertNotifier, type AlertNotifier, type AlertNotifierOptions } from '../../src/alerts/notifier.js';
+import { type AlertNotifier, type AlertNotifierOptions, createAlertNotifier } from '../../src/alerts/notifier.js';
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
-import { createAlertStore, type AlertStore } from '../../src/alerts/store.js';
+import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { freePort } from '../helpers/owned-services.js';
 import { header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
@@ -67,7 +67,13 @@ async function firingAlert(input: Partial<AlertRuleInput>): Promise<{ rule: Aler
 
 async function deliveries(alert: Alert) {
   const [rows] = await store.deliveriesFor([alert.id]);
-  return (rows ?? []).map(({ channel, attempt, ok, statusCode, error }) => ({ channel, attempt, ok, statusCode, error }));
+  return (rows ?? []).map(({ channel, attempt, ok, statusCode, error }) => ({
+    channel,
+    attempt,
+    ok,
+    statusCode,
+    error,
+  }));
 }
 
 describe('webhooks', () => {
@@ -176,15 +182,18 @@ describe('email', () => {
     expect(email!.to).toEqual(['ops@example.com', 'oncall@example.com']);
     expect(header(email!, 'Subject')).toBe('[HIGH] Slow API: avg(api_response_time)[M5] = 812.5 (> 500)');
     expect(header(email!, 'To')).toBe('ops@example.com, oncall@example.com');
-    expect(await deliveries(alert)).toEqual([
-      { channel: 'EMAIL', attempt: 1, ok: true, statusCode: 250, error: null },
-    ]);
+    expect(await deliveries(alert)).toEqual([{ channel: 'EMAIL', attempt: 1, ok: true, statusCode: 250, error: null }]);
   });
 
   it('should email CRITICAL alerts and send a LOW one to webhooks only', async () => {
     const smtp = await startSmtpSink(cleanups);
     const receiver = await startReceiver(cleanups, () => 200);
-    const low = await firingAlert({ name: 'Noise', severity: 'LOW', emails: ['ops@example.com'], webhookUrls: [receiver.url] });
+    const low = await firingAlert({
+      name: 'Noise',
+      severity: 'LOW',
+      emails: ['ops@example.com'],
+      webhookUrls: [receiver.url],
+    });
     const critical = await firingAlert({ name: 'Down', severity: 'CRITICAL', emails: ['ops@example.com'] });
     const { notifier } = startNotifier({ smtpUrl: smtp.smtpUrl, emailFrom: 'alerts@jackdaw.test' });
 
@@ -193,7 +202,9 @@ describe('email', () => {
     await notifier.drain();
 
     expect(receiver.requests).toHaveLength(1);
-    expect(smtp.messages.map((email) => header(email, 'Subject'))).toEqual([`[CRITICAL] Down: ${critical.alert.message}`]);
+    expect(smtp.messages.map((email) => header(email, 'Subject'))).toEqual([
+      `[CRITICAL] Down: ${critical.alert.message}`,
+    ]);
     expect((await deliveries(low.alert)).map((row) => row.channel)).toEqual(['WEBHOOK']);
   });
 

@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
-import { AlertStoreError, createAlertStore, type AlertStore } from '../../src/alerts/store.js';
+import { type AlertStore, AlertStoreError, createAlertStore } from '../../src/alerts/store.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
@@ -81,7 +81,11 @@ describe('alert rules', () => {
   });
 
   it('should store nothing and name every problem when the input is invalid', async () => {
-    const invalid: AlertRuleInput = { ...input, name: '', conditions: [{ metric: '9lives', operator: 'GT', threshold: 1 }] };
+    const invalid: AlertRuleInput = {
+      ...input,
+      name: '',
+      conditions: [{ metric: '9lives', operator: 'GT', threshold: 1 }],
+    };
     await expectStoreError(
       store.createRule(invalid),
       'BAD_USER_INPUT',
@@ -220,7 +224,10 @@ describe('acknowledging', () => {
     expect(await store.acknowledgeAlert(alert!.id)).toEqual(acknowledged);
     // Still open: the rule cannot fire a duplicate while its alert is acknowledged.
     expect(await store.fireAlert(rule, 'again', values)).toBeNull();
-    expect(await store.resolveAlerts(rule.id)).toMatchObject({ status: 'RESOLVED', acknowledgedAt: acknowledged.acknowledgedAt });
+    expect(await store.resolveAlerts(rule.id)).toMatchObject({
+      status: 'RESOLVED',
+      acknowledgedAt: acknowledged.acknowledgedAt,
+    });
   });
 
   it('should refuse to acknowledge a resolved alert', async () => {
@@ -261,7 +268,10 @@ describe('listAlerts', () => {
     const rule = await store.createRule(input);
     await fireAndResolve(rule, 3);
     expect((await store.listAlerts()).edges).toHaveLength(3);
-    expect(await store.listAlerts({ first: 0 })).toEqual({ edges: [], pageInfo: { hasNextPage: true, endCursor: null } });
+    expect(await store.listAlerts({ first: 0 })).toEqual({
+      edges: [],
+      pageInfo: { hasNextPage: true, endCursor: null },
+    });
   });
 
   it('should filter by status, severity and rule', async () => {
@@ -288,7 +298,11 @@ describe('listAlerts', () => {
       'BAD_USER_INPUT',
       /is not a cursor/,
     );
-    await expectStoreError(store.listAlerts({ first: 101 }), 'BAD_USER_INPUT', /first must be a whole number from 0 to 100/);
+    await expectStoreError(
+      store.listAlerts({ first: 101 }),
+      'BAD_USER_INPUT',
+      /first must be a whole number from 0 to 100/,
+    );
     await expectStoreError(store.listAlerts({ first: -1 }), 'BAD_USER_INPUT', /first/);
   });
 });
@@ -327,14 +341,24 @@ describe('deliveriesFor', () => {
       [2, true, 200],
     ] as const) {
       await prisma.alertDelivery.create({
-        data: { alertId: alertA!.id, channel: 'WEBHOOK', target, attempt, ok, statusCode, error: ok ? null : 'HTTP 503' },
+        data: {
+          alertId: alertA!.id,
+          channel: 'WEBHOOK',
+          target,
+          attempt,
+          ok,
+          statusCode,
+          error: ok ? null : 'HTTP 503',
+        },
       });
     }
 
     const [forB, forA, forMissing] = await store.deliveriesFor([alertB!.id, alertA!.id, MISSING_ID]);
     expect(forB).toEqual([]);
     expect(forMissing).toEqual([]);
-    expect(forA?.map(({ attempt, ok, statusCode, error, channel }) => ({ attempt, ok, statusCode, error, channel }))).toEqual([
+    expect(
+      forA?.map(({ attempt, ok, statusCode, error, channel }) => ({ attempt, ok, statusCode, error, channel })),
+    ).toEqual([
       { attempt: 1, ok: false, statusCode: 503, error: 'HTTP 503', channel: 'WEBHOOK' },
       { attempt: 2, ok: true, statusCode: 200, error: null, channel: 'WEBHOOK' },
     ]);

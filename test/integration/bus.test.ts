@@ -1,8 +1,8 @@
 // One contract, two buses: in-process and Redis (real Redis, a key prefix of this file's own).
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createMemoryBus, createRedisBus } from '../../src/bus/bus.js';
-import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 import { eventually } from '../helpers/app.js';
+import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 
 const prefix = redisKeyPrefix();
 const implementations: [string, () => Bus][] = [

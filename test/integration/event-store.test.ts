@@ -7,10 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent } from '../../src/events/model.js';
 import { EventStore } from '../../src/events/store.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/services.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const event = (over: Partial<NewEvent> = {}): NewEvent => {
-  const fields = { id: randomUUID(), type: 'PERFORMANCE_METRIC' as const, timestamp: new Date(), data: { metric_name: 'api_response_time', value: 0 }, ...over };
+  const fields = {
+    id: randomUUID(),
+    type: 'PERFORMANCE_METRIC' as const,
+    timestamp: new Date(),
+    data: { metric_name: 'api_response_time', value: 0 },
+    ...over,
+  };
   return { ...fields, dataJson: JSON.stringify(fields.data) };
 };
 
@@ -68,13 +74,19 @@ describe.each(backends)('event store on %s', (_name, open) => {
 
   it('should page newest first by timestamp with stable keyset cursors', async () => {
     const base = Date.parse('2026-01-01T00:00:00Z');
-    const batch = Array.from({ length: 7 }, (_, i) => event({ type: 'INSIGHT_GENERATED', timestamp: new Date(base + i * 1000) }));
+    const batch = Array.from({ length: 7 }, (_, i) =>
+      event({ type: 'INSIGHT_GENERATED', timestamp: new Date(base + i * 1000) }),
+    );
     await store.insertBatch(batch, new Date());
     const page1 = await store.page({ first: 3, types: ['INSIGHT_GENERATED'] });
     expect(page1.map((e) => e.timestamp.getTime())).toEqual([base + 6000, base + 5000, base + 4000]);
     const last = page1[2];
     if (!last) throw new Error('page too short');
-    const page2 = await store.page({ first: 10, types: ['INSIGHT_GENERATED'], after: { timestamp: last.timestamp, seq: last.seq } });
+    const page2 = await store.page({
+      first: 10,
+      types: ['INSIGHT_GENERATED'],
+      after: { timestamp: last.timestamp, seq: last.seq },
+    });
     expect(page2.map((e) => e.timestamp.getTime())).toEqual([base + 3000, base + 2000, base + 1000, base]);
     const bounded = await store.page({
       first: 10,

@@ -6,14 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
-import type { NewEvent } from '../../src/events/model.js';
-import { StreamProcessor, localLease } from '../../src/events/processor.js';
+import type { NewEvent, StoredEvent } from '../../src/events/model.js';
+import { localLease, StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { redisLease } from '../../src/services.js';
-import type { StoredEvent } from '../../src/events/model.js';
 import { eventually } from '../helpers/app.js';
-import { REDIS_URL, type TestDatabase, createTestDatabase, deleteRedisKeys, redisKeyPrefix } from '../helpers/services.js';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  REDIS_URL,
+  redisKeyPrefix,
+  type TestDatabase,
+} from '../helpers/services.js';
 
 let database: TestDatabase;
 let db: Database;
@@ -56,7 +61,16 @@ class CrashOnDelete extends EventStore {
 }
 
 function processor(store: EventStore, aggregates: RedisAggregateStore) {
-  return new StreamProcessor({ events: store, aggregates, bus: createMemoryBus(), lease: localLease, logger, batchSize: 100, pollMs: 20, leaseRenewMs: 1_000 });
+  return new StreamProcessor({
+    events: store,
+    aggregates,
+    bus: createMemoryBus(),
+    lease: localLease,
+    logger,
+    batchSize: 100,
+    pollMs: 20,
+    leaseRenewMs: 1_000,
+  });
 }
 
 describe('stream processor', () => {
@@ -96,7 +110,11 @@ describe('stream processor', () => {
     const aggregates = new RedisAggregateStore({ redis, keyPrefix: leasePrefix });
     /** Pages of the rebuild arrive slowly, as from a busy database. */
     class SlowRebuild extends EventStore {
-      override processedSince<T>(since: Date, pageSize: number, use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>) {
+      override processedSince<T>(
+        since: Date,
+        pageSize: number,
+        use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+      ) {
         return super.processedSince(since, pageSize, (pages) =>
           use(
             (async function* () {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { eventToSamples, isValidMetricName, REJECTED_VALUES_METRIC, type SampledEvent } from '../../src/aggregation/samples.js';
+import {
+  eventToSamples,
+  isValidMetricName,
+  REJECTED_VALUES_METRIC,
+  type SampledEvent,
+} from '../../src/aggregation/samples.js';
 
 const timestamp = Date.UTC(2025, 0, 1, 12);
 

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   addValue,
+  type BucketStats,
   emptyStats,
   finalize,
   mergeInto,
+  SKETCH_RELATIVE_ACCURACY,
   sketchBin,
   sketchBinValue,
-  SKETCH_RELATIVE_ACCURACY,
   ZERO_BIN,
-  type BucketStats,
 } from '../../src/aggregation/stats.js';
 import { random } from '../helpers/random.js';
 
@@ -113,7 +113,8 @@ describe('sketch bins', () => {
 describe('percentiles', () => {
   const distributions: Record<string, (next: () => number) => number> = {
     uniform: (next) => next() * 1_000,
-    'log-normal latencies': (next) => Math.exp(4 + 1.5 * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())),
+    'log-normal latencies': (next) =>
+      Math.exp(4 + 1.5 * Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next())),
     'mixed signs with zeros': (next) => (next() < 0.2 ? 0 : (next() - 0.6) * 10 ** (next() * 6)),
     'few distinct values': (next) => [0, 1, 5, 5, 5, 80][Math.floor(next() * 6)]!,
     'all negative': (next) => -1 - next() * 500,
@@ -127,7 +128,11 @@ describe('percentiles', () => {
       for (let i = 0; i < values.length; i += 13) mergeInto(merged, statsOf(values.slice(i, i + 13)));
       const aggregate = finalize('m', 'M1', 0, at, merged);
       const sorted = [...values].sort((a, b) => a - b);
-      for (const [q, reported] of [[0.5, aggregate.p50], [0.95, aggregate.p95], [0.99, aggregate.p99]] as const) {
+      for (const [q, reported] of [
+        [0.5, aggregate.p50],
+        [0.95, aggregate.p95],
+        [0.99, aggregate.p99],
+      ] as const) {
         const exact = exactQuantile(sorted, q);
         expect(Math.abs(reported! - exact)).toBeLessThanOrEqual(0.01 * Math.abs(exact));
       }

@@ -26,7 +26,13 @@ describe('window math', () => {
   it('should read the current bucket and the 59 before it, from the start of the first to the query time', () => {
     const span = windowBuckets('M1', at);
     const current = Math.floor(at / 1_000);
-    expect(span).toEqual({ first: current - 59, last: current, from: (current - 59) * 1_000, to: at, granularity: 1_000 });
+    expect(span).toEqual({
+      first: current - 59,
+      last: current,
+      from: (current - 59) * 1_000,
+      to: at,
+      granularity: 1_000,
+    });
   });
 
   it.each(WINDOW_SIZES)('should cover (at − W, at] to within one bucket for %s', (window) => {

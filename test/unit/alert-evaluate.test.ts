@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricAggregate, WindowSize } from '../../src/aggregation/types.js';
 import {
-  INACTIVE,
   alertMessage,
   compare,
   conditionKey,
   conditionValue,
   evaluateRule,
+  INACTIVE,
   indexAggregates,
   nextRuleState,
   queriesForRules,
@@ -138,7 +138,9 @@ describe('evaluateRule', () => {
 
   it('should let COUNT = 0 hold over an empty window', () => {
     const aggregates = indexAggregates([emptyAggregate('heartbeat', 'M1')]);
-    const rule = { conditions: [cond({ metric: 'heartbeat', window: 'M1', aggregation: 'COUNT', operator: 'EQ', threshold: 0 })] };
+    const rule = {
+      conditions: [cond({ metric: 'heartbeat', window: 'M1', aggregation: 'COUNT', operator: 'EQ', threshold: 0 })],
+    };
     expect(evaluateRule(rule, aggregates)).toEqual({ holds: true, values: { 'count(heartbeat)[M1]': 0 } });
   });
 
@@ -147,7 +149,9 @@ describe('evaluateRule', () => {
       aggregate('api_response_time', 'M1', { avg: 900 }),
       aggregate('api_response_time', 'H1', { avg: 100 }),
     ]);
-    const rule = { conditions: [cond({ window: 'M1', threshold: 500 }), cond({ window: 'H1', operator: 'LT', threshold: 200 })] };
+    const rule = {
+      conditions: [cond({ window: 'M1', threshold: 500 }), cond({ window: 'H1', operator: 'LT', threshold: 200 })],
+    };
     expect(evaluateRule(rule, aggregates)).toEqual({
       holds: true,
       values: { 'avg(api_response_time)[M1]': 900, 'avg(api_response_time)[H1]': 100 },
@@ -184,10 +188,15 @@ describe('conditionKey and alertMessage', () => {
 
   it('should explain every condition in one line', () => {
     const rule = {
-      conditions: [cond({ threshold: 500 }), cond({ metric: 'errors', aggregation: 'COUNT', operator: 'GTE', threshold: 3 })],
+      conditions: [
+        cond({ threshold: 500 }),
+        cond({ metric: 'errors', aggregation: 'COUNT', operator: 'GTE', threshold: 3 }),
+      ],
     };
     const values = { 'avg(api_response_time)[M5]': 812.5, 'count(errors)[M5]': 4 };
-    expect(alertMessage(rule, values)).toBe('avg(api_response_time)[M5] = 812.5 (> 500) and count(errors)[M5] = 4 (>= 3)');
+    expect(alertMessage(rule, values)).toBe(
+      'avg(api_response_time)[M5] = 812.5 (> 500) and count(errors)[M5] = 4 (>= 3)',
+    );
   });
 });
 

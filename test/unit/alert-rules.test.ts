@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { RULE_LIMITS, validateRuleInput, type AlertConditionInput, type AlertRuleInput } from '../../src/alerts/rules.js';
+import {
+  type AlertConditionInput,
+  type AlertRuleInput,
+  RULE_LIMITS,
+  validateRuleInput,
+} from '../../src/alerts/rules.js';
 
 const condition: AlertConditionInput = { metric: 'api_response_time', operator: 'GT', threshold: 500 };
 const rule: AlertRuleInput = { name: 'Slow API', severity: 'HIGH', conditions: [condition] };
@@ -96,16 +101,21 @@ describe('validateRuleInput', () => {
     expect(valueOf({ ...rule, conditions: tooMany.slice(1) }).conditions).toHaveLength(20);
   });
 
-  it.each(['_private', 'api.response:time-2', 'A', `a${'b'.repeat(127)}`])('should accept the metric name %s', (metric) => {
-    expect(valueOf({ ...rule, conditions: [{ ...condition, metric }] }).conditions[0]?.metric).toBe(metric);
-  });
+  it.each(['_private', 'api.response:time-2', 'A', `a${'b'.repeat(127)}`])(
+    'should accept the metric name %s',
+    (metric) => {
+      expect(valueOf({ ...rule, conditions: [{ ...condition, metric }] }).conditions[0]?.metric).toBe(metric);
+    },
+  );
 
   it.each(['', '1st', '-x', '.x', 'has space', 'café', 'a/b', `a${'b'.repeat(128)}`])(
     'should reject the metric name "%s"',
     (metric) => {
       const [problem, ...others] = problemsOf({ ...rule, conditions: [condition, { ...condition, metric }] });
       expect(others).toEqual([]);
-      expect(problem).toMatch(/^conditions\[1\]\.metric must be a metric name: 1 to 128 characters among letters, digits/);
+      expect(problem).toMatch(
+        /^conditions\[1\]\.metric must be a metric name: 1 to 128 characters among letters, digits/,
+      );
     },
   );
 
@@ -133,9 +143,7 @@ describe('validateRuleInput', () => {
   );
 
   it.each(['nope', 'a@', '@example.com', 'two words@example.com'])('should reject the email %s', (email) => {
-    expect(problemsOf({ ...rule, emails: ['ops@example.com', email] })).toEqual([
-      'emails[1] must be an email address',
-    ]);
+    expect(problemsOf({ ...rule, emails: ['ops@example.com', email] })).toEqual(['emails[1] must be an email address']);
   });
 
   it('should bound the number of webhook URLs and emails', () => {
@@ -168,6 +176,10 @@ describe('validateRuleInput', () => {
   it('should report every problem at once', () => {
     expect(
       problemsOf({ name: '', severity: 'HIGH', conditions: [{ ...condition, threshold: Infinity }], forSeconds: -5 }),
-    ).toEqual(['name must not be empty', 'conditions[0].threshold must be a finite number', 'forSeconds must be 0 or more']);
+    ).toEqual([
+      'name must not be empty',
+      'conditions[0].threshold must be a finite number',
+      'forSeconds must be 0 or more',
+    ]);
   });
 });

@@ -3,7 +3,11 @@ import { type EventLimits, type PublishEventInput, validateBatch } from '../../s
 
 const limits: EventLimits = { maxBatchSize: 3, maxFutureSkewMs: 5 * 60_000, maxEventBytes: 1_000, maxDepth: 4 };
 const now = Date.parse('2026-11-27T12:00:00Z');
-const event = (over: Partial<PublishEventInput> = {}): PublishEventInput => ({ type: 'ANOMALY_DETECTED', data: {}, ...over });
+const event = (over: Partial<PublishEventInput> = {}): PublishEventInput => ({
+  type: 'ANOMALY_DETECTED',
+  data: {},
+  ...over,
+});
 const problem = (input: PublishEventInput) => {
   const result = validateBatch([event(), input], now, limits);
   return result.ok ? null : `${result.index}: ${result.problem}`;
