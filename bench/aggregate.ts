@@ -2,7 +2,6 @@
 // sets, and memory growth (Redis and in-process) as one metric receives 1M samples. Writes its section of
 // BENCHMARKS.md. Needs a real Redis at REDIS_URL; every key it writes is under a fresh prefix and deleted at the end.
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -45,17 +44,16 @@ const PERFORMANCE_METRICS: Record<string, (next: () => number) => number> = {
 function realisticEvents(count: number, end: number, seed: number): SampledEvent[] {
   const next = random(seed);
   const start = end - EVENT_SPREAD_MS;
-  const names = Object.keys(PERFORMANCE_METRICS);
+  const metrics = Object.entries(PERFORMANCE_METRICS);
   return Array.from({ length: count }, (_, i) => {
     const timestamp = Math.round(start + (EVENT_SPREAD_MS * i) / count - next() * EVENT_JITTER_MS);
     const roll = next();
     if (roll < 0.5) {
-      const name = names[Math.floor(next() * names.length)]!;
-      return {
-        type: 'PERFORMANCE_METRIC',
-        timestamp,
-        data: { metric_name: name, value: PERFORMANCE_METRICS[name]!(next) },
-      };
+      const [metricName, sampleValue] = metrics[Math.floor(next() * metrics.length)] as [
+        string,
+        (random: () => number) => number,
+      ];
+      return { type: 'PERFORMANCE_METRIC', timestamp, data: { metric_name: metricName, value: sampleValue(next) } };
     }
     if (roll < 0.7) {
       const metrics = { latency_ms: logNormal(next, 4, 0.5), throughput_rps: 500 + 1_500 * next() };
@@ -131,13 +129,13 @@ async function benchThroughput(redis: Redis, prefix: string): Promise<Throughput
   const warmStore = new RedisAggregateStore({ redis, keyPrefix: `${prefix}warm:` });
 
   await timeEventsPerSecond(warmup, (seqs, samples) => warmStore.apply(seqs, samples));
-  await timeEventsPerSecond(warmup, (seqs, samples) => baselineApply(redis, `${prefix}warm:`, samples, seqs[0]!));
+  await timeEventsPerSecond(warmup, (seqs, samples) => baselineApply(redis, `${prefix}warm:`, samples, seqs[0] ?? ''));
   await deleteKeys(redis, `${prefix}warm:*`);
 
   const ours = await timeEventsPerSecond(events, (seqs, samples) => store.apply(seqs, samples));
   const baselineEvents = events.slice(0, BASELINE_EVENTS);
   const baseline = await timeEventsPerSecond(baselineEvents, (seqs, samples) =>
-    baselineApply(redis, `${prefix}base:`, samples, seqs[0]!),
+    baselineApply(redis, `${prefix}base:`, samples, seqs[0] ?? ''),
   );
   return {
     ours,
@@ -185,7 +183,7 @@ async function benchMemory(redis: Redis, prefix: string): Promise<MemoryCheckpoi
   const memoryStore = new MemoryAggregateStore();
   const checkpoints: MemoryCheckpoint[] = [];
   let applied = 0;
-  for (const samples of flatMetricBatches(MEMORY_CHECKPOINTS.at(-1)!, now)) {
+  for (const samples of flatMetricBatches(Math.max(...MEMORY_CHECKPOINTS), now)) {
     await redisStore.apply([String(applied)], samples);
     await memoryStore.apply([String(applied)], samples);
     applied += samples.length;

@@ -19,7 +19,7 @@ const loadEvent = (i: number) => ({
 async function createRules(server: BenchServer, names: string[]): Promise<Map<string, string>> {
   const ruleIdByMetric = new Map<string, string>();
   for (const metric of names) {
-    const { createAlertRule } = await graphql(
+    const { createAlertRule } = await graphql<{ createAlertRule: { id: string } }>(
       server,
       `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }`,
       {

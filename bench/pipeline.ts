@@ -6,7 +6,15 @@ import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
-import { type BenchServer, backgroundLoad, graphql, PUBLISH_MANY, REDIS_URL, startBenchServer } from './server.js';
+import {
+  type BenchServer,
+  backgroundLoad,
+  graphql,
+  PUBLISH_MANY,
+  type PublishManyData,
+  REDIS_URL,
+  startBenchServer,
+} from './server.js';
 
 const HEADING = '## Event pipeline (npm run bench:pipeline)';
 const BATCH = 1_000;
@@ -43,7 +51,7 @@ async function sustained(server: BenchServer) {
     Array.from({ length: SUSTAINED_PUBLISHERS }, async () => {
       while (performance.now() < deadline) {
         const inputs = Array.from({ length: BATCH }, () => perfEvent(n++));
-        const data = await graphql(server, PUBLISH_MANY, { inputs });
+        const data = await graphql<PublishManyData>(server, PUBLISH_MANY, { inputs });
         acknowledged.push(...data.publishEvents.ids);
       }
     }),
@@ -57,12 +65,15 @@ async function sustained(server: BenchServer) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const drainSeconds = (performance.now() - drainStarted) / 1_000;
-  const counted = await graphql(server, `{ aggregates(metrics: ["events_received"], windows: [M15]) { count } }`);
+  const counted = await graphql<{ aggregates: { count: number }[] }>(
+    server,
+    `{ aggregates(metrics: ["events_received"], windows: [M15]) { count } }`,
+  );
   return {
     eventsPerSecond: acknowledged.length / ingestSeconds,
     acknowledged: acknowledged.length,
     drainSeconds,
-    aggregatedCount: counted.aggregates[0].count as number,
+    aggregatedCount: counted.aggregates[0]?.count ?? 0,
   };
 }
 

@@ -89,7 +89,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   };
 }
 
-export async function graphql<T = any>(
+/** The `data` of a successful answer; `T` is what the caller's operation selects. */
+export async function graphql<T>(
   server: BenchServer,
   query: string,
   variables: Record<string, unknown> = {},
@@ -105,6 +106,9 @@ export async function graphql<T = any>(
 }
 
 export const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted ids } }`;
+export interface PublishManyData {
+  publishEvents: { accepted: number; ids: string[] };
+}
 
 /** Publishes `eventsPerSecond` background events in batches until `signal` aborts; returns acknowledged ids. */
 export async function backgroundLoad(
@@ -126,8 +130,8 @@ export async function backgroundLoad(
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (inFlight.size >= 16) await Promise.race(inFlight); // the server is behind: do not pile up requests
     const inputs = Array.from({ length: batchSize }, () => makeEvent(n++));
-    const request = graphql(server, PUBLISH_MANY, { inputs }).then(
-      (d: any) => {
+    const request = graphql<PublishManyData>(server, PUBLISH_MANY, { inputs }).then(
+      (d) => {
         acknowledged += d.publishEvents.accepted;
       },
       () => {

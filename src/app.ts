@@ -1,24 +1,14 @@
 // One HTTP server: GraphQL over HTTP (graphql-yoga) and over WebSocket (graphql-ws) on /graphql, plus /health,
 // /ready and /metrics. Both transports run through yoga's envelop, so they share plugins, context and validation.
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLError } from 'graphql';
-import { createYoga } from 'graphql-yoga';
-import type { Principal } from './auth/keys.js';
-import { bearerKey } from './auth/keys.js';
 import type { Config } from './config.js';
-import { type Context, createLoaders } from './context.js';
-import { apiError, maskInternalErrors, withContractCodes } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { schema } from './schema/index.js';
 import { ConnectionRegistry } from './security/connections.js';
-import { limitPlugins } from './security/limits.js';
-import { createRateLimiter, rateLimitPlugin } from './security/rate-limit.js';
-import { createServices, type Services } from './services.js';
-import { createHttpHandler } from './transport/http.js';
+import { createRateLimiter } from './security/rate-limit.js';
+import { createRuntime, type Runtime, type Services } from './services.js';
+import { createHttpHandler, createYogaServer } from './transport/http.js';
 import { attachWebSocket } from './transport/websocket.js';
 
 export interface App {
@@ -26,7 +16,10 @@ export interface App {
   start(port?: number, host?: string): Promise<string>;
   /** Drains in-flight requests, closes sockets with 1001, stops the processor, then closes Redis and Postgres. */
   stop(): Promise<void>;
+  /** The application services, as resolvers see them. */
   services: Services;
+  /** Everything behind them (stores, bus, processor), for the transports, health checks and tests. */
+  runtime: Runtime;
   metrics: Metrics;
 }
 
@@ -34,34 +27,23 @@ const GOING_AWAY = 1001;
 
 export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const services = await createServices(config, logger);
   const metrics = createMetrics();
+  const runtime = await createRuntime(config, logger, metrics);
+  const { services } = runtime;
   const rateLimiter = createRateLimiter({
     perSecond: config.RATE_LIMIT_PER_SECOND,
-    redis: services.redis,
+    redis: runtime.redis,
     keyPrefix: config.REDIS_KEY_PREFIX,
   });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
     checkEveryMs: config.REVOCATION_CHECK_MS,
-    bus: services.bus,
+    bus: runtime.bus,
     logger,
-    revokedAmong: (ids) => services.apiKeys.store.revokedAmong(ids),
+    revokedAmong: (ids) => services.apiKeys.revokedAmong(ids),
   });
 
-  /** A key check that fails because the database does is UNAVAILABLE to the client, never the driver's message. */
-  async function authenticate(key: string, requestId: string): Promise<Principal | null> {
-    try {
-      return await services.apiKeys.store.authenticate(key);
-    } catch (error) {
-      logger.error({ err: error, requestId }, 'API key check failed');
-      throw apiError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${requestId})`, {
-        requestId,
-      });
-    }
-  }
-
-  const generatedKey = await services.apiKeys.store.bootstrapAdmin(config.ADMIN_API_KEY);
+  const generatedKey = await services.apiKeys.bootstrapAdmin(config.ADMIN_API_KEY);
   if (generatedKey) {
     // Printed once, to the console only: it is stored as a hash and never logged.
     process.stdout.write(
@@ -69,37 +51,10 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     );
   }
 
-  const yoga = createYoga<{ principal?: Principal | null; requestId?: string }, Context>({
-    schema,
-    graphqlEndpoint: '/graphql',
-    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
-    renderGraphiQL,
-    logging: false,
-    context: async (initial) => {
-      let principal = initial.principal;
-      const requestId = initial.requestId ?? randomUUID();
-      if (principal === undefined) {
-        const key = bearerKey(initial.request?.headers.get('authorization'));
-        principal = key ? await authenticate(key, requestId) : null;
-      }
-      return { principal, requestId, services, loaders: createLoaders(services) };
-    },
-    maskedErrors: { maskError: maskInternalErrors(logger) },
-    plugins: [
-      ...limitPlugins(config),
-      ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
-      {
-        onResultProcess({ result }) {
-          for (const item of Array.isArray(result) ? result : [result])
-            withContractCodes((item as { errors?: GraphQLError[] }).errors);
-        },
-      },
-    ],
-  });
-
+  const yoga = createYogaServer({ config, logger, services, rateLimiter });
   const server = createServer();
-  const wss = attachWebSocket({ server, yoga, config, logger, connections, authenticate });
-  const route = createHttpHandler({ yoga, services, config, metrics, wss });
+  const wss = attachWebSocket({ server, yoga, config, logger, connections, apiKeys: services.apiKeys });
+  const route = createHttpHandler({ yoga, runtime, config, metrics, wss });
   server.on('request', (req, res) => {
     route(req, res).catch((error) => {
       logger.error({ err: error }, 'request failed');
@@ -108,27 +63,13 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     });
   });
 
-  services.ingestion.hooks = {
-    onPublished: ({ accepted, duplicates }) => {
-      metrics.eventsAccepted.inc(accepted);
-      metrics.eventsDuplicate.inc(duplicates);
-    },
-    onRefused: (code) => metrics.eventsRejected.inc({ code }),
-  };
-  Object.assign(services.processor.hooks, {
-    onLateEvents: (count: number) => metrics.eventsLate.inc(count),
-    onProcessed: (events: unknown[], latencies: number[]) => {
-      metrics.eventsProcessed.inc(events.length);
-      for (const ms of latencies) metrics.processingLatency.observe(ms / 1000);
-    },
-  });
-
   let stopping: Promise<void> | null = null;
   return {
     services,
+    runtime,
     metrics,
     async start(port = config.PORT, host = config.HOST) {
-      await services.start();
+      await runtime.start();
       await connections.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -148,7 +89,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         clearTimeout(grace);
         await new Promise<void>((resolve) => wss.close(() => resolve()));
         connections.stop();
-        await services.close();
+        await runtime.close();
       })();
       return stopping;
     },

@@ -4,12 +4,12 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { ROLE_RANK, type Role } from './auth/keys.js';
 import type { Context } from './context.js';
-import { apiError } from './errors.js';
+import { DomainError } from './errors.js';
 
 const atLeast = (context: Context, role: Role) =>
   context.principal !== null && ROLE_RANK[context.principal.role] >= ROLE_RANK[role];
 
-export const builder = new SchemaBuilder<{
+interface SchemaTypesInput {
   Context: Context;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
@@ -17,7 +17,12 @@ export const builder = new SchemaBuilder<{
   };
   AuthScopes: { viewer: boolean; publisher: boolean; admin: boolean };
   DefaultFieldNullability: false;
-}>({
+}
+
+/** The builder's types, for helpers that make refs (schema/pagination.ts). */
+export type SchemaTypes = PothosSchemaTypes.ExtendDefaultTypes<SchemaTypesInput>;
+
+export const builder = new SchemaBuilder<SchemaTypesInput>({
   plugins: [ScopeAuthPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
@@ -29,11 +34,11 @@ export const builder = new SchemaBuilder<{
     }),
     unauthorizedError: (_parent, context, info) =>
       context.principal
-        ? apiError(
+        ? new DomainError(
             'FORBIDDEN',
             `the ${context.principal.role} role may not use ${info.parentType.name}.${info.fieldName}`,
           )
-        : apiError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"'),
+        : new DomainError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"'),
   },
 });
 

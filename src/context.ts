@@ -1,6 +1,7 @@
-// What every resolver sees, built the same way for HTTP and WebSocket operations.
+// What every resolver sees, built the same way for HTTP and WebSocket operations: who is asking, the application
+// services, and this request's batch loaders (fresh per request, so nothing read is served stale later).
 import DataLoader from 'dataloader';
-import type { AggregateQuery, MetricAggregate } from './aggregation/types.js';
+import type { AggregateBatch } from './aggregation/service.js';
 import type { AlertRule } from './alerts/rules.js';
 import type { AlertDelivery } from './alerts/store.js';
 import type { Principal } from './auth/keys.js';
@@ -10,7 +11,7 @@ import type { Services } from './services.js';
 export interface Loaders {
   event: DataLoader<string, StoredEvent | null>;
   /** Every aggregate a request asks for is read in one round trip, at one instant. */
-  aggregate: DataLoader<AggregateQuery, MetricAggregate, string>;
+  aggregate: AggregateBatch;
   alertRule: DataLoader<string, AlertRule | null>;
   alertDeliveries: DataLoader<string, AlertDelivery[]>;
 }
@@ -27,12 +28,12 @@ export function createLoaders(services: Services, at = Date.now()): Loaders {
   return {
     event: new DataLoader(async (ids) => {
       const found = new Map((await services.events.findByIds(ids)).map((e) => [e.id, e]));
-      return ids.map((id) => found.get(id) ?? null);
+      return ids.map((id) => found.get(id.toLowerCase()) ?? null);
     }),
-    aggregate: new DataLoader((queries) => services.aggregates.read([...queries], at), {
+    aggregate: new DataLoader((queries) => services.metrics.read(queries, at), {
       cacheKeyFn: ({ metric, window }) => `${window}|${metric}`,
     }),
-    alertRule: new DataLoader((ids) => services.alerts.store.getRulesByIds(ids)),
-    alertDeliveries: new DataLoader((ids) => services.alerts.store.deliveriesFor(ids)),
+    alertRule: new DataLoader((ids) => services.alerts.rulesByIds(ids)),
+    alertDeliveries: new DataLoader((ids) => services.alerts.deliveriesFor(ids)),
   };
 }

@@ -5,10 +5,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { Error as DriverError } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from './generated/prisma/client.js';
 
 export type { PrismaClient };
+
+/** What the driver said of a failed query (SQLSTATE, constraint), as Prisma passes it on in `meta`. */
+export function driverErrorOf(error: unknown): DriverError | null {
+  if (!(error instanceof Error) || !('meta' in error)) return null;
+  const meta = error.meta as { driverAdapterError?: { cause?: DriverError } } | undefined;
+  return meta?.driverAdapterError?.cause ?? null;
+}
 
 export interface Database {
   prisma: PrismaClient;
@@ -54,7 +62,8 @@ function wrap(prisma: PrismaClient, kind: Database['kind'], closeDriver: () => P
  */
 async function applyMigrations(pglite: PGlite): Promise<void> {
   await pglite.exec(
-    'CREATE TABLE IF NOT EXISTS "_embedded_migrations" (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    'CREATE TABLE IF NOT EXISTS "_embedded_migrations" ' +
+      '(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
   );
   const applied = new Set(
     (await pglite.query<{ name: string }>('SELECT name FROM "_embedded_migrations"')).rows.map((r) => r.name),

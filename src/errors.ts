@@ -1,8 +1,6 @@
-// Errors a client can cause. Each carries an `extensions.code` from the public contract; anything else that
-// reaches a client is masked by graphql-yoga as an internal error and logged.
-import { randomUUID } from 'node:crypto';
-import { GraphQLError } from 'graphql';
-import type { Logger } from './observability/logger.js';
+// The one error a client can cause. Domain code throws DomainError with a code from the public contract and knows
+// nothing of GraphQL; the transport maps it to a GraphQL error once, in yoga's error masking (transport/errors.ts).
+// Anything else that reaches the boundary is a fault: logged with a request id and masked as INTERNAL.
 
 export const ERROR_CODES = [
   'BAD_USER_INPUT',
@@ -16,40 +14,35 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export function apiError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, ...extensions } });
+/** What a client may read beside the code; every field is optional and JSON. */
+export interface ErrorDetails {
+  /** The index of the offending event in a `publishEvents` batch, or null when the batch as a whole is wrong. */
+  index?: number | null;
+  /** Every problem found in an alert rule, one per entry. */
+  problems?: string[];
+  /** How long to wait before retrying (RATE_LIMITED). */
+  retryAfterMs?: number;
+  /** Events waiting for their commit when publishing was refused (OVERLOADED). */
+  queued?: number;
+  /** Ties an UNAVAILABLE or INTERNAL answer to the server's log line. */
+  requestId?: string;
 }
 
-export function badInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return apiError('BAD_USER_INPUT', message, extensions);
-}
-
-/** A client-caused error carries one of the contract's codes, other than INTERNAL. */
-function isClientError(error: unknown): boolean {
-  const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
-  return typeof code === 'string' && code !== 'INTERNAL' && (ERROR_CODES as readonly string[]).includes(code);
-}
-
-/**
- * Parse, validation and variable errors carry no code, or one of yoga's (GRAPHQL_PARSE_FAILED, BAD_REQUEST…): they
- * are the client's, so BAD_USER_INPUT. Only the contract's codes reach clients, over HTTP and WebSocket alike.
- */
-export function withContractCodes(errors: readonly GraphQLError[] | undefined): void {
-  for (const error of errors ?? []) {
-    const extensions = error.extensions as Record<string, unknown> | undefined;
-    if (!extensions || (ERROR_CODES as readonly unknown[]).includes(extensions.code)) continue;
-    extensions.code = extensions.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
   }
 }
 
-/** yoga's maskError: client errors pass; anything else is logged with a request id and reaches the client as INTERNAL. */
-export function maskInternalErrors(logger: Logger) {
-  return (error: unknown, message: string): Error => {
-    const original = (error as { originalError?: { name?: string } }).originalError;
-    // graphql-js's own errors (document, variables, scalars) are the client's; withContractCodes codes them.
-    if (isClientError(original ?? error) || !original || original.name === 'GraphQLError') return error as Error;
-    const requestId = randomUUID();
-    logger.error({ err: original ?? error, requestId }, 'internal error');
-    return apiError('INTERNAL', `${message} (request id ${requestId})`, { requestId });
-  };
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(value);
 }
+
+export const badInput = (message: string, details?: ErrorDetails) =>
+  new DomainError('BAD_USER_INPUT', message, details);
+export const notFound = (message: string) => new DomainError('NOT_FOUND', message);

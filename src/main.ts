@@ -8,7 +8,7 @@ async function main() {
   const logger = createLogger(config.LOG_LEVEL);
   const app = await buildApp(config, { logger });
   const url = await app.start();
-  logger.info({ url, database: app.services.db.kind, bus: config.REDIS_URL ? 'redis' : 'in-process' }, 'listening');
+  logger.info({ url, database: app.runtime.db.kind, bus: config.REDIS_URL ? 'redis' : 'in-process' }, 'listening');
   process.stdout.write(`Jackdaw Sentry real-time API listening on ${url}\n`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -1,93 +1,59 @@
-// Builds and owns every I/O dependency of an app instance. Closing it releases all of them, in reverse order.
-
-import { randomUUID } from 'node:crypto';
+// The composition root: builds every part of an app instance from the configuration, wires them together through
+// their constructors, and owns them. `services` is what resolvers see; the rest is the machinery behind it, which
+// the app's transports and health checks (and tests) reach through `Runtime`. Closing releases all of it, in
+// reverse order.
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
-import { acquireLease, RedisAggregateStore, releaseLease, renewLease } from './aggregation/redis-store.js';
+import { RedisAggregateStore } from './aggregation/redis-store.js';
+import { MetricService } from './aggregation/service.js';
 import type { AggregateStore } from './aggregation/types.js';
-import { AlertEngine, toAlertMessage } from './alerts/engine.js';
+import { AlertEngine } from './alerts/engine.js';
 import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
-import type { Alert } from './alerts/rules.js';
+import { AlertService } from './alerts/service.js';
 import { type AlertStore, createAlertStore } from './alerts/store.js';
-import { ApiKeyStore, type Role } from './auth/keys.js';
+import { ApiKeyStore } from './auth/keys.js';
+import { ApiKeyService } from './auth/service.js';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db.js';
-import { apiError, badInput } from './errors.js';
 import { Ingestion } from './events/ingest.js';
-import { type Lease, localLease, StreamProcessor } from './events/processor.js';
+import { StreamProcessor } from './events/processor.js';
+import { EventService } from './events/service.js';
 import { EventStore } from './events/store.js';
-import { isUuid } from './ids.js';
+import { localLease, redisLease } from './lease.js';
 import { DashboardFeed } from './live/dashboard.js';
 import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
 
+/** The application services, one per domain: all a resolver may call. */
 export interface Services {
+  events: EventService;
+  alerts: AlertService;
+  apiKeys: ApiKeyService;
+  metrics: MetricService;
+}
+
+export interface Runtime {
   config: Config;
   logger: Logger;
+  services: Services;
   db: Database;
   bus: Bus;
   redis: Redis | null;
-  events: EventStore;
+  eventStore: EventStore;
   ingestion: Ingestion;
   aggregates: AggregateStore;
   processor: StreamProcessor;
-  apiKeys: ApiKeyService;
-  metricFeed: MetricFeed;
-  dashboard: DashboardFeed;
-  alerts: AlertServices;
-  /** Starts the background work: the stream processor and the live feeds. */
+  alertStore: AlertStore;
+  notifier: AlertNotifier;
+  engine: AlertEngine;
+  /** Starts the background work: the live feeds, the alert engine and the stream processor. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
-export interface AlertServices {
-  store: AlertStore;
-  notifier: AlertNotifier;
-  engine: AlertEngine;
-  /** Tells every instance's engine to reload rules; publishes the alert a deleted rule resolved. */
-  rulesChanged(ruleId: string, resolved?: Alert | null): Promise<void>;
-}
-
-export class ApiKeyService {
-  constructor(
-    readonly store: ApiKeyStore,
-    private readonly bus: Bus,
-  ) {}
-
-  async createKey(name: string, role: Role) {
-    const trimmed = name.trim();
-    if (trimmed.length === 0 || trimmed.length > 200) throw badInput('name must be 1 to 200 characters');
-    return this.store.create(trimmed, role);
-  }
-
-  async revokeKey(id: string): Promise<boolean> {
-    const known = isUuid(id) && (await this.store.revoke(id));
-    if (!known) throw apiError('NOT_FOUND', `no active API key has id "${id.slice(0, 64)}"`);
-    await this.bus.publish('apiKeys:revoked', { id }).catch(() => {});
-    return true;
-  }
-}
-
-export function redisLease(redis: Redis, keyPrefix: string, ttlMs: number): Lease {
-  const token = randomUUID();
-  let held = false;
-  return {
-    token,
-    async hold() {
-      held = held
-        ? await renewLease(redis, keyPrefix, token, ttlMs)
-        : await acquireLease(redis, keyPrefix, token, ttlMs);
-      return held;
-    },
-    async release() {
-      if (held) await releaseLease(redis, keyPrefix, token);
-      held = false;
-    },
-  };
-}
-
-export async function createServices(config: Config, logger: Logger): Promise<Services> {
+export async function createRuntime(config: Config, logger: Logger, metrics: Metrics): Promise<Runtime> {
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
@@ -97,19 +63,15 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const aggregates: AggregateStore = redis
     ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
     : new MemoryAggregateStore();
-  const events = new EventStore(db.prisma);
-  const processor = new StreamProcessor({
-    events,
-    aggregates,
-    bus,
-    lease: redis ? redisLease(redis, config.REDIS_KEY_PREFIX, config.PROCESSOR_LEASE_MS) : localLease,
-    logger,
-    batchSize: config.PROCESSOR_BATCH_SIZE,
-    pollMs: config.PROCESSOR_POLL_MS,
-    leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
-  });
+  const eventStore = new EventStore(db.prisma);
+  const alertStore = createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE });
+  const pages = { defaultSize: 50, maxSize: config.MAX_PAGE_SIZE }; // 50: the contract's default `first`
+
+  // Ingestion, the processor and the engine know each other only through closures, called once started:
+  // ingestion wakes the processor, the processor tells the engine which metrics changed, the engine asks whether
+  // this instance leads.
   const ingestion = new Ingestion({
-    store: events,
+    store: eventStore,
     bus,
     logger,
     limits: {
@@ -120,22 +82,15 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     },
     maxQueued: config.INGEST_QUEUE_SIZE,
     nudgeLocal: () => processor.nudge(),
+    hooks: {
+      onPublished: ({ accepted, duplicates }) => {
+        metrics.eventsAccepted.inc(accepted);
+        metrics.eventsDuplicate.inc(duplicates);
+      },
+      onRefused: (code) => metrics.eventsRejected.inc({ code }),
+    },
   });
-  const apiKeys = new ApiKeyService(new ApiKeyStore(db.prisma), bus);
-  const metricFeed = new MetricFeed({
-    aggregates,
-    bus,
-    logger,
-    minIntervalMs: config.METRIC_UPDATE_MIN_INTERVAL_MS,
-    slideRefreshMs: config.METRIC_SLIDE_REFRESH_MS,
-  });
-  const dashboard = new DashboardFeed({
-    aggregates,
-    countFiringAlerts: () => db.prisma.alert.count({ where: { status: { not: 'RESOLVED' } } }),
-    intervalMs: config.DASHBOARD_INTERVAL_MS,
-    logger,
-  });
-  const alertStore = createAlertStore(db.prisma, { maxPageSize: config.MAX_PAGE_SIZE });
+  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
   const notifier = createAlertNotifier({
     prisma: db.prisma,
     logger,
@@ -146,7 +101,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     smtpUrl: config.SMTP_URL,
     emailFrom: config.ALERT_EMAIL_FROM,
   });
-  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
   const engine = new AlertEngine({
     store: alertStore,
     aggregates,
@@ -157,33 +111,62 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     isLeader: () => processor.isServing,
     intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
   });
-  // Not awaited: evaluations queue up inside the engine, and the processor goes on with the next batch meanwhile.
-  processor.hooks.onMetricsChanged = (metrics) => {
-    engine.evaluate(metrics).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
-  };
-  const alerts: AlertServices = {
-    store: alertStore,
-    notifier,
-    engine,
-    async rulesChanged(ruleId, resolved) {
-      await bus.publish('alertRules:changed', { id: ruleId }).catch(() => {});
-      if (resolved) await bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
+  const processor = new StreamProcessor({
+    events: eventStore,
+    aggregates,
+    bus,
+    lease: redis ? redisLease(redis, config.REDIS_KEY_PREFIX, config.PROCESSOR_LEASE_MS) : localLease,
+    logger,
+    batchSize: config.PROCESSOR_BATCH_SIZE,
+    pollMs: config.PROCESSOR_POLL_MS,
+    leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
+    hooks: {
+      // Not awaited: evaluations are merged inside the engine, and the processor goes on with the next batch.
+      onMetricsChanged: (changed) => {
+        engine.evaluate(changed).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
+      },
+      onLateEvents: (count) => metrics.eventsLate.inc(count),
+      onProcessed: (events, latencies) => {
+        metrics.eventsProcessed.inc(events.length);
+        for (const ms of latencies) metrics.processingLatency.observe(ms / 1000);
+      },
     },
+  });
+  const metricFeed = new MetricFeed({
+    aggregates,
+    bus,
+    logger,
+    minIntervalMs: config.METRIC_UPDATE_MIN_INTERVAL_MS,
+    slideRefreshMs: config.METRIC_SLIDE_REFRESH_MS,
+  });
+  const dashboard = new DashboardFeed({
+    aggregates,
+    countFiringAlerts: () => alertStore.countOpen(),
+    intervalMs: config.DASHBOARD_INTERVAL_MS,
+    logger,
+  });
+
+  const subscriptionBuffer = config.SUBSCRIPTION_BUFFER;
+  const services: Services = {
+    events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
+    alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
+    apiKeys: new ApiKeyService({ store: new ApiKeyStore(db.prisma), bus, logger }),
+    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxPairs: config.MAX_AGGREGATE_PAIRS }),
   };
   return {
     config,
     logger,
+    services,
     db,
     bus,
     redis,
-    events,
+    eventStore,
     ingestion,
     aggregates,
     processor,
-    apiKeys,
-    metricFeed,
-    dashboard,
-    alerts,
+    alertStore,
+    notifier,
+    engine,
     async start() {
       await metricFeed.start();
       await engine.start();

@@ -6,20 +6,14 @@
 // bucket expires (PEXPIREAT) once no window can read it.
 //
 // Keys, all under `keyPrefix`:
-//   agg:lease                          the stream processor's lease; its value is the fence
+//   agg:lease                          the stream processor's lease (src/lease.ts); its value is the fence
 //   agg:applied                        JSON seqs of the last applied batch; its absence means the state was lost
 //   agg:names                          sorted set, metric → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 import type { Redis } from 'ioredis';
+import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
 import { addValue, type BucketStats, emptyStats, finalize, sketchBin } from './stats.js';
-import {
-  type AggregateQuery,
-  type AggregateStore,
-  FencedError,
-  type MetricAggregate,
-  type MetricSample,
-  type WindowSize,
-} from './types.js';
+import type { AggregateQuery, AggregateStore, MetricAggregate, MetricSample, WindowSize } from './types.js';
 import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface RedisAggregateStoreOptions {
@@ -33,17 +27,6 @@ export interface RedisAggregateStoreOptions {
   scanCount?: number;
 }
 
-// Redis keeps the first word of a script error as its code (a lone word would become "ERR FENCED").
-const FENCED_CODE = 'FENCED';
-const FENCED_REPLY = `${FENCED_CODE} the aggregation lease is held by another instance`;
-
-// Leaves the script with an error when a fence is given (ARGV[1], '' for none) and KEYS[1] does not hold it.
-const CHECK_FENCE = `
-if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('${FENCED_REPLY}')
-end
-`;
-
 // Lua's own number-to-string keeps 14 digits; 17 round-trip a double exactly.
 const LUA_FORMAT_NUMBER = `local function num(x) return string.format('%.17g', x) end`;
 
@@ -55,7 +38,7 @@ const LUA_SLICE = 1_000;
 // ARGV: fence, applied seqs ('' leaves the marker alone), names cutoff, name count, (metric, newest time) per name,
 //       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
 // Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
-const APPLY_SCRIPT = `${CHECK_FENCE}
+const APPLY_SCRIPT = `${FENCE_CHECK_LUA}
 ${LUA_FORMAT_NUMBER}
 local a = 5
 for _ = 1, tonumber(ARGV[4]) do
@@ -141,19 +124,9 @@ return results
 `;
 
 // KEYS: lease, then the keys to delete. ARGV[1]: fence.
-const FENCED_DELETE_SCRIPT = `${CHECK_FENCE}
+const FENCED_DELETE_SCRIPT = `${FENCE_CHECK_LUA}
 for k = 2, #KEYS do redis.call('DEL', KEYS[k]) end
 return 'OK'
-`;
-
-// KEYS[1]: lease. ARGV: token, ttl (renew only).
-const RENEW_LEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-const RELEASE_LEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 type ScriptArg = string | number;
@@ -176,25 +149,6 @@ interface BucketDelta {
 interface PreMerged {
   deltas: Map<string, Map<WindowSize, Map<number, BucketDelta>>>;
   newest: Map<string, number>;
-}
-
-export function aggregationLeaseKey(keyPrefix: string): string {
-  return `${keyPrefix}agg:lease`;
-}
-
-/** Takes the aggregation lease if nobody holds it; `token` becomes the fence of this holder's writes. */
-export async function acquireLease(redis: Redis, keyPrefix: string, token: string, ttlMs: number): Promise<boolean> {
-  return (await redis.set(aggregationLeaseKey(keyPrefix), token, 'PX', ttlMs, 'NX')) === 'OK';
-}
-
-/** Extends the lease if `token` still holds it; false means it was lost and writes will be fenced. */
-export async function renewLease(redis: Redis, keyPrefix: string, token: string, ttlMs: number): Promise<boolean> {
-  return (await redis.eval(RENEW_LEASE_SCRIPT, 1, aggregationLeaseKey(keyPrefix), token, ttlMs)) === 1;
-}
-
-/** Gives the lease up if `token` holds it, so another instance can take over without waiting for the TTL. */
-export async function releaseLease(redis: Redis, keyPrefix: string, token: string): Promise<boolean> {
-  return (await redis.eval(RELEASE_LEASE_SCRIPT, 1, aggregationLeaseKey(keyPrefix), token)) === 1;
 }
 
 export class RedisAggregateStore implements AggregateStore {
@@ -221,7 +175,7 @@ export class RedisAggregateStore implements AggregateStore {
     this.clock = clock;
     this.retentionGraceMs = retentionGraceMs;
     this.scanCount = scanCount;
-    this.leaseKey = aggregationLeaseKey(keyPrefix);
+    this.leaseKey = leaseKey(keyPrefix);
     this.appliedKey = `${keyPrefix}agg:applied`;
     this.namesKey = `${keyPrefix}agg:names`;
     this.bucketKeyPrefix = `${keyPrefix}agg:b:`;
@@ -250,16 +204,15 @@ export class RedisAggregateStore implements AggregateStore {
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
     if (queries.length === 0) return [];
-    const spans = queries.map(({ window }) => windowBuckets(window, at));
-    const keys = queries.flatMap(({ metric, window }, q) => {
-      const { first } = spans[q]!;
-      return Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(metric, window, first + i));
-    });
+    const spans = queries.map(({ metric, window }) => ({ metric, window, ...windowBuckets(window, at) }));
+    const keys = spans.flatMap(({ metric, window, first }) =>
+      Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(metric, window, first + i)),
+    );
     const rows = await this.commands.jackdawAggregateRead(keys.length, keys, [BUCKETS_PER_WINDOW]);
-    return queries.map(({ metric, window }, q) => {
-      const { from, to } = spans[q]!;
-      return finalize(metric, window, from, to, parseMergedStats(rows[q]!));
-    });
+    // The script answers one row per query, in order.
+    return spans.map(({ metric, window, from, to }, q) =>
+      finalize(metric, window, from, to, parseMergedStats(rows[q] ?? [])),
+    );
   }
 
   async metricNames(at: number): Promise<string[]> {
@@ -285,7 +238,7 @@ export class RedisAggregateStore implements AggregateStore {
         }
       }
     }
-    await this.withFence(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
+    await fenced(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
   }
 
   /** Deletes every aggregate key but the lease, with SCAN (never KEYS, which would block Redis). */
@@ -302,16 +255,7 @@ export class RedisAggregateStore implements AggregateStore {
 
   private async fencedDelete(keys: string[], fence = ''): Promise<void> {
     const allKeys = [this.leaseKey, ...keys];
-    await this.withFence(() => this.commands.jackdawAggregateFencedDelete(allKeys.length, allKeys, [fence]));
-  }
-
-  private async withFence(write: () => Promise<unknown>): Promise<void> {
-    try {
-      await write();
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith(`${FENCED_CODE} `)) throw new FencedError();
-      throw error;
-    }
+    await fenced(() => this.commands.jackdawAggregateFencedDelete(allKeys.length, allKeys, [fence]));
   }
 
   private bucketKey(metric: string, window: WindowSize, index: number): string {
@@ -351,7 +295,7 @@ function parseMergedStats(row: string[]): BucketStats {
   const [count = 0, mean = 0, m2 = 0, sum = 0, min = Infinity, max = -Infinity] = row.slice(0, 6).map(Number);
   if (count === 0) return emptyStats();
   const bins = new Map<string, number>();
-  for (let i = 6; i < row.length; i += 2) bins.set(row[i]!, Number(row[i + 1]));
+  for (let i = 6; i + 1 < row.length; i += 2) bins.set(String(row[i]), Number(row[i + 1]));
   return { count, mean, m2, sum, min, max, bins };
 }
 

@@ -1,5 +1,6 @@
 // What an event adds to the metric windows (API.md, "How events become metrics"). Pure.
 import type { EventType } from '../generated/prisma/enums.js';
+import { isPlainObject } from '../json.js';
 import type { MetricSample } from './types.js';
 
 /** Counts the metric values that events carried but that could not be aggregated, so data problems show up. */
@@ -92,10 +93,6 @@ class MetricValues {
 // The rejected-values metric is reserved: values sent under its name would corrupt the count of rejections.
 function isAcceptableName(name: unknown): name is string {
   return typeof name === 'string' && name !== REJECTED_VALUES_METRIC && isValidMetricName(name);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -3,6 +3,9 @@
 export const WINDOW_SIZES = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
 
+export const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
 export const WINDOW_MS: Record<WindowSize, number> = {
   M1: 60_000,
   M5: 5 * 60_000,
@@ -54,20 +57,19 @@ export interface MetricAggregate {
  */
 export interface AggregateStore {
   lastAppliedBatch(): Promise<string[] | null>;
-  /** Applies samples and records the batch atomically. Rejects with FencedError when `fence` no longer holds the lease. */
+  /**
+   * Applies samples and records the batch atomically. Rejects with FencedError (lease.ts) when `fence` no longer
+   * holds the lease.
+   */
   apply(seqs: string[], samples: MetricSample[], fence?: string): Promise<void>;
-  /** Drops all state, then loads `samples` and records `appliedSeqs` as the last applied batch (marks the state as present). */
+  /**
+   * Drops all state, then loads `samples` and records `appliedSeqs` as the last applied batch (marks the state as
+   * present).
+   */
   rebuild(samples: AsyncIterable<MetricSample[]>, appliedSeqs: string[], fence?: string): Promise<void>;
   /** Answers every query over the window ending at `at` (epoch ms), in one round trip to the store. */
   read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]>;
   /** Metric names that have samples in the last 24 h, sorted. */
   metricNames(at: number): Promise<string[]>;
   close(): Promise<void>;
-}
-
-export class FencedError extends Error {
-  constructor() {
-    super('the aggregation lease is held by another instance');
-    this.name = 'FencedError';
-  }
 }

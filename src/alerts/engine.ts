@@ -4,7 +4,7 @@
 // rule at least once per `intervalMs`.
 import type { AggregateStore } from '../aggregation/types.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
-import type { AlertMessage } from '../bus/topics.js';
+import { toAlertMessage } from '../bus/codecs.js';
 import type { Ingestion } from '../events/ingest.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -22,26 +22,6 @@ import type { AlertStore } from './store.js';
 
 /** Alerts recorded per publish when a new leader re-records the open ones (well under the batch limit). */
 const RECORD_CHUNK = 500;
-
-export function toAlertMessage(alert: Alert): AlertMessage {
-  return {
-    ...alert,
-    triggeredAt: alert.triggeredAt.toISOString(),
-    resolvedAt: alert.resolvedAt?.toISOString() ?? null,
-    acknowledgedAt: alert.acknowledgedAt?.toISOString() ?? null,
-  };
-}
-
-export function fromAlertMessage(message: AlertMessage): Alert {
-  return {
-    ...message,
-    severity: message.severity as Alert['severity'],
-    status: message.status as Alert['status'],
-    triggeredAt: new Date(message.triggeredAt),
-    resolvedAt: message.resolvedAt ? new Date(message.resolvedAt) : null,
-    acknowledgedAt: message.acknowledgedAt ? new Date(message.acknowledgedAt) : null,
-  };
-}
 
 export interface AlertEngineOptions {
   store: AlertStore;
@@ -127,7 +107,8 @@ export class AlertEngine {
       return;
     }
     if (!this.seeded) await this.seed();
-    const rules = (this.rules ??= (await this.options.store.listRules()).filter((r) => r.enabled));
+    this.rules ??= (await this.options.store.listRules()).filter((r) => r.enabled);
+    const rules = this.rules;
     await this.resolveVanished(new Set(rules.map((r) => r.id)));
     const changed = metrics && new Set(metrics);
     const due = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;

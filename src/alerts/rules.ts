@@ -2,19 +2,21 @@
 // Pure: no I/O.
 import { z } from 'zod';
 import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
-import { WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
-
-export const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
-export type Aggregation = (typeof AGGREGATIONS)[number];
+import { AGGREGATIONS, type Aggregation, WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
+import {
+  type AlertStatus,
+  AlertStatus as AlertStatuses,
+  Severity as Severities,
+  type Severity,
+} from '../generated/prisma/enums.js';
 
 export const COMPARISON_OPERATORS = ['GT', 'GTE', 'LT', 'LTE', 'EQ'] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 
-export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-export const ALERT_STATUSES = ['FIRING', 'ACKNOWLEDGED', 'RESOLVED'] as const;
-export type AlertStatus = (typeof ALERT_STATUSES)[number];
+// Severities and statuses are the database's enums (prisma/schema.prisma), listed once there.
+export type { AlertStatus, Severity };
+export const SEVERITIES = Object.values(Severities);
+export const ALERT_STATUSES = Object.values(AlertStatuses);
 
 /** The defaults of `AlertConditionInput` and `AlertRuleInput` in the GraphQL contract. */
 export const RULE_DEFAULTS = {
@@ -108,8 +110,8 @@ function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
-function oneOf<const Values extends readonly [string, ...string[]]>(values: Values) {
-  return z.enum(values, { error: expected(`one of ${values.join(', ')}`) });
+function oneOf<const Value extends string>(values: readonly Value[]) {
+  return z.enum(values as [Value, ...Value[]], { error: expected(`one of ${values.join(', ')}`) });
 }
 
 /** A list without repeats: naming a webhook or an address twice must not notify it twice. */

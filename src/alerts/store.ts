@@ -1,11 +1,14 @@
 // Alert rules, alerts and delivery attempts in Postgres. Exactly-once firing across instances rests on the
 // partial unique index Alert_one_open_per_rule (at most one unresolved alert per rule), not on any in-memory state.
-import {
-  type Alert as AlertRow,
-  type AlertRule as AlertRuleRow,
-  type DeliveryChannel,
+
+import { driverErrorOf } from '../db.js';
+import { badInput, type DomainError, notFound } from '../errors.js';
+import type {
+  Alert as AlertRow,
+  AlertRule as AlertRuleRow,
+  DeliveryChannel,
   Prisma,
-  type PrismaClient,
+  PrismaClient,
 } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
@@ -22,26 +25,6 @@ import {
 
 /** The index, created by the migration, that allows one unresolved alert per rule. */
 export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';
-
-export type AlertStoreErrorCode = 'NOT_FOUND' | 'BAD_USER_INPUT';
-
-/** A failure the caller caused; `code` becomes the GraphQL error's `extensions.code`. */
-export class AlertStoreError extends Error {
-  constructor(
-    readonly code: AlertStoreErrorCode,
-    message: string,
-    /** For BAD_USER_INPUT from rule validation: every problem found, one per entry. */
-    readonly problems: string[] = [],
-  ) {
-    super(message);
-    this.name = 'AlertStoreError';
-  }
-
-  /** graphql-js copies an original error's `extensions` onto the error the client sees. */
-  get extensions(): { code: AlertStoreErrorCode; problems?: string[] } {
-    return this.problems.length > 0 ? { code: this.code, problems: this.problems } : { code: this.code };
-  }
-}
 
 export interface AlertDelivery {
   id: string;
@@ -62,22 +45,21 @@ export interface AlertFilter {
   ruleIds?: readonly string[] | null;
 }
 
-export interface ListAlertsArgs {
-  first?: number | null;
-  after?: string | null;
-  status?: readonly AlertStatus[] | null;
-  severities?: readonly Severity[] | null;
-  ruleId?: string | null;
+export interface AlertPageQuery extends AlertFilter {
+  limit: number;
+  /** Alerts stored before this one (by seq), for the next page. */
+  beforeSeq?: bigint | null;
 }
 
-export interface AlertConnection {
-  edges: { cursor: string; node: Alert }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+/** An alert with its position in the order alerts were stored (what a page cursor holds). */
+export interface SequencedAlert {
+  seq: bigint;
+  alert: Alert;
 }
 
 export interface AlertStoreOptions {
-  defaultPageSize?: number;
-  maxPageSize?: number;
+  /** Most alerts one replay (`alertsSince`) may return. */
+  maxReplay?: number;
 }
 
 export interface AlertStore {
@@ -102,8 +84,10 @@ export interface AlertStore {
   acknowledgeAlert(id: string): Promise<Alert>;
   /** Every unresolved alert, oldest first. */
   openAlerts(): Promise<Alert[]>;
-  /** Newest first, a page at a time. */
-  listAlerts(args?: ListAlertsArgs): Promise<AlertConnection>;
+  /** Newest first, at most `limit`. */
+  pageAlerts(query: AlertPageQuery): Promise<SequencedAlert[]>;
+  /** How many alerts are not yet resolved. */
+  countOpen(): Promise<number>;
   /** Every alert stored after the alert `alertId`, oldest first: what a subscriber that saw `alertId` missed. */
   /** At most `limit` alerts; more is BAD_USER_INPUT (read them with listAlerts instead): a replay must stay bounded. */
   alertsSince(alertId: string, filter?: AlertFilter, limit?: number): Promise<Alert[]>;
@@ -149,32 +133,23 @@ function ruleData(input: AlertRuleInput): RuleData {
   const validation = validateRuleInput(input);
   if (!validation.ok) {
     const { problems } = validation;
-    throw new AlertStoreError('BAD_USER_INPUT', `invalid alert rule: ${problems.join('; ')}`, problems);
+    throw badInput(`invalid alert rule: ${problems.join('; ')}`, { problems });
   }
   return { ...validation.value, conditions: validation.value.conditions as unknown as Prisma.InputJsonValue };
 }
 
-function notFound(what: string, id: string): AlertStoreError {
-  return new AlertStoreError('NOT_FOUND', `no ${what} with id ${id}`);
+function missing(what: string, id: string): DomainError {
+  return notFound(`no ${what} with id ${id}`);
 }
 
 function isOpenAlertConflict(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2002') return false;
-  const meta = error.meta as { driverAdapterError?: { cause?: { constraint?: { index?: string } } } } | undefined;
-  return meta?.driverAdapterError?.cause?.constraint?.index === OPEN_ALERT_INDEX;
-}
-
-// Cursors are opaque to clients: the base64url of the alert's seq.
-function encodeCursor(seq: bigint): string {
-  return Buffer.from(seq.toString()).toString('base64url');
-}
-
-function decodeCursor(cursor: string): bigint {
-  const seq = Buffer.from(cursor, 'base64url').toString();
-  if (!/^\d+$/.test(seq) || encodeCursor(BigInt(seq)) !== cursor) {
-    throw new AlertStoreError('BAD_USER_INPUT', `after: "${cursor}" is not a cursor from this list`);
-  }
-  return BigInt(seq);
+  const cause = driverErrorOf(error);
+  return (
+    cause?.kind === 'UniqueConstraintViolation' &&
+    cause.constraint !== undefined &&
+    'index' in cause.constraint &&
+    cause.constraint.index === OPEN_ALERT_INDEX
+  );
 }
 
 function filterWhere({ status, severities, ruleIds }: AlertFilter): Prisma.AlertWhereInput {
@@ -190,18 +165,9 @@ const OPEN: Prisma.AlertWhereInput = { status: { not: 'RESOLVED' } };
 export function createAlertStore(
   prisma: PrismaClient,
   {
-    defaultPageSize = 50, // the contract's default for `alerts(first:)`
-    maxPageSize = 500, // bounds the work and the response of one page
+    maxReplay = 500, // bounds the work and the response of one replay
   }: AlertStoreOptions = {},
 ): AlertStore {
-  function pageSize(first: number | null | undefined): number {
-    if (first === undefined || first === null) return defaultPageSize;
-    if (!Number.isInteger(first) || first < 0 || first > maxPageSize) {
-      throw new AlertStoreError('BAD_USER_INPUT', `first must be a whole number from 0 to ${maxPageSize}`);
-    }
-    return first;
-  }
-
   function resolveOpen(ruleId: string) {
     return prisma.alert.updateManyAndReturn({
       where: { ruleId, ...OPEN },
@@ -216,9 +182,9 @@ export function createAlertStore(
 
     async updateRule(id, input) {
       const data = ruleData(input);
-      if (!isUuid(id)) throw notFound('alert rule', id);
+      if (!isUuid(id)) throw missing('alert rule', id);
       const [row] = await prisma.alertRule.updateManyAndReturn({ where: { id }, data });
-      if (!row) throw notFound('alert rule', id);
+      if (!row) throw missing('alert rule', id);
       return toRule(row);
     },
 
@@ -268,16 +234,16 @@ export function createAlertStore(
     },
 
     async acknowledgeAlert(id) {
-      if (!isUuid(id)) throw notFound('alert', id);
+      if (!isUuid(id)) throw missing('alert', id);
       const [acknowledged] = await prisma.alert.updateManyAndReturn({
         where: { id, status: 'FIRING' },
         data: { status: 'ACKNOWLEDGED', acknowledgedAt: new Date() },
       });
       if (acknowledged) return toAlert(acknowledged);
       const current = await prisma.alert.findUnique({ where: { id } });
-      if (!current) throw notFound('alert', id);
+      if (!current) throw missing('alert', id);
       if (current.status === 'RESOLVED') {
-        throw new AlertStoreError('BAD_USER_INPUT', `alert ${id} is resolved and can no longer be acknowledged`);
+        throw badInput(`alert ${id} is resolved and can no longer be acknowledged`);
       }
       return toAlert(current);
     },
@@ -287,32 +253,33 @@ export function createAlertStore(
       return rows.map(toAlert);
     },
 
-    async listAlerts({ first, after, status, severities, ruleId } = {}) {
-      const size = pageSize(first);
-      const where: Prisma.AlertWhereInput = {
-        ...filterWhere({ status, severities, ruleIds: ruleId ? [ruleId] : null }),
-        ...(after ? { seq: { lt: decodeCursor(after) } } : {}),
-      };
-      // One row more than the page tells whether there is a next page.
-      const rows = await prisma.alert.findMany({ where, orderBy: { seq: 'desc' }, take: size + 1 });
-      const edges = rows.slice(0, size).map((row) => ({ cursor: encodeCursor(row.seq), node: toAlert(row) }));
-      return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+    async pageAlerts({ limit, beforeSeq, ...filter }) {
+      const rows = await prisma.alert.findMany({
+        where: { ...filterWhere(filter), ...(beforeSeq == null ? {} : { seq: { lt: beforeSeq } }) },
+        orderBy: { seq: 'desc' },
+        take: limit,
+      });
+      return rows.map((row) => ({ seq: row.seq, alert: toAlert(row) }));
     },
 
-    async alertsSince(alertId, filter = {}, limit = maxPageSize) {
+    countOpen() {
+      return prisma.alert.count({ where: OPEN });
+    },
+
+    async alertsSince(alertId, filter = {}, limit = maxReplay) {
       const from = isUuid(alertId)
         ? await prisma.alert.findUnique({ where: { id: alertId }, select: { seq: true } })
         : null;
-      if (!from) throw notFound('alert', alertId);
+      if (!from) throw missing('alert', alertId);
       const rows = await prisma.alert.findMany({
         where: { ...filterWhere(filter), seq: { gt: from.seq } },
         orderBy: { seq: 'asc' },
         take: limit + 1,
       });
       if (rows.length > limit) {
-        throw new AlertStoreError(
-          'BAD_USER_INPUT',
-          `more than ${limit} alerts were fired since ${alertId}: read them with the alerts query, then subscribe after the newest`,
+        throw badInput(
+          `more than ${limit} alerts were fired since ${alertId}: ` +
+            'read them with the alerts query, then subscribe after the newest',
         );
       }
       return rows.map(toAlert);

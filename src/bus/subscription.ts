@@ -2,7 +2,7 @@
 // bus and a slow client is bounded: past `maxBuffered` items the subscription ends with an error the client sees,
 // instead of growing the server's memory without limit or dropping messages silently.
 
-import { apiError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import type { Bus } from './bus.js';
 import type { Topic, Topics } from './topics.js';
 
@@ -44,7 +44,7 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
       return;
     }
     if (buffer.length >= maxBuffered) {
-      failure = apiError('OVERLOADED', `subscriber is too slow: more than ${maxBuffered} messages waiting`);
+      failure = new DomainError('OVERLOADED', `subscriber is too slow: more than ${maxBuffered} messages waiting`);
       finish();
       return;
     }

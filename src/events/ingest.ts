@@ -1,7 +1,8 @@
 // Publishing: validate the whole batch, commit it (one statement, with its outbox rows), then wake the stream
 // processor. A client is told "accepted" only after the commit.
 import type { Bus } from '../bus/bus.js';
-import { apiError, badInput } from '../errors.js';
+import { driverErrorOf } from '../db.js';
+import { badInput, DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type EventLimits, type PublishEventInput, validateBatch } from './model.js';
 import type { EventStore } from './store.js';
@@ -25,21 +26,23 @@ export interface IngestionOptions {
    * at once instead of queueing for the database without bound: the client is told, nothing is dropped silently.
    */
   maxQueued: number;
+  hooks?: IngestionHooks;
   now?: () => number;
 }
 
 export interface IngestionHooks {
   onPublished?(result: PublishResult): void;
-  /** A publish refused as a whole, with the error code the client got. */
-  onRefused?(code: string): void;
+  /** A publish refused as a whole, with the error code the client got (INTERNAL for a fault). */
+  onRefused?(code: ErrorCode): void;
 }
 
 export class Ingestion {
   private queued = 0;
-  /** Replaceable after construction: the app wires its metrics in here. */
-  hooks: IngestionHooks = {};
+  private readonly hooks: IngestionHooks;
 
-  constructor(private readonly options: IngestionOptions) {}
+  constructor(private readonly options: IngestionOptions) {
+    this.hooks = options.hooks ?? {};
+  }
 
   /** Events waiting for, or in, their commit. */
   get queueSize(): number {
@@ -56,7 +59,7 @@ export class Ingestion {
       this.hooks.onPublished?.(result);
       return result;
     } catch (error) {
-      this.hooks.onRefused?.(String((error as { extensions?: { code?: unknown } }).extensions?.code ?? 'INTERNAL'));
+      this.hooks.onRefused?.(error instanceof DomainError ? error.code : 'INTERNAL');
       throw error;
     }
   }
@@ -71,7 +74,7 @@ export class Ingestion {
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {
-      throw apiError(
+      throw new DomainError(
         'OVERLOADED',
         `the server is overloaded: ${this.queued} events are waiting to be stored; nothing was stored, retry later`,
         {
@@ -85,16 +88,13 @@ export class Ingestion {
       inserted = await store.insertBatch(events, new Date(now));
     } catch (error) {
       // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
-      const refused = (
-        error as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; originalMessage?: string } } } }
-      ).meta?.driverAdapterError?.cause;
+      const refused = driverErrorOf(error);
       if (refused?.originalCode?.startsWith('22')) {
-        throw badInput(
-          `the database refused the batch's data (${refused.originalMessage ?? refused.originalCode}); nothing was stored`,
-        );
+        const reason = refused.originalMessage ?? refused.originalCode;
+        throw badInput(`the database refused the batch's data (${reason}); nothing was stored`);
       }
       logger.error({ err: error }, 'event store write failed');
-      throw apiError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+      throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
     } finally {
       this.queued -= events.length;
     }

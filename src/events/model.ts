@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
+import { isPlainObject } from '../json.js';
 
 export type { EventType };
 
@@ -38,10 +39,6 @@ export interface EventLimits {
 }
 
 export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** How deeply `value` nests, counted without recursion (a hostile document must not exhaust the stack), up to `cap`. */
 function nestingDepth(value: unknown, cap: number): number {
@@ -80,9 +77,8 @@ function check(input: PublishEventInput, now: number, limits: EventLimits): { pr
   }
   const ts = input.timestamp?.getTime();
   if (ts !== undefined && ts > now + limits.maxFutureSkewMs) {
-    return {
-      problem: `timestamp ${input.timestamp?.toISOString()} is more than ${limits.maxFutureSkewMs / 60_000} minutes in the future`,
-    };
+    const minutes = limits.maxFutureSkewMs / 60_000;
+    return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${minutes} minutes in the future` };
   }
   return { dataJson };
 }

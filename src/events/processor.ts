@@ -5,21 +5,12 @@ import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.j
 import type { AggregateStore, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { toEventMessage } from '../bus/codecs.js';
 import type { EventMessage } from '../bus/topics.js';
+import type { Lease } from '../lease.js';
 import type { Logger } from '../observability/logger.js';
 import type { StoredEvent } from './model.js';
 import type { EventStore } from './store.js';
-
-/** Who may write the aggregates: a Redis lease across instances, or always this process when embedded. */
-export interface Lease {
-  /** Takes or renews the lease; resolves true while this instance holds it. */
-  hold(): Promise<boolean>;
-  /** The fencing token the aggregate store checks on every write, or undefined when no fencing is needed. */
-  readonly token: string | undefined;
-  release(): Promise<void>;
-}
-
-export const localLease: Lease = { hold: async () => true, token: undefined, release: async () => {} };
 
 export interface ProcessorHooks {
   /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
@@ -45,17 +36,6 @@ export interface StreamProcessorOptions {
   now?: () => number;
 }
 
-export function toEventMessage(event: StoredEvent): EventMessage {
-  return {
-    id: event.id,
-    seq: event.seq.toString(),
-    type: event.type,
-    timestamp: event.timestamp.toISOString(),
-    receivedAt: event.receivedAt.toISOString(),
-    data: event.data,
-  };
-}
-
 export class StreamProcessor {
   private running = false;
   private loop: Promise<void> | null = null;
@@ -69,8 +49,7 @@ export class StreamProcessor {
   private passing: Promise<void> = Promise.resolve();
   /** The seqs this instance last applied and removed from the outbox, so the next pass need not remove them again. */
   private lastDeleted = '';
-  /** Replaceable after construction: the app wires its metrics and the alert engine in here. */
-  hooks: ProcessorHooks;
+  private readonly hooks: ProcessorHooks;
 
   constructor(private readonly options: StreamProcessorOptions) {
     this.now = options.now ?? Date.now;

@@ -81,9 +81,9 @@ export class EventStore {
       return `$${params.length}`;
     };
     if (query.after) {
-      where.push(
-        `(e."timestamp", e.seq) < (${param(query.after.timestamp.toISOString())}::timestamptz, ${param(query.after.seq.toString())}::bigint)`,
-      );
+      const timestamp = param(query.after.timestamp.toISOString());
+      const seq = param(query.after.seq.toString());
+      where.push(`(e."timestamp", e.seq) < (${timestamp}::timestamptz, ${seq}::bigint)`);
     }
     // One parameter per type, each cast to the enum, so the (type, timestamp, seq) index applies; a cast of the
     // column (type::text) would rule it out. (An enum[] parameter is not portable to the embedded driver.)

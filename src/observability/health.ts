@@ -1,4 +1,5 @@
 // Health and readiness from real checks: each dependency is asked, with a time limit, on every call.
+import { isPlainObject } from '../json.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -7,7 +8,8 @@ export interface CheckResult {
   detail?: Record<string, unknown>;
 }
 
-export type Check = () => Promise<Record<string, unknown> | void>;
+/** Resolves when the dependency answers, with details to report when it has any (an object). */
+export type Check = () => Promise<unknown>;
 
 async function run(check: Check, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now();
@@ -19,7 +21,11 @@ async function run(check: Check, timeoutMs: number): Promise<CheckResult> {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return { ok: true, latencyMs: Math.round(performance.now() - started), ...(detail ? { detail } : {}) };
+    return {
+      ok: true,
+      latencyMs: Math.round(performance.now() - started),
+      ...(isPlainObject(detail) ? { detail } : {}),
+    };
   } catch (error) {
     return { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
   } finally {

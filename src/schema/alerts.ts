@@ -1,6 +1,5 @@
 // Alert rules, alerts, their deliveries, and the alert subscriptions.
 
-import { fromAlertMessage } from '../alerts/engine.js';
 import {
   ALERT_STATUSES,
   type Alert,
@@ -11,9 +10,9 @@ import {
 } from '../alerts/rules.js';
 import type { AlertDelivery } from '../alerts/store.js';
 import { builder } from '../builder.js';
-import { busIterator } from '../bus/subscription.js';
-import { PageInfoRef, pageInfoOf } from './events.js';
+import { DeliveryChannel as DeliveryChannels } from '../generated/prisma/enums.js';
 import { AggregationEnum, WindowSizeEnum } from './metrics.js';
+import { connectionType } from './pagination.js';
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStatusEnum = builder.enumType('AlertStatus', { values: ALERT_STATUSES });
@@ -21,7 +20,7 @@ const ComparisonOperatorEnum = builder.enumType('ComparisonOperator', {
   values: COMPARISON_OPERATORS,
   description: 'EQ holds when |value − threshold| < 0.001.',
 });
-const DeliveryChannelEnum = builder.enumType('DeliveryChannel', { values: ['WEBHOOK', 'EMAIL'] as const });
+const DeliveryChannelEnum = builder.enumType('DeliveryChannel', { values: Object.values(DeliveryChannels) });
 
 const AlertConditionRef = builder.objectRef<AlertCondition>('AlertCondition').implement({
   fields: (t) => ({
@@ -96,18 +95,7 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
   }),
 });
 
-const AlertEdge = builder.objectRef<{ cursor: string; node: Alert }>('AlertEdge').implement({
-  fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: AlertRef, resolve: (e) => e.node }) }),
-});
-
-const AlertConnectionRef = builder
-  .objectRef<{ edges: { cursor: string; node: Alert }[]; pageInfo: { hasNextPage: boolean } }>('AlertConnection')
-  .implement({
-    fields: (t) => ({
-      edges: t.field({ type: [AlertEdge], resolve: (c) => c.edges }),
-      pageInfo: t.field({ type: PageInfoRef, resolve: (c) => pageInfoOf(c.edges, c.pageInfo.hasNextPage) }),
-    }),
-  });
+const AlertConnectionRef = connectionType('Alert', AlertRef);
 
 const AlertConditionInput = builder.inputType('AlertConditionInput', {
   fields: (t) => ({
@@ -135,7 +123,7 @@ builder.queryFields((t) => ({
   alertRules: t.field({
     type: [AlertRuleRef],
     authScopes: { viewer: true },
-    resolve: (_root, _args, { services }) => services.alerts.store.listRules(),
+    resolve: (_root, _args, { services }) => services.alerts.listRules(),
   }),
   alertRule: t.field({
     type: AlertRuleRef,
@@ -156,7 +144,7 @@ builder.queryFields((t) => ({
       ruleId: t.arg.id(),
     },
     resolve: (_root, args, { services }) =>
-      services.alerts.store.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
+      services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
   }),
 }));
 
@@ -165,38 +153,25 @@ builder.mutationFields((t) => ({
     type: AlertRuleRef,
     authScopes: { admin: true },
     args: { input: t.arg({ type: AlertRuleInput, required: true }) },
-    resolve: async (_root, { input }, { services }) => {
-      const rule = await services.alerts.store.createRule(input);
-      await services.alerts.rulesChanged(rule.id);
-      return rule;
-    },
+    resolve: (_root, { input }, { services }) => services.alerts.createRule(input),
   }),
   updateAlertRule: t.field({
     type: AlertRuleRef,
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
-    resolve: async (_root, { id, input }, { services }) => {
-      const rule = await services.alerts.store.updateRule(String(id), input);
-      await services.alerts.rulesChanged(rule.id);
-      return rule;
-    },
+    resolve: (_root, { id, input }, { services }) => services.alerts.updateRule(String(id), input),
   }),
   deleteAlertRule: t.field({
     type: 'Boolean',
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, { services }) => {
-      const { deleted, resolved } = await services.alerts.store.deleteRule(String(id));
-      if (!deleted) return false;
-      await services.alerts.rulesChanged(String(id), resolved);
-      return true;
-    },
+    resolve: (_root, { id }, { services }) => services.alerts.deleteRule(String(id)),
   }),
   acknowledgeAlert: t.field({
     type: AlertRef,
     authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.alerts.store.acknowledgeAlert(String(id)),
+    resolve: (_root, { id }, { services }) => services.alerts.acknowledgeAlert(String(id)),
   }),
 }));
 
@@ -207,40 +182,19 @@ builder.subscriptionFields((t) => ({
       'Alerts as they fire. With `after`, first every alert fired since that one (from storage), then live ones.',
     authScopes: { viewer: true },
     args: { severities: t.arg({ type: [SeverityEnum] }), ruleIds: t.arg.idList(), after: t.arg.id() },
-    subscribe: (_root, { severities, ruleIds, after }, { services }) => {
-      const wantedSeverities = severities?.length ? new Set<string>(severities) : null;
-      const wantedRules = ruleIds?.length ? new Set(ruleIds.map(String)) : null;
-      return busIterator({
-        bus: services.bus,
-        topic: 'alerts:triggered',
-        select: (message) =>
-          (!wantedSeverities || wantedSeverities.has(message.severity)) &&
-          (!wantedRules || wantedRules.has(message.ruleId))
-            ? [fromAlertMessage(message)]
-            : [],
-        maxBuffered: services.config.SUBSCRIPTION_BUFFER,
-        key: (alert) => alert.id,
-        initial:
-          after == null
-            ? undefined
-            : () => services.alerts.store.alertsSince(String(after), { severities, ruleIds: ruleIds?.map(String) }),
-      });
-    },
+    subscribe: (_root, { severities, ruleIds, after }, { services }) =>
+      services.alerts.subscribeTriggered({
+        severities,
+        ruleIds: ruleIds?.map(String),
+        after: after == null ? null : String(after),
+      }),
     resolve: (alert) => alert,
   }),
   alertResolved: t.field({
     type: AlertRef,
     authScopes: { viewer: true },
     args: { ruleIds: t.arg.idList() },
-    subscribe: (_root, { ruleIds }, { services }) => {
-      const wanted = ruleIds?.length ? new Set(ruleIds.map(String)) : null;
-      return busIterator({
-        bus: services.bus,
-        topic: 'alerts:resolved',
-        select: (message) => (!wanted || wanted.has(message.ruleId) ? [fromAlertMessage(message)] : []),
-        maxBuffered: services.config.SUBSCRIPTION_BUFFER,
-      });
-    },
+    subscribe: (_root, { ruleIds }, { services }) => services.alerts.subscribeResolved(ruleIds?.map(String)),
     resolve: (alert) => alert,
   }),
 }));

@@ -26,7 +26,7 @@ builder.queryFields((t) => ({
   dashboard: t.field({
     type: DashboardRef,
     authScopes: { viewer: true },
-    resolve: (_root, _args, { services }) => services.dashboard.current(),
+    resolve: (_root, _args, { services }) => services.metrics.dashboard(),
   }),
 }));
 
@@ -35,7 +35,7 @@ builder.subscriptionFields((t) => ({
     type: DashboardRef,
     description: 'The dashboard at once, then every DASHBOARD_INTERVAL_MS (5 s).',
     authScopes: { viewer: true },
-    subscribe: (_root, _args, { services }) => services.dashboard.subscribe(),
+    subscribe: (_root, _args, { services }) => services.metrics.dashboardUpdates(),
     resolve: (dashboard) => dashboard,
   }),
 }));

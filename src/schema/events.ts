@@ -1,24 +1,10 @@
 // Event, its history connection, publishing, and the eventPublished subscription.
 import { builder } from '../builder.js';
-import { busIterator } from '../bus/subscription.js';
-import type { EventMessage } from '../bus/topics.js';
-import { badInput } from '../errors.js';
 import type { EventType, StoredEvent } from '../events/model.js';
 import { EventType as EventTypes } from '../generated/prisma/enums.js';
-import { isUuid } from '../ids.js';
+import { connectionType } from './pagination.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
-
-export function fromEventMessage(message: EventMessage): StoredEvent {
-  return {
-    id: message.id,
-    seq: BigInt(message.seq),
-    type: message.type as EventType,
-    timestamp: new Date(message.timestamp),
-    receivedAt: new Date(message.receivedAt),
-    data: message.data,
-  };
-}
 
 export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
   fields: (t) => ({
@@ -30,61 +16,7 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
   }),
 });
 
-// Cursors are opaque to clients; inside they are the (timestamp, seq) key the history is ordered by.
-export function encodeEventCursor(event: StoredEvent): string {
-  return Buffer.from(`${event.timestamp.getTime()}:${event.seq}`).toString('base64url');
-}
-
-export function decodeEventCursor(cursor: string): { timestamp: Date; seq: bigint } {
-  const match = /^(-?\d{1,15}):(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor this API gave out`);
-  return { timestamp: new Date(Number(match[1])), seq: BigInt(match[2] as string) };
-}
-
-interface Edge {
-  cursor: string;
-  node: StoredEvent;
-}
-interface EventPage {
-  edges: Edge[];
-  hasNextPage: boolean;
-}
-
-export const PageInfoRef = builder.objectRef<{
-  hasNextPage: boolean;
-  endCursor: string | null;
-  startCursor: string | null;
-}>('PageInfo');
-PageInfoRef.implement({
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    hasPreviousPage: t.boolean({
-      description: 'Always false: pages are read forward from newest.',
-      resolve: () => false,
-    }),
-    startCursor: t.exposeString('startCursor', { nullable: true }),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
-  }),
-});
-
-export function pageInfoOf(edges: { cursor: string }[], hasNextPage: boolean) {
-  return { hasNextPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges[edges.length - 1]?.cursor ?? null };
-}
-
-const EventEdge = builder.objectRef<Edge>('EventEdge').implement({
-  fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: EventRef, resolve: (e) => e.node }) }),
-});
-
-const EventConnection = builder.objectRef<EventPage>('EventConnection').implement({
-  fields: (t) => ({
-    edges: t.field({ type: [EventEdge], resolve: (p) => p.edges }),
-    pageInfo: t.field({ type: PageInfoRef, resolve: (p) => pageInfoOf(p.edges, p.hasNextPage) }),
-  }),
-});
-
-export function checkPageSize(first: number, max: number): void {
-  if (first < 1 || first > max) throw badInput(`first must be between 1 and ${max}, got ${first}`);
-}
+const EventConnection = connectionType('Event', EventRef);
 
 builder.queryFields((t) => ({
   events: t.field({
@@ -98,29 +30,14 @@ builder.queryFields((t) => ({
       since: t.arg({ type: 'DateTime' }),
       until: t.arg({ type: 'DateTime' }),
     },
-    resolve: async (_root, args, { services }) => {
-      const first = args.first ?? 50;
-      checkPageSize(first, services.config.MAX_PAGE_SIZE);
-      const rows = await services.events.page({
-        first: first + 1,
-        after: args.after ? decodeEventCursor(args.after) : null,
-        types: args.types,
-        since: args.since,
-        until: args.until,
-      });
-      const page = rows.slice(0, first);
-      return {
-        edges: page.map((node) => ({ cursor: encodeEventCursor(node), node })),
-        hasNextPage: rows.length > first,
-      };
-    },
+    resolve: (_root, args, { services }) => services.events.page(args),
   }),
   event: t.field({
     type: EventRef,
     nullable: true,
     authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { loaders }) => (isUuid(String(id)) ? loaders.event.load(String(id).toLowerCase()) : null),
+    resolve: (_root, { id }, { loaders }) => loaders.event.load(String(id)),
   }),
 }));
 
@@ -157,18 +74,13 @@ builder.mutationFields((t) => ({
     type: EventRef,
     authScopes: { publisher: true },
     args: { input: t.arg({ type: PublishEventInput, required: true }) },
-    resolve: async (_root, { input }, { services }) => {
-      const { ids } = await services.ingestion.publish([toInput(input)]);
-      const [event] = await services.events.findByIds(ids);
-      if (!event) throw new Error(`event ${ids[0]} was acknowledged but cannot be read back`);
-      return event;
-    },
+    resolve: (_root, { input }, { services }) => services.events.publishOne(toInput(input)),
   }),
   publishEvents: t.field({
     type: PublishEventsPayload,
     authScopes: { publisher: true },
     args: { inputs: t.arg({ type: [PublishEventInput], required: true }) },
-    resolve: (_root, { inputs }, { services }) => services.ingestion.publish(inputs.map(toInput)),
+    resolve: (_root, { inputs }, { services }) => services.events.publish(inputs.map(toInput)),
   }),
 }));
 
@@ -177,15 +89,7 @@ builder.subscriptionFields((t) => ({
     type: EventRef,
     authScopes: { viewer: true },
     args: { types: t.arg({ type: [EventTypeEnum] }) },
-    subscribe: (_root, { types }, { services }) => {
-      const wanted = types?.length ? new Set<string>(types) : null;
-      return busIterator({
-        bus: services.bus,
-        topic: 'events:published',
-        select: ({ events }) => events.filter((e) => !wanted || wanted.has(e.type)).map(fromEventMessage),
-        maxBuffered: services.config.SUBSCRIPTION_BUFFER,
-      });
-    },
+    subscribe: (_root, { types }, { services }) => services.events.subscribe(types),
     resolve: (event) => event,
   }),
 }));

@@ -1,8 +1,6 @@
 // Sliding-window aggregates: reads, metric names, and the metricUpdated subscription.
-import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
-import { type MetricAggregate, WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
+import { AGGREGATIONS, type MetricAggregate, WINDOW_SIZES } from '../aggregation/types.js';
 import { builder } from '../builder.js';
-import { badInput } from '../errors.js';
 
 export const WindowSizeEnum = builder.enumType('WindowSize', {
   values: WINDOW_SIZES,
@@ -10,7 +8,7 @@ export const WindowSizeEnum = builder.enumType('WindowSize', {
 });
 
 export const AggregationEnum = builder.enumType('Aggregation', {
-  values: ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const,
+  values: AGGREGATIONS,
 });
 
 export const MetricAggregateRef = builder.objectRef<MetricAggregate>('MetricAggregate').implement({
@@ -32,20 +30,13 @@ export const MetricAggregateRef = builder.objectRef<MetricAggregate>('MetricAggr
   }),
 });
 
-export function checkMetricName(metric: string, field = 'metric'): void {
-  if (!isValidMetricName(metric))
-    throw badInput(`${field} "${metric.slice(0, 64)}" is not a metric name: ${METRIC_NAME_PATTERN}`);
-}
-
 builder.queryFields((t) => ({
   aggregate: t.field({
     type: MetricAggregateRef,
     authScopes: { viewer: true },
     args: { metric: t.arg.string({ required: true }), window: t.arg({ type: WindowSizeEnum, required: true }) },
-    resolve: (_root, { metric, window }, { loaders }) => {
-      checkMetricName(metric);
-      return loaders.aggregate.load({ metric, window });
-    },
+    resolve: (_root, { metric, window }, { services, loaders }) =>
+      services.metrics.aggregate({ metric, window }, loaders.aggregate),
   }),
   aggregates: t.field({
     type: [MetricAggregateRef],
@@ -55,33 +46,24 @@ builder.queryFields((t) => ({
       metrics: t.arg.stringList({ required: true }),
       windows: t.arg({ type: [WindowSizeEnum], required: true }),
     },
-    resolve: (_root, { metrics, windows }, { loaders, services }) => {
-      const pairs = metrics.length * windows.length;
-      const max = services.config.MAX_AGGREGATE_PAIRS;
-      if (pairs > max) throw badInput(`aggregates asks for ${pairs} metric × window pairs; at most ${max} are allowed`);
-      metrics.forEach((metric, i) => checkMetricName(metric, `metrics[${i}]`));
-      return loaders.aggregate.loadMany(
-        metrics.flatMap((metric) => windows.map((window: WindowSize) => ({ metric, window }))),
-      ) as Promise<MetricAggregate[]>;
-    },
+    resolve: (_root, { metrics, windows }, { services, loaders }) =>
+      services.metrics.aggregates(metrics, windows, loaders.aggregate),
   }),
   metricNames: t.stringList({
     description: 'Metrics with samples in the last 24 hours, sorted.',
     authScopes: { viewer: true },
-    resolve: (_root, _args, { services }) => services.aggregates.metricNames(Date.now()),
+    resolve: (_root, _args, { services }) => services.metrics.metricNames(),
   }),
 }));
 
 builder.subscriptionFields((t) => ({
   metricUpdated: t.field({
     type: MetricAggregateRef,
-    description: `The aggregate at once, then whenever it changes, at most once per METRIC_UPDATE_MIN_INTERVAL_MS (250 ms).`,
+    description:
+      'The aggregate at once, then whenever it changes, at most once per METRIC_UPDATE_MIN_INTERVAL_MS (250 ms).',
     authScopes: { viewer: true },
     args: { metric: t.arg.string({ required: true }), window: t.arg({ type: WindowSizeEnum, required: true }) },
-    subscribe: (_root, { metric, window }, { services }) => {
-      checkMetricName(metric);
-      return services.metricFeed.subscribe(metric, window);
-    },
+    subscribe: (_root, { metric, window }, { services }) => services.metrics.subscribe(metric, window),
     resolve: (aggregate) => aggregate,
   }),
 }));

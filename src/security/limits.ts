@@ -9,7 +9,7 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Config } from '../config.js';
-import { apiError } from '../errors.js';
+import { graphQLError } from '../transport/errors.js';
 
 type LimitsConfig = Pick<
   Config,
@@ -32,7 +32,7 @@ const webSocketOnlySubscriptions: Plugin = {
     if (!(args.contextValue as { request?: unknown }).request) return;
     setResultAndStopExecution({
       errors: [
-        apiError(
+        graphQLError(
           'BAD_USER_INPUT',
           'subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP',
         ),

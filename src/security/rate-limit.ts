@@ -5,7 +5,7 @@ import type { Plugin } from '@envelop/core';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '../auth/keys.js';
-import { apiError } from '../errors.js';
+import { graphQLError } from '../transport/errors.js';
 
 export interface RateLimiter {
   /** Counts one operation for `key`; resolves with the milliseconds to wait when over the limit, else null. */
@@ -64,14 +64,12 @@ export function rateLimitPlugin(limiter: RateLimiter, perSecond: number): Plugin
     const waitMs = await limiter.consume(key);
     if (waitMs === null) return null;
     const retryAfterSeconds = Math.ceil(waitMs / 1000);
-    return apiError(
+    return graphQLError(
       'RATE_LIMITED',
       `more than ${perSecond} operations per second with this API key; retry in ${waitMs} ms`,
-      {
-        retryAfterMs: waitMs,
-        // yoga turns this into the HTTP status and header, and leaves it out of the body.
-        ...(context.request ? { http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } } : {}),
-      },
+      { retryAfterMs: waitMs },
+      // yoga turns this into the HTTP status and header, and leaves it out of the body.
+      context.request ? { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } : undefined,
     );
   }
   return {

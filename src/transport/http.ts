@@ -1,38 +1,95 @@
-// The HTTP side of the one server: /health, /ready and /metrics, and every other request to yoga after its body
-// has been read within MAX_BODY_BYTES.
+// The HTTP side of the one server: yoga (GraphQL over HTTP, and the envelop that WebSocket operations run through
+// too), /health, /ready and /metrics, and every other request to yoga after its body has been read within
+// MAX_BODY_BYTES.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { YogaServerInstance } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocketServer } from 'ws';
+import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
-import type { Context } from '../context.js';
+import { type Context, createLoaders } from '../context.js';
 import { runChecks } from '../observability/health.js';
+import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { schema } from '../schema/index.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../security/body-limit.js';
-import type { Services } from '../services.js';
+import { limitPlugins } from '../security/limits.js';
+import { type RateLimiter, rateLimitPlugin } from '../security/rate-limit.js';
+import type { Runtime, Services } from '../services.js';
+import { createMaskError, MASKED_MESSAGE } from './errors.js';
+
+/** What the WebSocket side hands yoga for an operation: the socket's principal, authenticated once. */
+export interface ServerContext {
+  principal?: Principal | null;
+  requestId?: string;
+}
+
+export type YogaServer = YogaServerInstance<ServerContext, Context>;
+
+export interface YogaServerOptions {
+  config: Config;
+  logger: Logger;
+  services: Services;
+  rateLimiter: RateLimiter | null;
+}
+
+export function createYogaServer({ config, logger, services, rateLimiter }: YogaServerOptions): YogaServer {
+  const maskError = createMaskError(logger);
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
+    renderGraphiQL,
+    logging: false,
+    context: async (initial) => {
+      let principal = initial.principal;
+      const requestId = initial.requestId ?? randomUUID();
+      if (principal === undefined) {
+        const key = bearerKey(initial.request?.headers.get('authorization'));
+        principal = key ? await services.apiKeys.authenticate(key, requestId) : null;
+      }
+      return { principal, requestId, services, loaders: createLoaders(services) };
+    },
+    // Every error on its way out, from resolvers, plugins and parsing alike.
+    maskedErrors: { maskError },
+    plugins: [
+      ...limitPlugins(config),
+      ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
+      {
+        // yoga answers validation errors without masking them; they get the contract's codes here.
+        onResultProcess({ result, setResult }) {
+          // One result per request: batching is off, and subscriptions (streams) are refused over HTTP.
+          if (Array.isArray(result) || !('errors' in result) || !result.errors) return;
+          setResult({ ...result, errors: result.errors.map((error) => maskError(error, MASKED_MESSAGE)) });
+        },
+      },
+    ],
+  });
+}
 
 const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported unhealthy
 
 export interface HttpHandlerOptions {
-  // biome-ignore lint: yoga's server context type is not ours to name
-  yoga: YogaServerInstance<any, Context>;
-  services: Services;
+  yoga: YogaServer;
+  runtime: Runtime;
   config: Config;
   metrics: Metrics;
   wss: WebSocketServer;
 }
 
-export function createHttpHandler({ yoga, services, config, metrics, wss }: HttpHandlerOptions) {
+export function createHttpHandler({ yoga, runtime, config, metrics, wss }: HttpHandlerOptions) {
   async function health(res: ServerResponse, readinessOnly: boolean) {
     const { ok, checks } = await runChecks(
       {
-        database: () => services.db.ping(),
-        bus: () => services.bus.ping(),
+        database: () => runtime.db.ping(),
+        bus: () => runtime.bus.ping(),
         ...(readinessOnly
           ? {}
           : {
               streamProcessor: async () => ({
-                leader: services.processor.isLeader,
-                outboxBacklog: await services.events.outboxSize(),
+                leader: runtime.processor.isLeader,
+                outboxBacklog: await runtime.eventStore.outboxSize(),
               }),
             }),
       },
@@ -48,10 +105,10 @@ export function createHttpHandler({ yoga, services, config, metrics, wss }: Http
       JSON.stringify({
         status: ok ? 'healthy' : 'degraded',
         at: new Date().toISOString(),
-        database: services.db.kind,
+        database: runtime.db.kind,
         bus: config.REDIS_URL ? 'redis' : 'in-process',
         websocketConnections: wss.clients.size,
-        ingestQueue: services.ingestion.queueSize,
+        ingestQueue: runtime.ingestion.queueSize,
         checks,
       }),
     );
@@ -62,8 +119,8 @@ export function createHttpHandler({ yoga, services, config, metrics, wss }: Http
     if (req.method === 'GET' && path === '/health') return health(res, false);
     if (req.method === 'GET' && path === '/ready') return health(res, true);
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.outboxBacklog.set(await services.events.outboxSize().catch(() => Number.NaN));
-      metrics.isLeader.set(services.processor.isLeader ? 1 : 0);
+      metrics.outboxBacklog.set(await runtime.eventStore.outboxSize().catch(() => Number.NaN));
+      metrics.isLeader.set(runtime.processor.isLeader ? 1 : 0);
       metrics.websocketConnections.set(wss.clients.size);
       res.setHeader('content-type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());

@@ -1,33 +1,38 @@
 // graphql-ws on the server's /graphql path. Every operation runs through yoga.getEnveloped, so WebSocket traffic
 // gets the plugins, context, limits and validation HTTP gets. Authentication happens once per connection.
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
+import type { ApiKeyService } from '../auth/service.js';
 import type { Config } from '../config.js';
-import type { Context } from '../context.js';
-import { apiError, withContractCodes } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
 import type { ConnectionRegistry } from '../security/connections.js';
 import { COALESCIBLE_FIELDS, guardOutbound, type OutboundGuard } from '../security/outbound.js';
+import { createMaskError, graphQLError, MASKED_MESSAGE } from './errors.js';
+import type { YogaServer } from './http.js';
 
 type SocketExtra = {
   principal?: Principal;
 };
 
+type Enveloped = ReturnType<YogaServer['getEnveloped']>;
+
+/** yoga's own execute and subscribe for the operation, handed from onSubscribe to graphql-ws as its root value. */
+interface EnvelopedRoot {
+  execute: Enveloped['execute'];
+  subscribe: Enveloped['subscribe'];
+}
+
 export interface WebSocketOptions {
   server: Server;
-  // biome-ignore lint: yoga's server context type is not ours to name
-  yoga: YogaServerInstance<any, Context>;
+  yoga: YogaServer;
   config: Config;
   logger: Logger;
   connections: ConnectionRegistry;
-  /** Rejects with UNAVAILABLE when keys cannot be checked. */
-  authenticate(key: string, requestId: string): Promise<Principal | null>;
+  apiKeys: ApiKeyService;
 }
 
 export function attachWebSocket({
@@ -36,23 +41,39 @@ export function attachWebSocket({
   config,
   logger,
   connections,
-  authenticate,
+  apiKeys,
 }: WebSocketOptions): WebSocketServer {
   // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES });
   const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
+  const maskError = createMaskError(logger);
+
+  /**
+   * Runs yoga's execute or subscribe. What a plugin throws (rather than reports in the result) is answered as an
+   * error result, masked like a resolver's, instead of graphql-ws closing the whole socket with 4500.
+   */
+  async function enveloped(
+    args: ExecutionArgs,
+    run: (root: EnvelopedRoot) => unknown,
+  ): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
+    try {
+      return (await run(args.rootValue as EnvelopedRoot)) as ExecutionResult | AsyncIterable<ExecutionResult>;
+    } catch (error) {
+      return { errors: [maskError(error, MASKED_MESSAGE)] };
+    }
+  }
 
   useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
-      execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
+      execute: (args) => enveloped(args, (root) => root.execute(args)),
+      subscribe: (args) => enveloped(args, (root) => root.subscribe(args)),
       // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization;
         const key = typeof header === 'string' ? bearerKey(header) : null;
         let principal: Principal | null;
         try {
-          principal = key ? await authenticate(key, randomUUID()) : null;
+          principal = key ? await apiKeys.authenticate(key) : null;
         } catch {
           ctx.extra.socket.close(SecurityCloseCode.TryAgainLater, 'the API key store is unavailable; retry later');
           return false;
@@ -73,7 +94,7 @@ export function attachWebSocket({
         // graphql-ws has already registered this operation, so the count includes it.
         if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
           return [
-            apiError(
+            graphQLError(
               'RATE_LIMITED',
               `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`,
             ),
@@ -93,26 +114,17 @@ export function attachWebSocket({
           params: payload,
           principal: ctx.extra.principal ?? null,
         });
+        // Errors returned here reach the client through onError, which codes them.
         let document: ReturnType<typeof parse>;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [apiError('BAD_USER_INPUT', (error as Error).message)];
-        }
         let errors: readonly GraphQLError[];
         try {
+          document = parse(payload.query);
+          // graphql-armor's limits throw their GraphQLError out of validation instead of reporting it.
           errors = validate(envelopedSchema, document);
         } catch (error) {
-          // graphql-armor's limits throw their GraphQLError out of validation instead of reporting it.
-          if ((error as Error).name !== 'GraphQLError') throw error;
-          errors = [error as GraphQLError];
+          return [maskError(error, MASKED_MESSAGE)];
         }
-        if (errors.length > 0) {
-          return errors.map(
-            (e: GraphQLError) =>
-              new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
-          );
-        }
+        if (errors.length > 0) return [...errors];
         const operation = getOperationAST(document, payload.operationName);
         const rootField = operation?.selectionSet.selections[0];
         if (
@@ -128,12 +140,12 @@ export function attachWebSocket({
           document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        withContractCodes((result as { errors?: GraphQLError[] }).errors);
-      },
+      // Execution results are masked by yoga's envelop already; `error` messages (refusals, and errors a
+      // subscription's stream throws, such as OVERLOADED) are masked here, so they carry the contract's codes too.
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error, MASKED_MESSAGE)),
       onComplete: (ctx, id) => {
         outboundGuards.get(ctx.extra.socket)?.forget(id);
       },

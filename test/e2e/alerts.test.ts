@@ -326,7 +326,7 @@ describe('alert engine across two instances', () => {
   });
 
   it('should load Alert.rule for many alerts with one rule query', async () => {
-    const store = one.app.services.alerts.store;
+    const store = one.app.runtime.alertStore;
     const original = store.getRulesByIds.bind(store);
     let calls = 0;
     store.getRulesByIds = (ids) => {

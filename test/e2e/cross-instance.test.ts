@@ -61,8 +61,8 @@ describe('two instances', () => {
   });
 
   it('should let exactly one instance hold the stream processor lease', async () => {
-    await eventually(() => one.app.services.processor.isLeader !== two.app.services.processor.isLeader);
-    expect([one, two].filter((s) => s.app.services.processor.isLeader)).toHaveLength(1);
+    await eventually(() => one.app.runtime.processor.isLeader !== two.app.runtime.processor.isLeader);
+    expect([one, two].filter((s) => s.app.runtime.processor.isLeader)).toHaveLength(1);
   });
 
   it('should answer the history identically on both instances', async () => {

@@ -77,7 +77,7 @@ describe('Redis down', () => {
       200,
     );
     expect(aggregate).toEqual({ count: total, sum: before.length * 1 + during.length * 2 });
-    expect(await server.app.services.events.outboxSize()).toBe(0);
+    expect(await server.app.runtime.eventStore.outboxSize()).toBe(0);
 
     // The subscriber, whose bus connection came back too, receives what was published during the outage.
     const seen = () => new Set(sub.received.map((r: any) => r.eventPublished.id));

@@ -68,7 +68,7 @@ describe('SIGKILL mid-load', () => {
     await Promise.all(publishers);
 
     restarted = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
-    const events = restarted.app.services.events;
+    const events = restarted.app.runtime.eventStore;
     // History: every acknowledged id is stored.
     const stored = await events.findByIds(acknowledged);
     expect(stored.length).toBe(acknowledged.length);

@@ -76,8 +76,8 @@ describe('aggregates', () => {
     const retry = await publish(two, inputs);
     expect(retry.publishEvents).toMatchObject({ accepted: 0, duplicates: 5 });
     await eventually(async () => (await aggregate(one, 'retried')).count === 5);
-    await one.app.services.processor.drain();
-    await two.app.services.processor.drain();
+    await one.app.runtime.processor.drain();
+    await two.app.runtime.processor.drain();
     expect((await aggregate(two, 'retried')).count).toBe(5);
   });
 
@@ -97,7 +97,7 @@ describe('aggregates', () => {
   });
 
   it('should read many metrics × windows in one round trip, metric-major', async () => {
-    const store = one.app.services.aggregates;
+    const store = one.app.runtime.aggregates;
     const read = store.read.bind(store);
     let calls = 0;
     store.read = (queries, at) => {
@@ -160,8 +160,8 @@ describe('live views over graphql-ws', () => {
       metric('api_response_time', 100),
       metric('api_response_time', 300),
     ]);
-    await one.app.services.processor.drain();
-    await two.app.services.processor.drain();
+    await one.app.runtime.processor.drain();
+    await two.app.runtime.processor.drain();
     const client = wsClient(one.wsUrl, adminKey);
     const started = Date.now();
     const sub = subscribe(

@@ -55,7 +55,7 @@ describe('restarts', () => {
       { inputs },
       adminKey,
     );
-    await eventually(async () => (await one.app.services.events.outboxSize()) === 0);
+    await eventually(async () => (await one.app.runtime.eventStore.outboxSize()) === 0);
     const before = await gqlOk(one.url, SNAPSHOT, {}, adminKey);
     expect(before.aggregates.find((a: any) => a.metric === 'restart_a' && a.window === 'H24').count).toBe(150);
 

@@ -5,6 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { ApiKeyStore } from '../../src/auth/keys.js';
 import { configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { SecurityCloseCode } from '../../src/security/close-codes.js';
@@ -200,7 +201,7 @@ describe('revocation', () => {
     const socket = await connected(viewer.key);
     const revokedAt = Date.now();
     // Straight in the database: no `apiKeys:revoked` message is published, so only the periodic check can see it.
-    expect(await server.app.services.apiKeys.store.revoke(viewer.id)).toBe(true);
+    expect(await new ApiKeyStore(server.app.runtime.db.prisma).revoke(viewer.id)).toBe(true);
     expect((await socket.closed).code).toBe(SecurityCloseCode.KeyRevoked);
     expect(Date.now() - revokedAt).toBeLessThan(5_000);
   });

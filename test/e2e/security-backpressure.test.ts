@@ -40,7 +40,7 @@ describe('ingestion queue', () => {
     const [a, b, c] = [batch(), batch(), batch()];
     const first = gql(server.url, PUBLISH_MANY, { inputs: a }, server.adminKey);
     const second = gql(server.url, PUBLISH_MANY, { inputs: b }, server.adminKey);
-    await eventually(() => server.app.services.ingestion.queueSize === 100);
+    await eventually(() => server.app.runtime.ingestion.queueSize === 100);
     const refused = await gql(server.url, PUBLISH_MANY, { inputs: c }, server.adminKey);
     expect(refused.errors?.[0]?.extensions?.code).toBe('OVERLOADED');
     expect(refused.errors?.[0]?.message).toContain('retry later');

@@ -2,21 +2,15 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
-import {
-  acquireLease,
-  aggregationLeaseKey,
-  RedisAggregateStore,
-  releaseLease,
-  renewLease,
-} from '../../src/aggregation/redis-store.js';
+import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import {
   type AggregateStore,
-  FencedError,
   type MetricAggregate,
   type MetricSample,
   WINDOW_SIZES,
   type WindowSize,
 } from '../../src/aggregation/types.js';
+import { FencedError, leaseKey, redisLease } from '../../src/lease.js';
 import {
   AGGREGATION_HORIZON_MS,
   bucketExpiresAt,
@@ -336,23 +330,30 @@ describe('RedisAggregateStore', () => {
 
     it('should give the lease to one holder at a time, renewed and released only by it', async () => {
       const { keyPrefix } = redisSubject(now);
-      expect(await acquireLease(redis, keyPrefix, 'a', 10_000)).toBe(true);
-      expect(await acquireLease(redis, keyPrefix, 'b', 10_000)).toBe(false);
-      expect(await renewLease(redis, keyPrefix, 'b', 10_000)).toBe(false);
-      expect(await releaseLease(redis, keyPrefix, 'b')).toBe(false);
+      const a = redisLease(redis, keyPrefix, 10_000, 'a');
+      const b = redisLease(redis, keyPrefix, 10_000, 'b');
+      expect(await a.hold()).toBe(true);
+      expect(await b.hold()).toBe(false);
+      await b.release(); // not b's to release
+      expect(await redis.get(leaseKey(keyPrefix))).toBe('a');
 
-      expect(await renewLease(redis, keyPrefix, 'a', 20_000)).toBe(true);
-      expect(await redis.pttl(aggregationLeaseKey(keyPrefix))).toBeGreaterThan(10_000);
-      expect(await releaseLease(redis, keyPrefix, 'a')).toBe(true);
-      expect(await acquireLease(redis, keyPrefix, 'b', 10_000)).toBe(true);
+      const longer = redisLease(redis, keyPrefix, 20_000, 'a');
+      expect(await longer.hold()).toBe(false); // a new holder object must acquire, not renew
+      await redis.pexpire(leaseKey(keyPrefix), 1_000);
+      expect(await a.hold()).toBe(true); // renewed
+      expect(await redis.pttl(leaseKey(keyPrefix))).toBeGreaterThan(5_000);
+      await a.release();
+      expect(await redis.get(leaseKey(keyPrefix))).toBeNull();
+      expect(await b.hold()).toBe(true);
     });
 
     it('should reject writes with a stale fence and change nothing', async () => {
       const { store, keyPrefix } = redisSubject(now);
-      await acquireLease(redis, keyPrefix, 'old-holder', 10_000);
+      const oldHolder = redisLease(redis, keyPrefix, 10_000, 'old-holder');
+      await oldHolder.hold();
       await store.apply(['1'], [sample], 'old-holder');
-      await releaseLease(redis, keyPrefix, 'old-holder');
-      await acquireLease(redis, keyPrefix, 'new-holder', 10_000);
+      await oldHolder.release();
+      await redisLease(redis, keyPrefix, 10_000, 'new-holder').hold();
 
       await expect(store.apply(['2'], [sample, sample], 'old-holder')).rejects.toBeInstanceOf(FencedError);
       await expect(store.rebuild(chunksOf([sample], 1), ['3'], 'old-holder')).rejects.toBeInstanceOf(FencedError);
@@ -371,10 +372,10 @@ describe('RedisAggregateStore', () => {
 
     it('should keep the lease through a rebuild', async () => {
       const { store, keyPrefix } = redisSubject(now);
-      await acquireLease(redis, keyPrefix, 'holder', 10_000);
+      await redisLease(redis, keyPrefix, 10_000, 'holder').hold();
       await store.apply(['1'], [sample], 'holder');
       await store.rebuild(chunksOf([sample], 1), ['2'], 'holder');
-      expect(await redis.get(aggregationLeaseKey(keyPrefix))).toBe('holder');
+      expect(await redis.get(leaseKey(keyPrefix))).toBe('holder');
       expect(await store.lastAppliedBatch()).toEqual(['2']);
     });
   });

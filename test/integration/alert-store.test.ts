@@ -1,7 +1,10 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
-import { type AlertStore, AlertStoreError, createAlertStore } from '../../src/alerts/store.js';
+import { AlertService } from '../../src/alerts/service.js';
+import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
+import { createMemoryBus } from '../../src/bus/bus.js';
+import { DomainError, type ErrorCode } from '../../src/errors.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
@@ -21,13 +24,21 @@ let prisma: PrismaClient;
 let otherPrisma: PrismaClient;
 let store: AlertStore;
 let otherStore: AlertStore;
+/** Pages are the service's: it applies the one page-size rule and makes the cursors. */
+let alerts: AlertService;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
   otherPrisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
-  store = createAlertStore(prisma, { maxPageSize: 100 });
+  store = createAlertStore(prisma, { maxReplay: 100 });
   otherStore = createAlertStore(otherPrisma);
+  alerts = new AlertService({
+    store,
+    bus: createMemoryBus(),
+    pages: { defaultSize: 50, maxSize: 100 },
+    subscriptionBuffer: 100,
+  });
 });
 
 afterAll(async () => {
@@ -40,12 +51,12 @@ beforeEach(async () => {
   await prisma.$executeRawUnsafe('TRUNCATE "AlertDelivery", "Alert", "AlertRule"');
 });
 
-async function expectStoreError(promise: Promise<unknown>, code: AlertStoreError['code'], message: RegExp) {
+async function expectStoreError(promise: Promise<unknown>, code: ErrorCode, message: RegExp) {
   const error = await promise.then(
     () => null,
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(AlertStoreError);
+  expect(error).toBeInstanceOf(DomainError);
   expect(error).toMatchObject({ code, message: expect.stringMatching(message) });
 }
 
@@ -243,7 +254,7 @@ describe('acknowledging', () => {
   });
 });
 
-describe('listAlerts', () => {
+describe('listAlerts (AlertService over the store)', () => {
   it('should page through alerts newest first with opaque cursors', async () => {
     const rule = await store.createRule(input);
     const ids = await fireAndResolve(rule, 5);
@@ -253,7 +264,7 @@ describe('listAlerts', () => {
     let after: string | null = null;
     const pages: boolean[] = [];
     do {
-      const page = await store.listAlerts({ first: 2, after });
+      const page = await alerts.listAlerts({ first: 2, after });
       seen.push(...page.edges.map((edge) => edge.node.id));
       pages.push(page.pageInfo.hasNextPage);
       expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
@@ -264,14 +275,11 @@ describe('listAlerts', () => {
     expect(pages).toEqual([true, true, false]);
   });
 
-  it('should use the default page size and allow an empty page', async () => {
+  it('should use the default page size and refuse an empty page', async () => {
     const rule = await store.createRule(input);
     await fireAndResolve(rule, 3);
-    expect((await store.listAlerts()).edges).toHaveLength(3);
-    expect(await store.listAlerts({ first: 0 })).toEqual({
-      edges: [],
-      pageInfo: { hasNextPage: true, endCursor: null },
-    });
+    expect((await alerts.listAlerts({})).edges).toHaveLength(3);
+    await expectStoreError(alerts.listAlerts({ first: 0 }), 'BAD_USER_INPUT', /first must be a whole number from 1/);
   });
 
   it('should filter by status, severity and rule', async () => {
@@ -281,8 +289,8 @@ describe('listAlerts', () => {
     const open = await store.fireAlert(high, 'open', values);
     const lowAlert = await store.fireAlert(low, 'noise', values);
 
-    const ids = async (args: Parameters<AlertStore['listAlerts']>[0]) =>
-      (await store.listAlerts(args)).edges.map((edge) => edge.node.id);
+    const ids = async (args: Parameters<AlertService['listAlerts']>[0]) =>
+      (await alerts.listAlerts(args)).edges.map((edge) => edge.node.id);
     expect(await ids({ status: ['FIRING'] })).toEqual([lowAlert!.id, open!.id]);
     expect(await ids({ status: ['FIRING'], severities: ['HIGH', 'CRITICAL'] })).toEqual([open!.id]);
     expect(await ids({ ruleId: low.id })).toEqual([lowAlert!.id]);
@@ -292,18 +300,18 @@ describe('listAlerts', () => {
   });
 
   it('should reject a foreign cursor and a page size out of bounds', async () => {
-    await expectStoreError(store.listAlerts({ after: 'bogus!' }), 'BAD_USER_INPUT', /is not a cursor/);
+    await expectStoreError(alerts.listAlerts({ after: 'bogus!' }), 'BAD_USER_INPUT', /is not a cursor/);
     await expectStoreError(
-      store.listAlerts({ after: Buffer.from('event:12').toString('base64url') }),
+      alerts.listAlerts({ after: Buffer.from('event:12').toString('base64url') }),
       'BAD_USER_INPUT',
       /is not a cursor/,
     );
     await expectStoreError(
-      store.listAlerts({ first: 101 }),
+      alerts.listAlerts({ first: 101 }),
       'BAD_USER_INPUT',
-      /first must be a whole number from 0 to 100/,
+      /first must be a whole number from 1 to 100/,
     );
-    await expectStoreError(store.listAlerts({ first: -1 }), 'BAD_USER_INPUT', /first/);
+    await expectStoreError(alerts.listAlerts({ first: -1 }), 'BAD_USER_INPUT', /first/);
   });
 });
 

@@ -7,10 +7,10 @@ import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
-import { localLease, StreamProcessor } from '../../src/events/processor.js';
+import { StreamProcessor } from '../../src/events/processor.js';
+import { localLease, redisLease } from '../../src/lease.js';
 import { EventStore } from '../../src/events/store.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { redisLease } from '../../src/services.js';
 import { eventually } from '../helpers/app.js';
 import {
   createTestDatabase,

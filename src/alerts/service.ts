@@ -1,0 +1,127 @@
+// Alert rules and alerts as the API serves them. A change to the rules is stored, then told to every instance's
+// engine on the bus; a rule deleted while firing has its alert resolved in the same transaction and announced.
+import type { Bus } from '../bus/bus.js';
+import { fromAlertMessage, toAlertMessage } from '../bus/codecs.js';
+import { busIterator } from '../bus/subscription.js';
+import { type Connection, decodeCursor, encodeCursor, type PageRules, pageSize, toConnection } from '../pagination.js';
+import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
+import type { AlertDelivery, AlertStore } from './store.js';
+
+export interface AlertPageArgs {
+  first?: number | null;
+  after?: string | null;
+  status?: readonly AlertStatus[] | null;
+  severities?: readonly Severity[] | null;
+  ruleId?: string | null;
+}
+
+export interface AlertTriggeredArgs {
+  severities?: readonly Severity[] | null;
+  ruleIds?: readonly string[] | null;
+  /** Replays every alert fired after this one first. */
+  after?: string | null;
+}
+
+export interface AlertServiceOptions {
+  store: AlertStore;
+  bus: Bus;
+  pages: PageRules;
+  /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
+  subscriptionBuffer: number;
+}
+
+// Inside, a cursor is the alert's seq.
+const CURSOR_KEY = /^\d{1,19}$/;
+
+export class AlertService {
+  constructor(private readonly options: AlertServiceOptions) {}
+
+  listRules(): Promise<AlertRule[]> {
+    return this.options.store.listRules();
+  }
+
+  /** One entry per id, in order, null where there is no such rule (a DataLoader's batch). */
+  rulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]> {
+    return this.options.store.getRulesByIds(ids);
+  }
+
+  /** One list per alert id, in order, each oldest attempt first (a DataLoader's batch). */
+  deliveriesFor(alertIds: readonly string[]): Promise<AlertDelivery[][]> {
+    return this.options.store.deliveriesFor(alertIds);
+  }
+
+  /** Alerts, newest first. */
+  async listAlerts({ first, after, ruleId, ...filter }: AlertPageArgs): Promise<Connection<Alert>> {
+    const size = pageSize(first, this.options.pages);
+    const beforeSeq = after ? BigInt(decodeCursor(after, CURSOR_KEY)[0]) : null;
+    const rows = await this.options.store.pageAlerts({
+      ...filter,
+      ruleIds: ruleId ? [ruleId] : null,
+      beforeSeq,
+      limit: size + 1,
+    });
+    return toConnection(rows, size, ({ seq, alert }) => ({ cursor: encodeCursor(seq.toString()), node: alert }));
+  }
+
+  countOpen(): Promise<number> {
+    return this.options.store.countOpen();
+  }
+
+  async createRule(input: AlertRuleInput): Promise<AlertRule> {
+    const rule = await this.options.store.createRule(input);
+    await this.rulesChanged(rule.id);
+    return rule;
+  }
+
+  async updateRule(id: string, input: AlertRuleInput): Promise<AlertRule> {
+    const rule = await this.options.store.updateRule(id, input);
+    await this.rulesChanged(rule.id);
+    return rule;
+  }
+
+  /** False when there was no such rule. */
+  async deleteRule(id: string): Promise<boolean> {
+    const { deleted, resolved } = await this.options.store.deleteRule(id);
+    if (!deleted) return false;
+    await this.rulesChanged(id);
+    if (resolved) await this.options.bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
+    return true;
+  }
+
+  acknowledgeAlert(id: string): Promise<Alert> {
+    return this.options.store.acknowledgeAlert(id);
+  }
+
+  /** Alerts as they fire; with `after`, first every alert fired since that one (from storage), with no gap. */
+  subscribeTriggered({ severities, ruleIds, after }: AlertTriggeredArgs): AsyncIterableIterator<Alert> {
+    const wantedSeverities = severities?.length ? new Set<string>(severities) : null;
+    const wantedRules = ruleIds?.length ? new Set(ruleIds) : null;
+    return busIterator({
+      bus: this.options.bus,
+      topic: 'alerts:triggered',
+      select: (message) =>
+        (!wantedSeverities || wantedSeverities.has(message.severity)) &&
+        (!wantedRules || wantedRules.has(message.ruleId))
+          ? [fromAlertMessage(message)]
+          : [],
+      maxBuffered: this.options.subscriptionBuffer,
+      key: (alert) => alert.id,
+      initial: after == null ? undefined : () => this.options.store.alertsSince(after, { severities, ruleIds }),
+    });
+  }
+
+  subscribeResolved(ruleIds?: readonly string[] | null): AsyncIterableIterator<Alert> {
+    const wanted = ruleIds?.length ? new Set(ruleIds) : null;
+    return busIterator({
+      bus: this.options.bus,
+      topic: 'alerts:resolved',
+      select: (message) => (!wanted || wanted.has(message.ruleId) ? [fromAlertMessage(message)] : []),
+      maxBuffered: this.options.subscriptionBuffer,
+    });
+  }
+
+  /** Every instance's engine reloads its rules. Stored first: a missed message costs one evaluation interval. */
+  private async rulesChanged(ruleId: string): Promise<void> {
+    await this.options.bus.publish('alertRules:changed', { id: ruleId }).catch(() => {});
+  }
+}

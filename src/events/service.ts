@@ -1,0 +1,80 @@
+// Events as the API serves them: publishing, history pages, look-ups and the live stream.
+import type { Bus } from '../bus/bus.js';
+import { fromEventMessage } from '../bus/codecs.js';
+import { busIterator } from '../bus/subscription.js';
+import { isUuid } from '../ids.js';
+import { type Connection, decodeCursor, encodeCursor, type PageRules, pageSize, toConnection } from '../pagination.js';
+import type { Ingestion, PublishResult } from './ingest.js';
+import type { EventType, PublishEventInput, StoredEvent } from './model.js';
+import type { EventStore } from './store.js';
+
+export interface EventPageArgs {
+  first?: number | null;
+  after?: string | null;
+  types?: EventType[] | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface EventServiceOptions {
+  store: EventStore;
+  ingestion: Ingestion;
+  bus: Bus;
+  pages: PageRules;
+  /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
+  subscriptionBuffer: number;
+}
+
+// Inside, a cursor is the (timestamp, seq) key the history is ordered by.
+const CURSOR_KEY = /^(-?\d{1,15}):(\d{1,19})$/;
+
+export function eventCursor(event: StoredEvent): string {
+  return encodeCursor(`${event.timestamp.getTime()}:${event.seq}`);
+}
+
+export class EventService {
+  constructor(private readonly options: EventServiceOptions) {}
+
+  /** Validates the whole batch, then stores it in one statement; resolves once it is committed. */
+  publish(inputs: PublishEventInput[]): Promise<PublishResult> {
+    return this.options.ingestion.publish(inputs);
+  }
+
+  /** Publishes one event and answers it as stored (a repeated id answers the event stored first). */
+  async publishOne(input: PublishEventInput): Promise<StoredEvent> {
+    const { ids } = await this.publish([input]);
+    const [event] = await this.options.store.findByIds(ids);
+    if (!event) throw new Error(`event ${ids[0]} was acknowledged but cannot be read back`);
+    return event;
+  }
+
+  /** History, newest first (by timestamp, then arrival). */
+  async page(args: EventPageArgs): Promise<Connection<StoredEvent>> {
+    const size = pageSize(args.first, this.options.pages);
+    const after = args.after ? decodeCursor(args.after, CURSOR_KEY) : null;
+    const rows = await this.options.store.page({
+      first: size + 1,
+      after: after && { timestamp: new Date(Number(after[1])), seq: BigInt(after[2] as string) },
+      types: args.types,
+      since: args.since,
+      until: args.until,
+    });
+    return toConnection(rows, size, (event) => ({ cursor: eventCursor(event), node: event }));
+  }
+
+  /** The stored events among `ids`, in no particular order; ids that are not UUIDs match nothing. */
+  findByIds(ids: readonly string[]): Promise<StoredEvent[]> {
+    return this.options.store.findByIds(ids.filter(isUuid).map((id) => id.toLowerCase()));
+  }
+
+  /** Events as the stream processor broadcasts them, of the given types (all when none). */
+  subscribe(types?: readonly EventType[] | null): AsyncIterableIterator<StoredEvent> {
+    const wanted = types?.length ? new Set<string>(types) : null;
+    return busIterator({
+      bus: this.options.bus,
+      topic: 'events:published',
+      select: ({ events }) => events.filter((e) => !wanted || wanted.has(e.type)).map(fromEventMessage),
+      maxBuffered: this.options.subscriptionBuffer,
+    });
+  }
+}

@@ -1,0 +1,58 @@
+// Cursor pagination, one rule for every list: `first` from 1 to the maximum page size, opaque cursors that the
+// server alone makes, and one extra row read to tell whether a next page exists. Each list keeps its own keyset
+// (what a cursor holds); this file owns how a page is sized, cut and encoded.
+import { badInput } from './errors.js';
+
+export interface PageRules {
+  defaultSize: number;
+  maxSize: number;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface Connection<T> {
+  edges: Edge<T>[];
+  pageInfo: { hasNextPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+/** The page size a client asked for, or the default; outside 1..max is BAD_USER_INPUT. */
+export function pageSize(first: number | null | undefined, { defaultSize, maxSize }: PageRules): number {
+  const size = first ?? defaultSize;
+  if (!Number.isInteger(size) || size < 1 || size > maxSize) {
+    throw badInput(`first must be a whole number from 1 to ${maxSize}, got ${size}`);
+  }
+  return size;
+}
+
+/** `rows` were read with `size + 1` as their limit: the extra row only says there is a next page. */
+export function toConnection<R, T>(rows: R[], size: number, edgeOf: (row: R) => Edge<T>): Connection<T> {
+  const edges = rows.slice(0, size).map(edgeOf);
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > size,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+export function encodeCursor(key: string): string {
+  return Buffer.from(key).toString('base64url');
+}
+
+/**
+ * The key inside a cursor, matched against `pattern`; a cursor this server did not make (or not for this list) is
+ * BAD_USER_INPUT. Only the canonical encoding is accepted, so one position has one cursor.
+ */
+export function decodeCursor(cursor: string, pattern: RegExp): RegExpExecArray {
+  const key = Buffer.from(cursor, 'base64url').toString();
+  const match = pattern.exec(key);
+  if (!match || encodeCursor(key) !== cursor) {
+    throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor this list gave out`);
+  }
+  return match;
+}
