@@ -1,0 +1,399 @@
+// The AlertEngine (src/alerts/engine.ts) on its own, not through the HTTP server: rules and alerts in a real Postgres
+// database, firings recorded through the real ingestion into the event log, webhooks sent by the real notifier to a
+// local receiver, aggregates in the in-process store fed samples directly, and the in-process bus. Time is the
+// engine's `now` option (and the store's clock), so pending and resolving take no waiting.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
+import type { AggregateQuery, AggregateStore } from '../../src/aggregation/types.js';
+import { AlertEngine } from '../../src/alerts/engine.js';
+import { createAlertNotifier } from '../../src/alerts/notifier.js';
+import type { AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
+import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
+import { createMemoryBus } from '../../src/bus/bus.js';
+import { configWith } from '../../src/config.js';
+import { type Database, openDatabase } from '../../src/db.js';
+import { Ingestion } from '../../src/events/ingest.js';
+import { EventStore } from '../../src/events/store.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { deferred, Recorder } from '../helpers/deferred.js';
+import { observeBus } from '../helpers/observed-bus.js';
+import { type Cleanups, startReceiver } from '../helpers/receivers.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const logger = createLogger('silent');
+
+let database: TestDatabase;
+let db: Database;
+let store: AlertStore;
+let events: EventStore;
+const cleanups: Cleanups = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = await openDatabase({ url: database.url, dataDir: '' });
+  store = createAlertStore(db.prisma);
+  events = new EventStore(db.prisma);
+});
+
+beforeEach(async () => {
+  // A starting engine reads every open alert and every rule: each test starts from none.
+  await db.prisma.$executeRawUnsafe('TRUNCATE "AlertDelivery", "Alert", "AlertRule", "EventOutbox", "Event"');
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await db?.close();
+  await database?.drop();
+});
+
+interface EngineOptions {
+  isLeader?: () => boolean;
+  /** Wraps the in-process aggregate store, e.g. to watch or slow its reads. */
+  aggregates?: (real: AggregateStore) => AggregateStore;
+}
+
+/** An engine with everything it needs, each part closed after the test. */
+async function startEngine(options: EngineOptions = {}) {
+  let clock = Date.now();
+  const memory = new MemoryAggregateStore({ clock: () => clock });
+  const observed = observeBus(createMemoryBus());
+  const config = configWith({});
+  const ingestion = new Ingestion({
+    store: events,
+    bus: observed.bus,
+    logger,
+    limits: {
+      maxBatchSize: config.MAX_BATCH_SIZE,
+      maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+      maxEventBytes: config.MAX_EVENT_BYTES,
+      maxDepth: config.MAX_EVENT_DEPTH,
+    },
+    maxQueued: config.INGEST_QUEUE_SIZE,
+    nudgeLocal: () => {},
+  });
+  const notifier = createAlertNotifier({
+    prisma: db.prisma,
+    logger,
+    webhookSecret: 'test-webhook-secret',
+    timeoutMs: 2_000,
+    attempts: 1,
+    backoffMs: 10,
+  });
+  const receiver = await startReceiver(cleanups, () => 200);
+  const engine = new AlertEngine({
+    store,
+    aggregates: options.aggregates ? options.aggregates(memory) : memory,
+    bus: observed.bus,
+    ingestion,
+    notifier,
+    logger,
+    isLeader: options.isLeader ?? (() => true),
+    intervalMs: HOUR, // evaluations happen when a test asks for them
+    now: () => clock,
+  });
+  cleanups.push(
+    () => observed.bus.close(),
+    () => notifier.close(),
+    () => engine.stop(),
+  );
+  let seq = 0;
+  return {
+    engine,
+    observed,
+    notifier,
+    receiver,
+    /** Adds samples of `metric` at the current time, as the stream processor would. */
+    async feed(metric: string, ...values: number[]) {
+      seq += 1;
+      await memory.apply(
+        [String(seq)],
+        values.map((value) => ({ metric, value, timestamp: clock })),
+      );
+    },
+    advance(ms: number) {
+      clock += ms;
+    },
+    triggered: () => observed.publishedOn('alerts:triggered'),
+    resolved: () => observed.publishedOn('alerts:resolved'),
+    /** A rule over `metric` (AVG over M1 > 500 unless overridden), notifying the local receiver. */
+    rule(metric: string, input: Partial<AlertRuleInput> = {}): Promise<AlertRule> {
+      return store.createRule({
+        name: `avg ${metric} too high`,
+        severity: 'LOW',
+        conditions: [{ metric, window: 'M1', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
+        webhookUrls: [receiver.url],
+        ...input,
+      });
+    },
+  };
+}
+
+async function alertsOf(ruleId: string) {
+  return db.prisma.alert.findMany({ where: { ruleId }, orderBy: { seq: 'asc' } });
+}
+
+/** Waits until the engine's listener has seen a rule change: ours subscribed after it, and the bus keeps order. */
+async function announceRuleChange(setup: Awaited<ReturnType<typeof startEngine>>, id: string) {
+  const seen = new Recorder<{ id: string }>();
+  await setup.observed.bus.subscribe('alertRules:changed', seen.push);
+  await setup.observed.bus.publish('alertRules:changed', { id });
+  await seen.waitForCount(1);
+}
+
+describe('alert engine', () => {
+  it('should fire once when a rule holds: one stored alert, one broadcast, one webhook, one history event', async () => {
+    const setup = await startEngine();
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 700, 900);
+    await setup.engine.evaluate(['latency_ms']);
+
+    const [alert, ...others] = await alertsOf(rule.id);
+    expect(others).toEqual([]);
+    expect(alert).toMatchObject({ status: 'FIRING', ruleName: rule.name, values: { 'avg(latency_ms)[M1]': 800 } });
+    expect(setup.triggered().map((m) => [m.id, m.ruleId, m.status])).toEqual([[alert?.id, rule.id, 'FIRING']]);
+    await setup.notifier.drain();
+    expect(setup.receiver.requests.map((r) => JSON.parse(r.body).alert.id)).toEqual([alert?.id]);
+    const recorded = await events.findByIds([alert?.id ?? '']);
+    expect(recorded.map((e) => [e.type, e.data.ruleId])).toEqual([['ALERT_TRIGGERED', rule.id]]);
+
+    // Still holding: evaluations go on, the alert is not fired again.
+    await setup.feed('latency_ms', 1_000);
+    await setup.engine.evaluate(['latency_ms']);
+    await setup.engine.evaluate(null);
+    await setup.notifier.drain();
+    expect(await alertsOf(rule.id)).toHaveLength(1);
+    expect(setup.triggered()).toHaveLength(1);
+    expect(setup.receiver.requests).toHaveLength(1);
+  });
+
+  it('should not evaluate rules over other metrics than the ones that changed', async () => {
+    const setup = await startEngine();
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['other_metric']);
+    expect(await alertsOf(rule.id)).toEqual([]);
+    await setup.engine.evaluate(['other_metric', 'latency_ms']);
+    expect(await alertsOf(rule.id)).toHaveLength(1);
+  });
+
+  it('should wait forSeconds of holding before firing, and start over when the rule stops holding', async () => {
+    const setup = await startEngine();
+    const rule = await setup.rule('queue_depth', {
+      conditions: [{ metric: 'queue_depth', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
+      forSeconds: 60,
+    });
+    await setup.feed('queue_depth', 800);
+    await setup.engine.evaluate(['queue_depth']); // t = 0 s: pending
+    setup.advance(30 * SECOND);
+    await setup.feed('queue_depth', 0, 0); // average 266: no longer holds
+    await setup.engine.evaluate(['queue_depth']);
+    setup.advance(10 * SECOND);
+    await setup.feed('queue_depth', 3_000); // average 950: holds again, pending from t = 40 s
+    await setup.engine.evaluate(['queue_depth']);
+    setup.advance(59 * SECOND); // t = 99 s: held for 59 s
+    await setup.engine.evaluate(['queue_depth']);
+    expect(await alertsOf(rule.id)).toEqual([]);
+    expect(setup.triggered()).toEqual([]);
+
+    setup.advance(1 * SECOND); // t = 100 s: held for 60 s
+    await setup.engine.evaluate(['queue_depth']);
+    expect(await alertsOf(rule.id)).toHaveLength(1);
+    expect(setup.triggered()).toHaveLength(1);
+  });
+
+  it('should resolve when the rule no longer holds, once, and fire a new alert when it holds again', async () => {
+    const setup = await startEngine();
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    const [fired] = await alertsOf(rule.id);
+
+    setup.advance(2 * MINUTE); // the samples have left the 1-minute window
+    await setup.engine.evaluate(null);
+    const [resolved] = await alertsOf(rule.id);
+    expect(resolved).toMatchObject({ id: fired?.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
+    expect(setup.resolved().map((m) => [m.id, m.status])).toEqual([[fired?.id, 'RESOLVED']]);
+
+    await setup.engine.evaluate(null);
+    expect(setup.resolved()).toHaveLength(1);
+
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    const alerts = await alertsOf(rule.id);
+    expect(alerts.map((a) => a.status)).toEqual(['RESOLVED', 'FIRING']);
+    expect(setup.triggered().map((m) => m.id)).toEqual(alerts.map((a) => a.id));
+  });
+
+  it('should do nothing while it is not the leader, and fire once it leads', async () => {
+    let leader = false;
+    const setup = await startEngine({ isLeader: () => leader });
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    await setup.engine.evaluate(null);
+    await setup.notifier.drain();
+    expect(await alertsOf(rule.id)).toEqual([]);
+    expect(setup.observed.published.items).toEqual([]);
+    expect(setup.receiver.requests).toEqual([]);
+    expect(await events.outboxSize()).toBe(0);
+
+    leader = true;
+    await setup.engine.evaluate(['latency_ms']);
+    expect(await alertsOf(rule.id)).toHaveLength(1);
+    expect(setup.triggered()).toHaveLength(1);
+  });
+
+  it('should not fire again when leadership goes away and comes back while the rule keeps firing', async () => {
+    let leader = true;
+    const setup = await startEngine({ isLeader: () => leader });
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    leader = false;
+    await setup.engine.evaluate(['latency_ms']);
+    leader = true;
+    await setup.engine.evaluate(['latency_ms']);
+    await setup.notifier.drain();
+    const alerts = await alertsOf(rule.id);
+    expect(alerts).toHaveLength(1);
+    expect(setup.triggered()).toHaveLength(1);
+    expect(setup.receiver.requests).toHaveLength(1);
+    // A new leader records the open alert again in case its predecessor died first: still one history event.
+    expect(await events.findByIds([alerts[0]?.id ?? ''])).toHaveLength(1);
+  });
+
+  it('should resolve, once it leads, an alert a previous leader fired whose rule no longer holds', async () => {
+    const previous = await startEngine();
+    const rule = await previous.rule('latency_ms');
+    await previous.feed('latency_ms', 900);
+    await previous.engine.evaluate(['latency_ms']);
+    const [fired] = await alertsOf(rule.id);
+    // Another instance takes over; in its view the rule does not hold (no samples), so only what is stored tells
+    // it that the rule was firing.
+    const next = await startEngine();
+    await next.engine.evaluate(null);
+    expect((await alertsOf(rule.id)).map((a) => [a.id, a.status])).toEqual([[fired?.id, 'RESOLVED']]);
+    expect(next.resolved().map((m) => m.id)).toEqual([fired?.id]);
+    expect(next.triggered()).toEqual([]);
+  });
+
+  it('should resolve the alert of a rule disabled while firing, and not fire it while disabled', async () => {
+    const setup = await startEngine();
+    await setup.engine.start();
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    const [fired] = await alertsOf(rule.id);
+
+    const { id, createdAt, updatedAt, ...definition } = rule;
+    await store.updateRule(id, { ...definition, enabled: false });
+    await announceRuleChange(setup, id);
+    await setup.engine.evaluate(['latency_ms']);
+    expect((await alertsOf(rule.id)).map((a) => [a.id, a.status])).toEqual([[fired?.id, 'RESOLVED']]);
+    expect(setup.resolved().map((m) => m.id)).toEqual([fired?.id]);
+
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(null);
+    expect(await alertsOf(rule.id)).toHaveLength(1);
+    expect(setup.triggered()).toHaveLength(1);
+    expect(setup.resolved()).toHaveLength(1);
+  });
+
+  it('should leave the alert of a rule deleted while firing resolved, once, and evaluate it no more', async () => {
+    const setup = await startEngine();
+    await setup.engine.start();
+    const rule = await setup.rule('latency_ms');
+    const other = await setup.rule('error_rate');
+    await setup.feed('latency_ms', 900);
+    await setup.feed('error_rate', 900);
+    await setup.engine.evaluate(null);
+    const [fired] = await alertsOf(rule.id);
+
+    // The store resolves the alert with the deletion; the engine must not resolve or announce it a second time.
+    const { resolved } = await store.deleteRule(rule.id);
+    expect(resolved?.id).toBe(fired?.id);
+    await announceRuleChange(setup, rule.id);
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(null);
+    expect((await alertsOf(rule.id)).map((a) => [a.id, a.status])).toEqual([[fired?.id, 'RESOLVED']]);
+    expect(setup.resolved()).toEqual([]);
+    expect(
+      setup
+        .triggered()
+        .map((m) => m.ruleId)
+        .sort(),
+    ).toEqual([rule.id, other.id].sort());
+    expect((await alertsOf(other.id)).map((a) => a.status)).toEqual(['FIRING']);
+  });
+
+  it('should resolve and announce an open alert whose rule vanished without the store resolving it', async () => {
+    const setup = await startEngine();
+    await setup.engine.start();
+    const rule = await setup.rule('latency_ms');
+    await setup.feed('latency_ms', 900);
+    await setup.engine.evaluate(['latency_ms']);
+    const [fired] = await alertsOf(rule.id);
+    // Removed behind the store's back (by hand, or by a version that did not resolve on delete).
+    await db.prisma.alertRule.delete({ where: { id: rule.id } });
+    await announceRuleChange(setup, rule.id);
+    await setup.engine.evaluate(null);
+    expect((await alertsOf(rule.id)).map((a) => a.status)).toEqual(['RESOLVED']);
+    expect(setup.resolved().map((m) => m.id)).toEqual([fired?.id]);
+  });
+
+  it('should merge evaluations asked for while one runs into a single next one', async () => {
+    const reads: AggregateQuery[][] = [];
+    let gate: Promise<void> | null = null;
+    const entered = new Recorder<number>();
+    const setup = await startEngine({
+      aggregates: (real) => ({
+        lastAppliedBatch: () => real.lastAppliedBatch(),
+        apply: (seqs, samples) => real.apply(seqs, samples),
+        rebuild: (samples, seqs) => real.rebuild(samples, seqs),
+        metricNames: (at) => real.metricNames(at),
+        close: () => real.close(),
+        async read(queries, at) {
+          reads.push(queries);
+          entered.push(reads.length);
+          if (gate) await gate;
+          return real.read(queries, at);
+        },
+      }),
+    });
+    await setup.rule('m1');
+    await setup.rule('m2');
+    await setup.rule('m3');
+    const metricsRead = (index: number) => reads[index]?.map((q) => q.metric).sort();
+
+    const slow = deferred();
+    gate = slow.promise;
+    const running = setup.engine.evaluate(['m1']);
+    await entered.waitForCount(1);
+    const asked: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) asked.push(setup.engine.evaluate(['m2']), setup.engine.evaluate(['m3']));
+    gate = null;
+    slow.resolve();
+    await Promise.all([running, ...asked]);
+    expect(reads).toHaveLength(2);
+    expect(metricsRead(0)).toEqual(['m1']);
+    expect(metricsRead(1)).toEqual(['m2', 'm3']);
+
+    // A request for every rule absorbs the narrower ones.
+    const slowAgain = deferred();
+    gate = slowAgain.promise;
+    const again = setup.engine.evaluate(['m1']);
+    await entered.waitForCount(3);
+    const more = [setup.engine.evaluate(['m2']), setup.engine.evaluate(null), setup.engine.evaluate(['m3'])];
+    gate = null;
+    slowAgain.resolve();
+    await Promise.all([again, ...more]);
+    expect(reads).toHaveLength(4);
+    expect(metricsRead(3)).toEqual(['m1', 'm2', 'm3']);
+  });
+});
