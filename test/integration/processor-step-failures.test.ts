@@ -11,8 +11,9 @@ import { type Bus, createMemoryBus } from '../../src/bus/bus.js';
 import type { Topic, Topics } from '../../src/bus/topics.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent } from '../../src/events/model.js';
-import { localLease, StreamProcessor } from '../../src/events/processor.js';
+import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
+import { localLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Recorder } from '../helpers/deferred.js';
 import {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Bus, createMemoryBus } from '../../src/bus/bus.js';
 import { busIterator } from '../../src/bus/subscription.js';
 import type { EventMessage, Topics } from '../../src/bus/topics.js';
+import { DomainError } from '../../src/errors.js';
 import { deferred, Recorder } from '../helpers/deferred.js';
 import { type ObservedBus, observeBus } from '../helpers/observed-bus.js';
 
@@ -113,7 +114,8 @@ describe('busIterator', () => {
     expect(s.listeners(TOPIC)).toBe(0);
     expect(await take(iterator, 3)).toEqual(['1', '2', '3']);
     const error = await errorOf(iterator.next());
-    expect(error).toMatchObject({ extensions: { code: 'OVERLOADED' } });
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ code: 'OVERLOADED' });
     expect(String((error as Error).message)).toContain('more than 3 messages waiting');
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
