@@ -21,8 +21,12 @@ export interface OutboundGuardOptions {
 export interface OutboundGuard {
   /** Lets updates of subscription `id` be coalesced while the socket is backed up. */
   coalesce(id: string): void;
-  /** Stops treating `id` as coalescible (its subscription ended; a client may reuse the id). */
-  forget(id: string): void;
+  /**
+   * Stops treating `id` as coalescible (its subscription ended; a client may reuse the id). When the client ended it
+   * (`dropHeld`), an update still held for it is dropped: nothing may follow the client's `complete`. When the
+   * server ended it, the held update goes out ahead of the server's `complete`, as any message does.
+   */
+  forget(id: string, options?: { dropHeld?: boolean }): void;
   /** Unsent updates currently held back. */
   readonly held: number;
 }
@@ -107,8 +111,12 @@ export function guardOutbound(socket: WebSocket, options: OutboundGuardOptions):
     coalesce(id) {
       coalescible.add(id);
     },
-    forget(id) {
+    forget(id, { dropHeld = false } = {}) {
       coalescible.delete(id);
+      const dropped = dropHeld ? held.get(id) : undefined;
+      if (dropped === undefined) return;
+      held.delete(id);
+      heldBytes -= dropped.length;
     },
     get held() {
       return held.size;

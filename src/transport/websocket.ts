@@ -147,7 +147,8 @@ export function attachWebSocket({
       // subscription's stream throws, such as OVERLOADED) are masked here, so they carry the contract's codes too.
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error, MASKED_MESSAGE)),
       onComplete: (ctx, id) => {
-        outboundGuards.get(ctx.extra.socket)?.forget(id);
+        // graphql-ws has already removed an operation the client completed, and not yet one that ended here.
+        outboundGuards.get(ctx.extra.socket)?.forget(id, { dropHeld: !(id in ctx.subscriptions) });
       },
       // Never put an internal error's message in a close reason: it may name hosts, paths or worse.
       isProd: true,

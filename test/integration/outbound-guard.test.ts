@@ -174,6 +174,21 @@ describe('outbound guard', () => {
     expect(counts.coalesced).toBe(1);
   });
 
+  it('should drop an update held for a subscription the client completed, so a reused id starts clean', async () => {
+    const { socket, client, guard, received } = await connect();
+    guard.coalesce('1');
+    client.pause();
+    const fillers = backUp(socket, 64 * KIB);
+    socket.send(next('1', 100));
+    expect(guard.held).toBe(1);
+    guard.forget('1', { dropHeld: true }); // the client sent `complete` for "1"
+    expect(guard.held).toBe(0);
+    socket.send(next('1', 200)); // the client reused the id for a new subscription
+    client.resume();
+    const items = await received.waitFor((all) => all.at(-1)?.id === '1');
+    expect(items.slice(fillers).map((m) => `${m.id}:${m.i}`)).toEqual(['1:200']);
+  });
+
   it('should close the client with 4413 once more than maxBufferedBytes wait for it', async () => {
     const maxBufferedBytes = 1 * MIB;
     const { socket, client, received, closed, counts } = await connect({ maxBufferedBytes });
