@@ -1,14 +1,28 @@
-// Fails when schema.graphql is not what `npm run schema:print` would write now (the Keystone "check mode":
-// rebuild in memory with the same codegen config, compare, write nothing).
-import { readFileSync } from 'node:fs';
+// Fails when a generated file is not what `npm run schema:print` would write now: schema.graphql, and the typed
+// documents of the tests' operations in test/generated/ (the Keystone "check mode": rebuild in memory with the same
+// codegen config, compare, write nothing).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { generate } from '@graphql-codegen/cli';
 import config from '../codegen.js';
 
-const outputs = await generate({ ...config, silent: true }, false);
-const expected = outputs.find((o: { filename: string }) => o.filename === 'schema.graphql')?.content;
-const actual = readFileSync('schema.graphql', 'utf8');
-if (expected !== actual) {
-  console.error('schema.graphql is stale: run `npm run schema:print` and commit the result');
+const GENERATED_DIRS = ['test/generated'];
+
+const outputs: { filename: string; content: string }[] = await generate({ ...config, silent: true }, false);
+const expected = new Map(outputs.map((o) => [path.normalize(o.filename), o.content]));
+const stale: string[] = [];
+for (const [filename, content] of expected) {
+  if (!existsSync(filename) || readFileSync(filename, 'utf8') !== content) stale.push(filename);
+}
+// A file codegen no longer writes (an output it dropped) is stale too.
+for (const dir of GENERATED_DIRS) {
+  for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+    const filename = path.join(dir, name);
+    if (!expected.has(filename)) stale.push(filename);
+  }
+}
+if (stale.length > 0) {
+  console.error(`stale: ${stale.join(', ')}: run \`npm run schema:print\` and commit the result`);
   process.exit(1);
 }
-console.log('schema.graphql is up to date');
+console.log(`up to date: ${[...expected.keys()].join(', ')}`);

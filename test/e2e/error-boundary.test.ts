@@ -84,12 +84,13 @@ describe('the error boundary', () => {
   it('should mask a fault thrown inside a plugin over WebSocket as an INTERNAL result, keeping the socket', async () => {
     const client = wsClient(faultyUrl.replace(/^http/, 'ws'), server.adminKey);
     try {
+      type Result = { errors?: readonly { message: string; extensions?: Record<string, unknown> }[] };
       const run = () =>
-        new Promise<{ errors?: { message: string; extensions?: Record<string, unknown> }[] }>((resolve, reject) => {
-          let result: { errors?: { message: string; extensions?: Record<string, unknown> }[] } = {};
+        new Promise<Result>((resolve, reject) => {
+          const results: Result[] = [];
           client.subscribe(
             { query: '{ dashboard { at } }' },
-            { next: (value) => void (result = value as typeof result), error: reject, complete: () => resolve(result) },
+            { next: (value) => results.push(value), error: reject, complete: () => resolve(results[0] ?? {}) },
           );
         });
       const results = [await run(), await run()];

@@ -1,9 +1,10 @@
 // The server process is killed with SIGKILL in the middle of a publishing load: after a restart, every event it
 // acknowledged is in the history and in the aggregates (exactly once: the aggregates count what was stored).
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
+import { AGGREGATE, PUBLISH_EVENTS as PUBLISH_MANY } from '../helpers/operations.js';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -11,9 +12,8 @@ import {
   redisKeyPrefix,
   type TestDatabase,
 } from '../helpers/services.js';
+import { Condition } from '../helpers/waits.js';
 
-const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`;
-const AGGREGATE = `query($metric: String!) { aggregate(metric: $metric, window: M5) { count sum } }`;
 const METRIC = 'fault_sigkill_load';
 const adminKey = `test-admin-${Date.now()}-sigkill`;
 
@@ -45,51 +45,57 @@ describe('SIGKILL mid-load', () => {
     });
     const url = child.url;
     const acknowledged: string[] = [];
+    const progress = new Condition();
     let failed = 0;
     let running = true;
     const publishers = Array.from({ length: 4 }, async () => {
       while (running) {
         try {
           const inputs = Array.from({ length: 50 }, (_, i) => ({
-            type: 'PERFORMANCE_METRIC',
+            type: 'PERFORMANCE_METRIC' as const,
             data: { metric_name: METRIC, value: i },
           }));
           const result = await gql(url, PUBLISH_MANY, { inputs }, adminKey);
-          if (result.data?.publishEvents) acknowledged.push(...(result.data.publishEvents as { ids: string[] }).ids);
+          if (result.data?.publishEvents) acknowledged.push(...result.data.publishEvents.ids);
+          progress.changed();
         } catch {
           failed += 1; // the connection died with the process: not acknowledged
           return;
         }
       }
     });
-    await eventually(() => acknowledged.length >= 2_000, 30_000);
+    await progress.until(() => acknowledged.length >= 2_000, 30_000);
     await child.kill('SIGKILL');
     running = false;
     await Promise.all(publishers);
 
-    restarted = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
-    const events = restarted.app.runtime.eventStore;
+    const server = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
+    restarted = server;
+    const events = server.app.runtime.eventStore;
     // History: every acknowledged id is stored.
     const stored = await events.findByIds(acknowledged);
     expect(stored.length).toBe(acknowledged.length);
     // Aggregates: once the new leader has drained the outbox, they count exactly what the log holds.
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    const { rows } = await client.query(
+    const { rows } = await client.query<{ n: number; s: number }>(
       `SELECT count(*)::int AS n, coalesce(sum((data->>'value')::float), 0) AS s FROM "Event" WHERE data->>'metric_name' = $1`,
       [METRIC],
     );
     await client.end();
-    const inLog = rows[0].n as number;
+    const [log] = rows;
+    assert.exists(log);
+    const inLog = log.n;
+    // Polled: the killed process's lease must expire in Redis before the new instance can drain the outbox.
     const aggregate = await eventually(
       async () => {
-        const { aggregate } = await gqlOk(restarted!.url, AGGREGATE, { metric: METRIC }, adminKey);
+        const { aggregate } = await gqlOk(server.url, AGGREGATE, { metric: METRIC, window: 'M5' }, adminKey);
         return aggregate.count === inLog && (await events.outboxSize()) === 0 ? aggregate : null;
       },
       30_000,
       200,
     );
-    expect(aggregate.sum).toBeCloseTo(Number(rows[0].s), 6);
+    expect(aggregate.sum).toBeCloseTo(Number(log.s), 6);
     expect(inLog).toBeGreaterThanOrEqual(acknowledged.length);
     console.info('SIGKILL mid-load', {
       acknowledged: acknowledged.length,

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { graphql } from '../generated/index.js';
+import { busSubscribed, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { EVENT_PUBLISHED, PUBLISH_EVENT, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase } from '../helpers/services.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -20,14 +22,30 @@ describe('embedded default', () => {
     expect(health).toMatchObject({ status: 'healthy', database: 'embedded', bus: 'in-process' });
     const published = await gqlOk(
       first.url,
-      `mutation { publishEvent(input: { type: ANOMALY_DETECTED, data: { where: "eu-west" } }) { id } }`,
-      {},
+      PUBLISH_EVENT,
+      { input: { type: 'ANOMALY_DETECTED', data: { where: 'eu-west' } } },
       first.adminKey,
     );
     await first.stop();
     const second = await startServer({ dataDir, adminKey: first.adminKey });
     cleanups.push(() => second.stop());
-    const history = await gqlOk(second.url, `{ events(first: 5) { edges { node { id data } } } }`, {}, first.adminKey);
+    const history = await gqlOk(
+      second.url,
+      graphql(`
+        query EmbeddedHistory {
+          events(first: 5) {
+            edges {
+              node {
+                id
+                data
+              }
+            }
+          }
+        }
+      `),
+      {},
+      first.adminKey,
+    );
     expect(history.events.edges).toEqual([{ node: { id: published.publishEvent.id, data: { where: 'eu-west' } } }]);
   }, 60_000);
 });
@@ -38,8 +56,9 @@ describe('graceful stop', () => {
     cleanups.push(() => database.drop());
     const server = await startServer({ databaseUrl: database.url });
     const client = wsClient(server.wsUrl, server.adminKey);
-    const sub = subscribe(client, `subscription { eventPublished { id } }`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const subscribed = busSubscribed(server, 'events:published');
+    const sub = subscribe(client, EVENT_PUBLISHED);
+    await subscribed;
     const acknowledged: string[] = [];
     let running = true;
     const publishers = Array.from({ length: 4 }, async () => {
@@ -47,16 +66,16 @@ describe('graceful stop', () => {
         try {
           const result = await gql(
             server.url,
-            `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`,
+            PUBLISH_EVENTS,
             {
               inputs: Array.from({ length: 50 }, (_, i) => ({
-                type: 'PERFORMANCE_METRIC',
+                type: 'PERFORMANCE_METRIC' as const,
                 data: { metric_name: 'load', value: i },
               })),
             },
             server.adminKey,
           );
-          if (result.data?.publishEvents) acknowledged.push(...(result.data.publishEvents as { ids: string[] }).ids);
+          if (result.data?.publishEvents) acknowledged.push(...result.data.publishEvents.ids);
         } catch {
           return; // the server stopped accepting connections
         }

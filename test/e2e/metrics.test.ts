@@ -1,10 +1,10 @@
 // Aggregates, metric names, metricUpdated and the dashboard, end to end on real Postgres and Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gql, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import type { PublishEventInput, WindowSize } from '../generated/graphql.js';
+import { graphql } from '../generated/index.js';
+import { gql, gqlOk, processed, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import { AGGREGATE, PUBLISH_EVENTS as PUBLISH_MANY } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
-
-const PUBLISH_MANY = `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted duplicates ids } }`;
-const AGGREGATE = `query($m: String!, $w: WindowSize!) { aggregate(metric: $m, window: $w) { metric window from to count sum avg min max stddev p50 p95 p99 } }`;
 
 let database: TestDatabase;
 const prefix = redisKeyPrefix();
@@ -26,14 +26,15 @@ afterAll(async () => {
   await deleteRedisKeys(prefix);
 });
 
-const publish = (server: TestServer, inputs: unknown[]) => gqlOk(server.url, PUBLISH_MANY, { inputs }, adminKey);
+const publish = (server: TestServer, inputs: PublishEventInput[]) =>
+  gqlOk(server.url, PUBLISH_MANY, { inputs }, adminKey);
 const metric = (name: string, value: unknown, timestamp?: Date) => ({
-  type: 'PERFORMANCE_METRIC',
+  type: 'PERFORMANCE_METRIC' as const,
   ...(timestamp ? { timestamp: timestamp.toISOString() } : {}),
   data: { metric_name: name, value },
 });
-const aggregate = async (server: TestServer, m: string, w = 'M5') =>
-  (await gqlOk(server.url, AGGREGATE, { m, w }, adminKey)).aggregate;
+const aggregate = async (server: TestServer, metric: string, window: WindowSize = 'M5') =>
+  (await gqlOk(server.url, AGGREGATE, { metric, window }, adminKey)).aggregate;
 
 describe('aggregates', () => {
   it('should aggregate published values, zeros included, identically on both instances', async () => {
@@ -43,21 +44,15 @@ describe('aggregates', () => {
       metric('latency_a', 20),
       metric('latency_a', 'n/a'),
     ]);
-    const result = await eventually(async () => {
-      const a = await aggregate(one, 'latency_a');
-      return a.count === 3 ? a : null;
-    });
+    await processed(one, two);
+    const result = await aggregate(one, 'latency_a');
     expect(result).toMatchObject({ metric: 'latency_a', window: 'M5', count: 3, sum: 30, avg: 10, min: 0, max: 20 });
     expect(result.stddev).toBeCloseTo(Math.sqrt(200 / 3), 9);
     expect(result.p50).toBeCloseTo(10, 0);
     expect(Date.parse(result.to) - Date.parse(result.from)).toBeLessThanOrEqual(5 * 60_000);
     const other = await aggregate(two, 'latency_a');
     expect({ ...other, from: null, to: null }).toEqual({ ...result, from: null, to: null });
-    const rejected = await eventually(async () => {
-      const r = await aggregate(one, 'rejected_metric_values');
-      return r.sum >= 1 ? r : null;
-    });
-    expect(rejected.sum).toBe(1);
+    expect((await aggregate(one, 'rejected_metric_values')).sum).toBe(1);
   });
 
   it('should answer an empty window with count 0 and null statistics', async () => {
@@ -75,9 +70,8 @@ describe('aggregates', () => {
     await publish(one, inputs);
     const retry = await publish(two, inputs);
     expect(retry.publishEvents).toMatchObject({ accepted: 0, duplicates: 5 });
-    await eventually(async () => (await aggregate(one, 'retried')).count === 5);
-    await one.app.runtime.processor.drain();
-    await two.app.runtime.processor.drain();
+    await processed(one, two);
+    expect((await aggregate(one, 'retried')).count).toBe(5);
     expect((await aggregate(two, 'retried')).count).toBe(5);
   });
 
@@ -92,7 +86,8 @@ describe('aggregates', () => {
       );
       return texts.reduce((n, text) => n + Number(/^jackdaw_events_late_total (\d+)/m.exec(text)?.[1] ?? 0), 0);
     };
-    await eventually(async () => (await lateCount()) >= 1);
+    await processed(one, two);
+    expect(await lateCount()).toBeGreaterThanOrEqual(1);
     expect((await aggregate(one, 'too_old', 'H24')).count).toBe(0);
   });
 
@@ -107,11 +102,19 @@ describe('aggregates', () => {
     try {
       const { aggregates } = await gqlOk(
         one.url,
-        `{ aggregates(metrics: ["latency_a", "retried"], windows: [M1, M5, H24]) { metric window count } }`,
+        graphql(`
+          query AggregatesMetricMajor {
+            aggregates(metrics: ["latency_a", "retried"], windows: [M1, M5, H24]) {
+              metric
+              window
+              count
+            }
+          }
+        `),
         {},
         adminKey,
       );
-      expect(aggregates.map((a: any) => `${a.metric}/${a.window}`)).toEqual([
+      expect(aggregates.map((a) => `${a.metric}/${a.window}`)).toEqual([
         'latency_a/M1',
         'latency_a/M5',
         'latency_a/H24',
@@ -126,10 +129,19 @@ describe('aggregates', () => {
   });
 
   it('should list metric names and reject a malformed one', async () => {
-    const { metricNames } = await gqlOk(one.url, `{ metricNames }`, {}, adminKey);
+    const { metricNames } = await gqlOk(
+      one.url,
+      graphql(`
+        query MetricNames {
+          metricNames
+        }
+      `),
+      {},
+      adminKey,
+    );
     expect(metricNames).toEqual(expect.arrayContaining(['latency_a', 'retried', 'events_received']));
     expect(metricNames).toEqual([...metricNames].sort());
-    const bad = await gql(one.url, AGGREGATE, { m: 'bad name!', w: 'M5' }, adminKey);
+    const bad = await gql(one.url, AGGREGATE, { metric: 'bad name!', window: 'M5' }, adminKey);
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(bad.errors?.[0]?.message).toContain('bad name!');
   });
@@ -138,14 +150,24 @@ describe('aggregates', () => {
 describe('live views over graphql-ws', () => {
   it('should push metricUpdated with the right numbers, coalesced to one message per 250 ms', async () => {
     const client = wsClient(two.wsUrl, adminKey);
-    const sub = subscribe(client, `subscription { metricUpdated(metric: "live_m", window: M1) { count sum max } }`);
-    await sub.waitFor(1);
-    expect(sub.received[0].metricUpdated).toEqual({ count: 0, sum: 0, max: null });
+    const sub = subscribe(
+      client,
+      graphql(`
+        subscription LiveMetric {
+          metricUpdated(metric: "live_m", window: M1) {
+            count
+            sum
+            max
+          }
+        }
+      `),
+    );
+    expect((await sub.result(0)).metricUpdated).toEqual({ count: 0, sum: 0, max: null });
     const started = Date.now();
     for (let i = 1; i <= 10; i++) await publish(one, [metric('live_m', i)]);
-    await eventually(() => sub.received.at(-1)?.metricUpdated.count === 10);
+    await sub.until((received) => received.at(-1)?.metricUpdated.count === 10);
     const elapsed = Date.now() - started;
-    expect(sub.received.at(-1).metricUpdated).toEqual({ count: 10, sum: 55, max: 10 });
+    expect(sub.received.at(-1)?.metricUpdated).toEqual({ count: 10, sum: 55, max: 10 });
     // Ten changes, but no more messages than 250 ms intervals allow (plus the initial one and one at the edge).
     expect(sub.received.length).toBeLessThanOrEqual(2 + Math.ceil(elapsed / 250));
     sub.dispose();
@@ -166,14 +188,25 @@ describe('live views over graphql-ws', () => {
     const started = Date.now();
     const sub = subscribe(
       client,
-      `subscription { dashboardUpdated { at competitiveParity anomalyCount apiResponseTime benchmarkSuccessRate eventsPerSecond firingAlerts } }`,
+      graphql(`
+        subscription Dashboard {
+          dashboardUpdated {
+            at
+            competitiveParity
+            anomalyCount
+            apiResponseTime
+            benchmarkSuccessRate
+            eventsPerSecond
+            firingAlerts
+          }
+        }
+      `),
     );
     await sub.waitFor(1);
     expect(Date.now() - started).toBeLessThan(250);
-    await sub.waitFor(3);
-    const times: number[] = sub.received.map((r: any) => Date.parse(r.dashboardUpdated.at));
+    const { dashboardUpdated: dashboard } = await sub.result(2);
+    const times = sub.received.map((r) => Date.parse(r.dashboardUpdated.at));
     expect((times[2] ?? 0) - (times[1] ?? 0)).toBeGreaterThanOrEqual(250);
-    const dashboard = sub.received.at(-1).dashboardUpdated;
     expect(dashboard).toMatchObject({
       anomalyCount: 1,
       apiResponseTime: 200,

@@ -1,7 +1,9 @@
 // Aggregate state survives restarts: of every app instance (state stays in Redis), and of Redis itself (state is
 // rebuilt from the event log in Postgres). Redis here is a private redis-server this file starts and kills.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gqlOk, startServer, type TestServer } from '../helpers/app.js';
+import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.js';
+import { eventually, gqlOk, processed, startServer, type TestServer } from '../helpers/app.js';
+import { PUBLISH_EVENTS } from '../helpers/operations.js';
 import { type OwnedService, startOwnedRedis } from '../helpers/owned-services.js';
 import { createTestDatabase, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
@@ -38,26 +40,39 @@ async function stop(server: TestServer): Promise<void> {
   running.splice(running.indexOf(server), 1);
 }
 
-const SNAPSHOT = `{ aggregates(metrics: ["restart_a", "restart_b", "anomaly_count"], windows: [M1, M15, H24]) {
-  metric window count sum avg min max stddev p50 p95 p99 } metricNames }`;
+const SNAPSHOT = graphql(`
+  query AggregateSnapshot {
+    aggregates(metrics: ["restart_a", "restart_b", "anomaly_count"], windows: [M1, M15, H24]) {
+      metric
+      window
+      count
+      sum
+      avg
+      min
+      max
+      stddev
+      p50
+      p95
+      p99
+    }
+    metricNames
+  }
+`);
 
 describe('restarts', () => {
   it('should keep every aggregate across a restart of all instances and of Redis', async () => {
     const [one, two] = [await start(), await start()];
     const inputs = Array.from({ length: 300 }, (_, i) => ({
-      type: i % 10 === 0 ? 'ANOMALY_DETECTED' : 'PERFORMANCE_METRIC',
+      type: i % 10 === 0 ? ('ANOMALY_DETECTED' as const) : ('PERFORMANCE_METRIC' as const),
       timestamp: new Date(Date.now() - (i % 50) * 10_000).toISOString(),
       data: { metric_name: i % 2 ? 'restart_a' : 'restart_b', value: (i * 37) % 101 },
     }));
-    await gqlOk(
-      one.url,
-      `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { accepted } }`,
-      { inputs },
-      adminKey,
-    );
-    await eventually(async () => (await one.app.runtime.eventStore.outboxSize()) === 0);
+    await gqlOk(one.url, PUBLISH_EVENTS, { inputs }, adminKey);
+    await processed(one, two);
     const before = await gqlOk(one.url, SNAPSHOT, {}, adminKey);
-    expect(before.aggregates.find((a: any) => a.metric === 'restart_a' && a.window === 'H24').count).toBe(150);
+    const restartA = before.aggregates.find((a) => a.metric === 'restart_a' && a.window === 'H24');
+    assert.exists(restartA);
+    expect(restartA.count).toBe(150);
 
     // Every app instance restarts.
     await stop(one);
@@ -68,6 +83,7 @@ describe('restarts', () => {
     // Redis restarts empty; the stream processor rebuilds the last 24 h from Postgres.
     await redis.stop();
     await redis.start();
+    // Polled: with nothing in the outbox, the rebuild starts on the processor's own poll once its client reconnects.
     const rebuilt = await eventually(
       async () => {
         const now = await gqlOk(three.url, SNAPSHOT, {}, adminKey);

@@ -1,11 +1,15 @@
 // Real servers on free ports for end-to-end tests, with GraphQL clients over HTTP and graphql-ws.
 import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type DocumentNode, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { type App, buildApp } from '../../src/app.js';
+import type { Topic } from '../../src/bus/topics.js';
 import { type Config, configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { REDIS_URL } from './services.js';
+import { deferred, Recording } from './waits.js';
 
 export interface TestServer {
   app: App;
@@ -42,35 +46,67 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   return { app, url, wsUrl: url.replace(/^http/, 'ws'), adminKey, stop: () => app.stop() };
 }
 
-export interface GraphQLResponse<T = Record<string, unknown>> {
+export interface GraphQLResponse<T> {
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string; [k: string]: unknown } }[];
 }
 
-export async function gql<T = any>(
+/** The variables of an operation: optional when it needs none. */
+export type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+/** The arguments after the document: variables (optional when the operation needs none), then the API key. */
+type OperationArgs<V> = Record<string, never> extends V ? [variables?: V, key?: string] : [variables: V, key?: string];
+
+/**
+ * One operation over HTTP. A typed document (`graphql(...)` from ../generated) types the variables and the result;
+ * a string is for what the schema's types would refuse (malformed documents, wrong variables), with `unknown` data.
+ */
+export async function gql<R, V>(
+  url: string,
+  document: TypedDocumentNode<R, V>,
+  ...args: OperationArgs<NoInfer<V>>
+): Promise<GraphQLResponse<R>>;
+export async function gql(
   url: string,
   query: string,
-  variables: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
   key?: string,
-): Promise<GraphQLResponse<T>> {
+): Promise<GraphQLResponse<unknown>>;
+export async function gql(
+  url: string,
+  query: string | DocumentNode,
+  variables: unknown = {},
+  key?: string,
+): Promise<GraphQLResponse<unknown>> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: typeof query === 'string' ? query : print(query), variables }),
   });
-  return (await res.json()) as GraphQLResponse<T>;
+  return (await res.json()) as GraphQLResponse<unknown>;
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlOk<T = any>(
+export async function gqlOk<R, V>(
+  url: string,
+  document: TypedDocumentNode<R, V>,
+  ...args: OperationArgs<NoInfer<V>>
+): Promise<R>;
+export async function gqlOk(
   url: string,
   query: string,
-  variables: Record<string, unknown>,
-  key: string,
-): Promise<T> {
-  const result = await gql<T>(url, query, variables, key);
-  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-  return result.data as T;
+  variables?: Record<string, unknown>,
+  key?: string,
+): Promise<unknown>;
+export async function gqlOk(
+  url: string,
+  query: string | DocumentNode,
+  variables?: Record<string, unknown>,
+  key?: string,
+): Promise<unknown> {
+  const result = await gql(url, typeof query === 'string' ? query : print(query), variables, key);
+  if (result.errors?.length || result.data == null) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data;
 }
 
 export function wsClient(
@@ -88,72 +124,114 @@ export function wsClient(
   });
 }
 
-/** Collects subscription results; `next(n)` waits for the n-th one. */
-export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}) {
-  const received: T[] = [];
+export interface Subscription<T> {
+  received: T[];
+  errors: unknown[];
+  readonly completed: boolean;
+  /** Resolves when at least `count` results arrived (or the subscription ended); rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs?: number): Promise<T[]>;
+  /** Resolves when `check(received)` holds (or the subscription ended); rejects after `timeoutMs`. */
+  until(check: (received: T[]) => boolean, timeoutMs?: number): Promise<T[]>;
+  /** Resolves with the result at `index` (0 for the first) once it arrived; rejects if the subscription ends first. */
+  result(index: number, timeoutMs?: number): Promise<T>;
+  dispose(): void;
+}
+
+/** Collects subscription results, typed from the document (a string query gives `unknown` results). */
+export function subscribe<R, V>(
+  client: Client,
+  document: TypedDocumentNode<R, V>,
+  ...variables: VariablesArg<NoInfer<V>>
+): Subscription<R>;
+export function subscribe(client: Client, query: string, variables?: Record<string, unknown>): Subscription<unknown>;
+export function subscribe(
+  client: Client,
+  query: string | DocumentNode,
+  variables: Record<string, unknown> = {},
+): Subscription<unknown> {
+  const received = new Recording<unknown>();
   const errors: unknown[] = [];
-  let waiters: { count: number; resolve: () => void }[] = [];
   let completed = false;
-  const settle = () => {
-    waiters = waiters.filter((w) => {
-      if (received.length >= w.count || completed) w.resolve();
-      return !(received.length >= w.count || completed);
-    });
-  };
-  const dispose = client.subscribe<T>(
-    { query, variables },
+  const dispose = client.subscribe(
+    { query: typeof query === 'string' ? query : print(query), variables },
     {
       next: (value) => {
         if (value.errors) errors.push(...value.errors);
-        if (value.data) received.push(value.data as T);
-        settle();
+        if (value.data) received.push(value.data);
+        else received.push(); // errors only: waiters look again
       },
       error: (error) => {
         errors.push(error);
         completed = true;
-        settle();
+        received.push();
       },
       complete: () => {
         completed = true;
-        settle();
+        received.push();
       },
     },
   );
+  const until = (check: (items: unknown[]) => boolean, timeoutMs = 10_000) =>
+    received.until((items) => completed || check(items), timeoutMs);
   return {
-    received,
+    received: received.items,
     errors,
     get completed() {
       return completed;
     },
-    /** Resolves when at least `count` results arrived (or the subscription ended); rejects after `timeoutMs`. */
-    async waitFor(count: number, timeoutMs = 10_000): Promise<T[]> {
-      if (received.length < count && !completed) {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`timed out waiting for ${count} results, got ${received.length}`)),
-            timeoutMs,
-          );
-          waiters.push({
-            count,
-            resolve: () => {
-              clearTimeout(timer);
-              resolve();
-            },
-          });
-        });
-      }
-      return received;
+    waitFor: (count, timeoutMs) => until((items) => items.length >= count, timeoutMs),
+    until,
+    async result(index, timeoutMs) {
+      const items = await until((items) => items.length > index, timeoutMs);
+      if (index >= items.length)
+        throw new Error(`the subscription ended after ${items.length} results: ${JSON.stringify(errors)}`);
+      return items[index];
     },
     dispose,
   };
+}
+
+/**
+ * Resolves once the server has made `count` more subscriptions to `topic` on its bus and each is live: from then on
+ * nothing published to the topic is missed (the bus's promise). Call it before the request that subscribes.
+ */
+export function busSubscribed(server: TestServer, topic: Topic, count = 1): Promise<void> {
+  const bus = server.app.runtime.bus;
+  const subscribeNext = bus.subscribe.bind(bus);
+  const live = deferred();
+  let remaining = count;
+  // Left in place once resolved, as a plain pass-through: another wait may have wrapped this one meanwhile.
+  bus.subscribe = async (subscribedTopic, listener) => {
+    const unsubscribe = await subscribeNext(subscribedTopic, listener);
+    if (subscribedTopic === topic && --remaining === 0) live.resolve();
+    return unsubscribe;
+  };
+  return live.promise;
+}
+
+/**
+ * Resolves once the stream processor has applied everything stored so far (broadcast, aggregates and the
+ * processor's counters included): the instance holding its lease drains the outbox. With the lease free (a restarted
+ * Redis forgot it), the first instance takes it by draining.
+ */
+export async function processed(first: TestServer, ...others: TestServer[]): Promise<void> {
+  const leader = [first, ...others].find((server) => server.app.runtime.processor.isLeader) ?? first;
+  await leader.app.runtime.processor.drain();
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` until it returns a truthy value (deferred-style waiting without fixed sleeps). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+/**
+ * Polls `check` until it returns a truthy value. Only for what nothing reports (an external process coming back, a
+ * lease expiring): wait on the event instead wherever there is one (see waits.ts, `busSubscribed`, `processed`).
+ */
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

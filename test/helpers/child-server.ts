@@ -2,12 +2,15 @@
 // production: for tests that kill it with SIGKILL or read everything it writes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePort } from './owned-services.js';
+import { Condition } from './waits.js';
 
 export interface ChildServer {
   url: string;
   process: ChildProcess;
   /** Everything written to stdout and stderr so far. */
   output(): string;
+  /** Resolves once the output contains `pattern` (it is checked on every write); rejects after `timeoutMs`. */
+  waitForOutput(pattern: string | RegExp, timeoutMs?: number): Promise<void>;
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
@@ -18,8 +21,13 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  const written = new Condition();
+  const append = (chunk: Buffer) => {
+    output += chunk;
+    written.changed();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
@@ -39,6 +47,12 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
     url: `http://127.0.0.1:${port}/graphql`,
     process: child,
     output: () => output,
+    waitForOutput: (pattern, timeoutMs = 10_000) =>
+      written.until(
+        () => (typeof pattern === 'string' ? output.includes(pattern) : pattern.test(output)),
+        timeoutMs,
+        () => `${pattern} in the server's output`,
+      ),
     async kill(signal) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -46,6 +46,7 @@ export async function startOwnedRedis(): Promise<OwnedService> {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
+    // Polled: only a client that connects can tell that redis-server accepts connections.
     await eventually(async () => {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => {});

@@ -3,6 +3,7 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { Recording } from './waits.js';
 
 export type Cleanups = (() => Promise<void> | void)[];
 
@@ -18,12 +19,13 @@ export async function startReceiver(
   cleanups: Cleanups,
   respond: (request: ReceivedRequest, index: number) => number | 'hang',
 ) {
-  const requests: ReceivedRequest[] = [];
+  const recording = new Recording<ReceivedRequest>();
+  const requests = recording.items;
   const listener: RequestListener = async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const request = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: performance.now() };
-    requests.push(request);
+    recording.push(request);
     const status = respond(request, requests.length - 1);
     if (status !== 'hang') res.writeHead(status).end();
   };
@@ -37,7 +39,12 @@ export async function startReceiver(
       }),
   );
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hooks/jackdaw`, requests };
+  return {
+    url: `http://127.0.0.1:${port}/hooks/jackdaw`,
+    requests,
+    /** Resolves once at least `count` requests arrived. */
+    received: (count: number, timeoutMs?: number) => recording.atLeast(count, timeoutMs),
+  };
 }
 
 export interface CapturedEmail {
@@ -48,7 +55,7 @@ export interface CapturedEmail {
 
 /** A real SMTP server on a free port that keeps every message; `reply` may refuse one with an SMTP code. */
 export async function startSmtpSink(cleanups: Cleanups, reply: (index: number) => number | null = () => null) {
-  const messages: CapturedEmail[] = [];
+  const recording = new Recording<CapturedEmail>();
   let received = 0;
   const server = new SMTPServer({
     authOptional: true,
@@ -61,7 +68,7 @@ export async function startSmtpSink(cleanups: Cleanups, reply: (index: number) =
         const refusal = reply(received++);
         if (refusal !== null) return callback(Object.assign(new Error('try again later'), { responseCode: refusal }));
         const raw = Buffer.concat(chunks).toString();
-        messages.push({
+        recording.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((recipient) => recipient.address),
           // Unfold long header lines, as a mail reader does.
@@ -74,7 +81,12 @@ export async function startSmtpSink(cleanups: Cleanups, reply: (index: number) =
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.server.address() as AddressInfo;
-  return { smtpUrl: `smtp://127.0.0.1:${port}`, messages };
+  return {
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    messages: recording.items,
+    /** Resolves once at least `count` messages arrived. */
+    received: (count: number, timeoutMs?: number) => recording.atLeast(count, timeoutMs),
+  };
 }
 
 export function header(email: CapturedEmail, name: string): string | undefined {

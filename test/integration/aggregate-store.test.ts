@@ -1,6 +1,6 @@
 // One contract, two stores: the in-process store of the embedded mode and the Redis store (real Redis).
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import {
@@ -10,7 +10,6 @@ import {
   WINDOW_SIZES,
   type WindowSize,
 } from '../../src/aggregation/types.js';
-import { FencedError, leaseKey, redisLease } from '../../src/lease.js';
 import {
   AGGREGATION_HORIZON_MS,
   bucketExpiresAt,
@@ -18,6 +17,7 @@ import {
   granularityMs,
   windowBuckets,
 } from '../../src/aggregation/windows.js';
+import { FencedError, leaseKey, redisLease } from '../../src/lease.js';
 import { random } from '../helpers/random.js';
 import { deleteKeys, scanKeys } from '../helpers/redis-keys.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
@@ -99,7 +99,7 @@ function bruteForce(samples: MetricSample[], metric: string, window: WindowSize,
   const count = values.length;
   const sum = values.reduce((a, b) => a + b, 0);
   const avg = sum / count;
-  const quantile = (q: number) => values[Math.floor(q * (count - 1))]!;
+  const quantile = (q: number) => values[Math.floor(q * (count - 1))] ?? Number.NaN;
   return {
     count,
     sum,
@@ -116,8 +116,8 @@ function bruteForce(samples: MetricSample[], metric: string, window: WindowSize,
 }
 
 function expectWithin(actual: number | null, expected: number, tolerance: number, what: string): void {
-  expect(actual, what).not.toBeNull();
-  expect(Math.abs(actual! - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+  assert.isNotNull(actual, what);
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
 }
 
 function expectMatchesBruteForce(aggregate: MetricAggregate, samples: MetricSample[], at: number): void {
@@ -150,9 +150,9 @@ function randomSamples(now: number, size: number): MetricSample[] {
     constant: () => 7,
     tiny: () => next() * 1e-6,
   };
-  const metrics = Object.keys(draws);
+  const metrics = Object.entries(draws);
   return Array.from({ length: size }, () => {
-    const metric = metrics[Math.floor(next() * metrics.length)]!;
+    const [metric, draw] = metrics[Math.floor(next() * metrics.length)] ?? ['none', () => Number.NaN];
     const roll = next();
     const age =
       roll < 0.4
@@ -160,7 +160,7 @@ function randomSamples(now: number, size: number): MetricSample[] {
         : roll < 0.97
           ? next() * AGGREGATION_HORIZON_MS
           : AGGREGATION_HORIZON_MS + next() * HOUR;
-    return { metric, value: draws[metric]!(), timestamp: Math.round(now - age) };
+    return { metric, value: draw(), timestamp: Math.round(now - age) };
   });
 }
 
@@ -182,7 +182,7 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
       expect([aggregate.from, aggregate.to]).toEqual([new Date(from), new Date(to)]);
       expectMatchesBruteForce(aggregate, samples, now);
     }
-    expect(aggregates.find((a) => a.metric === 'latency_ms' && a.window === 'M1')!.count).toBeGreaterThan(10);
+    expect(aggregates.find((a) => a.metric === 'latency_ms' && a.window === 'M1')?.count).toBeGreaterThan(10);
   });
 
   it('should count the value 0 and repeated equal values', async () => {
@@ -195,8 +195,8 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
 
     const [aggregate] = await store.read([{ metric: 'errors', window: 'M1' }], now);
     expect(aggregate).toMatchObject({ count: 5, sum: 10, avg: 2, min: 0, max: 5, p50: 0 });
-    expect(aggregate!.stddev).toBeCloseTo(Math.sqrt(6), 12);
-    expect(aggregate!.p99).toBeCloseTo(5, 1);
+    expect(aggregate?.stddev).toBeCloseTo(Math.sqrt(6), 12);
+    expect(aggregate?.p99).toBeCloseTo(5, 1);
   });
 
   it('should record each applied batch as the last one', async () => {
@@ -224,7 +224,7 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
       ],
       now,
     );
-    expect(staleAggregate!.count).toBe(0);
+    expect(staleAggregate?.count).toBe(0);
     expect(freshAggregate).toMatchObject({ count: 4, sum: 10 });
   });
 
@@ -240,7 +240,7 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
 
     const store = await subject.loseState();
     expect(await store.lastAppliedBatch()).toBeNull();
-    expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]!.count).toBe(0);
+    expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]?.count).toBe(0);
   });
 
   it('should not aggregate samples 24 h old or older', async () => {
@@ -268,7 +268,7 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
     await subject.store.apply(['2'], samples);
 
     expect(await subject.storedBuckets()).toBe(WINDOW_SIZES.length);
-    expect((await subject.store.read([{ metric: 'busy', window: 'M1' }], now))[0]!.count).toBe(10_000);
+    expect((await subject.store.read([{ metric: 'busy', window: 'M1' }], now))[0]?.count).toBe(10_000);
   });
 
   it('should list the metrics with samples in the last 24 h, sorted', async () => {
@@ -359,7 +359,7 @@ describe('RedisAggregateStore', () => {
       await expect(store.rebuild(chunksOf([sample], 1), ['3'], 'old-holder')).rejects.toBeInstanceOf(FencedError);
 
       expect(await store.lastAppliedBatch()).toEqual(['1']);
-      expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]!.count).toBe(1);
+      expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]?.count).toBe(1);
       await store.apply(['4'], [sample], 'new-holder');
       expect(await store.lastAppliedBatch()).toEqual(['4']);
     });

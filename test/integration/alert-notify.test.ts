@@ -1,10 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { pino } from 'pino';
-import { SMTPServer } from 'smtp-server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, assert, beforeAll, describe, expect, it } from 'vitest';
 import { type AlertNotifier, type AlertNotifierOptions, createAlertNotifier } from '../../src/alerts/notifier.js';
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
@@ -86,10 +83,10 @@ describe('webhooks', () => {
     await notifier.drain();
 
     expect(receiver.requests).toHaveLength(3);
-    const [first, second, third] = receiver.requests.map((request) => request.at);
+    const [first = 0, second = 0, third = 0] = receiver.requests.map((request) => request.at);
     // 100 ms after the first failure, then twice that (less a millisecond for timer rounding).
-    expect(second! - first!).toBeGreaterThanOrEqual(99);
-    expect(third! - second!).toBeGreaterThanOrEqual(199);
+    expect(second - first).toBeGreaterThanOrEqual(99);
+    expect(third - second).toBeGreaterThanOrEqual(199);
     for (const { headers, body } of receiver.requests) {
       expect(headers['content-type']).toBe('application/json');
       const expected = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
@@ -178,10 +175,11 @@ describe('email', () => {
 
     expect(smtp.messages).toHaveLength(1);
     const [email] = smtp.messages;
-    expect(email!.from).toBe('alerts@jackdaw.test');
-    expect(email!.to).toEqual(['ops@example.com', 'oncall@example.com']);
-    expect(header(email!, 'Subject')).toBe('[HIGH] Slow API: avg(api_response_time)[M5] = 812.5 (> 500)');
-    expect(header(email!, 'To')).toBe('ops@example.com, oncall@example.com');
+    assert.exists(email);
+    expect(email.from).toBe('alerts@jackdaw.test');
+    expect(email.to).toEqual(['ops@example.com', 'oncall@example.com']);
+    expect(header(email, 'Subject')).toBe('[HIGH] Slow API: avg(api_response_time)[M5] = 812.5 (> 500)');
+    expect(header(email, 'To')).toBe('ops@example.com, oncall@example.com');
     expect(await deliveries(alert)).toEqual([{ channel: 'EMAIL', attempt: 1, ok: true, statusCode: 250, error: null }]);
   });
 

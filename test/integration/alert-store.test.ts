@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
+import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
@@ -64,12 +64,18 @@ async function alertCount(ruleId: string): Promise<number> {
   return prisma.alert.count({ where: { ruleId } });
 }
 
+/** Fires `rule`, which has no open alert: the new alert. */
+async function fire(rule: AlertRule, message: string): Promise<Alert> {
+  const alert = await store.fireAlert(rule, message, values);
+  assert.exists(alert, `${rule.name} was already firing`);
+  return alert;
+}
+
 /** Fires and resolves `times` alerts of `rule`; returns their ids, oldest first. */
 async function fireAndResolve(rule: AlertRule, times: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < times; i++) {
-    const alert = await store.fireAlert(rule, `firing ${i}`, values);
-    ids.push(alert!.id);
+    ids.push((await fire(rule, `firing ${i}`)).id);
     await store.resolveAlerts(rule.id);
   }
   return ids;
@@ -138,10 +144,10 @@ describe('alert rules', () => {
 
   it('should delete a rule once and resolve its open alert with it', async () => {
     const rule = await store.createRule(input);
-    const alert = await store.fireAlert(rule, 'slow', values);
+    const alert = await fire(rule, 'slow');
     const { deleted, resolved } = await store.deleteRule(rule.id);
     expect(deleted).toBe(true);
-    expect(resolved).toMatchObject({ id: alert!.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
+    expect(resolved).toMatchObject({ id: alert.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
     expect(await store.getRule(rule.id)).toBeNull();
     expect(await store.openAlerts()).toEqual([]);
     expect(await store.deleteRule(rule.id)).toEqual({ deleted: false, resolved: null });
@@ -159,7 +165,7 @@ describe('alert rules', () => {
 describe('firing and resolving', () => {
   it('should store one FIRING alert and treat a second firing as already firing', async () => {
     const rule = await store.createRule(input);
-    const alert = await store.fireAlert(rule, 'avg(api_response_time)[M5] = 812.5 (> 500)', values);
+    const alert = await fire(rule, 'avg(api_response_time)[M5] = 812.5 (> 500)');
     expect(alert).toMatchObject({
       ruleId: rule.id,
       ruleName: 'Slow API',
@@ -187,14 +193,14 @@ describe('firing and resolving', () => {
 
   it('should resolve the open alert once, then fire a new one', async () => {
     const rule = await store.createRule(input);
-    const first = await store.fireAlert(rule, 'slow', values);
+    const first = await fire(rule, 'slow');
     const resolved = await store.resolveAlerts(rule.id);
-    expect(resolved).toMatchObject({ id: first!.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
+    expect(resolved).toMatchObject({ id: first.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
     expect(await store.resolveAlerts(rule.id)).toBeNull();
 
-    const second = await store.fireAlert(rule, 'slow again', values);
+    const second = await fire(rule, 'slow again');
     expect(second).toMatchObject({ status: 'FIRING', message: 'slow again' });
-    expect(second!.id).not.toBe(first!.id);
+    expect(second.id).not.toBe(first.id);
     expect(await alertCount(rule.id)).toBe(2);
   });
 
@@ -214,14 +220,14 @@ describe('firing and resolving', () => {
     const a = await store.createRule({ ...input, name: 'A' });
     const b = await store.createRule({ ...input, name: 'B' });
     const c = await store.createRule({ ...input, name: 'C' });
-    const alertA = await store.fireAlert(a, 'a', values);
-    const alertB = await store.fireAlert(b, 'b', values);
+    const alertA = await fire(a, 'a');
+    const alertB = await fire(b, 'b');
     await store.fireAlert(c, 'c', values);
-    await store.acknowledgeAlert(alertB!.id);
+    await store.acknowledgeAlert(alertB.id);
     await store.resolveAlerts(c.id);
     expect((await store.openAlerts()).map((alert) => [alert.id, alert.status])).toEqual([
-      [alertA!.id, 'FIRING'],
-      [alertB!.id, 'ACKNOWLEDGED'],
+      [alertA.id, 'FIRING'],
+      [alertB.id, 'ACKNOWLEDGED'],
     ]);
   });
 });
@@ -229,10 +235,10 @@ describe('firing and resolving', () => {
 describe('acknowledging', () => {
   it('should acknowledge a firing alert once and keep it open', async () => {
     const rule = await store.createRule(input);
-    const alert = await store.fireAlert(rule, 'slow', values);
-    const acknowledged = await store.acknowledgeAlert(alert!.id);
-    expect(acknowledged).toMatchObject({ id: alert!.id, status: 'ACKNOWLEDGED', acknowledgedAt: expect.any(Date) });
-    expect(await store.acknowledgeAlert(alert!.id)).toEqual(acknowledged);
+    const alert = await fire(rule, 'slow');
+    const acknowledged = await store.acknowledgeAlert(alert.id);
+    expect(acknowledged).toMatchObject({ id: alert.id, status: 'ACKNOWLEDGED', acknowledgedAt: expect.any(Date) });
+    expect(await store.acknowledgeAlert(alert.id)).toEqual(acknowledged);
     // Still open: the rule cannot fire a duplicate while its alert is acknowledged.
     expect(await store.fireAlert(rule, 'again', values)).toBeNull();
     expect(await store.resolveAlerts(rule.id)).toMatchObject({
@@ -243,9 +249,9 @@ describe('acknowledging', () => {
 
   it('should refuse to acknowledge a resolved alert', async () => {
     const rule = await store.createRule(input);
-    const alert = await store.fireAlert(rule, 'slow', values);
+    const alert = await fire(rule, 'slow');
     await store.resolveAlerts(rule.id);
-    await expectStoreError(store.acknowledgeAlert(alert!.id), 'BAD_USER_INPUT', /is resolved/);
+    await expectStoreError(store.acknowledgeAlert(alert.id), 'BAD_USER_INPUT', /is resolved/);
   });
 
   it('should say NOT_FOUND for an unknown or malformed id', async () => {
@@ -286,14 +292,14 @@ describe('listAlerts (AlertService over the store)', () => {
     const high = await store.createRule(input);
     const low = await store.createRule({ ...input, name: 'Noise', severity: 'LOW' });
     await fireAndResolve(high, 2);
-    const open = await store.fireAlert(high, 'open', values);
-    const lowAlert = await store.fireAlert(low, 'noise', values);
+    const open = await fire(high, 'open');
+    const lowAlert = await fire(low, 'noise');
 
     const ids = async (args: Parameters<AlertService['listAlerts']>[0]) =>
       (await alerts.listAlerts(args)).edges.map((edge) => edge.node.id);
-    expect(await ids({ status: ['FIRING'] })).toEqual([lowAlert!.id, open!.id]);
-    expect(await ids({ status: ['FIRING'], severities: ['HIGH', 'CRITICAL'] })).toEqual([open!.id]);
-    expect(await ids({ ruleId: low.id })).toEqual([lowAlert!.id]);
+    expect(await ids({ status: ['FIRING'] })).toEqual([lowAlert.id, open.id]);
+    expect(await ids({ status: ['FIRING'], severities: ['HIGH', 'CRITICAL'] })).toEqual([open.id]);
+    expect(await ids({ ruleId: low.id })).toEqual([lowAlert.id]);
     expect(await ids({ ruleId: high.id, status: ['RESOLVED'] })).toHaveLength(2);
     expect(await ids({ ruleId: 'not-a-uuid' })).toEqual([]);
     expect(await ids({ status: [], severities: [] })).toHaveLength(4);
@@ -320,15 +326,16 @@ describe('alertsSince', () => {
     const high = await store.createRule(input);
     const low = await store.createRule({ ...input, name: 'Noise', severity: 'LOW' });
     const [seen, ...missedHigh] = await fireAndResolve(high, 3);
-    const missedLow = await store.fireAlert(low, 'noise', values);
+    assert.exists(seen);
+    const missedLow = await fire(low, 'noise');
 
-    expect((await store.alertsSince(seen!)).map((alert) => alert.id)).toEqual([...missedHigh, missedLow!.id]);
-    expect((await store.alertsSince(seen!, { severities: ['LOW'] })).map((alert) => alert.id)).toEqual([missedLow!.id]);
-    expect((await store.alertsSince(seen!, { ruleIds: [high.id] })).map((alert) => alert.id)).toEqual(missedHigh);
-    expect(await store.alertsSince(missedLow!.id)).toEqual([]);
+    expect((await store.alertsSince(seen)).map((alert) => alert.id)).toEqual([...missedHigh, missedLow.id]);
+    expect((await store.alertsSince(seen, { severities: ['LOW'] })).map((alert) => alert.id)).toEqual([missedLow.id]);
+    expect((await store.alertsSince(seen, { ruleIds: [high.id] })).map((alert) => alert.id)).toEqual(missedHigh);
+    expect(await store.alertsSince(missedLow.id)).toEqual([]);
     // A replay is bounded: past the limit it is refused rather than loaded whole.
-    expect((await store.alertsSince(seen!, {}, missedHigh.length + 1)).length).toBe(missedHigh.length + 1);
-    await expect(store.alertsSince(seen!, {}, missedHigh.length)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect((await store.alertsSince(seen, {}, missedHigh.length + 1)).length).toBe(missedHigh.length + 1);
+    await expect(store.alertsSince(seen, {}, missedHigh.length)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it('should say NOT_FOUND for an alert that does not exist', async () => {
@@ -341,8 +348,8 @@ describe('deliveriesFor', () => {
   it('should group delivery attempts by alert, in order of the ids asked for', async () => {
     const a = await store.createRule({ ...input, name: 'A' });
     const b = await store.createRule({ ...input, name: 'B' });
-    const alertA = await store.fireAlert(a, 'a', values);
-    const alertB = await store.fireAlert(b, 'b', values);
+    const alertA = await fire(a, 'a');
+    const alertB = await fire(b, 'b');
     const target = 'https://hooks.example.com/jackdaw';
     for (const [attempt, ok, statusCode] of [
       [1, false, 503],
@@ -350,7 +357,7 @@ describe('deliveriesFor', () => {
     ] as const) {
       await prisma.alertDelivery.create({
         data: {
-          alertId: alertA!.id,
+          alertId: alertA.id,
           channel: 'WEBHOOK',
           target,
           attempt,
@@ -361,7 +368,7 @@ describe('deliveriesFor', () => {
       });
     }
 
-    const [forB, forA, forMissing] = await store.deliveriesFor([alertB!.id, alertA!.id, MISSING_ID]);
+    const [forB, forA, forMissing] = await store.deliveriesFor([alertB.id, alertA.id, MISSING_ID]);
     expect(forB).toEqual([]);
     expect(forMissing).toEqual([]);
     expect(

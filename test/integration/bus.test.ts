@@ -1,8 +1,8 @@
 // One contract, two buses: in-process and Redis (real Redis, a key prefix of this file's own).
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Bus, createMemoryBus, createRedisBus } from '../../src/bus/bus.js';
-import { eventually } from '../helpers/app.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
+import { Recording } from '../helpers/waits.js';
 
 const prefix = redisKeyPrefix();
 const implementations: [string, () => Bus][] = [
@@ -23,27 +23,29 @@ describe.each(implementations)('%s bus', (_name, create) => {
 
   it('should deliver a published message to every subscriber of its topic, and only of its topic', async () => {
     const bus = open();
-    const a: unknown[] = [];
-    const b: unknown[] = [];
-    const other: unknown[] = [];
+    const a = new Recording<unknown>();
+    const b = new Recording<unknown>();
+    const other = new Recording<unknown>();
     await bus.subscribe('metrics:changed', (p) => a.push(p));
     await bus.subscribe('metrics:changed', (p) => b.push(p));
     await bus.subscribe('apiKeys:revoked', (p) => other.push(p));
     await bus.publish('metrics:changed', { metrics: ['x', 'y'] });
-    await eventually(() => a.length === 1 && b.length === 1);
-    expect(a[0]).toEqual({ metrics: ['x', 'y'] });
-    expect(other).toEqual([]);
+    await Promise.all([a.atLeast(1), b.atLeast(1)]);
+    expect(a.items).toEqual([{ metrics: ['x', 'y'] }]);
+    expect(b.items).toEqual([{ metrics: ['x', 'y'] }]);
+    expect(other.items).toEqual([]);
   });
 
   it('should stop delivering after unsubscribe', async () => {
     const bus = open();
     const got: unknown[] = [];
-    const control: unknown[] = [];
+    const control = new Recording<unknown>();
     const unsubscribe = await bus.subscribe('processor:nudge', (p) => got.push(p));
     await bus.subscribe('processor:nudge', (p) => control.push(p));
     unsubscribe();
     await bus.publish('processor:nudge', {});
-    await eventually(() => control.length === 1);
+    // Delivered to every subscriber at once: once the control copy is in, the other would be too.
+    await control.atLeast(1);
     expect(got).toEqual([]);
   });
 
@@ -56,11 +58,10 @@ describe('redis bus', () => {
   it('should deliver across two separate bus instances (two app instances)', async () => {
     const one = createRedisBus({ url: REDIS_URL, keyPrefix: prefix });
     const two = createRedisBus({ url: REDIS_URL, keyPrefix: prefix });
-    const got: unknown[] = [];
+    const got = new Recording<unknown>();
     await two.subscribe('apiKeys:revoked', (p) => got.push(p));
     await one.publish('apiKeys:revoked', { id: 'k1' });
-    await eventually(() => got.length === 1);
-    expect(got).toEqual([{ id: 'k1' }]);
+    expect(await got.atLeast(1)).toEqual([{ id: 'k1' }]);
     await Promise.all([one.close(), two.close()]);
   });
 

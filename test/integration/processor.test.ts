@@ -8,10 +8,9 @@ import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
 import { StreamProcessor } from '../../src/events/processor.js';
-import { localLease, redisLease } from '../../src/lease.js';
 import { EventStore } from '../../src/events/store.js';
+import { localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { eventually } from '../helpers/app.js';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -19,6 +18,7 @@ import {
   redisKeyPrefix,
   type TestDatabase,
 } from '../helpers/services.js';
+import { deferred } from '../helpers/waits.js';
 
 let database: TestDatabase;
 let db: Database;
@@ -108,14 +108,15 @@ describe('stream processor', () => {
   it('should keep its lease through a rebuild that outlasts the lease, and finish it', async () => {
     const leasePrefix = `${prefix}lease-test:`;
     const aggregates = new RedisAggregateStore({ redis, keyPrefix: leasePrefix });
-    /** Pages of the rebuild arrive slowly, as from a busy database. */
+    const rebuilt = deferred();
+    /** Pages of the rebuild arrive slowly, as from a busy database; `rebuilt` settles when the rebuild has used them. */
     class SlowRebuild extends EventStore {
       override processedSince<T>(
         since: Date,
         pageSize: number,
         use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
       ) {
-        return super.processedSince(since, pageSize, (pages) =>
+        const result = super.processedSince(since, pageSize, (pages) =>
           use(
             (async function* () {
               for await (const page of pages) {
@@ -125,6 +126,8 @@ describe('stream processor', () => {
             })(),
           ),
         );
+        result.then(() => rebuilt.resolve(), rebuilt.reject);
+        return result;
       }
     }
     const store = new SlowRebuild(db.prisma);
@@ -144,9 +147,10 @@ describe('stream processor', () => {
     });
     await processor.start();
     try {
-      await eventually(async () => (await aggregates.lastAppliedBatch()) !== null, 10_000, 50);
-      const [rebuilt] = await aggregates.read([{ metric: 'slow_rebuild', window: 'M5' }], Date.now());
-      expect(rebuilt?.count).toBe(400);
+      await rebuilt.promise;
+      expect(await aggregates.lastAppliedBatch()).not.toBeNull();
+      const [aggregate] = await aggregates.read([{ metric: 'slow_rebuild', window: 'M5' }], Date.now());
+      expect(aggregate?.count).toBe(400);
     } finally {
       await processor.stop();
     }

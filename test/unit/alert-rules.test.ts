@@ -15,7 +15,7 @@ function problemsOf(input: unknown): string[] {
   return result.problems;
 }
 
-function valueOf(input: unknown) {
+function validated(input: unknown) {
   const result = validateRuleInput(input);
   if (!result.ok) throw new Error(`expected a valid rule, got: ${result.problems.join('; ')}`);
   return result.value;
@@ -23,7 +23,7 @@ function valueOf(input: unknown) {
 
 describe('validateRuleInput', () => {
   it('should apply the contract defaults to a minimal rule', () => {
-    expect(valueOf(rule)).toEqual({
+    expect(validated(rule)).toEqual({
       name: 'Slow API',
       severity: 'HIGH',
       conditions: [{ metric: 'api_response_time', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
@@ -35,7 +35,7 @@ describe('validateRuleInput', () => {
   });
 
   it('should treat explicit nulls as the defaults, as GraphQL may send them', () => {
-    const value = valueOf({
+    const value = validated({
       ...rule,
       conditions: [{ ...condition, window: null, aggregation: null }],
       enabled: null,
@@ -60,16 +60,16 @@ describe('validateRuleInput', () => {
       webhookUrls: ['https://hooks.example.com/a', 'http://127.0.0.1:8080/alerts'],
       emails: ['ops@example.com'],
     };
-    expect(valueOf(full)).toEqual(full);
+    expect(validated(full)).toEqual(full);
   });
 
   it('should trim the name and reject one that is empty or too long', () => {
-    expect(valueOf({ ...rule, name: '  Slow API  ' }).name).toBe('Slow API');
+    expect(validated({ ...rule, name: '  Slow API  ' }).name).toBe('Slow API');
     expect(problemsOf({ ...rule, name: '   ' })).toEqual(['name must not be empty']);
     expect(problemsOf({ ...rule, name: 'x'.repeat(RULE_LIMITS.maxNameLength + 1) })).toEqual([
       'name must be at most 200 characters',
     ]);
-    expect(valueOf({ ...rule, name: 'x'.repeat(RULE_LIMITS.maxNameLength) }).name).toHaveLength(200);
+    expect(validated({ ...rule, name: 'x'.repeat(RULE_LIMITS.maxNameLength) }).name).toHaveLength(200);
   });
 
   it('should name a missing required field', () => {
@@ -98,13 +98,13 @@ describe('validateRuleInput', () => {
     expect(problemsOf({ ...rule, conditions: [] })).toEqual(['conditions must have at least one condition']);
     const tooMany = Array.from({ length: RULE_LIMITS.maxConditions + 1 }, () => condition);
     expect(problemsOf({ ...rule, conditions: tooMany })).toEqual(['conditions must have at most 20 conditions']);
-    expect(valueOf({ ...rule, conditions: tooMany.slice(1) }).conditions).toHaveLength(20);
+    expect(validated({ ...rule, conditions: tooMany.slice(1) }).conditions).toHaveLength(20);
   });
 
   it.each(['_private', 'api.response:time-2', 'A', `a${'b'.repeat(127)}`])(
     'should accept the metric name %s',
     (metric) => {
-      expect(valueOf({ ...rule, conditions: [{ ...condition, metric }] }).conditions[0]?.metric).toBe(metric);
+      expect(validated({ ...rule, conditions: [{ ...condition, metric }] }).conditions[0]?.metric).toBe(metric);
     },
   );
 
@@ -156,7 +156,7 @@ describe('validateRuleInput', () => {
   });
 
   it('should notify a repeated webhook URL or email only once', () => {
-    const value = valueOf({
+    const value = validated({
       ...rule,
       webhookUrls: ['https://example.com/a', 'https://example.com/b', 'https://example.com/a'],
       emails: ['ops@example.com', 'ops@example.com'],

@@ -29,7 +29,7 @@ describe('validateBatch', () => {
     [{ data: { a: { b: { c: { d: {} } } } } }, 'nested more than 4 levels'],
     [{ data: { s: 'x'.repeat(2_000) } }, 'more than the limit of 1000'],
     [{ data: { s: 'a\u0000b' } }, 'NUL character'],
-    [{ data: { ['k\u0000']: 1 } }, 'NUL character'],
+    [{ data: { 'k\u0000': 1 } }, 'NUL character'],
     [{ data: { s: '\ud800' } }, 'unpaired surrogate'],
     [{ timestamp: new Date(now + 6 * 60_000) }, 'in the future'],
   ] as [Partial<PublishEventInput>, string][])('should name event 1 and the problem for %j', (over, says) => {

@@ -1,0 +1,322 @@
+/* eslint-disable */
+import * as types from './graphql.js';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": typeof types.AlertRuleFieldsFragmentDoc,
+    "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": typeof types.AlertFieldsFragmentDoc,
+    "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": typeof types.CreateAlertRuleDocument,
+    "\n  mutation UpdateAlertRule($id: ID!, $input: AlertRuleInput!) {\n    updateAlertRule(id: $id, input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": typeof types.UpdateAlertRuleDocument,
+    "\n  query AlertRule($id: ID!) {\n    alertRule(id: $id) {\n      id\n      name\n    }\n  }\n": typeof types.AlertRuleDocument,
+    "\n  query AlertRules {\n    alertRules {\n      id\n      name\n    }\n  }\n": typeof types.AlertRulesDocument,
+    "\n  mutation DeleteAlertRule($id: ID!) {\n    deleteAlertRule(id: $id)\n  }\n": typeof types.DeleteAlertRuleDocument,
+    "\n  mutation AcknowledgeAlert($id: ID!) {\n    acknowledgeAlert(id: $id) {\n      id\n      status\n      acknowledgedAt\n    }\n  }\n": typeof types.AcknowledgeAlertDocument,
+    "\n  query AlertsOfRule($ruleId: ID) {\n    alerts(ruleId: $ruleId) {\n      edges {\n        node {\n          ...AlertFields\n        }\n      }\n    }\n  }\n": typeof types.AlertsOfRuleDocument,
+    "\n  query LatestAlertDeliveries {\n    alerts(first: 1) {\n      edges {\n        node {\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n          }\n        }\n      }\n    }\n  }\n": typeof types.LatestAlertDeliveriesDocument,
+    "\n  query AlertEvents {\n    events(types: [ALERT_TRIGGERED]) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": typeof types.AlertEventsDocument,
+    "\n  query AlertsWithRules {\n    alerts(first: 50) {\n      edges {\n        node {\n          rule {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n": typeof types.AlertsWithRulesDocument,
+    "\n  subscription AlertTriggered {\n    alertTriggered {\n      ...AlertFields\n    }\n  }\n": typeof types.AlertTriggeredDocument,
+    "\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n": typeof types.CriticalAlertTriggeredDocument,
+    "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": typeof types.RuleAlertTriggeredDocument,
+    "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": typeof types.AlertResolvedDocument,
+    "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.LatestEventsDocument,
+    "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
+    "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
+    "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": typeof types.LatestEventIdDocument,
+    "\n      query Typename {\n        __typename\n      }\n    ": typeof types.TypenameDocument,
+    "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": typeof types.EmbeddedHistoryDocument,
+    "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": typeof types.AggregatesMetricMajorDocument,
+    "\n        query MetricNames {\n          metricNames\n        }\n      ": typeof types.MetricNamesDocument,
+    "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": typeof types.LiveMetricDocument,
+    "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": typeof types.DashboardDocument,
+    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
+    "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": typeof types.PublishAnomalyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeApiKeyDocument,
+    "\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.LatestEventIdsDocument,
+    "\n  query AlertRuleNamesOnly {\n    alertRules {\n      name\n    }\n  }\n": typeof types.AlertRuleNamesOnlyDocument,
+    "\n  query AlertRuleSecrets {\n    alertRules {\n      webhookUrls\n      emails\n    }\n  }\n": typeof types.AlertRuleSecretsDocument,
+    "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": typeof types.AlertRuleWebhookUrlsDocument,
+    "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": typeof types.AlertRuleEmailsDocument,
+    "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": typeof types.InsightsDocument,
+    "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DeepEventsDocument,
+    "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": typeof types.PublishTwoAnomaliesDocument,
+    "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": typeof types.PublishAnomalyWithIdDocument,
+    "\n        query FourAliases {\n          a: metricNames\n          b: metricNames\n          c: metricNames\n          d: metricNames\n        }\n      ": typeof types.FourAliasesDocument,
+    "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": typeof types.QueryTypeNameDocument,
+    "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.SecretsHistoryDocument,
+    "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
+    "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": typeof types.PublishEventDocument,
+    "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": typeof types.PublishEventsDocument,
+    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n": typeof types.AggregateDocument,
+    "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": typeof types.CreateApiKeyDocument,
+    "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
+};
+const documents: Documents = {
+    "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": types.AlertRuleFieldsFragmentDoc,
+    "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": types.AlertFieldsFragmentDoc,
+    "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": types.CreateAlertRuleDocument,
+    "\n  mutation UpdateAlertRule($id: ID!, $input: AlertRuleInput!) {\n    updateAlertRule(id: $id, input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": types.UpdateAlertRuleDocument,
+    "\n  query AlertRule($id: ID!) {\n    alertRule(id: $id) {\n      id\n      name\n    }\n  }\n": types.AlertRuleDocument,
+    "\n  query AlertRules {\n    alertRules {\n      id\n      name\n    }\n  }\n": types.AlertRulesDocument,
+    "\n  mutation DeleteAlertRule($id: ID!) {\n    deleteAlertRule(id: $id)\n  }\n": types.DeleteAlertRuleDocument,
+    "\n  mutation AcknowledgeAlert($id: ID!) {\n    acknowledgeAlert(id: $id) {\n      id\n      status\n      acknowledgedAt\n    }\n  }\n": types.AcknowledgeAlertDocument,
+    "\n  query AlertsOfRule($ruleId: ID) {\n    alerts(ruleId: $ruleId) {\n      edges {\n        node {\n          ...AlertFields\n        }\n      }\n    }\n  }\n": types.AlertsOfRuleDocument,
+    "\n  query LatestAlertDeliveries {\n    alerts(first: 1) {\n      edges {\n        node {\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n          }\n        }\n      }\n    }\n  }\n": types.LatestAlertDeliveriesDocument,
+    "\n  query AlertEvents {\n    events(types: [ALERT_TRIGGERED]) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": types.AlertEventsDocument,
+    "\n  query AlertsWithRules {\n    alerts(first: 50) {\n      edges {\n        node {\n          rule {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n": types.AlertsWithRulesDocument,
+    "\n  subscription AlertTriggered {\n    alertTriggered {\n      ...AlertFields\n    }\n  }\n": types.AlertTriggeredDocument,
+    "\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n": types.CriticalAlertTriggeredDocument,
+    "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": types.RuleAlertTriggeredDocument,
+    "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": types.AlertResolvedDocument,
+    "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.LatestEventsDocument,
+    "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
+    "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
+    "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": types.LatestEventIdDocument,
+    "\n      query Typename {\n        __typename\n      }\n    ": types.TypenameDocument,
+    "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": types.EmbeddedHistoryDocument,
+    "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": types.AggregatesMetricMajorDocument,
+    "\n        query MetricNames {\n          metricNames\n        }\n      ": types.MetricNamesDocument,
+    "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": types.LiveMetricDocument,
+    "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": types.DashboardDocument,
+    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
+    "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": types.PublishAnomalyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeApiKeyDocument,
+    "\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.LatestEventIdsDocument,
+    "\n  query AlertRuleNamesOnly {\n    alertRules {\n      name\n    }\n  }\n": types.AlertRuleNamesOnlyDocument,
+    "\n  query AlertRuleSecrets {\n    alertRules {\n      webhookUrls\n      emails\n    }\n  }\n": types.AlertRuleSecretsDocument,
+    "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": types.AlertRuleWebhookUrlsDocument,
+    "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": types.AlertRuleEmailsDocument,
+    "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": types.InsightsDocument,
+    "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DeepEventsDocument,
+    "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": types.PublishTwoAnomaliesDocument,
+    "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": types.PublishAnomalyWithIdDocument,
+    "\n        query FourAliases {\n          a: metricNames\n          b: metricNames\n          c: metricNames\n          d: metricNames\n        }\n      ": types.FourAliasesDocument,
+    "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": types.QueryTypeNameDocument,
+    "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.SecretsHistoryDocument,
+    "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
+    "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": types.PublishEventDocument,
+    "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": types.PublishEventsDocument,
+    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n": types.AggregateDocument,
+    "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": types.CreateApiKeyDocument,
+    "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": types.EventPublishedDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n"): (typeof documents)["\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n"): (typeof documents)["\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n"): (typeof documents)["\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateAlertRule($id: ID!, $input: AlertRuleInput!) {\n    updateAlertRule(id: $id, input: $input) {\n      ...AlertRuleFields\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateAlertRule($id: ID!, $input: AlertRuleInput!) {\n    updateAlertRule(id: $id, input: $input) {\n      ...AlertRuleFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRule($id: ID!) {\n    alertRule(id: $id) {\n      id\n      name\n    }\n  }\n"): (typeof documents)["\n  query AlertRule($id: ID!) {\n    alertRule(id: $id) {\n      id\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRules {\n    alertRules {\n      id\n      name\n    }\n  }\n"): (typeof documents)["\n  query AlertRules {\n    alertRules {\n      id\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteAlertRule($id: ID!) {\n    deleteAlertRule(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteAlertRule($id: ID!) {\n    deleteAlertRule(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AcknowledgeAlert($id: ID!) {\n    acknowledgeAlert(id: $id) {\n      id\n      status\n      acknowledgedAt\n    }\n  }\n"): (typeof documents)["\n  mutation AcknowledgeAlert($id: ID!) {\n    acknowledgeAlert(id: $id) {\n      id\n      status\n      acknowledgedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertsOfRule($ruleId: ID) {\n    alerts(ruleId: $ruleId) {\n      edges {\n        node {\n          ...AlertFields\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AlertsOfRule($ruleId: ID) {\n    alerts(ruleId: $ruleId) {\n      edges {\n        node {\n          ...AlertFields\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LatestAlertDeliveries {\n    alerts(first: 1) {\n      edges {\n        node {\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LatestAlertDeliveries {\n    alerts(first: 1) {\n      edges {\n        node {\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertEvents {\n    events(types: [ALERT_TRIGGERED]) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AlertEvents {\n    events(types: [ALERT_TRIGGERED]) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertsWithRules {\n    alerts(first: 50) {\n      edges {\n        node {\n          rule {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query AlertsWithRules {\n    alerts(first: 50) {\n      edges {\n        node {\n          rule {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription AlertTriggered {\n    alertTriggered {\n      ...AlertFields\n    }\n  }\n"): (typeof documents)["\n  subscription AlertTriggered {\n    alertTriggered {\n      ...AlertFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n"): (typeof documents)["\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n"): (typeof documents)["\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n"): (typeof documents)["\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n"): (typeof documents)["\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      "): (typeof documents)["\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query Typename {\n        __typename\n      }\n    "): (typeof documents)["\n      query Typename {\n        __typename\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      "): (typeof documents)["\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        "): (typeof documents)["\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        query MetricNames {\n          metricNames\n        }\n      "): (typeof documents)["\n        query MetricNames {\n          metricNames\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      "): (typeof documents)["\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      "): (typeof documents)["\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n"): (typeof documents)["\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"): (typeof documents)["\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRuleNamesOnly {\n    alertRules {\n      name\n    }\n  }\n"): (typeof documents)["\n  query AlertRuleNamesOnly {\n    alertRules {\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRuleSecrets {\n    alertRules {\n      webhookUrls\n      emails\n    }\n  }\n"): (typeof documents)["\n  query AlertRuleSecrets {\n    alertRules {\n      webhookUrls\n      emails\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n"): (typeof documents)["\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n"): (typeof documents)["\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    "): (typeof documents)["\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      "): (typeof documents)["\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      "): (typeof documents)["\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        query FourAliases {\n          a: metricNames\n          b: metricNames\n          c: metricNames\n          d: metricNames\n        }\n      "): (typeof documents)["\n        query FourAliases {\n          a: metricNames\n          b: metricNames\n          c: metricNames\n          d: metricNames\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    "): (typeof documents)["\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "): (typeof documents)["\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n"): (typeof documents)["\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n"): (typeof documents)["\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n"): (typeof documents)["\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n"): (typeof documents)["\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"): (typeof documents)["\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
