@@ -17,6 +17,7 @@ import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db.js';
 import { Ingestion } from './events/ingest.js';
+import { eventLimitsOf } from './events/model.js';
 import { StreamProcessor } from './events/processor.js';
 import { EventService } from './events/service.js';
 import { EventStore } from './events/store.js';
@@ -74,12 +75,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
     store: eventStore,
     bus,
     logger,
-    limits: {
-      maxBatchSize: config.MAX_BATCH_SIZE,
-      maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
-      maxEventBytes: config.MAX_EVENT_BYTES,
-      maxDepth: config.MAX_EVENT_DEPTH,
-    },
+    limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
     nudgeLocal: () => processor.nudge(),
     hooks: {

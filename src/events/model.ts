@@ -1,5 +1,6 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
 import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 import { isPlainObject } from '../json.js';
@@ -36,6 +37,18 @@ export interface EventLimits {
   maxEventBytes: number;
   /** Deepest nesting of `data` (MAX_EVENT_DEPTH): deeper is refused before serialising it could exhaust the stack. */
   maxDepth: number;
+}
+
+/** The publishing limits a deployment configured. */
+export function eventLimitsOf(
+  config: Pick<Config, 'MAX_BATCH_SIZE' | 'MAX_FUTURE_SKEW_MS' | 'MAX_EVENT_BYTES' | 'MAX_EVENT_DEPTH'>,
+): EventLimits {
+  return {
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+    maxEventBytes: config.MAX_EVENT_BYTES,
+    maxDepth: config.MAX_EVENT_DEPTH,
+  };
 }
 
 export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };

@@ -43,17 +43,7 @@ async function stop(server: TestServer): Promise<void> {
 const SNAPSHOT = graphql(`
   query AggregateSnapshot {
     aggregates(metrics: ["restart_a", "restart_b", "anomaly_count"], windows: [M1, M15, H24]) {
-      metric
-      window
-      count
-      sum
-      avg
-      min
-      max
-      stddev
-      p50
-      p95
-      p99
+      ...AggregateStats
     }
     metricNames
   }

@@ -40,7 +40,7 @@ type Documents = {
     "\n        query MetricNames {\n          metricNames\n        }\n      ": typeof types.MetricNamesDocument,
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": typeof types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": typeof types.DashboardDocument,
-    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
+    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": typeof types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeApiKeyDocument,
     "\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.LatestEventIdsDocument,
@@ -58,7 +58,8 @@ type Documents = {
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": typeof types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": typeof types.PublishEventsDocument,
-    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n": typeof types.AggregateDocument,
+    "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": typeof types.AggregateStatsFragmentDoc,
+    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": typeof types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": typeof types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
 };
@@ -89,7 +90,7 @@ const documents: Documents = {
     "\n        query MetricNames {\n          metricNames\n        }\n      ": types.MetricNamesDocument,
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": types.DashboardDocument,
-    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
+    "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeApiKeyDocument,
     "\n  query LatestEventIds {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.LatestEventIdsDocument,
@@ -107,7 +108,8 @@ const documents: Documents = {
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": types.PublishEventsDocument,
-    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n": types.AggregateDocument,
+    "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": types.AggregateStatsFragmentDoc,
+    "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": types.EventPublishedDocument,
 };
@@ -233,7 +235,7 @@ export function graphql(source: "\n        subscription Dashboard {\n          d
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n"): (typeof documents)["\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      metric\n      window\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n    metricNames\n  }\n"];
+export function graphql(source: "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n"): (typeof documents)["\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -305,7 +307,11 @@ export function graphql(source: "\n  mutation PublishEvents($inputs: [PublishEve
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n"): (typeof documents)["\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      metric\n      window\n      from\n      to\n      count\n      sum\n      avg\n      min\n      max\n      stddev\n      p50\n      p95\n      p99\n    }\n  }\n"];
+export function graphql(source: "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n"): (typeof documents)["\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n"): (typeof documents)["\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -2,24 +2,24 @@
 // components that subscribe and publish. Every call goes to the real bus underneath.
 import type { Bus, Listener } from '../../src/bus/bus.js';
 import type { Topic, Topics } from '../../src/bus/topics.js';
-import { Recorder } from './deferred.js';
+import { Recording } from './waits.js';
 
 export interface ObservedBus {
   bus: Bus;
   /** Live subscriptions of `topic` made through `bus` and not yet unsubscribed. */
   listeners(topic: Topic): number;
   /** Each topic once its subscription through `bus` is live, in order. */
-  subscribed: Recorder<Topic>;
+  subscribed: Recording<Topic>;
   /** Every publish made through `bus`, in call order. */
-  published: Recorder<{ topic: Topic; payload: unknown }>;
+  published: Recording<{ topic: Topic; payload: unknown }>;
   /** The payloads published on `topic` so far. */
   publishedOn<K extends Topic>(topic: K): Topics[K][];
 }
 
 export function observeBus(inner: Bus): ObservedBus {
   const counts = new Map<Topic, number>();
-  const subscribed = new Recorder<Topic>();
-  const published = new Recorder<{ topic: Topic; payload: unknown }>();
+  const subscribed = new Recording<Topic>();
+  const published = new Recording<{ topic: Topic; payload: unknown }>();
   const bus: Bus = {
     async publish(topic, payload) {
       published.push({ topic, payload });

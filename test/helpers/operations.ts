@@ -24,22 +24,29 @@ export const PUBLISH_EVENTS = graphql(`
   }
 `);
 
+/** Every statistic of an aggregate; spread it into a selection with `...AggregateStats`. */
+export const AGGREGATE_STATS = graphql(`
+  fragment AggregateStats on MetricAggregate {
+    metric
+    window
+    count
+    sum
+    avg
+    min
+    max
+    stddev
+    p50
+    p95
+    p99
+  }
+`);
+
 export const AGGREGATE = graphql(`
   query Aggregate($metric: String!, $window: WindowSize!) {
     aggregate(metric: $metric, window: $window) {
-      metric
-      window
+      ...AggregateStats
       from
       to
-      count
-      sum
-      avg
-      min
-      max
-      stddev
-      p50
-      p95
-      p99
     }
   }
 `);

@@ -55,10 +55,11 @@ export class Recording<T> {
   readonly items: T[] = [];
   private readonly condition = new Condition();
 
-  push(...items: T[]): void {
+  /** Bound, so it can be handed out as a listener. */
+  readonly push = (...items: T[]): void => {
     this.items.push(...items);
     this.condition.changed();
-  }
+  };
 
   async until(check: (items: T[]) => boolean, timeoutMs = 10_000): Promise<T[]> {
     await this.condition.until(

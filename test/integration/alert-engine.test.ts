@@ -13,12 +13,13 @@ import { createMemoryBus } from '../../src/bus/bus.js';
 import { configWith } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { Ingestion } from '../../src/events/ingest.js';
+import { eventLimitsOf } from '../../src/events/model.js';
 import { EventStore } from '../../src/events/store.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { deferred, Recorder } from '../helpers/deferred.js';
 import { observeBus } from '../helpers/observed-bus.js';
 import { type Cleanups, startReceiver } from '../helpers/receivers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { deferred, Recording } from '../helpers/waits.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -68,12 +69,7 @@ async function startEngine(options: EngineOptions = {}) {
     store: events,
     bus: observed.bus,
     logger,
-    limits: {
-      maxBatchSize: config.MAX_BATCH_SIZE,
-      maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
-      maxEventBytes: config.MAX_EVENT_BYTES,
-      maxDepth: config.MAX_EVENT_DEPTH,
-    },
+    limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
     nudgeLocal: () => {},
   });
@@ -134,16 +130,27 @@ async function startEngine(options: EngineOptions = {}) {
   };
 }
 
+/** An engine (started, when asked, before anything else) whose default rule over `metric` has just fired. */
+async function firingRule(metric: string, { started = false } = {}) {
+  const setup = await startEngine();
+  if (started) await setup.engine.start();
+  const rule = await setup.rule(metric);
+  await setup.feed(metric, 900);
+  await setup.engine.evaluate([metric]);
+  const [fired] = await alertsOf(rule.id);
+  return { setup, rule, fired };
+}
+
 async function alertsOf(ruleId: string) {
   return db.prisma.alert.findMany({ where: { ruleId }, orderBy: { seq: 'asc' } });
 }
 
 /** Waits until the engine's listener has seen a rule change: ours subscribed after it, and the bus keeps order. */
 async function announceRuleChange(setup: Awaited<ReturnType<typeof startEngine>>, id: string) {
-  const seen = new Recorder<{ id: string }>();
+  const seen = new Recording<{ id: string }>();
   await setup.observed.bus.subscribe('alertRules:changed', seen.push);
   await setup.observed.bus.publish('alertRules:changed', { id });
-  await seen.waitForCount(1);
+  await seen.atLeast(1);
 }
 
 describe('alert engine', () => {
@@ -208,11 +215,7 @@ describe('alert engine', () => {
   });
 
   it('should resolve when the rule no longer holds, once, and fire a new alert when it holds again', async () => {
-    const setup = await startEngine();
-    const rule = await setup.rule('latency_ms');
-    await setup.feed('latency_ms', 900);
-    await setup.engine.evaluate(['latency_ms']);
-    const [fired] = await alertsOf(rule.id);
+    const { setup, rule, fired } = await firingRule('latency_ms');
 
     setup.advance(2 * MINUTE); // the samples have left the 1-minute window
     await setup.engine.evaluate(null);
@@ -284,12 +287,7 @@ describe('alert engine', () => {
   });
 
   it('should resolve the alert of a rule disabled while firing, and not fire it while disabled', async () => {
-    const setup = await startEngine();
-    await setup.engine.start();
-    const rule = await setup.rule('latency_ms');
-    await setup.feed('latency_ms', 900);
-    await setup.engine.evaluate(['latency_ms']);
-    const [fired] = await alertsOf(rule.id);
+    const { setup, rule, fired } = await firingRule('latency_ms', { started: true });
 
     const { id, createdAt, updatedAt, ...definition } = rule;
     await store.updateRule(id, { ...definition, enabled: false });
@@ -333,12 +331,7 @@ describe('alert engine', () => {
   });
 
   it('should resolve and announce an open alert whose rule vanished without the store resolving it', async () => {
-    const setup = await startEngine();
-    await setup.engine.start();
-    const rule = await setup.rule('latency_ms');
-    await setup.feed('latency_ms', 900);
-    await setup.engine.evaluate(['latency_ms']);
-    const [fired] = await alertsOf(rule.id);
+    const { setup, rule, fired } = await firingRule('latency_ms', { started: true });
     // Removed behind the store's back (by hand, or by a version that did not resolve on delete).
     await db.prisma.alertRule.delete({ where: { id: rule.id } });
     await announceRuleChange(setup, rule.id);
@@ -350,7 +343,7 @@ describe('alert engine', () => {
   it('should merge evaluations asked for while one runs into a single next one', async () => {
     const reads: AggregateQuery[][] = [];
     let gate: Promise<void> | null = null;
-    const entered = new Recorder<number>();
+    const entered = new Recording<number>();
     const setup = await startEngine({
       aggregates: (real) => ({
         lastAppliedBatch: () => real.lastAppliedBatch(),
@@ -374,7 +367,7 @@ describe('alert engine', () => {
     const slow = deferred();
     gate = slow.promise;
     const running = setup.engine.evaluate(['m1']);
-    await entered.waitForCount(1);
+    await entered.atLeast(1);
     const asked: Promise<void>[] = [];
     for (let i = 0; i < 100; i++) asked.push(setup.engine.evaluate(['m2']), setup.engine.evaluate(['m3']));
     gate = null;
@@ -388,7 +381,7 @@ describe('alert engine', () => {
     const slowAgain = deferred();
     gate = slowAgain.promise;
     const again = setup.engine.evaluate(['m1']);
-    await entered.waitForCount(3);
+    await entered.atLeast(3);
     const more = [setup.engine.evaluate(['m2']), setup.engine.evaluate(null), setup.engine.evaluate(['m3'])];
     gate = null;
     slowAgain.resolve();

@@ -1,15 +1,11 @@
-// The ConnectionRegistry (src/security/connections.ts) with real WebSockets on loopback and the in-process bus:
-// connections per key are capped, and a revoked key's sockets are closed, by the bus message or by the periodic
-// check, which survives a database that does not answer.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { ConnectionRegistry, type ConnectionRegistryOptions } from '../../src/security/connections.js';
-import { deferred, Recorder } from '../helpers/deferred.js';
+import { startLoopbackWebSocketServer } from '../helpers/loopback-ws.js';
 import { observeBus } from '../helpers/observed-bus.js';
+import { deferred, Recording } from '../helpers/waits.js';
 
 const HOUR = 60 * 60_000;
 
@@ -31,14 +27,7 @@ interface Connection {
 
 /** A WebSocket server on loopback; `connect()` opens one real client connection to it. */
 async function startServer() {
-  const http: Server = createServer();
-  const wss = new WebSocketServer({ server: http });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () => new Promise<void>((resolve) => http.close(() => resolve())),
-    () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  );
-  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const { wss, url } = await startLoopbackWebSocketServer(cleanups);
   return {
     async connect(): Promise<Connection> {
       const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
@@ -162,17 +151,17 @@ describe('connection registry', () => {
     registry.stop();
     expect(observed.listeners('apiKeys:revoked')).toBe(0);
     // A listener of our own sees the message; the stopped registry no longer acts on it.
-    const seen = new Recorder<{ id: string }>();
+    const seen = new Recording<{ id: string }>();
     await observed.bus.subscribe('apiKeys:revoked', seen.push);
     await observed.bus.publish('apiKeys:revoked', { id: 'key-b' });
-    await seen.waitForCount(1);
+    await seen.atLeast(1);
     expect(b1.socket.readyState).toBe(WebSocket.OPEN);
   });
 
   it('should close the sockets of keys the periodic check finds revoked, asking only about keys it holds', async () => {
     const server = await startServer();
     const revoked = new Set<string>();
-    const asked = new Recorder<string[]>();
+    const asked = new Recording<string[]>();
     const { registry } = createRegistry({
       maxPerKey: 5,
       checkEveryMs: 20,
@@ -186,7 +175,7 @@ describe('connection registry', () => {
     registry.admit('key-a', a2.socket);
     registry.admit('key-b', b1.socket);
     await registry.start();
-    await asked.waitForCount(1);
+    await asked.atLeast(1);
     expect(asked.items[0]).toEqual(['key-a', 'key-b']);
     expect(a1.socket.readyState).toBe(WebSocket.OPEN);
     // Revoked while the bus message was lost: the next check finds it.
@@ -195,7 +184,7 @@ describe('connection registry', () => {
     expect((await a2.closed).code).toBe(4403);
     await Promise.all([a1.serverClosed, a2.serverClosed]);
     const after = asked.items.length;
-    await asked.waitForCount(after + 1);
+    await asked.atLeast(after + 1);
     expect(asked.items.at(-1)).toEqual(['key-b']);
     expect(b1.client.readyState).toBe(WebSocket.OPEN);
   });

@@ -1,12 +1,8 @@
-// The outbound guard (src/security/outbound.ts) on a real WebSocket over loopback, with a client that stops reading
-// so the server's unsent bytes (bufferedAmount) really grow: what a slow client receives, in which order, and when
-// it is cut off.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { guardOutbound, type OutboundGuardOptions } from '../../src/security/outbound.js';
-import { Recorder } from '../helpers/deferred.js';
+import { startLoopbackWebSocketServer } from '../helpers/loopback-ws.js';
+import { Recording } from '../helpers/waits.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -26,15 +22,9 @@ afterEach(async () => {
 
 /** A server socket guarded as the app guards it, and a real client on loopback recording what it receives. */
 async function connect(options: Partial<OutboundGuardOptions> = {}) {
-  const http: Server = createServer();
-  const wss = new WebSocketServer({ server: http });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () => new Promise<void>((resolve) => http.close(() => resolve())),
-    () => new Promise<void>((resolve) => wss.close(() => resolve())),
-  );
+  const { wss, url } = await startLoopbackWebSocketServer(cleanups);
   const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-  const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+  const client = new WebSocket(url);
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
@@ -43,7 +33,7 @@ async function connect(options: Partial<OutboundGuardOptions> = {}) {
     if (client.readyState !== WebSocket.CLOSED) client.terminate();
     await closed;
   });
-  const received = new Recorder<Received>();
+  const received = new Recording<Received>();
   client.on('message', (data) => {
     const message = JSON.parse(data.toString()) as { id?: string; type: string; payload?: { data?: { i?: number } } };
     received.push({ id: message.id, type: message.type, i: message.payload?.data?.i });
@@ -96,7 +86,7 @@ describe('outbound guard', () => {
       socket.send(next('events', i), () => callbacks++);
       expect(guard.held).toBe(0);
     }
-    const items = await received.waitForCount(100);
+    const items = await received.atLeast(100);
     expect(items.map((m) => `${m.id}:${m.i}`)).toEqual(range(50).flatMap((i) => [`dash:${i}`, `events:${i}`]));
     expect(callbacks).toBe(100);
     expect(counts.coalesced).toBe(0);
@@ -115,7 +105,7 @@ describe('outbound guard', () => {
     expect(counts.coalesced).toBe(9 + 2);
     client.resume();
     // Nothing more is sent: the held updates go out when the socket drains.
-    const items = await received.waitFor((all) => of(all, 'dash').length > 0 && of(all, 'metric').length > 0);
+    const items = await received.until((all) => of(all, 'dash').length > 0 && of(all, 'metric').length > 0);
     expect(of(items, 'dash').map((m) => m.i)).toEqual([9]);
     expect(of(items, 'metric').map((m) => m.i)).toEqual([2]);
     expect(of(items, 'events').map((m) => m.i)).toEqual(range(fillers));
@@ -134,7 +124,7 @@ describe('outbound guard', () => {
     socket.send(next('dash', 7));
     expect(guard.held).toBe(1);
     client.resume();
-    const items = await received.waitFor((all) => of(all, 'dash').length > 0);
+    const items = await received.until((all) => of(all, 'dash').length > 0);
     expect(items.slice(fillers).map((m) => `${m.id}:${m.i}`)).toEqual(['dash:7']);
     expect(guard.held).toBe(0);
   });
@@ -161,7 +151,7 @@ describe('outbound guard', () => {
     socket.send(next('dash', 5));
     expect(guard.held).toBe(0);
     client.resume();
-    const items = await received.waitFor((all) => all.at(-1)?.id === 'dash' && all.at(-1)?.i === 5);
+    const items = await received.until((all) => all.at(-1)?.id === 'dash' && all.at(-1)?.i === 5);
     expect(items.slice(fillers).map((m) => `${m.id}:${m.type}:${m.i ?? ''}`)).toEqual([
       'dash:next:2',
       ...range(5).map((i) => `events:next:${fillers + i}`),
@@ -185,7 +175,7 @@ describe('outbound guard', () => {
     expect(guard.held).toBe(0);
     socket.send(next('1', 200)); // the client reused the id for a new subscription
     client.resume();
-    const items = await received.waitFor((all) => all.at(-1)?.id === '1');
+    const items = await received.until((all) => all.at(-1)?.id === '1');
     expect(items.slice(fillers).map((m) => `${m.id}:${m.i}`)).toEqual(['1:200']);
   });
 

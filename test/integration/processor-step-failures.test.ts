@@ -15,7 +15,6 @@ import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
 import { localLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { Recorder } from '../helpers/deferred.js';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -23,6 +22,7 @@ import {
   redisKeyPrefix,
   type TestDatabase,
 } from '../helpers/services.js';
+import { Recording } from '../helpers/waits.js';
 
 const EVENTS = 250;
 const BATCH_SIZE = 100; // three batches: 100, 100, 50
@@ -201,7 +201,7 @@ describe.each([
       run += 1;
       const metric = `step_failure_${restart ? 'restart' : 'same'}_${run}`;
       const { realBus, realAggregates, events, processor, failed } = pipeline(scenario, `${prefix}${metric}:`);
-      const broadcast = new Recorder<Topics['events:published']>();
+      const broadcast = new Recording<Topics['events:published']>();
       await realBus.subscribe('events:published', broadcast.push);
       const input = eventsOf(metric);
       expect((await events.insertBatch(input, new Date())).size).toBe(EVENTS);
@@ -222,7 +222,7 @@ describe.each([
       const wanted = new Set(input.map((e) => e.id));
       const seen = (messages: readonly Topics['events:published'][]) =>
         new Set(messages.flatMap((m) => m.events.map((e) => e.id)).filter((id) => wanted.has(id)));
-      await broadcast.waitFor((messages) => seen(messages).size === EVENTS);
+      await broadcast.until((messages) => seen(messages).size === EVENTS);
     });
   }
 });

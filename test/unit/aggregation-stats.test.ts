@@ -10,6 +10,7 @@ import {
   sketchBinValue,
   ZERO_BIN,
 } from '../../src/aggregation/stats.js';
+import { NO_SAMPLES } from '../helpers/aggregates.js';
 import { random } from '../helpers/random.js';
 
 function statsOf(values: number[]): BucketStats {
@@ -71,15 +72,7 @@ describe('bucket statistics', () => {
       window: 'M5',
       from: new Date(1_000),
       to: new Date(2_000),
-      count: 0,
-      sum: 0,
-      avg: null,
-      min: null,
-      max: null,
-      stddev: null,
-      p50: null,
-      p95: null,
-      p99: null,
+      ...NO_SAMPLES,
     });
   });
 

@@ -13,6 +13,7 @@ import {
   type RuleState,
 } from '../../src/alerts/evaluate.js';
 import type { AlertCondition } from '../../src/alerts/rules.js';
+import { NO_SAMPLES } from '../helpers/aggregates.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -36,17 +37,7 @@ function aggregate(metric: string, window: WindowSize, stats: Partial<MetricAggr
 }
 
 function emptyAggregate(metric: string, window: WindowSize): MetricAggregate {
-  return aggregate(metric, window, {
-    count: 0,
-    sum: 0,
-    avg: null,
-    min: null,
-    max: null,
-    stddev: null,
-    p50: null,
-    p95: null,
-    p99: null,
-  });
+  return aggregate(metric, window, NO_SAMPLES);
 }
 
 function cond(overrides: Partial<AlertCondition> = {}): AlertCondition {

@@ -5,8 +5,8 @@ import { type Bus, createMemoryBus } from '../../src/bus/bus.js';
 import { busIterator } from '../../src/bus/subscription.js';
 import type { EventMessage, Topics } from '../../src/bus/topics.js';
 import { DomainError } from '../../src/errors.js';
-import { deferred, Recorder } from '../helpers/deferred.js';
 import { type ObservedBus, observeBus } from '../helpers/observed-bus.js';
+import { deferred, Recording } from '../helpers/waits.js';
 
 const TOPIC = 'events:published';
 type Payload = Topics[typeof TOPIC];
@@ -42,9 +42,9 @@ const ids = (payload: Payload) => payload.events.map((e) => e.id);
  * Subscribes after the iterator's own subscription is live: the in-process bus calls listeners in the order they
  * subscribed, so once this probe has seen a message, the iterator has seen it too.
  */
-async function probeAfterIterator(setup: Setup): Promise<Recorder<Payload>> {
-  await setup.subscribed.waitFor((topics) => topics.includes(TOPIC));
-  const probe = new Recorder<Payload>();
+async function probeAfterIterator(setup: Setup): Promise<Recording<Payload>> {
+  await setup.subscribed.until((topics) => topics.includes(TOPIC));
+  const probe = new Recording<Payload>();
   await setup.inner.subscribe(TOPIC, probe.push);
   return probe;
 }
@@ -93,7 +93,7 @@ describe('busIterator', () => {
     s.iterators.push(iterator);
     const probe = await probeAfterIterator(s);
     await s.bus.publish(TOPIC, message('1', '2', '3'));
-    await probe.waitForCount(1);
+    await probe.atLeast(1);
     expect(await take(iterator, 3)).toEqual(['1', '2', '3']);
     // Still subscribed: a later item comes through.
     await s.bus.publish(TOPIC, message('4'));
@@ -109,7 +109,7 @@ describe('busIterator', () => {
     await s.bus.publish(TOPIC, message('1', '2'));
     await s.bus.publish(TOPIC, message('3', '4'));
     await s.bus.publish(TOPIC, message('5'));
-    await probe.waitForCount(3);
+    await probe.atLeast(3);
     // The subscriber gave up its bus subscription the moment it overflowed: it holds no listener from then on.
     expect(s.listeners(TOPIC)).toBe(0);
     expect(await take(iterator, 3)).toEqual(['1', '2', '3']);
@@ -133,7 +133,7 @@ describe('busIterator', () => {
     expect(await waiting).toEqual({ value: undefined, done: true });
     expect(s.listeners(TOPIC)).toBe(0);
     await s.bus.publish(TOPIC, message('after'));
-    await probe.waitForCount(2);
+    await probe.atLeast(2);
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
@@ -143,7 +143,7 @@ describe('busIterator', () => {
     s.iterators.push(iterator);
     const probe = await probeAfterIterator(s);
     await s.bus.publish(TOPIC, message('1', '2'));
-    await probe.waitForCount(1);
+    await probe.atLeast(1);
     await iterator.return?.();
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect(s.listeners(TOPIC)).toBe(0);
@@ -163,7 +163,7 @@ describe('busIterator', () => {
     s.iterators.push(iterator);
     await iterator.return?.();
     gate.resolve();
-    await s.subscribed.waitFor((topics) => topics.includes(TOPIC));
+    await s.subscribed.until((topics) => topics.includes(TOPIC));
     // The unsubscribe runs right after the subscription resolves, in the same turn as `next` sees it.
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect(s.listeners(TOPIC)).toBe(0);
@@ -188,7 +188,7 @@ describe('busIterator', () => {
     const probe = await probeAfterIterator(s);
     // While the replay is read, live items arrive: one the replay also holds (stored before its read), one new.
     await s.bus.publish(TOPIC, message('c', 'd'));
-    await probe.waitForCount(1);
+    await probe.atLeast(1);
     replay.resolve(['a', 'b', 'c']);
     expect(await take(iterator, 4)).toEqual(['a', 'b', 'c', 'd']);
     // A replayed item still on its way through the bus is not delivered twice; a new one is.
@@ -214,7 +214,7 @@ describe('busIterator', () => {
     s.iterators.push(iterator);
     const probe = await probeAfterIterator(s);
     await s.bus.publish(TOPIC, message('live'));
-    await probe.waitForCount(1);
+    await probe.atLeast(1);
     replay.reject(failure);
     expect(await errorOf(iterator.next())).toBe(failure);
     expect(s.listeners(TOPIC)).toBe(0);
