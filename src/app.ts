@@ -6,10 +6,10 @@ import type { Config } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { ConnectionRegistry } from './security/connections.js';
-import { createRateLimiter } from './security/rate-limit.js';
+import { createRateLimiter, rateLimitCheck } from './security/rate-limit.js';
 import { createRuntime, type Runtime, type Services } from './services.js';
 import { createHttpHandler, createYogaServer } from './transport/http.js';
-import { attachWebSocket } from './transport/websocket.js';
+import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 
 export interface App {
   /** Listens on `port` (0 for any free one) and resolves with the URL of /graphql. */
@@ -20,6 +20,8 @@ export interface App {
   services: Services;
   /** Everything behind them (stores, bus, processor), for the transports, health checks and tests. */
   runtime: Runtime;
+  /** The WebSocket side: its server and the shared subscription groups. */
+  webSocket: WebSocketTransport;
   metrics: Metrics;
 }
 
@@ -37,6 +39,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,
+    maxSubscriptionsPerKey: config.MAX_SUBSCRIPTIONS_PER_KEY,
     checkEveryMs: config.REVOCATION_CHECK_MS,
     bus: runtime.bus,
     logger,
@@ -51,9 +54,19 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     );
   }
 
-  const yoga = createYogaServer({ config, logger, services, rateLimiter });
+  const rateLimit = rateLimiter ? rateLimitCheck(rateLimiter, config.RATE_LIMIT_PER_SECOND) : null;
+  const yoga = createYogaServer({ config, logger, services, rateLimit });
   const server = createServer();
-  const wss = attachWebSocket({ server, yoga, config, logger, connections, apiKeys: services.apiKeys });
+  const webSocket = attachWebSocket({
+    server,
+    yoga,
+    config,
+    logger,
+    connections,
+    apiKeys: services.apiKeys,
+    rateLimit,
+  });
+  const { wss } = webSocket;
   const route = createHttpHandler({ yoga, runtime, config, metrics, wss });
   server.on('request', (req, res) => {
     route(req, res).catch((error) => {
@@ -67,6 +80,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   return {
     services,
     runtime,
+    webSocket,
     metrics,
     async start(port = config.PORT, host = config.HOST) {
       await runtime.start();
@@ -87,7 +101,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
         const grace = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
         await closed;
         clearTimeout(grace);
-        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        await webSocket.close();
         connections.stop();
         await runtime.close();
       })();

@@ -80,8 +80,15 @@ const schema = z.object({
   MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
   /** Operations one WebSocket connection may have running at once. */
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
-  /** WebSocket connections one API key may hold open, per instance. */
-  MAX_CONNECTIONS_PER_KEY: int(1).default(100),
+  /** WebSocket connections one API key may hold open, per process: a frontend's shared key needs hundreds. */
+  MAX_CONNECTIONS_PER_KEY: int(1).default(1_000),
+  /**
+   * Subscriptions one API key may have running at once, per process, across its connections: shared execution makes
+   * each cheap, but each still costs a socket write per event.
+   */
+  MAX_SUBSCRIPTIONS_PER_KEY: int(1).default(2_000),
+  /** How often every WebSocket is pinged; one that has not answered the previous ping by then is dropped. */
+  WS_KEEPALIVE_MS: int(1_000).default(12_000),
   /** Operations (HTTP requests, WebSocket subscribes) per API key per second; 0 switches the limit off. */
   RATE_LIMIT_PER_SECOND: int(0).default(1_000),
   /** How often open WebSocket connections are checked against revoked keys, besides the revocation message. */

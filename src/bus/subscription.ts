@@ -18,7 +18,12 @@ export interface BusIteratorOptions<K extends Topic, T> {
   key?: (item: T) => string;
 }
 
-export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T>): AsyncIterableIterator<T> {
+/** An iterator that also says when it is live: subscribed on the bus, so nothing published from then on is missed. */
+export interface LiveIterator<T> extends AsyncIterableIterator<T> {
+  readonly ready: Promise<void>;
+}
+
+export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T>): LiveIterator<T> {
   const { bus, topic, select, maxBuffered, initial, key } = options;
   const buffer: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | null = null;
@@ -83,7 +88,8 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
     }
   })();
 
-  const iterator: AsyncIterableIterator<T> = {
+  const iterator: LiveIterator<T> = {
+    ready: ready.catch(() => {}),
     async next() {
       await ready;
       const item = buffer.shift();

@@ -13,6 +13,7 @@ import { builder } from '../builder.js';
 import { DeliveryChannel as DeliveryChannels } from '../generated/prisma/enums.js';
 import { AggregationEnum, WindowSizeEnum } from './metrics.js';
 import { connectionType } from './pagination.js';
+import { shared } from './sharing.js';
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
 const AlertStatusEnum = builder.enumType('AlertStatus', { values: ALERT_STATUSES });
@@ -178,6 +179,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   alertTriggered: t.field({
     type: AlertRef,
+    extensions: shared({ snapshot: false, perSubscriberWith: 'after' }),
     description:
       'Alerts as they fire. With `after`, first every alert fired since that one (from storage), then live ones.',
     authScopes: { viewer: true },
@@ -192,6 +194,7 @@ builder.subscriptionFields((t) => ({
   }),
   alertResolved: t.field({
     type: AlertRef,
+    extensions: shared({ snapshot: false }),
     authScopes: { viewer: true },
     args: { ruleIds: t.arg.idList() },
     subscribe: (_root, { ruleIds }, { services }) => services.alerts.subscribeResolved(ruleIds?.map(String)),

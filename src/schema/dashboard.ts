@@ -1,6 +1,7 @@
 // The live dashboard.
 import { builder } from '../builder.js';
 import type { Dashboard } from '../live/dashboard.js';
+import { shared } from './sharing.js';
 
 const DashboardRef = builder.objectRef<Dashboard>('Dashboard').implement({
   fields: (t) => ({
@@ -33,6 +34,7 @@ builder.queryFields((t) => ({
 builder.subscriptionFields((t) => ({
   dashboardUpdated: t.field({
     type: DashboardRef,
+    extensions: shared({ snapshot: true }),
     description: 'The dashboard at once, then every DASHBOARD_INTERVAL_MS (5 s).',
     authScopes: { viewer: true },
     subscribe: (_root, _args, { services }) => services.metrics.dashboardUpdates(),

@@ -3,6 +3,7 @@ import { builder } from '../builder.js';
 import type { EventType, StoredEvent } from '../events/model.js';
 import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import { connectionType } from './pagination.js';
+import { shared } from './sharing.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
 
@@ -87,6 +88,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   eventPublished: t.field({
     type: EventRef,
+    extensions: shared({ snapshot: false }),
     authScopes: { viewer: true },
     args: { types: t.arg({ type: [EventTypeEnum] }) },
     subscribe: (_root, { types }, { services }) => services.events.subscribe(types),

@@ -1,6 +1,7 @@
 // Sliding-window aggregates: reads, metric names, and the metricUpdated subscription.
 import { AGGREGATIONS, type MetricAggregate, WINDOW_SIZES } from '../aggregation/types.js';
 import { builder } from '../builder.js';
+import { shared } from './sharing.js';
 
 export const WindowSizeEnum = builder.enumType('WindowSize', {
   values: WINDOW_SIZES,
@@ -59,6 +60,7 @@ builder.queryFields((t) => ({
 builder.subscriptionFields((t) => ({
   metricUpdated: t.field({
     type: MetricAggregateRef,
+    extensions: shared({ snapshot: true }),
     description:
       'The aggregate at once, then whenever it changes, at most once per METRIC_UPDATE_MIN_INTERVAL_MS (250 ms).',
     authScopes: { viewer: true },

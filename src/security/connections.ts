@@ -9,6 +9,8 @@ import { SecurityCloseCode } from './close-codes.js';
 
 export interface ConnectionRegistryOptions {
   maxPerKey: number;
+  /** Subscriptions one key may have running at once across its connections (MAX_SUBSCRIPTIONS_PER_KEY). */
+  maxSubscriptionsPerKey?: number;
   checkEveryMs: number;
   bus: Bus;
   /** Which of these key ids are revoked now. */
@@ -18,6 +20,7 @@ export interface ConnectionRegistryOptions {
 
 export class ConnectionRegistry {
   private readonly byKey = new Map<string, Set<WebSocket>>();
+  private readonly subscriptionsByKey = new Map<string, number>();
   private stopRevocations: Unsubscribe | null = null;
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
@@ -36,6 +39,24 @@ export class ConnectionRegistry {
       if (sockets.size === 0 && this.byKey.get(keyId) === sockets) this.byKey.delete(keyId);
     });
     return true;
+  }
+
+  /** Counts one more running subscription of the key; false when it already runs the most allowed. */
+  admitSubscription(keyId: string): boolean {
+    const running = this.subscriptionsByKey.get(keyId) ?? 0;
+    if (running >= (this.options.maxSubscriptionsPerKey ?? Number.POSITIVE_INFINITY)) return false;
+    this.subscriptionsByKey.set(keyId, running + 1);
+    return true;
+  }
+
+  releaseSubscription(keyId: string): void {
+    const running = (this.subscriptionsByKey.get(keyId) ?? 0) - 1;
+    if (running > 0) this.subscriptionsByKey.set(keyId, running);
+    else this.subscriptionsByKey.delete(keyId);
+  }
+
+  subscriptionsOf(keyId: string): number {
+    return this.subscriptionsByKey.get(keyId) ?? 0;
   }
 
   connectionsOf(keyId: string): number {

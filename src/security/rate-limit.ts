@@ -2,6 +2,7 @@
 // in the same Redis key. While Redis is unreachable each instance falls back to counting alone in memory, so the
 // limit still holds per instance and no request waits on a dead Redis. Without Redis it is per instance.
 import type { Plugin } from '@envelop/core';
+import type { GraphQLError } from 'graphql';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '../auth/keys.js';
@@ -45,19 +46,19 @@ export function createRateLimiter({ perSecond, redis, keyPrefix }: RateLimiterOp
   };
 }
 
-interface LimitedContext {
+export interface LimitedContext {
   principal?: Principal | null;
   /** Present over HTTP only (yoga's Fetch request). */
   request?: unknown;
   req?: { socket?: { remoteAddress?: string } };
 }
 
-/**
- * Refuses an operation over the limit with RATE_LIMITED before it executes, over HTTP (status 429 with
- * Retry-After) and WebSocket alike. Operations without a valid key are counted per client address.
- */
-export function rateLimitPlugin(limiter: RateLimiter, perSecond: number): Plugin {
-  async function refusal(context: LimitedContext) {
+/** Counts one operation of the caller; resolves with the error to answer when it is over the limit. */
+export type RateLimitCheck = (context: LimitedContext) => Promise<GraphQLError | null>;
+
+/** Operations without a valid key are counted per client address. */
+export function rateLimitCheck(limiter: RateLimiter, perSecond: number): RateLimitCheck {
+  return async (context) => {
     const key = context.principal
       ? `key:${context.principal.keyId}`
       : `address:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
@@ -71,7 +72,15 @@ export function rateLimitPlugin(limiter: RateLimiter, perSecond: number): Plugin
       // yoga turns this into the HTTP status and header, and leaves it out of the body.
       context.request ? { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } : undefined,
     );
-  }
+  };
+}
+
+/**
+ * Refuses an operation over the limit with RATE_LIMITED before it executes, over HTTP (status 429 with
+ * Retry-After) and WebSocket alike. (Shared WebSocket subscriptions, which start no execution of their own, call
+ * the same check in transport/websocket.ts.)
+ */
+export function rateLimitPlugin(refusal: RateLimitCheck): Plugin {
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const error = await refusal(args.contextValue as LimitedContext);

@@ -15,7 +15,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { schema } from '../schema/index.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../security/body-limit.js';
 import { limitPlugins } from '../security/limits.js';
-import { type RateLimiter, rateLimitPlugin } from '../security/rate-limit.js';
+import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
 import type { Runtime, Services } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
 
@@ -31,10 +31,10 @@ export interface YogaServerOptions {
   config: Config;
   logger: Logger;
   services: Services;
-  rateLimiter: RateLimiter | null;
+  rateLimit: RateLimitCheck | null;
 }
 
-export function createYogaServer({ config, logger, services, rateLimiter }: YogaServerOptions): YogaServer {
+export function createYogaServer({ config, logger, services, rateLimit }: YogaServerOptions): YogaServer {
   const maskError = createMaskError(logger);
   return createYoga<ServerContext, Context>({
     schema,
@@ -55,7 +55,7 @@ export function createYogaServer({ config, logger, services, rateLimiter }: Yoga
     maskedErrors: { maskError },
     plugins: [
       ...limitPlugins(config),
-      ...(rateLimiter ? [rateLimitPlugin(rateLimiter, config.RATE_LIMIT_PER_SECOND)] : []),
+      ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
       {
         // yoga answers validation errors without masking them; they get the contract's codes here.
         onResultProcess({ result, setResult }) {

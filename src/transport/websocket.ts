@@ -1,29 +1,51 @@
-// graphql-ws on the server's /graphql path. Every operation runs through yoga.getEnveloped, so WebSocket traffic
-// gets the plugins, context, limits and validation HTTP gets. Authentication happens once per connection.
-import type { Server } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, type GraphQLError, getOperationAST } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+// graphql-ws on the server's /graphql path, built on graphql-ws's `makeServer` with our own `ws` adapter (as its
+// `use/ws` does), so every message a client gets passes through one per-socket outbound buffer and nothing is
+// patched onto a socket. Every operation runs through yoga.getEnveloped, so WebSocket traffic gets the plugins,
+// context, limits and validation HTTP gets. Authentication happens once per connection. Subscriptions that declare
+// sharing (schema/sharing.ts) are executed once per group of identical subscribers (shared-subscriptions.ts).
+import type { IncomingMessage, Server } from 'node:http';
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLError,
+  getArgumentValues,
+  getOperationAST,
+  getVariableValues,
+  type OperationDefinitionNode,
+  print,
+} from 'graphql';
+import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
 import type { ApiKeyService } from '../auth/service.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { sharingOf } from '../schema/sharing.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
 import type { ConnectionRegistry } from '../security/connections.js';
-import { COALESCIBLE_FIELDS, guardOutbound, type OutboundGuard } from '../security/outbound.js';
+import { createOutbound, type Outbound } from '../security/outbound.js';
+import type { RateLimitCheck } from '../security/rate-limit.js';
 import { createMaskError, graphQLError, MASKED_MESSAGE } from './errors.js';
 import type { YogaServer } from './http.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
 
-type SocketExtra = {
+interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+  outbound: Outbound;
   principal?: Principal;
-};
+  /** Subscriptions of this socket counted against its key's budget, by operation id. */
+  counted: Set<string>;
+}
 
 type Enveloped = ReturnType<YogaServer['getEnveloped']>;
 
-/** yoga's own execute and subscribe for the operation, handed from onSubscribe to graphql-ws as its root value. */
-interface EnvelopedRoot {
-  execute: Enveloped['execute'];
-  subscribe: Enveloped['subscribe'];
+/** What onSubscribe hands graphql-ws's execute/subscribe for one operation, as its root value. */
+interface OperationPlan {
+  enveloped: Enveloped;
+  /** Set when the subscription is executed for a group of identical subscribers. */
+  shared: { key: string; snapshot: boolean; principal: Principal; id: string; outbound: Outbound } | null;
 }
 
 export interface WebSocketOptions {
@@ -33,145 +55,260 @@ export interface WebSocketOptions {
   logger: Logger;
   connections: ConnectionRegistry;
   apiKeys: ApiKeyService;
+  rateLimit: RateLimitCheck | null;
 }
 
-export function attachWebSocket({
-  server,
-  yoga,
-  config,
-  logger,
-  connections,
-  apiKeys,
-}: WebSocketOptions): WebSocketServer {
+export interface WebSocketTransport {
+  wss: WebSocketServer;
+  shared: SharedSubscriptions;
+  close(): Promise<void>;
+}
+
+/** A canonical text per document (yoga hands back the same parsed document for the same query text). */
+const printed = new WeakMap<DocumentNode, string>();
+function canonical(document: DocumentNode): string {
+  let text = printed.get(document);
+  if (text === undefined) {
+    text = print(document);
+    printed.set(document, text);
+  }
+  return text;
+}
+
+export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
+  const { server, yoga, config, logger, connections, apiKeys, rateLimit } = options;
   // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES });
-  const outboundGuards = new WeakMap<WebSocket, OutboundGuard>();
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES, handleProtocols });
   const maskError = createMaskError(logger);
+  const mask = (error: unknown) => maskError(error, MASKED_MESSAGE);
+  const shared = new SharedSubscriptions({ maskError: mask, logger });
 
   /**
-   * Runs yoga's execute or subscribe. What a plugin throws (rather than reports in the result) is answered as an
-   * error result, masked like a resolver's, instead of graphql-ws closing the whole socket with 4500.
+   * Runs an operation. What a plugin throws (rather than reports in the result) is answered as an error result,
+   * masked like a resolver's, instead of graphql-ws closing the whole socket with 4500.
    */
-  async function enveloped(
+  async function run(
     args: ExecutionArgs,
-    run: (root: EnvelopedRoot) => unknown,
+    operation: (plan: OperationPlan) => unknown,
   ): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
     try {
-      return (await run(args.rootValue as EnvelopedRoot)) as ExecutionResult | AsyncIterable<ExecutionResult>;
+      return (await operation(args.rootValue as OperationPlan)) as ExecutionResult | AsyncIterable<ExecutionResult>;
     } catch (error) {
-      return { errors: [maskError(error, MASKED_MESSAGE)] };
+      return { errors: [mask(error)] };
     }
   }
 
-  useServer<Record<string, unknown> | undefined, SocketExtra>(
-    {
-      execute: (args) => enveloped(args, (root) => root.execute(args)),
-      subscribe: (args) => enveloped(args, (root) => root.subscribe(args)),
-      // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
-      onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        const key = typeof header === 'string' ? bearerKey(header) : null;
-        let principal: Principal | null;
-        try {
-          principal = key ? await apiKeys.authenticate(key) : null;
-        } catch {
-          ctx.extra.socket.close(SecurityCloseCode.TryAgainLater, 'the API key store is unavailable; retry later');
-          return false;
-        }
-        if (!principal) return false;
-        if (!connections.admit(principal.keyId, ctx.extra.socket)) {
-          // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
-          ctx.extra.socket.close(
-            SecurityCloseCode.TooManyConnections,
-            `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`,
-          );
-          return false;
-        }
-        ctx.extra.principal = principal;
-        return true;
+  async function subscribeShared(args: ExecutionArgs, plan: OperationPlan) {
+    const { enveloped, shared: group } = plan;
+    if (!group) return enveloped.subscribe(args);
+    // Nothing executes for a subscriber joining a group, so the per-key operation count is taken here.
+    const refusal = await rateLimit?.({ principal: group.principal });
+    if (refusal) return { errors: [refusal] };
+    // The group runs as the role, not as any one key: results depend on the role alone.
+    const role: Principal = {
+      keyId: '',
+      name: `shared ${group.principal.role} subscription`,
+      role: group.principal.role,
+    };
+    const groupEnvelope = yoga.getEnveloped({ principal: role });
+    return shared.join(
+      {
+        key: group.key,
+        schema: args.schema,
+        document: args.document,
+        operationName: args.operationName,
+        variableValues: args.variableValues,
+        context: async () => groupEnvelope.contextFactory(),
+        snapshot: group.snapshot,
       },
-      onSubscribe: async (ctx, id, payload) => {
-        // graphql-ws has already registered this operation, so the count includes it.
-        if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      group.id,
+      { send: (frame, snapshot) => group.outbound.send(frame, snapshot ? group.id : undefined) },
+    );
+  }
+
+  /** The group of a shareable subscription: same document, same coerced variables, same role. */
+  function sharingPlan(
+    enveloped: Enveloped,
+    operation: OperationDefinitionNode,
+    document: DocumentNode,
+    variables: Record<string, unknown> | null | undefined,
+    principal: Principal,
+  ): { key: string; snapshot: boolean } | null {
+    const rootField = operation.selectionSet.selections[0];
+    const field =
+      rootField?.kind === 'Field' && enveloped.schema.getSubscriptionType()?.getFields()[rootField.name.value];
+    if (!field || rootField?.kind !== 'Field') return null;
+    const sharing = sharingOf(field.extensions);
+    if (!sharing) return null;
+    const coerced = getVariableValues(enveloped.schema, operation.variableDefinitions ?? [], variables ?? {});
+    if (coerced.errors) return null; // executed alone, so the subscriber gets graphql's own errors
+    if (sharing.perSubscriberWith) {
+      const args = getArgumentValues(field, rootField, coerced.coerced);
+      if (args[sharing.perSubscriberWith] != null) return null;
+    }
+    const key = [principal.role, operation.name?.value ?? '', JSON.stringify(coerced.coerced), canonical(document)];
+    return { key: key.join('\n'), snapshot: sharing.snapshot };
+  }
+
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    execute: (args) => run(args, (plan) => plan.enveloped.execute(args)),
+    subscribe: (args) => run(args, (plan) => subscribeShared(args, plan)),
+    // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
+    onConnect: async (ctx) => {
+      const { socket } = ctx.extra;
+      const header = ctx.connectionParams?.authorization;
+      const key = typeof header === 'string' ? bearerKey(header) : null;
+      let principal: Principal | null;
+      try {
+        principal = key ? await apiKeys.authenticate(key) : null;
+      } catch {
+        socket.close(SecurityCloseCode.TryAgainLater, 'the API key store is unavailable; retry later');
+        return false;
+      }
+      if (!principal) return false;
+      if (!connections.admit(principal.keyId, socket)) {
+        // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
+        socket.close(
+          SecurityCloseCode.TooManyConnections,
+          `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`,
+        );
+        return false;
+      }
+      ctx.extra.principal = principal;
+      return true;
+    },
+    onSubscribe: async (ctx, id, payload) => {
+      const { principal, socket, request, outbound } = ctx.extra;
+      // graphql-ws has already registered this operation, so the count includes it.
+      if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        return [
+          graphQLError(
+            'RATE_LIMITED',
+            `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`,
+          ),
+        ];
+      }
+      const enveloped = yoga.getEnveloped({
+        ...ctx,
+        req: request,
+        socket,
+        params: payload,
+        principal: principal ?? null,
+      });
+      // Errors returned here reach the client through onError, which codes them.
+      let document: DocumentNode;
+      let errors: readonly GraphQLError[];
+      try {
+        document = enveloped.parse(payload.query);
+        // graphql-armor's limits throw their GraphQLError out of validation instead of reporting it.
+        errors = enveloped.validate(enveloped.schema, document);
+      } catch (error) {
+        return [mask(error)];
+      }
+      if (errors.length > 0) return [...errors];
+      const operation = getOperationAST(document, payload.operationName);
+      const sharing =
+        operation?.operation === 'subscription' && principal
+          ? sharingPlan(enveloped, operation, document, payload.variables, principal)
+          : null;
+      if (operation?.operation === 'subscription' && principal) {
+        if (!connections.admitSubscription(principal.keyId)) {
           return [
             graphQLError(
               'RATE_LIMITED',
-              `at most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations may run at once on one connection`,
+              `at most ${config.MAX_SUBSCRIPTIONS_PER_KEY} subscriptions may run at once with one API key on this process`,
             ),
           ];
         }
-        const {
-          schema: envelopedSchema,
-          execute,
-          subscribe,
-          contextFactory,
-          parse,
-          validate,
-        } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          principal: ctx.extra.principal ?? null,
-        });
-        // Errors returned here reach the client through onError, which codes them.
-        let document: ReturnType<typeof parse>;
-        let errors: readonly GraphQLError[];
-        try {
-          document = parse(payload.query);
-          // graphql-armor's limits throw their GraphQLError out of validation instead of reporting it.
-          errors = validate(envelopedSchema, document);
-        } catch (error) {
-          return [maskError(error, MASKED_MESSAGE)];
-        }
-        if (errors.length > 0) return [...errors];
-        const operation = getOperationAST(document, payload.operationName);
-        const rootField = operation?.selectionSet.selections[0];
-        if (
-          operation?.operation === 'subscription' &&
-          rootField?.kind === 'Field' &&
-          COALESCIBLE_FIELDS.has(rootField.name.value)
-        ) {
-          outboundGuards.get(ctx.extra.socket)?.coalesce(id);
-        }
-        return {
-          schema: envelopedSchema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
-        };
-      },
-      // Execution results are masked by yoga's envelop already; `error` messages (refusals, and errors a
-      // subscription's stream throws, such as OVERLOADED) are masked here, so they carry the contract's codes too.
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error, MASKED_MESSAGE)),
-      onComplete: (ctx, id) => {
-        // graphql-ws has already removed an operation the client completed, and not yet one that ended here.
-        outboundGuards.get(ctx.extra.socket)?.forget(id, { dropHeld: !(id in ctx.subscriptions) });
-      },
-      // Never put an internal error's message in a close reason: it may name hosts, paths or worse.
-      isProd: true,
+        ctx.extra.counted.add(id);
+      }
+      const plan: OperationPlan = {
+        enveloped,
+        shared: sharing && principal ? { ...sharing, principal, id, outbound } : null,
+      };
+      return {
+        schema: enveloped.schema,
+        operationName: payload.operationName,
+        document,
+        variableValues: payload.variables,
+        // A shared subscription executes with its group's contexts, one per event.
+        contextValue: plan.shared ? {} : await enveloped.contextFactory(),
+        rootValue: plan,
+      };
     },
-    wss,
-  );
-
-  wss.on('connection', (socket: WebSocket) => {
-    // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
-    // the code that says so (1009, 1002). graphql-ws's own listener would print it to the console as an internal
-    // error, so a debug log replaces it.
-    socket.removeAllListeners('error');
-    socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
-    // Installed before any message can arrive: graphql-ws sends nothing until connection_init.
-    outboundGuards.set(
-      socket,
-      guardOutbound(socket, {
-        coalesceBytes: config.WS_COALESCE_BYTES,
-        maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
-        onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
-      }),
-    );
+    // Execution results are masked by yoga's envelop (shared ones by their group); `error` messages (refusals, and
+    // errors a subscription's stream throws, such as OVERLOADED) are masked here, so they carry the contract's codes.
+    onError: (_ctx, _id, _payload, errors) => errors.map(mask),
+    // Whatever a closing socket's subscriptions have not released through onComplete yet.
+    onClose: (ctx) => {
+      const { principal, counted } = ctx.extra;
+      if (principal) for (const _ of counted) connections.releaseSubscription(principal.keyId);
+      counted.clear();
+    },
+    onComplete: (ctx, id) => {
+      const { principal, counted, outbound } = ctx.extra;
+      if (principal && counted.delete(id)) connections.releaseSubscription(principal.keyId);
+      // graphql-ws has already removed an operation the client completed, and not yet one that ended here: an
+      // update still held for a completed one must not follow the client's `complete`.
+      if (!(id in ctx.subscriptions)) outbound.drop(id);
+    },
   });
 
-  return wss;
+  // Keep-alive for every socket from one timer: a socket that did not answer the last ping is gone.
+  const alive = new WeakSet<WebSocket>();
+
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
+    // the code that says so (1009, 1002).
+    socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
+    const outbound = createOutbound(socket, {
+      coalesceBytes: config.WS_COALESCE_BYTES,
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
+    });
+    const closed = graphqlWs.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => outbound.send(data),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              // Never put an internal error's message in a close reason: it may name hosts, paths or worse.
+              logger.error({ err: error }, 'WebSocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request, outbound, counted: new Set() },
+    );
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+    socket.once('close', (code, reason) => {
+      alive.delete(socket);
+      closed(code, String(reason)).catch((error) => logger.warn({ err: error }, 'WebSocket close handling failed'));
+    });
+  });
+
+  const keepAlive = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, config.WS_KEEPALIVE_MS);
+
+  return {
+    wss,
+    shared,
+    async close() {
+      clearInterval(keepAlive);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
 }

@@ -6,11 +6,11 @@ import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertRuleInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
 import {
-  busSubscribed,
   gql,
   gqlOk,
   startServer,
   subscribe,
+  subscribersJoined,
   type TestServer,
   type VariablesArg,
   wsClient,
@@ -425,7 +425,7 @@ describe('alert engine across two instances', () => {
     );
     const ruleIds = rules.map((r) => r.id);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const subscribed = busSubscribed(one, 'alerts:triggered', 2);
+    const subscribed = subscribersJoined(one, 2);
     const first = live(one, TRIGGERED_FOR_RULES, { ruleIds });
     // Sees the alerts the client misses, so the client comes back only after they fired.
     const witness = live(one, TRIGGERED_FOR_RULES, { ruleIds: ruleIds.slice(1, 3) });

@@ -1,7 +1,15 @@
 // Two server instances sharing one Redis and one Postgres, as in a scaled-out deployment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { busSubscribed, eventually, gqlOk, startServer, subscribe, type TestServer, wsClient } from '../helpers/app.js';
+import {
+  eventually,
+  gqlOk,
+  startServer,
+  subscribe,
+  subscribersJoined,
+  type TestServer,
+  wsClient,
+} from '../helpers/app.js';
 import { EVENT_PUBLISHED, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
@@ -27,7 +35,7 @@ afterAll(async () => {
 describe('two instances', () => {
   it('should deliver an event published on one instance to subscribers of both, exactly once each', async () => {
     const clients = [wsClient(one.wsUrl, adminKey), wsClient(two.wsUrl, adminKey)];
-    const subscribed = Promise.all([busSubscribed(one, 'events:published'), busSubscribed(two, 'events:published')]);
+    const subscribed = Promise.all([subscribersJoined(one), subscribersJoined(two)]);
     const subs = clients.map((c) => subscribe(c, EVENT_PUBLISHED, { types: ['INSIGHT_GENERATED'] }));
     await subscribed;
     const { publishEvents } = await gqlOk(

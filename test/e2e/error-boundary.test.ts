@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionRegistry } from '../../src/security/connections.js';
-import type { RateLimiter } from '../../src/security/rate-limit.js';
+import { type RateLimiter, rateLimitCheck } from '../../src/security/rate-limit.js';
 import { createYogaServer } from '../../src/transport/http.js';
 import { attachWebSocket } from '../../src/transport/websocket.js';
 import { gql, startServer, type TestServer, wsClient } from '../helpers/app.js';
@@ -41,7 +41,8 @@ beforeAll(async () => {
     },
   };
   const { config } = server.app.runtime;
-  const yoga = createYogaServer({ config, logger, services: server.app.services, rateLimiter: failingLimiter });
+  const rateLimit = rateLimitCheck(failingLimiter, 1_000);
+  const yoga = createYogaServer({ config, logger, services: server.app.services, rateLimit });
   connections = new ConnectionRegistry({
     maxPerKey: 10,
     checkEveryMs: 60_000,
@@ -50,7 +51,8 @@ beforeAll(async () => {
     revokedAmong: async () => [],
   });
   faulty = createServer((req, res) => void yoga(req, res));
-  attachWebSocket({ server: faulty, yoga, config, logger, connections, apiKeys: server.app.services.apiKeys });
+  const { apiKeys } = server.app.services;
+  attachWebSocket({ server: faulty, yoga, config, logger, connections, apiKeys, rateLimit });
   await new Promise<void>((resolve) => faulty.listen(0, '127.0.0.1', resolve));
   faultyUrl = `http://127.0.0.1:${(faulty.address() as AddressInfo).port}/graphql`;
 });

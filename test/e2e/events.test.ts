@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventHistoryQuery, PublishEventInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
 import {
-  busSubscribed,
   eventually,
   gql,
   gqlOk,
   startServer,
   subscribe,
+  subscribersJoined,
   type TestServer,
   wsClient,
 } from '../helpers/app.js';
@@ -142,7 +142,7 @@ describe('publishing and history', () => {
 
   it('should treat a repeated id as a duplicate: stored once, broadcast once', async () => {
     const client = wsClient(server.wsUrl, viewerKey);
-    const subscribed = busSubscribed(server, 'events:published');
+    const subscribed = subscribersJoined(server);
     const sub = subscribe(client, EVENT_PUBLISHED, { types: ['INSIGHT_GENERATED'] });
     await subscribed;
     const id = randomUUID();
@@ -218,7 +218,7 @@ describe('publishing and history', () => {
 describe('subscriptions over graphql-ws', () => {
   it('should push a published event to a subscriber filtering by type, and not others', async () => {
     const client = wsClient(server.wsUrl, viewerKey);
-    const subscribed = busSubscribed(server, 'events:published');
+    const subscribed = subscribersJoined(server);
     const sub = subscribe(client, EVENT_PUBLISHED, { types: ['BENCHMARK_COMPLETED'] });
     await subscribed;
     const { publishEvents } = await gqlOk(
@@ -250,7 +250,7 @@ describe('subscriptions over graphql-ws', () => {
 describe('bursts', () => {
   it('should deliver every event of concurrent full batches to an unfiltered subscriber that keeps up', async () => {
     const client = wsClient(server.wsUrl, viewerKey);
-    const subscribed = busSubscribed(server, 'events:published');
+    const subscribed = subscribersJoined(server);
     const sub = subscribe(client, EVENT_PUBLISHED);
     await subscribed;
     const batch = () =>

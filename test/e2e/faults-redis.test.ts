@@ -4,13 +4,13 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  busSubscribed,
   eventually,
   gql,
   gqlOk,
   processed,
   startServer,
   subscribe,
+  subscribersJoined,
   type TestServer,
   wsClient,
 } from '../helpers/app.js';
@@ -44,7 +44,7 @@ const aggregateOf = async (server: TestServer) =>
 describe('Redis down', () => {
   it('should acknowledge events durably while Redis is down and catch up broadcast and aggregates when it returns', async () => {
     const client = wsClient(server.wsUrl, server.adminKey);
-    const subscribed = busSubscribed(server, 'events:published');
+    const subscribed = subscribersJoined(server);
     const sub = subscribe(client, EVENT_PUBLISHED, { types: ['PERFORMANCE_METRIC'] });
     await subscribed;
     const before = (await gqlOk(server.url, PUBLISH_MANY, { inputs: batch(10, 1) }, server.adminKey)).publishEvents.ids;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { busSubscribed, gql, gqlOk, startServer, subscribe, wsClient } from '../helpers/app.js';
+import { gql, gqlOk, startServer, subscribe, subscribersJoined, wsClient } from '../helpers/app.js';
 import { EVENT_PUBLISHED, PUBLISH_EVENT, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase } from '../helpers/services.js';
 
@@ -56,7 +56,7 @@ describe('graceful stop', () => {
     cleanups.push(() => database.drop());
     const server = await startServer({ databaseUrl: database.url });
     const client = wsClient(server.wsUrl, server.adminKey);
-    const subscribed = busSubscribed(server, 'events:published');
+    const subscribed = subscribersJoined(server);
     const sub = subscribe(client, EVENT_PUBLISHED);
     await subscribed;
     const acknowledged: string[] = [];

@@ -5,7 +5,6 @@ import { type DocumentNode, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { type App, buildApp } from '../../src/app.js';
-import type { Topic } from '../../src/bus/topics.js';
 import { type Config, configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { REDIS_URL } from './services.js';
@@ -192,19 +191,19 @@ export function subscribe(
 }
 
 /**
- * Resolves once the server has made `count` more subscriptions to `topic` on its bus and each is live: from then on
- * nothing published to the topic is missed (the bus's promise). Call it before the request that subscribes.
+ * Resolves once `count` more WebSocket subscribers have joined a shared subscription group on `server` (a join
+ * resolves when its group is live on the bus).
  */
-export function busSubscribed(server: TestServer, topic: Topic, count = 1): Promise<void> {
-  const bus = server.app.runtime.bus;
-  const subscribeNext = bus.subscribe.bind(bus);
+export function subscribersJoined(server: TestServer, count = 1): Promise<void> {
+  const { shared } = server.app.webSocket;
+  const joinNext = shared.join.bind(shared);
   const live = deferred();
   let remaining = count;
   // Left in place once resolved, as a plain pass-through: another wait may have wrapped this one meanwhile.
-  bus.subscribe = async (subscribedTopic, listener) => {
-    const unsubscribe = await subscribeNext(subscribedTopic, listener);
-    if (subscribedTopic === topic && --remaining === 0) live.resolve();
-    return unsubscribe;
+  shared.join = async (...args) => {
+    const joined = await joinNext(...args);
+    if (Symbol.asyncIterator in joined && --remaining === 0) live.resolve();
+    return joined;
   };
   return live.promise;
 }
@@ -225,7 +224,7 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * Polls `check` until it returns a truthy value. Only for what nothing reports (an external process coming back, a
- * lease expiring): wait on the event instead wherever there is one (see waits.ts, `busSubscribed`, `processed`).
+ * lease expiring): wait on the event instead wherever there is one (see waits.ts, `subscribersJoined`, `processed`).
  */
 export async function eventually<T>(
   check: () => Promise<T> | T,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { guardOutbound, type OutboundGuardOptions } from '../../src/security/outbound.js';
+import { createOutbound, type OutboundOptions } from '../../src/security/outbound.js';
 import { startLoopbackWebSocketServer } from '../helpers/loopback-ws.js';
 import { Recording } from '../helpers/waits.js';
 
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 /** A server socket guarded as the app guards it, and a real client on loopback recording what it receives. */
-async function connect(options: Partial<OutboundGuardOptions> = {}) {
+async function connect(options: Partial<OutboundOptions> = {}) {
   const { wss, url } = await startLoopbackWebSocketServer(cleanups);
   const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
   const client = new WebSocket(url);
@@ -47,14 +47,21 @@ async function connect(options: Partial<OutboundGuardOptions> = {}) {
     if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
   });
   const counts = { coalesced: 0, slow: 0 };
-  const guard = guardOutbound(socket, {
+  const guard = createOutbound(socket, {
     coalesceBytes: 64 * KIB,
     maxBufferedBytes: 64 * MIB,
     onCoalesced: () => counts.coalesced++,
     onSlowConsumer: () => counts.slow++,
     ...options,
   });
-  return { socket, client, guard, received, closed, counts };
+  // Subscriptions whose `next` messages are snapshots, as the transport marks them.
+  const snapshots = new Set<string>();
+  const out = (data: string) => {
+    const message = JSON.parse(data) as { id?: string; type: string };
+    const snapshot = message.type === 'next' && message.id !== undefined && snapshots.has(message.id);
+    guard.send(data, snapshot ? message.id : undefined);
+  };
+  return { socket, client, guard, snapshots, out, received, closed, counts };
 }
 
 const next = (id: string, i: number, pad = '') => JSON.stringify({ id, type: 'next', payload: { data: { i, pad } } });
@@ -63,11 +70,15 @@ const next = (id: string, i: number, pad = '') => JSON.stringify({ id, type: 'ne
  * Fills the socket with messages of subscription `id` until more than `bytes` wait unsent (the client is paused,
  * so the kernel's buffers fill and the rest stays in the process). Returns how many messages that took.
  */
-function backUp(socket: WebSocket, bytes: number, id = 'events'): number {
+function backUp(
+  { socket, out }: { socket: WebSocket; out: (data: string) => void },
+  bytes: number,
+  id = 'events',
+): number {
   let sent = 0;
   while (socket.bufferedAmount <= bytes) {
     if (sent === 10_000) throw new Error(`${sent} messages sent and still only ${socket.bufferedAmount} bytes waiting`);
-    socket.send(next(id, sent, FILLER));
+    out(next(id, sent, FILLER));
     sent += 1;
   }
   return sent;
@@ -78,29 +89,27 @@ const of = (items: readonly Received[], id: string) => items.filter((m) => m.id 
 
 describe('outbound guard', () => {
   it('should send every message straight through, in order, while the client keeps up', async () => {
-    const { socket, guard, received, counts } = await connect();
-    guard.coalesce('dash');
-    let callbacks = 0;
+    const { guard, snapshots, out, received, counts } = await connect();
+    snapshots.add('dash');
     for (const i of range(50)) {
-      socket.send(next('dash', i), () => callbacks++);
-      socket.send(next('events', i), () => callbacks++);
+      out(next('dash', i));
+      out(next('events', i));
       expect(guard.held).toBe(0);
     }
     const items = await received.atLeast(100);
     expect(items.map((m) => `${m.id}:${m.i}`)).toEqual(range(50).flatMap((i) => [`dash:${i}`, `events:${i}`]));
-    expect(callbacks).toBe(100);
     expect(counts.coalesced).toBe(0);
     expect(counts.slow).toBe(0);
   });
 
   it('should hold back only the latest update of a backed-up coalescible subscription and send it once drained', async () => {
-    const { socket, client, guard, received, counts } = await connect();
-    guard.coalesce('dash');
-    guard.coalesce('metric');
+    const { socket, client, guard, received, counts, snapshots, out } = await connect();
+    snapshots.add('dash');
+    snapshots.add('metric');
     client.pause();
-    const fillers = backUp(socket, 64 * KIB);
-    for (const i of range(10)) socket.send(next('dash', i));
-    for (const i of range(3)) socket.send(next('metric', i));
+    const fillers = backUp({ socket, out }, 64 * KIB);
+    for (const i of range(10)) out(next('dash', i));
+    for (const i of range(3)) out(next('metric', i));
     expect(guard.held).toBe(2);
     expect(counts.coalesced).toBe(9 + 2);
     client.resume();
@@ -117,11 +126,11 @@ describe('outbound guard', () => {
   });
 
   it('should release a single held update when the socket drains, with nothing sent after it', async () => {
-    const { socket, client, guard, received } = await connect();
-    guard.coalesce('dash');
+    const { socket, client, guard, received, snapshots, out } = await connect();
+    snapshots.add('dash');
     client.pause();
-    const fillers = backUp(socket, 64 * KIB);
-    socket.send(next('dash', 7));
+    const fillers = backUp({ socket, out }, 64 * KIB);
+    out(next('dash', 7));
     expect(guard.held).toBe(1);
     client.resume();
     const items = await received.until((all) => of(all, 'dash').length > 0);
@@ -130,25 +139,25 @@ describe('outbound guard', () => {
   });
 
   it('should never coalesce other messages, and send held updates ahead of the next one to keep order', async () => {
-    const { socket, client, guard, received, counts } = await connect();
-    guard.coalesce('dash');
+    const { socket, client, guard, received, counts, snapshots, out } = await connect();
+    snapshots.add('dash');
     client.pause();
-    const fillers = backUp(socket, 64 * KIB);
-    socket.send(next('dash', 1));
-    socket.send(next('dash', 2));
+    const fillers = backUp({ socket, out }, 64 * KIB);
+    out(next('dash', 1));
+    out(next('dash', 2));
     expect(guard.held).toBe(1);
     // A non-coalescible subscription backed up as well: every one of its messages is kept.
-    for (const i of range(5)) socket.send(next('events', fillers + i));
+    for (const i of range(5)) out(next('events', fillers + i));
     expect(guard.held).toBe(0);
-    socket.send(next('dash', 3));
+    out(next('dash', 3));
     expect(guard.held).toBe(1);
     // The end of the coalescible subscription is not an update: it goes out, after the update it follows.
-    socket.send(JSON.stringify({ id: 'dash', type: 'complete' }));
+    out(JSON.stringify({ id: 'dash', type: 'complete' }));
     expect(guard.held).toBe(0);
     // Once forgotten (the subscription ended; the client may reuse its id), the id is not coalesced any more.
-    guard.forget('dash');
-    socket.send(next('dash', 4));
-    socket.send(next('dash', 5));
+    snapshots.delete('dash');
+    out(next('dash', 4));
+    out(next('dash', 5));
     expect(guard.held).toBe(0);
     client.resume();
     const items = await received.until((all) => all.at(-1)?.id === 'dash' && all.at(-1)?.i === 5);
@@ -165,15 +174,16 @@ describe('outbound guard', () => {
   });
 
   it('should drop an update held for a subscription the client completed, so a reused id starts clean', async () => {
-    const { socket, client, guard, received } = await connect();
-    guard.coalesce('1');
+    const { socket, client, guard, received, snapshots, out } = await connect();
+    snapshots.add('1');
     client.pause();
-    const fillers = backUp(socket, 64 * KIB);
-    socket.send(next('1', 100));
+    const fillers = backUp({ socket, out }, 64 * KIB);
+    out(next('1', 100));
     expect(guard.held).toBe(1);
-    guard.forget('1', { dropHeld: true }); // the client sent `complete` for "1"
+    guard.drop('1'); // the client sent `complete` for "1"
+    snapshots.delete('1');
     expect(guard.held).toBe(0);
-    socket.send(next('1', 200)); // the client reused the id for a new subscription
+    out(next('1', 200)); // the client reused the id for a new subscription
     client.resume();
     const items = await received.until((all) => all.at(-1)?.id === '1');
     expect(items.slice(fillers).map((m) => `${m.id}:${m.i}`)).toEqual(['1:200']);
@@ -181,14 +191,14 @@ describe('outbound guard', () => {
 
   it('should close the client with 4413 once more than maxBufferedBytes wait for it', async () => {
     const maxBufferedBytes = 1 * MIB;
-    const { socket, client, received, closed, counts } = await connect({ maxBufferedBytes });
+    const { socket, client, received, closed, counts, out } = await connect({ maxBufferedBytes });
     client.pause();
     const waitingBefore: number[] = [];
     let sent = 0;
     while (socket.readyState === WebSocket.OPEN) {
       if (sent === 10_000) throw new Error(`still open after ${sent} messages`);
       waitingBefore.push(socket.bufferedAmount);
-      socket.send(next('events', sent, FILLER));
+      out(next('events', sent, FILLER));
       sent += 1;
     }
     // Closed on the first send that found more than the limit waiting, and not before.
@@ -203,9 +213,9 @@ describe('outbound guard', () => {
 
   it('should count held updates as waiting bytes toward the hard limit', async () => {
     const maxBufferedBytes = 1 * MIB;
-    const { socket, client, guard, closed, counts } = await connect({ maxBufferedBytes });
+    const { socket, client, guard, closed, counts, snapshots, out } = await connect({ maxBufferedBytes });
     client.pause();
-    backUp(socket, 64 * KIB);
+    backUp({ socket, out }, 64 * KIB);
     const waitingAtStart = socket.bufferedAmount;
     expect(waitingAtStart).toBeLessThan(maxBufferedBytes / 2);
     // Large updates of many coalescible subscriptions: each is held, none reaches the socket.
@@ -213,8 +223,8 @@ describe('outbound guard', () => {
     let sent = 0;
     while (socket.readyState === WebSocket.OPEN) {
       if (sent === 20) throw new Error(`still open with ${guard.held} updates held`);
-      guard.coalesce(`s${sent}`);
-      socket.send(next(`s${sent}`, sent, big));
+      snapshots.add(`s${sent}`);
+      out(next(`s${sent}`, sent, big));
       sent += 1;
     }
     expect(socket.bufferedAmount).toBeLessThanOrEqual(waitingAtStart + 64 * KIB);
