@@ -19,6 +19,17 @@ const schema = z.object({
 
   /** The first admin key; when unset, one is generated at first start and printed once. */
   ADMIN_API_KEY: z.string().min(16).optional(),
+  /** Authenticated API keys each instance remembers (by hash), least recently used out first, so a request or a
+   *  connection_init does not cost a database look-up each time; 0 switches the cache off. 10,000 keys is a few MB. */
+  API_KEY_CACHE_SIZE: int(0).default(10_000),
+  /** How long a remembered key is trusted before the database is asked again: the longest a key revoked without
+   *  a revocation message (straight in the database, or while the bus was down) still works over HTTP. */
+  API_KEY_CACHE_TTL_MS: int(0).default(60_000),
+  /** Unknown or revoked keys each instance remembers, apart from the good ones so a flood of made-up keys cannot push
+   *  those out: a client retrying with a bad key costs one look-up per API_KEY_NEGATIVE_CACHE_TTL_MS. */
+  API_KEY_NEGATIVE_CACHE_SIZE: int(0).default(1_000),
+  /** How long an unknown key is refused without asking again; short, as ADMIN_API_KEY is registered at start. */
+  API_KEY_NEGATIVE_CACHE_TTL_MS: int(0).default(5_000),
 
   /** Largest `publishEvents` batch. */
   MAX_BATCH_SIZE: int(1).default(1_000),

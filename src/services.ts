@@ -11,6 +11,7 @@ import { AlertEngine } from './alerts/engine.js';
 import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
 import { AlertService } from './alerts/service.js';
 import { type AlertStore, createAlertStore } from './alerts/store.js';
+import { keyCacheOptionsOf } from './auth/key-cache.js';
 import { ApiKeyStore } from './auth/keys.js';
 import { ApiKeyService } from './auth/service.js';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
@@ -146,7 +147,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
   const services: Services = {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
-    apiKeys: new ApiKeyService({ store: new ApiKeyStore(db.prisma), bus, logger }),
+    apiKeys: new ApiKeyService({ store: new ApiKeyStore(db.prisma), bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({ aggregates, metricFeed, dashboard, maxPairs: config.MAX_AGGREGATE_PAIRS }),
   };
   return {
@@ -164,6 +165,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
     notifier,
     engine,
     async start() {
+      await services.apiKeys.start();
       await metricFeed.start();
       await engine.start();
       await processor.start();
@@ -174,6 +176,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
       await processor.stop();
       await engine.stop();
       await notifier.close();
+      services.apiKeys.stop();
       await bus.close();
       await aggregates.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -1,11 +1,25 @@
 // API keys as the application uses them: authentication for both transports, creation and revocation by admins,
 // and the first admin key. Revocation is told to every instance on the bus, so their sockets of that key close.
+//
+// Authentication goes through a cache by key hash (key-cache.ts), so 10,000 sockets of one key cost one database
+// look-up, not 10,000; concurrent look-ups of one key share a single query. A revoked key leaves the cache
+//   - at once on the instance that revoked it, and on every other one when the `apiKeys:revoked` message arrives;
+//   - when the ConnectionRegistry's periodic check (REVOCATION_CHECK_MS) finds it revoked among open sockets, which
+//     covers a message lost while the bus was down for every key with a socket on this instance;
+//   - at the latest API_KEY_CACHE_TTL_MS after it was cached: the bound for a key revoked straight in the database,
+//     or while the bus was down, and used only over HTTP.
+// Unknown keys are remembered apart and briefly (a client retrying with a stale key costs one look-up per
+// API_KEY_NEGATIVE_CACHE_TTL_MS). Made-up keys never repeat, so no cache can spare the database a flood of them
+// (that takes a per-address limit in front of authentication, in the transport); keeping them apart guarantees that
+// such a flood neither evicts good keys, which keep being answered from memory however long the database's queue,
+// nor grows memory past the two caps.
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../bus/bus.js';
+import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { badInput, DomainError, notFound } from '../errors.js';
 import { isUuid } from '../ids.js';
 import type { Logger } from '../observability/logger.js';
-import type { ApiKeyStore, Principal, Role } from './keys.js';
+import { KeyCache, type KeyCacheOptions } from './key-cache.js';
+import { type ApiKeyStore, hashKey, type Principal, type Role } from './keys.js';
 
 const MAX_NAME_LENGTH = 200; // a label for people, not a document
 
@@ -13,22 +27,79 @@ export interface ApiKeyServiceOptions {
   store: ApiKeyStore;
   bus: Bus;
   logger: Logger;
+  cache: KeyCacheOptions;
 }
 
 export class ApiKeyService {
-  constructor(private readonly options: ApiKeyServiceOptions) {}
+  private readonly cache: KeyCache;
+  /** Look-ups under way, by key hash: whoever asks for the same key meanwhile waits for the same answer. */
+  private readonly lookups = new Map<string, Promise<Principal | null>>();
+  /**
+   * Counts revocations seen. A look-up that started before one may have read the key still active: its answer is
+   * given to its callers (they asked before the revocation) but not cached.
+   */
+  private revocations = 0;
+  private stopRevocations: Unsubscribe | null = null;
+
+  constructor(private readonly options: ApiKeyServiceOptions) {
+    this.cache = new KeyCache(options.cache);
+  }
+
+  /** Listens for revocations made on any instance; resolves once the subscription is live. */
+  async start(): Promise<void> {
+    this.stopRevocations ??= await this.options.bus.subscribe('apiKeys:revoked', ({ id }) => this.forget(id));
+  }
+
+  stop(): void {
+    this.stopRevocations?.();
+    this.stopRevocations = null;
+    this.cache.clear();
+  }
 
   /** The key's owner, or null for an unknown or revoked key; UNAVAILABLE when keys cannot be checked now. */
-  async authenticate(key: string, requestId: string = randomUUID()): Promise<Principal | null> {
+  async authenticate(key: string, requestId?: string): Promise<Principal | null> {
+    const hash = hashKey(key);
+    const cached = this.cache.get(hash);
+    if (cached !== undefined) return cached;
     try {
-      return await this.options.store.authenticate(key);
+      return await this.lookUp(hash, key);
     } catch (error) {
       // The driver's message may name hosts: the client gets a request id to quote instead.
-      this.options.logger.error({ err: error, requestId }, 'API key check failed');
-      throw new DomainError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${requestId})`, {
-        requestId,
+      const id = requestId ?? randomUUID();
+      this.options.logger.error({ err: error, requestId: id }, 'API key check failed');
+      throw new DomainError('UNAVAILABLE', `API keys cannot be checked now; retry later (request id ${id})`, {
+        requestId: id,
       });
     }
+  }
+
+  /** How many keys this instance remembers now, good and unknown. */
+  get cached(): { keys: number; unknown: number } {
+    return this.cache.size;
+  }
+
+  private lookUp(hash: string, key: string): Promise<Principal | null> {
+    const pending = this.lookups.get(hash);
+    if (pending) return pending;
+    const revocations = this.revocations;
+    const lookup = this.options.store
+      .authenticate(key)
+      .then((principal) => {
+        if (this.revocations === revocations) this.cache.set(hash, principal);
+        return principal;
+      })
+      .finally(() => {
+        if (this.lookups.get(hash) === lookup) this.lookups.delete(hash);
+      });
+    this.lookups.set(hash, lookup);
+    return lookup;
+  }
+
+  /** Drops a revoked key from the cache, and lets no look-up that began before now answer a later caller. */
+  private forget(keyId: string): void {
+    this.revocations += 1;
+    this.lookups.clear();
+    this.cache.forgetKey(keyId);
   }
 
   async createKey(name: string, role: Role) {
@@ -42,14 +113,21 @@ export class ApiKeyService {
   async revokeKey(id: string): Promise<boolean> {
     const known = isUuid(id) && (await this.options.store.revoke(id));
     if (!known) throw notFound(`no active API key has id "${id.slice(0, 64)}"`);
+    this.forget(id);
     // Stored first: an instance that misses this message still finds the revocation in its periodic check.
     await this.options.bus.publish('apiKeys:revoked', { id }).catch(() => {});
     return true;
   }
 
-  /** Which of these key ids are revoked now (their open connections must close). */
-  revokedAmong(ids: string[]): Promise<string[]> {
-    return this.options.store.revokedAmong(ids);
+  /**
+   * Which of these key ids are revoked now (their open connections must close). Those found are forgotten by the
+   * cache too: the ConnectionRegistry's periodic check asks this, so a revocation message lost while the bus was down
+   * takes effect within REVOCATION_CHECK_MS for every key with a socket here, over HTTP as well.
+   */
+  async revokedAmong(ids: string[]): Promise<string[]> {
+    const revoked = await this.options.store.revokedAmong(ids);
+    for (const id of revoked) this.forget(id);
+    return revoked;
   }
 
   /** Registers ADMIN_API_KEY, or creates the first admin key; returns a key only when it was generated here. */
