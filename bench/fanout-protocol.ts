@@ -93,9 +93,14 @@ export class LatencyHistogram {
     this.max = Math.max(this.max, other.max);
   }
 
-  quantile(q: number): number {
-    if (this.count === 0) return Number.NaN;
-    const rank = Math.max(1, Math.ceil(q * this.count));
+  /**
+   * The q-quantile of `total` deliveries (by default those recorded). With `total` the deliveries expected, those
+   * never received rank above every latency, and a quantile that falls among them is Infinity.
+   */
+  quantile(q: number, total = this.count): number {
+    if (total === 0) return Number.NaN;
+    const rank = Math.max(1, Math.ceil(q * total));
+    if (rank > this.count) return Number.POSITIVE_INFINITY;
     let seen = 0;
     for (const index of [...this.buckets.keys()].sort((a, b) => a - b)) {
       seen += this.buckets.get(index) ?? 0;
