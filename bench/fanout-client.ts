@@ -168,8 +168,8 @@ function collect(): CollectResult {
   };
 }
 
-function closeClients(keep: number): Promise<void> {
-  const gone = clients.splice(keep);
+function closeClients(): Promise<void> {
+  const gone = clients.splice(0);
   closing = true;
   return Promise.all(
     gone.map(
@@ -187,7 +187,7 @@ function closeClients(keep: number): Promise<void> {
     ),
   ).then(() => {
     closing = false;
-    live = clients.filter((c) => c.live).length;
+    live = 0;
   });
 }
 
@@ -211,11 +211,8 @@ async function handle(command: GeneratorCommand): Promise<void> {
       return reply(status());
     case 'collect':
       return reply(collect());
-    case 'trim':
-      await closeClients(command.keep);
-      return reply({ type: 'trimmed' });
     case 'close':
-      await closeClients(0);
+      await closeClients();
       return reply({ type: 'closed' });
   }
 }

@@ -128,8 +128,6 @@ export type GeneratorCommand =
   | { cmd: 'window'; from: number; to: number }
   | { cmd: 'status' }
   | { cmd: 'collect' }
-  /** Closes every socket past the first `keep`. */
-  | { cmd: 'trim'; keep: number }
   | { cmd: 'close' };
 
 export interface ConnectResult {
@@ -167,4 +165,4 @@ export interface CollectResult {
   closedByServer: Record<string, number>;
 }
 
-export type GeneratorReply = ConnectResult | StatusResult | CollectResult | { type: 'trimmed' } | { type: 'closed' };
+export type GeneratorReply = ConnectResult | StatusResult | CollectResult | { type: 'closed' };
