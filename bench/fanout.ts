@@ -192,7 +192,7 @@ interface Target {
 }
 
 async function startOurs(): Promise<Target> {
-  const keyCount = Math.ceil(Math.max(SOCKETS, C_CLIENTS) / SOCKETS_PER_KEY);
+  const keyCount = Math.ceil(Math.max(SOCKETS, B_SOCKETS, C_CLIENTS) / SOCKETS_PER_KEY);
   const server = await startBenchServer({
     // Each VIEWER key holds SOCKETS_PER_KEY sockets; the limit leaves room for sockets still closing.
     MAX_CONNECTIONS_PER_KEY: String(2 * SOCKETS_PER_KEY),
