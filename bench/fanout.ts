@@ -371,7 +371,9 @@ async function publishAtRate(target: Target, rate: number, count: number, firstS
     lagMs = Math.max(lagMs, performance.now() - due);
     const call = target.publish(firstSeq + i).catch((error: unknown) => {
       failed++;
-      const reason = (error instanceof Error ? error.message : String(error)).slice(0, 160);
+      // fetch's own message is only "fetch failed": the cause says what happened to the connection.
+      const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+      const reason = `${error instanceof Error ? error.message : String(error)}${cause}`.slice(0, 160);
       failures[reason] = (failures[reason] ?? 0) + 1;
     });
     inFlight.add(call);
@@ -569,12 +571,18 @@ const ms = (n: number) => (Number.isNaN(n) ? '—' : n === Number.POSITIVE_INFIN
 const mb = (bytes: number) => `${integer(bytes / 2 ** 20)} MB`;
 const seconds = (msValue: number) => (Number.isFinite(msValue) ? `${(msValue / 1_000).toFixed(2)} s` : 'never');
 const verdict = (met: boolean | undefined) => (met === undefined ? '—' : met ? 'met' : '**missed**');
-const ratio = (n: number) => (Number.isNaN(n) ? '—' : Number.isFinite(n) ? `${n.toFixed(2)}×` : '∞');
+/** `a / b` of two p99s, either of which may be Infinity (more than 1 % not received). */
+const ratio = (a: number, b: number, aName: string, bName: string) => {
+  if (a === Number.POSITIVE_INFINITY && b === Number.POSITIVE_INFINITY) return '— (neither received 99 %)';
+  if (b === Number.POSITIVE_INFINITY) return `— (${bName} did not receive 99 %)`;
+  if (a === Number.POSITIVE_INFINITY) return `∞ (${aName} did not receive 99 %)`;
+  return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—';
+};
 const delivery = (s: StepFigures) => {
   const refused = Object.entries(s.publishFailures)
     .map(([reason, n]) => `${integer(n)} × ${reason.replaceAll('|', '\\|')}`)
     .join('; ');
-  return `${integer(s.delivered)} / ${integer(s.expected)}${refused ? ` (publishes refused: ${refused})` : ''}`;
+  return `${integer(s.delivered)} / ${integer(s.expected)}${refused ? ` (publishes failed: ${refused})` : ''}`;
 };
 const closes = (s: StepFigures) =>
   Object.entries(s.closedByServer)
@@ -637,8 +645,10 @@ function scenarioATable(figures: ServerFigures[]): string[] {
     row('publisher lag at worst (behind schedule)', (f) => ms(a(f).publishLagMs), ''),
   ];
   const ratios: string[] = [];
-  if (oursA && plain?.a) ratios.push(`plain's p99 / ours: **${ratio(p99Vs(plain))}** (target ≥ 4×)`);
-  if (oursA && floor?.a) ratios.push(`ours / floor's p99: **${ratio(oursA.p99 / floor.a.p99)}** (target ≤ 1.5×)`);
+  if (oursA && plain?.a)
+    ratios.push(`plain's p99 / ours: **${ratio(plain.a.p99, oursA.p99, 'plain', 'ours')}** (target ≥ 4×)`);
+  if (oursA && floor?.a)
+    ratios.push(`ours / floor's p99: **${ratio(oursA.p99, floor.a.p99, 'ours', 'floor')}** (target ≤ 1.5×)`);
   return ratios.length ? [...lines, '', `${ratios.join('; ')}.`] : lines;
 }
 
