@@ -62,6 +62,19 @@ const schema = z.object({
   /** Time given to in-flight work on stop before sockets are closed anyway. */
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
 
+  // The process model (src/roles/). With Redis and Postgres, a primary process forks one processing process and
+  // WEB_CONCURRENCY serving processes sharing the port; without either, one process does everything.
+  /**
+   * Serving processes (node:cluster workers sharing PORT). Unset: one per CPU (os.availableParallelism()). 0: no
+   * cluster, one process serves and processes, as in the embedded mode. Ignored without REDIS_URL and DATABASE_URL:
+   * there is no cross-process bus, and PGlite is one process's database.
+   */
+  WEB_CONCURRENCY: int(0).optional(),
+  /** Wait before a worker that died is started again; doubles with each death in a row. */
+  WORKER_RESTART_BACKOFF_MS: int(0).default(500),
+  /** Longest wait before a restart; a worker that lived longer than this starts the doubling afresh. */
+  WORKER_RESTART_BACKOFF_MAX_MS: int(0).default(30_000),
+
   // Limits on what one client may ask of the server (src/security/). Each is checked before any resolver runs.
   /** Deepest selection set of an operation (the deepest query of the contract is 6). */
   MAX_QUERY_DEPTH: int(1).default(12),
