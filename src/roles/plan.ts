@@ -25,3 +25,11 @@ export function servingProcesses(config: Config, cpus: number): number | null {
   if (config.WEB_CONCURRENCY === 0) return null;
   return config.WEB_CONCURRENCY ?? cpus;
 }
+
+/**
+ * How long to wait before starting a worker again: `baseMs` after its first death, doubling with each death in a row,
+ * never more than `maxMs`.
+ */
+export function restartWait(deathsInARow: number, { baseMs, maxMs }: { baseMs: number; maxMs: number }): number {
+  return Math.min(baseMs * 2 ** Math.min(Math.max(deathsInARow - 1, 0), 30), maxMs);
+}

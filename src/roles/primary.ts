@@ -10,7 +10,7 @@ import type { ProcessingStatus } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrimaryMetrics, type MetricsJson, mergeProcessMetrics } from '../observability/metrics.js';
 import { type Channel, connect, type Peer, type PrimaryAsks, type WorkerAsks } from './ipc.js';
-import { type WorkerRole, workerArgs } from './plan.js';
+import { restartWait, type WorkerRole, workerArgs } from './plan.js';
 
 const WORKER_ANSWER_MS = 1_000; // a worker slower than this is left out of a scrape or health check
 
@@ -112,11 +112,11 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
     }
     // A worker that lived longer than the longest wait was not crashing in a loop: its next start is prompt.
     if (Date.now() - slot.startedAt > config.WORKER_RESTART_BACKOFF_MAX_MS) slot.deaths = 0;
-    const wait = Math.min(
-      config.WORKER_RESTART_BACKOFF_MS * 2 ** Math.min(slot.deaths, 30),
-      config.WORKER_RESTART_BACKOFF_MAX_MS,
-    );
     slot.deaths += 1;
+    const wait = restartWait(slot.deaths, {
+      baseMs: config.WORKER_RESTART_BACKOFF_MS,
+      maxMs: config.WORKER_RESTART_BACKOFF_MAX_MS,
+    });
     metrics.workerRestarts.inc({ role: slot.role });
     logger.warn({ ...who, restartInMs: wait }, 'a worker died; starting another');
     slot.restart = setTimeout(() => {

@@ -276,6 +276,34 @@ describe('cluster: a primary, a processing process and two serving processes', (
     await client.dispose();
   }, 90_000);
 
+  it('should start a serving process again after SIGKILL while the other one serves', async () => {
+    const [victim] = [...pids.serving];
+    assert.exists(victim);
+    process.kill(victim, 'SIGKILL');
+    // Reaped by the primary, which from then on hands new connections to the other serving process only.
+    await eventually(() => {
+      try {
+        process.kill(victim, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    pids.serving.delete(victim);
+    const deadline = Date.now() + 30_000;
+    while (pids.serving.size < 2) {
+      expect(Date.now(), 'a serving process is back within 30 s').toBeLessThan(deadline);
+      const answer = await health();
+      expect(answer.status).toBe('healthy');
+      pids.serving.add(answer.process.pid);
+      if (pids.serving.size < 2) await sleep(50);
+    }
+    expect(pids.serving).not.toContain(victim);
+    const text = (await onNewConnection('/metrics')).text;
+    expect(sample(text, 'jackdaw_worker_restarts_total{role="serve"}')).toBe(1);
+    expect(sample(text, 'jackdaw_processes{role="serve"}')).toBe(2);
+  });
+
   it('should stop every process on SIGTERM to the primary under load: sockets closed with 1001, nothing acknowledged lost, the lease released, exit 0', async () => {
     const socket = await openRaw(server.url.replace(/^http/, 'ws'), { authorization: `Bearer ${adminKey}` });
     const acknowledged: string[] = [];
