@@ -93,7 +93,7 @@ const schema = z.object({
   MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
   /** Operations one WebSocket connection may have running at once. */
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
-  /** WebSocket connections one API key may hold open, per instance. */
+  /** WebSocket connections one API key may hold open, per serving process (WEB_CONCURRENCY × this per instance). */
   MAX_CONNECTIONS_PER_KEY: int(1).default(100),
   /** Operations (HTTP requests, WebSocket subscribes) per API key per second; 0 switches the limit off. */
   RATE_LIMIT_PER_SECOND: int(0).default(1_000),
@@ -103,7 +103,7 @@ const schema = z.object({
   WS_COALESCE_BYTES: int(0).default(256 * 1024),
   /** Bytes waiting on a WebSocket past which the client is disconnected as too slow. */
   WS_MAX_BUFFERED_BYTES: int(1_024).default(16 * 1024 * 1024),
-  /** Events accepted but not yet committed, across all publish calls of an instance; past it, OVERLOADED. */
+  /** Events accepted but not yet committed, across all publish calls of a serving process; past it, OVERLOADED. */
   INGEST_QUEUE_SIZE: int(1).default(10_000),
   /** Deepest nesting of one event's `data` (objects and arrays). */
   MAX_EVENT_DEPTH: int(1).default(32),
