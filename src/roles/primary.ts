@@ -136,6 +136,11 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
       if (restart) clearTimeout(restart);
       if (worker) workers.push(worker);
     }
+    // Serving processes wait SHUTDOWN_GRACE_MS for requests, then close their stores; past twice that, a worker that
+    // has not exited is killed (and the exit is unclean).
+    setTimeout(() => {
+      for (const worker of workers) if (!worker.isDead()) worker.process.kill('SIGKILL');
+    }, 2 * config.SHUTDOWN_GRACE_MS).unref();
     const clean = await Promise.all(
       workers.map(
         (worker) =>
@@ -152,11 +157,6 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'stopping');
-      // Serving processes wait SHUTDOWN_GRACE_MS for requests, then close their stores; past twice that, a worker
-      // that has not exited is killed.
-      setTimeout(() => {
-        for (const { worker } of slots) worker?.process.kill('SIGKILL');
-      }, 2 * config.SHUTDOWN_GRACE_MS).unref();
       void stop(0);
     });
   }

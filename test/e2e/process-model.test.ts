@@ -333,3 +333,20 @@ describe('cluster: a primary, a processing process and two serving processes', (
     for (const pid of [pids.processing, ...pids.serving]) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   }, 30_000);
 });
+
+describe('cluster start', () => {
+  it('should exit 1 when a worker cannot start', async () => {
+    const missing = new URL(database.url);
+    missing.pathname = '/jackdaw_missing_database';
+    await expect(
+      startChildServer({
+        DATABASE_URL: missing.toString(),
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        ADMIN_API_KEY: adminKey,
+        WEB_CONCURRENCY: '1',
+        LOG_LEVEL: 'warn',
+      }),
+    ).rejects.toThrow(/exited with 1[\s\S]*could not start/);
+  });
+});
