@@ -1,37 +1,88 @@
 // One HTTP server: GraphQL over HTTP (graphql-yoga) and over WebSocket (graphql-ws) on /graphql, plus /health,
 // /ready and /metrics. Both transports run through yoga's envelop, so they share plugins, context and validation.
+// `buildApp` serves and processes in one process (embedded mode, tests); `buildServingApp` is the serving role of a
+// cluster (src/roles/serve.ts), with the processing role in a process of its own.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ensureFirstAdmin } from './auth/first-admin.js';
 import type { Config } from './config.js';
+import type { InstanceView } from './observability/instance.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+import {
+  createMetrics,
+  type Metrics,
+  type MetricsJson,
+  type ProcessGauges,
+  type ProcessRole,
+  sampleGauges,
+} from './observability/metrics.js';
 import { ConnectionRegistry } from './security/connections.js';
 import { createRateLimiter, rateLimitCheck } from './security/rate-limit.js';
-import { createRuntime, type Runtime, type Services } from './services.js';
+import { createRuntime, createServingRuntime, type Runtime, type Services, type ServingRuntime } from './services.js';
 import { createHttpHandler, createYogaServer } from './transport/http.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 
-export interface App {
+export interface App<R extends ServingRuntime = Runtime> {
   /** Listens on `port` (0 for any free one) and resolves with the URL of /graphql. */
   start(port?: number, host?: string): Promise<string>;
   /** Drains in-flight requests, closes sockets with 1001, stops the processor, then closes Redis and Postgres. */
   stop(): Promise<void>;
   /** The application services, as resolvers see them. */
   services: Services;
-  /** Everything behind them (stores, bus, processor), for the transports, health checks and tests. */
-  runtime: Runtime;
+  /** Everything behind them (stores, bus, and in one process the processor), for transports, health and tests. */
+  runtime: R;
   /** The WebSocket side: its server and the shared subscription groups. */
   webSocket: WebSocketTransport;
   metrics: Metrics;
+  /** This process's metrics, gauges read now, for the primary to merge with the other processes'. */
+  localMetrics(): Promise<MetricsJson>;
 }
 
 const GOING_AWAY = 1001;
 
-export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
+/** Serving and processing in one process. */
+export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App<Runtime>> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const metrics = createMetrics();
+  const metrics = createMetrics('standalone');
   const runtime = await createRuntime(config, logger, metrics);
-  const { services } = runtime;
+  await ensureFirstAdmin(runtime.apiKeyStore, config.ADMIN_API_KEY);
+  const isLeader = () => runtime.processor.isLeader;
+  return serve(runtime, metrics, 'standalone', {
+    gauges: { isLeader },
+    instance: (local) => ({
+      processing: async () => ({ leader: isLeader(), pid: process.pid }),
+      metrics: async () => {
+        await local();
+        return metrics.registry.metrics();
+      },
+    }),
+  });
+}
+
+/** The serving role: no processor here; `instance` reaches the other processes through the primary. */
+export async function buildServingApp(
+  config: Config,
+  options: { logger: Logger; instance: InstanceView },
+): Promise<App<ServingRuntime>> {
+  const metrics = createMetrics('serve');
+  const runtime = await createServingRuntime(config, options.logger, metrics);
+  return serve(runtime, metrics, 'serve', { instance: () => options.instance });
+}
+
+interface ServeOptions {
+  /** Gauges this process knows besides the serving ones. */
+  gauges?: ProcessGauges;
+  /** The instance as /health and /metrics report it, given how to read this process's own gauges. */
+  instance: (sampleLocal: () => Promise<void>) => InstanceView;
+}
+
+async function serve<R extends ServingRuntime>(
+  runtime: R,
+  metrics: Metrics,
+  role: ProcessRole,
+  options: ServeOptions,
+): Promise<App<R>> {
+  const { config, logger, services } = runtime;
   const rateLimiter = createRateLimiter({
     perSecond: config.RATE_LIMIT_PER_SECOND,
     redis: runtime.redis,
@@ -46,14 +97,6 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     revokedAmong: (ids) => services.apiKeys.revokedAmong(ids),
   });
 
-  const generatedKey = await services.apiKeys.bootstrapAdmin(config.ADMIN_API_KEY);
-  if (generatedKey) {
-    // Printed once, to the console only: it is stored as a hash and never logged.
-    process.stdout.write(
-      `\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n`,
-    );
-  }
-
   const rateLimit = rateLimiter ? rateLimitCheck(rateLimiter, config.RATE_LIMIT_PER_SECOND) : null;
   const yoga = createYogaServer({ config, logger, services, rateLimit });
   const server = createServer();
@@ -67,7 +110,14 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     rateLimit,
   });
   const { wss } = webSocket;
-  const route = createHttpHandler({ yoga, runtime, config, metrics, wss });
+  const gauges: ProcessGauges = {
+    websocketConnections: () => wss.clients.size,
+    outboxBacklog: () => runtime.eventStore.outboxSize(),
+    ...options.gauges,
+  };
+  const sampleLocal = () => sampleGauges(metrics, gauges);
+  const instance = options.instance(sampleLocal);
+  const route = createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role });
   server.on('request', (req, res) => {
     route(req, res).catch((error) => {
       logger.error({ err: error }, 'request failed');
@@ -82,6 +132,10 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     runtime,
     webSocket,
     metrics,
+    async localMetrics() {
+      await sampleLocal();
+      return metrics.registry.getMetricsAsJSON();
+    },
     async start(port = config.PORT, host = config.HOST) {
       await runtime.start();
       await connections.start();

@@ -73,6 +73,19 @@ const schema = z.object({
   /** Time given to in-flight work on stop before sockets are closed anyway. */
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
 
+  // The process model (src/roles/). With Redis and Postgres, a primary process forks one processing process and
+  // WEB_CONCURRENCY serving processes sharing the port; without either, one process does everything.
+  /**
+   * Serving processes (node:cluster workers sharing PORT). Unset: one per CPU (os.availableParallelism()). 0: no
+   * cluster, one process serves and processes, as in the embedded mode. Ignored without REDIS_URL and DATABASE_URL:
+   * there is no cross-process bus, and PGlite is one process's database.
+   */
+  WEB_CONCURRENCY: int(0).optional(),
+  /** Wait before a worker that died is started again; doubles with each death in a row. */
+  WORKER_RESTART_BACKOFF_MS: int(0).default(500),
+  /** Longest wait before a restart; a worker that lived longer than this starts the doubling afresh. */
+  WORKER_RESTART_BACKOFF_MAX_MS: int(0).default(30_000),
+
   // Limits on what one client may ask of the server (src/security/). Each is checked before any resolver runs.
   /** Deepest selection set of an operation (the deepest query of the contract is 6). */
   MAX_QUERY_DEPTH: int(1).default(12),
@@ -91,7 +104,10 @@ const schema = z.object({
   MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
   /** Operations one WebSocket connection may have running at once. */
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1).default(100),
-  /** WebSocket connections one API key may hold open, per process: a frontend's shared key needs hundreds. */
+  /**
+   * WebSocket connections one API key may hold open, per serving process (WEB_CONCURRENCY × this per instance): a
+   * frontend's shared key needs hundreds.
+   */
   MAX_CONNECTIONS_PER_KEY: int(1).default(1_000),
   /**
    * Subscriptions one API key may have running at once, per process, across its connections: shared execution makes
@@ -108,7 +124,7 @@ const schema = z.object({
   WS_COALESCE_BYTES: int(0).default(256 * 1024),
   /** Bytes waiting on a WebSocket past which the client is disconnected as too slow. */
   WS_MAX_BUFFERED_BYTES: int(1_024).default(16 * 1024 * 1024),
-  /** Events accepted but not yet committed, across all publish calls of an instance; past it, OVERLOADED. */
+  /** Events accepted but not yet committed, across all publish calls of a serving process; past it, OVERLOADED. */
   INGEST_QUEUE_SIZE: int(1).default(10_000),
   /** Deepest nesting of one event's `data` (objects and arrays). */
   MAX_EVENT_DEPTH: int(1).default(32),

@@ -1,27 +1,27 @@
-// Entry point: configuration from the environment, the app on its port, a clean stop on SIGTERM/SIGINT.
-import { buildApp } from './app.js';
+// Entry point: configuration from the environment, then this process's role. With Redis and Postgres the process
+// `npm start` runs is a cluster primary (roles/primary.ts) that forks one processing process (roles/process.ts) and
+// WEB_CONCURRENCY serving processes (roles/serve.ts); without them, or with WEB_CONCURRENCY=0, one process serves and
+// processes (roles/standalone.ts). Each role's code is loaded only in the process that runs it.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { loadConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
+import { servingProcesses, workerRoleOf } from './roles/plan.js';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const app = await buildApp(config, { logger });
-  const url = await app.start();
-  logger.info({ url, database: app.runtime.db.kind, bus: config.REDIS_URL ? 'redis' : 'in-process' }, 'listening');
-  process.stdout.write(`Jackdaw Sentry real-time API listening on ${url}\n`);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, 'stopping');
-      app.stop().then(
-        () => process.exit(0),
-        (error) => {
-          logger.error({ err: error }, 'unclean stop');
-          process.exit(1);
-        },
-      );
-    });
+  if (cluster.isWorker) {
+    const role = workerRoleOf(process.argv);
+    if (role === 'serve') (await import('./roles/serve.js')).runServing(config, logger);
+    else (await import('./roles/process.js')).runProcessing(config, logger);
+    return;
   }
+  const serving = servingProcesses(config, availableParallelism());
+  if (serving !== null) return (await import('./roles/primary.js')).runPrimary(config, logger, serving);
+  if (config.WEB_CONCURRENCY)
+    logger.warn('WEB_CONCURRENCY is ignored without REDIS_URL and DATABASE_URL: one process serves and processes');
+  await (await import('./roles/standalone.js')).runStandalone(config, logger);
 }
 
 main().catch((error) => {

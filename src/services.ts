@@ -1,7 +1,12 @@
 // The composition root: builds every part of an app instance from the configuration, wires them together through
 // their constructors, and owns them. `services` is what resolvers see; the rest is the machinery behind it, which
-// the app's transports and health checks (and tests) reach through `Runtime`. Closing releases all of it, in
+// the app's transports and health checks (and tests) reach through the runtimes. Closing releases all of it, in
 // reverse order.
+//
+// Two roles share the stores: serving (the services behind HTTP and WebSocket, with the live feeds) and processing
+// (the stream processor, the alert engine and its notifier). `createRuntime` builds both in one process (embedded
+// mode, tests); `createServingRuntime` and `createProcessingRuntime` build one each, for processes of their own
+// (src/roles/), which then hear each other only through the bus.
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
@@ -36,26 +41,108 @@ export interface Services {
   metrics: MetricService;
 }
 
-export interface Runtime {
+/** What every role opens: the database, Redis, the bus and the stores over them. */
+export interface SharedRuntime {
   config: Config;
   logger: Logger;
-  services: Services;
   db: Database;
   bus: Bus;
   redis: Redis | null;
   eventStore: EventStore;
-  ingestion: Ingestion;
   aggregates: AggregateStore;
-  processor: StreamProcessor;
   alertStore: AlertStore;
-  notifier: AlertNotifier;
-  engine: AlertEngine;
-  /** Starts the background work: the live feeds, the alert engine and the stream processor. */
+  apiKeyStore: ApiKeyStore;
+  /** Commits events: publishing on the serving side, alert firings on the processing side. */
+  ingestion: Ingestion;
+  /** Starts the role's background work. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** The serving role: the services behind HTTP and WebSocket, and the live feeds. */
+export interface ServingRuntime extends SharedRuntime {
+  services: Services;
+}
+
+/** The processing role: the stream processor, the alert engine and its notifier; no HTTP. */
+export interface ProcessingRuntime extends SharedRuntime {
+  processor: StreamProcessor;
+  notifier: AlertNotifier;
+  engine: AlertEngine;
+}
+
+/** Both roles in one process. */
+export interface Runtime extends ServingRuntime, ProcessingRuntime {}
+
+/** Serving and processing in one process: the embedded mode, WEB_CONCURRENCY=0 and the tests' apps. */
 export async function createRuntime(config: Config, logger: Logger, metrics: Metrics): Promise<Runtime> {
+  const shared = await openShared(config, logger);
+  // Publishing wakes the processor in this process without a bus round trip.
+  const ingestion = createIngestion(shared, metrics, () => processing.processor.nudge());
+  const processing = wireProcessing(shared, ingestion, metrics);
+  const serving = wireServing(shared, ingestion);
+  return {
+    ...shared,
+    ingestion,
+    services: serving.services,
+    processor: processing.processor,
+    notifier: processing.notifier,
+    engine: processing.engine,
+    async start() {
+      await serving.start();
+      await processing.start();
+    },
+    async close() {
+      await serving.stop();
+      await processing.stop();
+      await shared.close();
+    },
+  };
+}
+
+/** The serving role alone: publishing reaches the processing role through the bus's `processor:nudge`. */
+export async function createServingRuntime(config: Config, logger: Logger, metrics: Metrics): Promise<ServingRuntime> {
+  const shared = await openShared(config, logger);
+  const ingestion = createIngestion(shared, metrics, () => {});
+  const serving = wireServing(shared, ingestion);
+  return {
+    ...shared,
+    ingestion,
+    services: serving.services,
+    start: serving.start,
+    async close() {
+      await serving.stop();
+      await shared.close();
+    },
+  };
+}
+
+/** The processing role alone. */
+export async function createProcessingRuntime(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<ProcessingRuntime> {
+  const shared = await openShared(config, logger);
+  const ingestion = createIngestion(shared, metrics, () => processing.processor.nudge());
+  const processing = wireProcessing(shared, ingestion, metrics);
+  return {
+    ...shared,
+    ingestion,
+    processor: processing.processor,
+    notifier: processing.notifier,
+    engine: processing.engine,
+    start: processing.start,
+    async close() {
+      await processing.stop();
+      await shared.close();
+    },
+  };
+}
+
+type Shared = Omit<SharedRuntime, 'ingestion' | 'start'>;
+
+async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
@@ -65,20 +152,33 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
   const aggregates: AggregateStore = redis
     ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
     : new MemoryAggregateStore();
-  const eventStore = new EventStore(db.prisma);
-  const alertStore = createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE });
-  const pages = { defaultSize: 50, maxSize: config.MAX_PAGE_SIZE }; // 50: the contract's default `first`
+  return {
+    config,
+    logger,
+    db,
+    bus,
+    redis,
+    eventStore: new EventStore(db.prisma),
+    aggregates,
+    alertStore: createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE }),
+    apiKeyStore: new ApiKeyStore(db.prisma),
+    async close() {
+      await bus.close();
+      await aggregates.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    },
+  };
+}
 
-  // Ingestion, the processor and the engine know each other only through closures, called once started:
-  // ingestion wakes the processor, the processor tells the engine which metrics changed, the engine asks whether
-  // this instance leads.
-  const ingestion = new Ingestion({
+function createIngestion({ config, eventStore, bus, logger }: Shared, metrics: Metrics, nudgeLocal: () => void) {
+  return new Ingestion({
     store: eventStore,
     bus,
     logger,
     limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
-    nudgeLocal: () => processor.nudge(),
+    nudgeLocal,
     hooks: {
       onPublished: ({ accepted, duplicates }) => {
         metrics.eventsAccepted.inc(accepted);
@@ -87,6 +187,12 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
       onRefused: (code) => metrics.eventsRejected.inc({ code }),
     },
   });
+}
+
+// The processor and the engine know each other only through closures, called once started: the processor tells
+// the engine which metrics changed, the engine asks whether this process leads.
+function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) {
+  const { config, logger, db, bus, redis, eventStore, aggregates, alertStore } = shared;
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
   const notifier = createAlertNotifier({
     prisma: db.prisma,
@@ -129,6 +235,26 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
       },
     },
   });
+  return {
+    processor,
+    notifier,
+    engine,
+    async start() {
+      await engine.start();
+      await processor.start();
+    },
+    /** The processor finishes the batch in hand and releases its lease; notifications under way are sent. */
+    async stop() {
+      await processor.stop();
+      await engine.stop();
+      await notifier.close();
+    },
+  };
+}
+
+function wireServing(shared: Shared, ingestion: Ingestion) {
+  const { config, logger, bus, eventStore, aggregates, alertStore, apiKeyStore } = shared;
+  const pages = { defaultSize: 50, maxSize: config.MAX_PAGE_SIZE }; // 50: the contract's default `first`
   const metricFeed = new MetricFeed({
     aggregates,
     bus,
@@ -147,40 +273,19 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
   const services: Services = {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
-    apiKeys: new ApiKeyService({ store: new ApiKeyStore(db.prisma), bus, logger, cache: keyCacheOptionsOf(config) }),
+    apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({ aggregates, metricFeed, dashboard, maxPairs: config.MAX_AGGREGATE_PAIRS }),
   };
   return {
-    config,
-    logger,
     services,
-    db,
-    bus,
-    redis,
-    eventStore,
-    ingestion,
-    aggregates,
-    processor,
-    alertStore,
-    notifier,
-    engine,
     async start() {
       await services.apiKeys.start();
       await metricFeed.start();
-      await engine.start();
-      await processor.start();
     },
-    async close() {
+    async stop() {
       dashboard.stop();
       await metricFeed.stop();
-      await processor.stop();
-      await engine.stop();
-      await notifier.close();
       services.apiKeys.stop();
-      await bus.close();
-      await aggregates.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
-      await db.close();
     },
   };
 }

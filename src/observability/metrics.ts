@@ -1,9 +1,29 @@
-// Prometheus metrics of one app instance, on a registry of its own (two instances in one process stay apart).
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// Prometheus metrics of one process, on a registry of its own (two apps in one process stay apart). An instance of
+// several processes (src/roles/) reports as one: the primary gathers every process's metrics as JSON and merges
+// them with prom-client's AggregatorRegistry, each metric by its `aggregator` (a sum unless said otherwise).
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics() {
+/** What a process does: `standalone` serves and processes in one (embedded mode, tests, WEB_CONCURRENCY=0). */
+export type ProcessRole = 'primary' | 'serve' | 'process' | 'standalone';
+
+/** One process's metrics as JSON, to be merged with the other processes' of the instance. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+function processGauge(registry: Registry, role: ProcessRole) {
+  const processes = new Gauge({
+    name: 'jackdaw_processes',
+    help: 'Processes of this instance, by role (serve, process, primary, standalone)',
+    labelNames: ['role'],
+    registers: [registry],
+  });
+  processes.set({ role }, 1);
+  return processes;
+}
+
+export function createMetrics(role: ProcessRole = 'standalone') {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jackdaw_' });
+  processGauge(registry, role);
   return {
     registry,
     eventsAccepted: new Counter({
@@ -43,17 +63,61 @@ export function createMetrics() {
       help: 'Open WebSocket connections',
       registers: [registry],
     }),
+    // Every process that reads it reads the same table: the instance reports the largest reading, not a sum.
     outboxBacklog: new Gauge({
       name: 'jackdaw_outbox_backlog',
       help: 'Committed events not yet broadcast and aggregated',
+      aggregator: 'max',
       registers: [registry],
     }),
+    // Only the processing role can lead; the others report 0.
     isLeader: new Gauge({
       name: 'jackdaw_stream_processor_leader',
       help: '1 while this instance holds the stream processor lease',
+      aggregator: 'max',
       registers: [registry],
     }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What a process can tell of itself when scraped; each role knows a part of it. */
+export interface ProcessGauges {
+  websocketConnections?(): number;
+  isLeader?(): boolean;
+  outboxBacklog?(): Promise<number>;
+}
+
+/** Sets the gauges this process knows, read now. */
+export async function sampleGauges(metrics: Metrics, gauges: ProcessGauges): Promise<void> {
+  if (gauges.websocketConnections) metrics.websocketConnections.set(gauges.websocketConnections());
+  if (gauges.isLeader) metrics.isLeader.set(gauges.isLeader() ? 1 : 0);
+  if (gauges.outboxBacklog) metrics.outboxBacklog.set(await gauges.outboxBacklog().catch(() => Number.NaN));
+}
+
+/** The metrics of the primary process: its own process metrics, and how often it restarted a worker. */
+export function createPrimaryMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'jackdaw_' });
+  processGauge(registry, 'primary');
+  const workerRestarts = new Counter({
+    name: 'jackdaw_worker_restarts_total',
+    help: 'Worker processes started again after they died, by role',
+    labelNames: ['role'],
+    registers: [registry],
+  });
+  // Reported from the start (at 0), so a first restart is an increase rather than a new series.
+  for (const role of ['serve', 'process']) workerRestarts.inc({ role }, 0);
+  return { registry, workerRestarts };
+}
+
+export type PrimaryMetrics = ReturnType<typeof createPrimaryMetrics>;
+
+/**
+ * The instance's metrics from those of its processes: counters, histograms and RSS summed, gauges by their
+ * aggregator. A counter restarts from 0 with its worker, so the sum can drop when a worker is replaced.
+ */
+export function mergeProcessMetrics(processes: MetricsJson[]): Promise<string> {
+  return AggregatorRegistry.aggregate<typeof Registry.PROMETHEUS_CONTENT_TYPE>(processes).metrics();
+}

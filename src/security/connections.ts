@@ -1,7 +1,7 @@
 // The open WebSocket connections of this instance, by API key: caps connections per key and closes a revoked
 // key's connections. Revocation arrives on the bus at once; a periodic look at the database covers a message lost
 // while the bus was down, so a revoked key's sockets close within REVOCATION_CHECK_MS at worst.
-// Counts are per instance: a key may hold MAX_CONNECTIONS_PER_KEY on each instance.
+// Counts are per serving process: a key may hold MAX_CONNECTIONS_PER_KEY on each (WEB_CONCURRENCY per instance).
 import type { WebSocket } from 'ws';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import type { Logger } from '../observability/logger.js';

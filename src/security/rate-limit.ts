@@ -1,6 +1,7 @@
 // Operations per API key per second (rate-limiter-flexible). With Redis the limit is global: every instance counts
-// in the same Redis key. While Redis is unreachable each instance falls back to counting alone in memory, so the
-// limit still holds per instance and no request waits on a dead Redis. Without Redis it is per instance.
+// in the same Redis key. While Redis is unreachable each process falls back to counting alone in memory, so the
+// limit still holds per serving process and no request waits on a dead Redis. Without Redis (one process) it is per
+// instance.
 import type { Plugin } from '@envelop/core';
 import type { GraphQLError } from 'graphql';
 import type { Redis } from 'ioredis';

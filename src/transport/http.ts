@@ -10,13 +10,14 @@ import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
 import { type Context, createLoaders } from '../context.js';
 import { runChecks } from '../observability/health.js';
+import type { InstanceView } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, ProcessRole } from '../observability/metrics.js';
 import { schema } from '../schema/index.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../security/body-limit.js';
 import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
-import type { Runtime, Services } from '../services.js';
+import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
 
 /** What the WebSocket side hands yoga for an operation: the socket's principal, authenticated once. */
@@ -72,13 +73,17 @@ const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported un
 
 export interface HttpHandlerOptions {
   yoga: YogaServer;
-  runtime: Runtime;
+  runtime: ServingRuntime;
   config: Config;
   metrics: Metrics;
   wss: WebSocketServer;
+  /** The stream processor and the metrics of the whole instance, which may run in other processes. */
+  instance: InstanceView;
+  /** This process's role, reported by /health with its pid. */
+  role: ProcessRole;
 }
 
-export function createHttpHandler({ yoga, runtime, config, metrics, wss }: HttpHandlerOptions) {
+export function createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role }: HttpHandlerOptions) {
   async function health(res: ServerResponse, readinessOnly: boolean) {
     const { ok, checks } = await runChecks(
       {
@@ -87,8 +92,9 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss }: HttpH
         ...(readinessOnly
           ? {}
           : {
+              // Fails while the processing role is down (restarting): the instance is degraded, not unready.
               streamProcessor: async () => ({
-                leader: runtime.processor.isLeader,
+                ...(await instance.processing()),
                 outboxBacklog: await runtime.eventStore.outboxSize(),
               }),
             }),
@@ -107,6 +113,8 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss }: HttpH
         at: new Date().toISOString(),
         database: runtime.db.kind,
         bus: config.REDIS_URL ? 'redis' : 'in-process',
+        // What follows is this process's (a cluster has several serving processes); /metrics adds them up.
+        process: { pid: process.pid, role },
         websocketConnections: wss.clients.size,
         ingestQueue: runtime.ingestion.queueSize,
         checks,
@@ -119,11 +127,9 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss }: HttpH
     if (req.method === 'GET' && path === '/health') return health(res, false);
     if (req.method === 'GET' && path === '/ready') return health(res, true);
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.outboxBacklog.set(await runtime.eventStore.outboxSize().catch(() => Number.NaN));
-      metrics.isLeader.set(runtime.processor.isLeader ? 1 : 0);
-      metrics.websocketConnections.set(wss.clients.size);
+      const text = await instance.metrics();
       res.setHeader('content-type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
+      res.end(text);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

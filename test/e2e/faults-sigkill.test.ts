@@ -42,6 +42,9 @@ describe('SIGKILL mid-load', () => {
       ADMIN_API_KEY: adminKey,
       LOG_LEVEL: 'warn',
       PROCESSOR_POLL_MS: '50',
+      // A cluster (primary, processing process, two serving ones), whatever the machine's cores: the primary is
+      // killed, and its workers go with it.
+      WEB_CONCURRENCY: '2',
     });
     const url = child.url;
     const acknowledged: string[] = [];

@@ -40,6 +40,7 @@ type Documents = {
     "\n        query MetricNames {\n          metricNames\n        }\n      ": typeof types.MetricNamesDocument,
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": typeof types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": typeof types.DashboardDocument,
+    "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.ClusterHistoryDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": typeof types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeApiKeyDocument,
@@ -90,6 +91,7 @@ const documents: Documents = {
     "\n        query MetricNames {\n          metricNames\n        }\n      ": types.MetricNamesDocument,
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": types.DashboardDocument,
+    "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.ClusterHistoryDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeApiKeyDocument,
@@ -232,6 +234,10 @@ export function graphql(source: "\n        subscription LiveMetric {\n          
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      "): (typeof documents)["\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,0 +1,35 @@
+// Which processes an instance runs. With Redis and Postgres: a primary, one processing process and WEB_CONCURRENCY
+// serving processes (one per CPU by default). Without either, one process does everything: there is no bus between
+// processes without Redis, and PGlite is one process's database.
+import type { Config } from '../config.js';
+
+export type WorkerRole = 'serve' | 'process';
+
+const ROLE_ARG = '--role=';
+
+/** The command-line arguments the primary forks a worker of `role` with. */
+export function workerArgs(role: WorkerRole): string[] {
+  return [`${ROLE_ARG}${role}`];
+}
+
+/** The role a worker was forked for. */
+export function workerRoleOf(argv: string[]): WorkerRole {
+  const role = argv.find((arg) => arg.startsWith(ROLE_ARG))?.slice(ROLE_ARG.length);
+  if (role === 'serve' || role === 'process') return role;
+  throw new Error(`a worker process needs ${ROLE_ARG}serve or ${ROLE_ARG}process, got ${role ?? 'none'}`);
+}
+
+/** How many serving processes to fork, or null for one process serving and processing. */
+export function servingProcesses(config: Config, cpus: number): number | null {
+  if (!config.REDIS_URL || !config.DATABASE_URL) return null;
+  if (config.WEB_CONCURRENCY === 0) return null;
+  return config.WEB_CONCURRENCY ?? cpus;
+}
+
+/**
+ * How long to wait before starting a worker again: `baseMs` after its first death, doubling with each death in a row,
+ * never more than `maxMs`.
+ */
+export function restartWait(deathsInARow: number, { baseMs, maxMs }: { baseMs: number; maxMs: number }): number {
+  return Math.min(baseMs * 2 ** Math.min(Math.max(deathsInARow - 1, 0), 30), maxMs);
+}

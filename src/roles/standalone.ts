@@ -1,0 +1,23 @@
+// One process serving and processing: the embedded mode (no Redis or no Postgres), and WEB_CONCURRENCY=0.
+import { buildApp } from '../app.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+
+export async function runStandalone(config: Config, logger: Logger): Promise<void> {
+  const app = await buildApp(config, { logger });
+  const url = await app.start();
+  logger.info({ url, database: app.runtime.db.kind, bus: config.REDIS_URL ? 'redis' : 'in-process' }, 'listening');
+  process.stdout.write(`Jackdaw Sentry real-time API listening on ${url}\n`);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'stopping');
+      app.stop().then(
+        () => process.exit(0),
+        (error) => {
+          logger.error({ err: error }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

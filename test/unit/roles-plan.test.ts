@@ -1,0 +1,50 @@
+// Which processes an instance runs, and how long the primary waits before starting a dead worker again.
+import { describe, expect, it } from 'vitest';
+import { configWith } from '../../src/config.js';
+import { restartWait, servingProcesses, workerArgs, workerRoleOf } from '../../src/roles/plan.js';
+
+const DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/jackdaw';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+describe('servingProcesses', () => {
+  it('should run one serving process per CPU with Redis and Postgres', () => {
+    expect(servingProcesses(configWith({ DATABASE_URL, REDIS_URL }), 8)).toBe(8);
+  });
+
+  it('should run WEB_CONCURRENCY serving processes when it is set', () => {
+    expect(servingProcesses(configWith({ DATABASE_URL, REDIS_URL, WEB_CONCURRENCY: 3 }), 8)).toBe(3);
+  });
+
+  it('should run one process for everything with WEB_CONCURRENCY=0, without Redis, or without Postgres', () => {
+    expect(servingProcesses(configWith({ DATABASE_URL, REDIS_URL, WEB_CONCURRENCY: 0 }), 8)).toBeNull();
+    expect(servingProcesses(configWith({ DATABASE_URL, WEB_CONCURRENCY: 4 }), 8)).toBeNull();
+    expect(servingProcesses(configWith({ REDIS_URL, WEB_CONCURRENCY: 4 }), 8)).toBeNull();
+    expect(servingProcesses(configWith({}), 8)).toBeNull();
+  });
+});
+
+describe('worker roles', () => {
+  it('should read back the role a worker was forked with', () => {
+    for (const role of ['serve', 'process'] as const)
+      expect(workerRoleOf(['node', 'src/main.ts', ...workerArgs(role)])).toBe(role);
+  });
+
+  it('should refuse a worker without a known role', () => {
+    expect(() => workerRoleOf(['node', 'src/main.ts'])).toThrow(/--role=serve or --role=process/);
+    expect(() => workerRoleOf(['node', 'src/main.ts', '--role=primary'])).toThrow(/got primary/);
+  });
+});
+
+describe('restartWait', () => {
+  const backoff = { baseMs: 500, maxMs: 30_000 };
+
+  it('should wait the base after a first death and double with each death in a row', () => {
+    expect([1, 2, 3, 4].map((deaths) => restartWait(deaths, backoff))).toEqual([500, 1_000, 2_000, 4_000]);
+  });
+
+  it('should never wait longer than the most', () => {
+    expect(restartWait(7, backoff)).toBe(30_000);
+    expect(restartWait(10_000, backoff)).toBe(30_000);
+    expect(restartWait(10_000, { baseMs: 0, maxMs: 30_000 })).toBe(0);
+  });
+});
