@@ -114,6 +114,11 @@ const schema = z.object({
    * each cheap, but each still costs a socket write per event.
    */
   MAX_SUBSCRIPTIONS_PER_KEY: int(1).default(2_000),
+  /**
+   * Whether identical subscriptions (same document, variables and role) share one execution per event. Off executes
+   * every subscriber alone, as a plain graphql-ws server does: slower, and kept as a way back.
+   */
+  WS_SHARED_EXECUTION: bool.default(true),
   /** How often every WebSocket is pinged; one that has not answered the previous ping by then is dropped. */
   WS_KEEPALIVE_MS: int(1_000).default(12_000),
   /** Operations (HTTP requests, WebSocket subscribes) per API key per second; 0 switches the limit off. */

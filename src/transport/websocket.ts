@@ -208,7 +208,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       if (errors.length > 0) return [...errors];
       const operation = getOperationAST(document, payload.operationName);
       const sharing =
-        operation?.operation === 'subscription' && principal
+        config.WS_SHARED_EXECUTION && operation?.operation === 'subscription' && principal
           ? sharingPlan(enveloped, operation, document, payload.variables, principal)
           : null;
       if (operation?.operation === 'subscription' && principal) {
