@@ -98,19 +98,24 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     }
   }
 
+  /** A group runs as its role, not as any one key: its results depend on the role alone. One envelope per role. */
+  const roleEnvelopes = new Map<Principal['role'], Enveloped>();
+  function roleEnvelope(role: Principal['role']): Enveloped {
+    let envelope = roleEnvelopes.get(role);
+    if (!envelope) {
+      envelope = yoga.getEnveloped({ principal: { keyId: '', name: `shared ${role} subscription`, role } });
+      roleEnvelopes.set(role, envelope);
+    }
+    return envelope;
+  }
+
   async function subscribeShared(args: ExecutionArgs, plan: OperationPlan) {
     const { enveloped, shared: group } = plan;
     if (!group) return enveloped.subscribe(args);
     // Nothing executes for a subscriber joining a group, so the per-key operation count is taken here.
     const refusal = await rateLimit?.({ principal: group.principal });
     if (refusal) return { errors: [refusal] };
-    // The group runs as the role, not as any one key: results depend on the role alone.
-    const role: Principal = {
-      keyId: '',
-      name: `shared ${group.principal.role} subscription`,
-      role: group.principal.role,
-    };
-    const groupEnvelope = yoga.getEnveloped({ principal: role });
+    const groupEnvelope = roleEnvelope(group.principal.role);
     return shared.join(
       {
         key: group.key,
