@@ -64,7 +64,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
   const aggregates: AggregateStore = redis
     ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
     : new MemoryAggregateStore();
-  const eventStore = new EventStore(db.prisma);
+  const eventStore = new EventStore(db);
   const alertStore = createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE });
   const pages = { defaultSize: 50, maxSize: config.MAX_PAGE_SIZE }; // 50: the contract's default `first`
 
