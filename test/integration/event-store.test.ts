@@ -82,13 +82,16 @@ describe.each(backends)('event store on %s', (_name, open) => {
     };
     const batch = [
       event({ type: 'BENCHMARK_COMPLETED', timestamp: new Date('2025-12-31T23:59:59.999Z'), data }),
-      event({ type: 'COMPETITIVE_UPDATE', timestamp: new Date('1970-01-01T00:00:00.000Z'), data: {} }),
+      event({ type: 'COMPETITIVE_UPDATE', timestamp: new Date('1969-07-20T20:17:40.123Z'), data: {} }),
     ];
     expect(await store.insertBatch(batch, receivedAt)).toBe(2);
+    // Both ways events are read back: Prisma's (history, look-ups) and the driver's (the stream processor's outbox).
     const stored = await store.findByIds(batch.map((e) => e.id));
+    const queued = await store.readOutbox(10_000);
     for (const sent of batch) {
-      const got = stored.find((e) => e.id === sent.id);
-      expect(got).toMatchObject({ type: sent.type, timestamp: sent.timestamp, receivedAt, data: sent.data });
+      const expected = { type: sent.type, timestamp: sent.timestamp, receivedAt, data: sent.data };
+      expect(stored.find((e) => e.id === sent.id)).toMatchObject(expected);
+      expect(queued.find((e) => e.id === sent.id)).toMatchObject(expected);
     }
   });
 
