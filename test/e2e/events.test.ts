@@ -115,6 +115,11 @@ describe('publishing and history', () => {
       },
       { input: { id: 'not-a-uuid', type: 'ANOMALY_DETECTED', data: {} }, says: 'is not a UUID' },
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: { s: 'a\u0000b' } }, says: 'NUL character' },
+      // A valid RFC 3339 date, but year 0 could be stored and not read back.
+      {
+        input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {}, timestamp: '0000-01-01T00:00:00Z' },
+        says: 'outside the years 1 to 9999',
+      },
     ];
     for (const { input, says } of cases) {
       const result = await gql(server.url, PUBLISH_MANY, { inputs: [good, good, input] }, publisherKey);
@@ -131,22 +136,6 @@ describe('publishing and history', () => {
       publisherKey,
     );
     expect(unknownType.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-  });
-
-  it('should answer BAD_USER_INPUT and store nothing when Postgres itself refuses a value of the batch', async () => {
-    const good = { id: randomUUID(), type: 'ANOMALY_DETECTED' as const, data: {} };
-    // A valid RFC 3339 date, and in the past, but year 0 is not a Postgres timestamp: only the insert finds out.
-    const yearZero = {
-      id: randomUUID(),
-      type: 'ANOMALY_DETECTED' as const,
-      data: {},
-      timestamp: '0000-01-01T00:00:00Z',
-    };
-    const result = await gql(server.url, PUBLISH_MANY, { inputs: [good, yearZero] }, publisherKey);
-    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(result.errors?.[0]?.message).toContain('the database refused the batch');
-    expect(result.errors?.[0]?.message).toContain('nothing was stored');
-    expect(await countEvents([good.id, yearZero.id])).toBe(0);
   });
 
   it('should reject a batch larger than the configured maximum', async () => {

@@ -82,9 +82,11 @@ describe.each(backends)('event store on %s', (_name, open) => {
     };
     const batch = [
       event({ type: 'BENCHMARK_COMPLETED', timestamp: new Date('2025-12-31T23:59:59.999Z'), data }),
+      event({ type: 'COMPETITIVE_UPDATE', timestamp: new Date('0001-01-01T00:00:00.001Z'), data: { first: 'year' } }),
+      event({ type: 'BENCHMARK_COMPLETED', timestamp: new Date('9999-12-31T23:59:59.999Z'), data: { last: 'year' } }),
       event({ type: 'COMPETITIVE_UPDATE', timestamp: new Date('1969-07-20T20:17:40.123Z'), data: {} }),
     ];
-    expect(await store.insertBatch(batch, receivedAt)).toBe(2);
+    expect(await store.insertBatch(batch, receivedAt)).toBe(batch.length);
     // Both ways events are read back: Prisma's (history, look-ups) and the driver's (the stream processor's outbox).
     const stored = await store.findByIds(batch.map((e) => e.id));
     const queued = await store.readOutbox(10_000);
@@ -97,8 +99,8 @@ describe.each(backends)('event store on %s', (_name, open) => {
 
   it('should refuse a batch holding a value the database cannot store, with its SQLSTATE, and store none of it', async () => {
     const good = event();
-    // Year 0 is valid JSON and a valid JavaScript date, but not a Postgres timestamp.
-    const bad = event({ timestamp: new Date('0000-01-01T00:00:00.000Z') });
+    // A valid JavaScript date (validation would refuse it), but out of the range of a Postgres timestamp.
+    const bad = event({ timestamp: new Date('-005000-01-01T00:00:00.000Z') });
     const error = await store.insertBatch([good, bad], new Date()).catch((e: unknown) => e);
     expect(sqlErrorOf(error)?.code).toMatch(/^22/);
     expect(await store.findByIds([good.id])).toEqual([]);
