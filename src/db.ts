@@ -1,6 +1,6 @@
 // The Prisma client on Postgres (DATABASE_URL) or, with none configured, on embedded PGlite in DATA_DIR, and the
-// driver under it for the one statement Prisma would slow down. One of each per app, owned by the app and never put
-// in Context.
+// driver under it for the few hot statements Prisma would slow down. One of each per app, owned by the app and never
+// put in Context.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +32,10 @@ export function sqlErrorOf(error: unknown): { code: string; message: string } | 
 }
 
 /**
- * A statement straight on the driver, on the same connections as Prisma. For the publish hot path only: Prisma
- * serialises every raw parameter to JSON and back before the driver sees it, which for a 1,000-event batch costs
- * the server more CPU than the driver and the statement together. Everything else goes through Prisma.
+ * A statement straight on the driver, on the same connections as Prisma. For the event hot path only (the publish
+ * statement, the stream processor's outbox read and delete): Prisma serialises every raw parameter to JSON and back
+ * before the driver sees it, and maps every row it returns, which for thousands of events cost the server more CPU
+ * than the driver and the statement together. Everything else goes through Prisma.
  */
 export interface Sql {
   query<Row extends Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<Row[]>;
