@@ -1,15 +1,19 @@
 // npm run bench:pipeline — the event pipeline against the seed's targets, on a real server process with Postgres
 // and Redis: publishEvents batch latency, sustained ingestion, event latency (publish → subscriber) under load,
-// fan-out to 500 WebSocket clients, memory, and events lost. Writes its section of BENCHMARKS.md.
+// fan-out to 500 WebSocket clients, memory, and events lost, beside the raw Postgres ceiling of the same durable
+// work. Writes its section of BENCHMARKS.md.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { WebSocket } from 'ws';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
 import {
   type BenchServer,
   backgroundLoad,
   graphql,
+  POSTGRES_URL,
   PUBLISH_MANY,
   type PublishManyData,
   REDIS_URL,
@@ -75,6 +79,72 @@ async function sustained(server: BenchServer) {
     drainSeconds,
     aggregatedCount: counted.aggregates[0]?.count ?? 0,
   };
+}
+
+/**
+ * What Postgres alone does with the durable part of sustained ingestion: as many plain `pg` clients as there are
+ * publishers, each inserting ${BATCH}-event batches (an Event row and an EventOutbox row per event, one statement per
+ * batch, answering how many were new) into a fresh migrated database, for as long as the sustained run. No GraphQL,
+ * no validation, no stream processor: the ceiling publishEvents is measured against.
+ */
+async function rawPostgresCeiling() {
+  const database = `jackdaw_bench_raw_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const adminClient = new pg.Client({ connectionString: POSTGRES_URL });
+  await adminClient.connect();
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${database}`;
+  try {
+    await adminClient.query(`CREATE DATABASE "${database}"`);
+    execFileSync('npx', ['tsx', 'scripts/migrate.ts', 'deploy'], {
+      env: { ...process.env, DATABASE_URL: url.toString() },
+      stdio: 'ignore',
+    });
+    const clients = Array.from(
+      { length: SUSTAINED_PUBLISHERS },
+      () => new pg.Client({ connectionString: url.toString() }),
+    );
+    await Promise.all(clients.map((c) => c.connect()));
+    const deadline = performance.now() + SUSTAINED_SECONDS * 1_000;
+    let n = 0;
+    let stored = 0;
+    await Promise.all(
+      clients.map(async (client) => {
+        while (performance.now() < deadline) {
+          const now = new Date().toISOString();
+          const ids: string[] = [];
+          const types: string[] = [];
+          const timestamps: string[] = [];
+          const data: string[] = [];
+          for (let i = 0; i < BATCH; i++) {
+            const event = perfEvent(n++);
+            ids.push(randomUUID());
+            types.push(event.type);
+            timestamps.push(now);
+            data.push(JSON.stringify(event.data));
+          }
+          const { rows } = await client.query<{ new: number }>(
+            `WITH inserted AS (
+               INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
+               SELECT id, type, ts, $5::timestamptz, data
+               FROM unnest($1::uuid[], $2::"EventType"[], $3::timestamptz[], $4::jsonb[]) AS t(id, type, ts, data)
+               ON CONFLICT (id) DO NOTHING
+               RETURNING seq
+             ), queued AS (
+               INSERT INTO "EventOutbox" (seq) SELECT seq FROM inserted
+             )
+             SELECT count(*)::int AS new FROM inserted`,
+            [ids, types, timestamps, data, now],
+          );
+          stored += rows[0]?.new ?? 0;
+        }
+      }),
+    );
+    await Promise.all(clients.map((c) => c.end()));
+    return { eventsPerSecond: stored / SUSTAINED_SECONDS, stored };
+  } finally {
+    await adminClient.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await adminClient.end();
+  }
 }
 
 function wsClient(server: BenchServer): Client {
@@ -167,8 +237,11 @@ async function main(): Promise<void> {
   try {
     console.log('batch latency…');
     const batch = await batchLatency(server);
+    console.log('raw Postgres ceiling…');
+    const ceiling = await rawPostgresCeiling();
     console.log('sustained ingestion…');
     const load = await sustained(server);
+    const ofCeiling = (100 * load.eventsPerSecond) / ceiling.eventsPerSecond;
     const latency = [];
     for (const rate of LOAD_RATES) {
       console.log(`event latency at ${rate}/s…`);
@@ -186,7 +259,8 @@ async function main(): Promise<void> {
       '| measure | method | result | seed target |',
       '| --- | --- | ---: | --- |',
       `| \`publishEvents\` of ${integer(BATCH)} events | ${BATCH_SAMPLES} sequential calls; time to acknowledgement (committed to Postgres) | p50 ${ms(batch.p50)}, p99 ${ms(batch.p99)} | |`,
-      `| sustained ingestion | ${SUSTAINED_PUBLISHERS} publishers sending ${integer(BATCH)}-event batches for ${SUSTAINED_SECONDS} s | **${integer(load.eventsPerSecond)} events/s** acknowledged (${integer(load.acknowledged)}) | 10,000+ events/s |`,
+      `| raw Postgres ceiling | ${SUSTAINED_PUBLISHERS} plain \`pg\` clients, each inserting ${integer(BATCH)}-event batches (Event + EventOutbox rows, one statement per batch) into a fresh migrated database for ${SUSTAINED_SECONDS} s, just before the sustained run; no server | ${integer(ceiling.eventsPerSecond)} events/s stored (${integer(ceiling.stored)}) | |`,
+      `| sustained ingestion | ${SUSTAINED_PUBLISHERS} publishers sending ${integer(BATCH)}-event batches for ${SUSTAINED_SECONDS} s | **${integer(load.eventsPerSecond)} events/s** acknowledged (${integer(load.acknowledged)}), **${ofCeiling.toFixed(0)} %** of the raw Postgres ceiling | 10,000+ events/s; issue 9: ≥ 50 % of the ceiling (goal 70 %) |`,
       `| processing backlog | time for the stream processor to broadcast and aggregate all of them once publishing stopped | ${load.drainSeconds.toFixed(1)} s | queue backlog < 1 s |`,
       `| events lost | every event acknowledged so far (batch and sustained runs) vs counted by the aggregates (\`events_received\`, M15) | ${integer(BATCH_SAMPLES * BATCH + load.acknowledged)} vs ${integer(load.aggregatedCount)} | < 0.1 % |`,
       ...latency.map(

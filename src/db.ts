@@ -1,11 +1,13 @@
-// The Prisma client on Postgres (DATABASE_URL) or, with none configured, on embedded PGlite in DATA_DIR.
-// One client per app, owned by the app and never put in Context.
+// The Prisma client on Postgres (DATABASE_URL) or, with none configured, on embedded PGlite in DATA_DIR, and the
+// driver under it for the few hot statements Prisma would slow down. One of each per app, owned by the app and never
+// put in Context.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { Error as DriverError } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from './generated/prisma/client.js';
 
@@ -18,8 +20,30 @@ export function driverErrorOf(error: unknown): DriverError | null {
   return meta?.driverAdapterError?.cause ?? null;
 }
 
+/** The SQLSTATE and message of a statement the database refused, whether it ran through Prisma or on the driver. */
+export function sqlErrorOf(error: unknown): { code: string; message: string } | null {
+  const cause = driverErrorOf(error);
+  if (cause?.originalCode) return { code: cause.originalCode, message: cause.originalMessage ?? cause.originalCode };
+  // pg's and PGlite's DatabaseError alike; a connection failure has a `code` too (ECONNREFUSED), but no SQLSTATE.
+  if (!(error instanceof Error) || !('code' in error) || !('severity' in error)) return null;
+  return typeof error.code === 'string' && /^[0-9A-Z]{5}$/.test(error.code)
+    ? { code: error.code, message: error.message }
+    : null;
+}
+
+/**
+ * A statement straight on the driver, on the same connections as Prisma. For the event hot path only (the publish
+ * statement, the stream processor's outbox read and delete): Prisma serialises every raw parameter to JSON and back
+ * before the driver sees it, and maps every row it returns, which for thousands of events cost the server more CPU
+ * than the driver and the statement together. Everything else goes through Prisma.
+ */
+export interface Sql {
+  query<Row extends Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<Row[]>;
+}
+
 export interface Database {
   prisma: PrismaClient;
+  sql: Sql;
   kind: 'postgres' | 'embedded';
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
@@ -30,21 +54,31 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../prisma/migrations', import.meta
 
 export async function openDatabase(options: { url?: string; dataDir: string; poolSize?: number }): Promise<Database> {
   if (options.url) {
-    const prisma = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: options.url, max: options.poolSize ?? 10 }),
-    });
-    return wrap(prisma, 'postgres', async () => {});
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+    // A connection lost while idle (Postgres restarted) leaves the pool; the next statement reports the outage.
+    pool.on('error', () => {});
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    const sql: Sql = {
+      query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
+        (await pool.query<Row>(text, [...params])).rows,
+    };
+    return wrap(prisma, sql, 'postgres', () => pool.end());
   }
   mkdirSync(options.dataDir, { recursive: true });
   const pglite = await PGlite.create(path.resolve(options.dataDir));
   await applyMigrations(pglite);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  return wrap(prisma, 'embedded', () => pglite.close());
+  const sql: Sql = {
+    query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
+      (await pglite.query<Row>(text, [...params])).rows,
+  };
+  return wrap(prisma, sql, 'embedded', () => pglite.close());
 }
 
-function wrap(prisma: PrismaClient, kind: Database['kind'], closeDriver: () => Promise<void>): Database {
+function wrap(prisma: PrismaClient, sql: Sql, kind: Database['kind'], closeDriver: () => Promise<void>): Database {
   return {
     prisma,
+    sql,
     kind,
     ping: async () => {
       await prisma.$queryRawUnsafe('SELECT 1');

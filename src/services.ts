@@ -158,7 +158,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     db,
     bus,
     redis,
-    eventStore: new EventStore(db.prisma),
+    eventStore: new EventStore(db),
     aggregates,
     alertStore: createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE }),
     apiKeyStore: new ApiKeyStore(db.prisma),

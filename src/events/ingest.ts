@@ -1,7 +1,7 @@
 // Publishing: validate the whole batch, commit it (one statement, with its outbox rows), then wake the stream
 // processor. A client is told "accepted" only after the commit.
 import type { Bus } from '../bus/bus.js';
-import { driverErrorOf } from '../db.js';
+import { sqlErrorOf } from '../db.js';
 import { badInput, DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type EventLimits, type PublishEventInput, validateBatch } from './model.js';
@@ -82,16 +82,15 @@ export class Ingestion {
         },
       );
     }
-    let inserted: Set<string>;
+    let accepted: number;
     this.queued += events.length;
     try {
-      inserted = await store.insertBatch(events, new Date(now));
+      accepted = await store.insertBatch(events, new Date(now));
     } catch (error) {
       // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
-      const refused = driverErrorOf(error);
-      if (refused?.originalCode?.startsWith('22')) {
-        const reason = refused.originalMessage ?? refused.originalCode;
-        throw badInput(`the database refused the batch's data (${reason}); nothing was stored`);
+      const refused = sqlErrorOf(error);
+      if (refused?.code.startsWith('22')) {
+        throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
       }
       logger.error({ err: error }, 'event store write failed');
       throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
@@ -99,10 +98,10 @@ export class Ingestion {
       this.queued -= events.length;
     }
     nudgeLocal();
-    if (inserted.size > 0) {
+    if (accepted > 0) {
       // Another instance may hold the processor lease. If the bus is down the processor's poll still finds them.
       bus.publish('processor:nudge', {}).catch(() => {});
     }
-    return { accepted: inserted.size, duplicates: events.length - inserted.size, ids: events.map((e) => e.id) };
+    return { accepted, duplicates: events.length - accepted, ids: events.map((e) => e.id) };
   }
 }

@@ -115,6 +115,11 @@ describe('publishing and history', () => {
       },
       { input: { id: 'not-a-uuid', type: 'ANOMALY_DETECTED', data: {} }, says: 'is not a UUID' },
       { input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: { s: 'a\u0000b' } }, says: 'NUL character' },
+      // A valid RFC 3339 date, but year 0 could be stored and not read back.
+      {
+        input: { id: randomUUID(), type: 'ANOMALY_DETECTED', data: {}, timestamp: '0000-01-01T00:00:00Z' },
+        says: 'outside the years 1 to 9999',
+      },
     ];
     for (const { input, says } of cases) {
       const result = await gql(server.url, PUBLISH_MANY, { inputs: [good, good, input] }, publisherKey);

@@ -36,7 +36,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   db = await openDatabase({ url: database.url, dataDir: '' });
   store = createAlertStore(db.prisma);
-  events = new EventStore(db.prisma);
+  events = new EventStore(db);
 });
 
 beforeEach(async () => {

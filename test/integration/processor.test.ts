@@ -76,12 +76,12 @@ function processor(store: EventStore, aggregates: RedisAggregateStore) {
 describe('stream processor', () => {
   it('should count every event exactly once when it dies between applying a batch and clearing the outbox', async () => {
     const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
-    const store = new CrashOnDelete(db.prisma);
+    const store = new CrashOnDelete(db);
     await store.insertBatch(events(250, 'crashy'), new Date());
     const first = processor(store, aggregates);
     await expect(first.drain()).rejects.toThrow('injected crash');
     // A new processor (another instance, or this one restarted) picks up where it died.
-    const second = processor(new EventStore(db.prisma), aggregates);
+    const second = processor(new EventStore(db), aggregates);
     await second.drain();
     const [aggregate] = await aggregates.read([{ metric: 'crashy', window: 'M5' }], Date.now());
     expect(aggregate?.count).toBe(250);
@@ -90,7 +90,7 @@ describe('stream processor', () => {
 
   it('should rebuild from Postgres when the aggregate store lost its state, then go on exactly once', async () => {
     const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
-    const store = new EventStore(db.prisma);
+    const store = new EventStore(db);
     await store.insertBatch(events(120, 'rebuilt'), new Date());
     await processor(store, aggregates).drain();
     // Redis loses everything under this prefix (as a restart without persistence would).
@@ -130,7 +130,7 @@ describe('stream processor', () => {
         return result;
       }
     }
-    const store = new SlowRebuild(db.prisma);
+    const store = new SlowRebuild(db);
     // 400 events already processed (out of the outbox): the rebuild must read them back, slowly.
     await store.insertBatch(events(400, 'slow_rebuild'), new Date());
     await store.deleteFromOutbox((await store.readOutbox(10_000)).map((e) => e.seq.toString()));

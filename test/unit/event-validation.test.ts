@@ -32,6 +32,9 @@ describe('validateBatch', () => {
     [{ data: { 'k\u0000': 1 } }, 'NUL character'],
     [{ data: { s: '\ud800' } }, 'unpaired surrogate'],
     [{ timestamp: new Date(now + 6 * 60_000) }, 'in the future'],
+    [{ timestamp: new Date('0000-12-31T23:59:59.999Z') }, 'outside the years 1 to 9999'],
+    [{ timestamp: new Date(Number.NaN) }, 'not a valid date'],
+    [{ data: { a: [[[{}]]] } }, 'nested more than 4 levels'],
   ] as [Partial<PublishEventInput>, string][])('should name event 1 and the problem for %j', (over, says) => {
     expect(problem(event(over))).toMatch(new RegExp(`^1: .*${says.replace(/[()]/g, '\\$&')}`));
   });
@@ -39,6 +42,15 @@ describe('validateBatch', () => {
   it('should accept a timestamp just inside the future bound and any past one', () => {
     expect(problem(event({ timestamp: new Date(now + 5 * 60_000) }))).toBeNull();
     expect(problem(event({ timestamp: new Date(0) }))).toBeNull();
+    expect(problem(event({ timestamp: new Date('0001-01-01T00:00:00.000Z') }))).toBeNull();
+  });
+
+  it('should accept data nested exactly to the limit, and count bytes, not characters, against the size limit', () => {
+    expect(problem(event({ data: { a: { b: { c: {} } } } }))).toBeNull();
+    expect(problem(event({ data: { a: [[{}]] } }))).toBeNull();
+    // 340 three-byte characters: under 1,000 characters of JSON, over 1,000 bytes.
+    expect(problem(event({ data: { s: '€'.repeat(340) } }))).toMatch(/^1: data is 1\d{3} bytes/);
+    expect(problem(event({ data: { s: '€'.repeat(320) } }))).toBeNull();
   });
 
   it('should refuse a batch over the size limit without naming an event', () => {
