@@ -106,8 +106,8 @@ async function main(): Promise<void> {
     const section = [
       HEADING,
       '',
-      `Run ${new Date().toISOString()} on ${machine}. One server process (Postgres and Redis mode) and the load generator in another ` +
-        `process on the same 2 cores. ${TRIGGERS_PER_RATE} rules per rate, each \`MAX(trigger_n) over M1 > 0\` on a metric of its own; ` +
+      `Run ${new Date().toISOString()} on ${machine}. One server instance (Postgres and Redis mode: a primary, one processing ` +
+        `process and one serving process per core) and the load generator in another process on the same 2 cores. ${TRIGGERS_PER_RATE} rules per rate, each \`MAX(trigger_n) over M1 > 0\` on a metric of its own; ` +
         `while background events run at the rate shown, one trigger event every ${TRIGGER_INTERVAL_MS} ms fires one rule. Latency is ` +
         'from the publish call to the alert arriving at a graphql-ws subscriber (commit, stream processor, aggregation, rule ' +
         'evaluation, alert stored, bus, delivery).',

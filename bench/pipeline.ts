@@ -253,8 +253,10 @@ async function main(): Promise<void> {
     const section = [
       HEADING,
       '',
-      `Run ${new Date().toISOString()} on ${machine}. One server process (\`node --import tsx src/main.ts\`, Postgres and Redis mode, ` +
-        'stream processor included) and the load generator in another process on the same 2 cores, over loopback HTTP and graphql-ws.',
+      `Run ${new Date().toISOString()} on ${machine}. One server instance (\`node --import tsx src/main.ts\` in Postgres and ` +
+        'Redis mode: a primary, one processing process and one serving process per core, as `npm start` runs it) and the ' +
+        'load generator in another process on the same 2 cores, over loopback HTTP and graphql-ws; memory is summed over ' +
+        "the instance's processes.",
       '',
       '| measure | method | result | seed target |',
       '| --- | --- | ---: | --- |',
