@@ -73,8 +73,12 @@ describe('a slow subscriber beside normal ones', () => {
   const PAYLOAD = 'p'.repeat(40 * 1024);
 
   beforeAll(async () => {
+    // A database of its own: an instance without Redis processes its outbox alone (no shared lease), so another
+    // one left running on the same database would take and broadcast these events on its own in-process bus.
+    const own = await createTestDatabase();
+    cleanups.push(() => own.drop());
     server = await startServer({
-      databaseUrl: database.url,
+      databaseUrl: own.url,
       config: { WS_COALESCE_BYTES: 64 * 1024, WS_MAX_BUFFERED_BYTES: 2 * 1024 * 1024, SUBSCRIPTION_BUFFER: 100_000 },
     });
     cleanups.push(() => server.stop());

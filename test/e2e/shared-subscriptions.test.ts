@@ -226,8 +226,11 @@ describe('shared execution', () => {
   });
 
   it('should refuse a subscription past MAX_SUBSCRIPTIONS_PER_KEY, across connections, and admit one again after', async () => {
+    // On the same Redis as the others, so it shares their processor lease instead of processing the outbox alone.
     const server = await startServer({
       databaseUrl: database.url,
+      redisKeyPrefix: prefix,
+      adminKey,
       config: { MAX_SUBSCRIPTIONS_PER_KEY: 3 },
     });
     try {
