@@ -8,8 +8,8 @@ export default {
   packageManager: 'npm',
   plugins: ['@stryker-mutator/vitest-runner'],
   testRunner: 'vitest',
-  // The project's vitest config narrowed to the tests of these modules (unit tests and the processor's
-  // integration test, never the e2e suites), so its globalSetup (the migrated template database) applies.
+  // The project's vitest config narrowed to the tests of these modules (unit tests and the processor's two
+  // integration tests, never the e2e suites), so its globalSetup (the migrated template database) applies.
   vitest: { configFile: 'vitest.mutation.config.ts' },
   mutate: [
     'src/aggregation/windows.ts',

@@ -45,7 +45,11 @@ export default defineConfig({
     ...base.test,
     // Not Stryker's own `testFiles` option: with it, Stryker 9.6 activates static mutants only after the import,
     // so every one of them "survives" (stryker-js issue #6144).
-    include: ['test/unit/**/*.test.ts', 'test/integration/processor.test.ts'],
+    include: [
+      'test/unit/**/*.test.ts',
+      'test/integration/processor.test.ts',
+      'test/integration/processor-step-failures.test.ts',
+    ],
     reporters: ['default', loadFailuresAsFailedTests()],
   },
 });
