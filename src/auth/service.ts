@@ -1,5 +1,5 @@
-// API keys as the application uses them: authentication for both transports, creation and revocation by admins,
-// and the first admin key. Revocation is told to every instance on the bus, so their sockets of that key close.
+// API keys as the application uses them: authentication for both transports, creation and revocation by admins
+// (the first admin key is made once per instance, before serving starts: first-admin.ts). Revocation is told to every instance on the bus, so their sockets of that key close.
 //
 // Authentication goes through a cache by key hash (key-cache.ts), so 10,000 sockets of one key cost one database
 // look-up, not 10,000; concurrent look-ups of one key share a single query. A revoked key leaves the cache
@@ -128,10 +128,5 @@ export class ApiKeyService {
     const revoked = await this.options.store.revokedAmong(ids);
     for (const id of revoked) this.forget(id);
     return revoked;
-  }
-
-  /** Registers ADMIN_API_KEY, or creates the first admin key; returns a key only when it was generated here. */
-  bootstrapAdmin(configuredKey: string | undefined): Promise<string | null> {
-    return this.options.store.bootstrapAdmin(configuredKey);
   }
 }
