@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     const section = [
       HEADING,
       '',
-      `Run ${new Date().toISOString()} on ${machine}. One server instance (\`node --import tsx src/main.ts\` in Postgres and ` +
+      `Run ${new Date().toISOString()} on ${machine}. One server instance (compiled, \`NODE_ENV=production node dist/main.js\`, in Postgres and ` +
         'Redis mode: a primary, one processing process and one serving process per core, as `npm start` runs it) and the ' +
         'load generator in another process on the same 2 cores, over loopback HTTP and graphql-ws; memory is summed over ' +
         "the instance's processes.",
