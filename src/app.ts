@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/first-admin.js';
 import type { Config } from './config.js';
 import type { InstanceView } from './observability/instance.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { loggerOf, type Logger } from './observability/logger.js';
 import {
   createMetrics,
   type Metrics,
@@ -42,7 +42,7 @@ const GOING_AWAY = 1001;
 
 /** Serving and processing in one process. */
 export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App<Runtime>> {
-  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const logger = options.logger ?? loggerOf(config);
   const metrics = createMetrics('standalone');
   const runtime = await createRuntime(config, logger, metrics);
   await ensureFirstAdmin(runtime.apiKeyStore, config.ADMIN_API_KEY);

@@ -16,6 +16,8 @@ const schema = z.object({
   /** Where the embedded database keeps its files. */
   DATA_DIR: z.string().default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `pretty` (readable lines) or `json`; unset: pretty when stdout is a terminal, JSON lines otherwise. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 
   /** The first admin key; when unset, one is generated at first start and printed once. */
   ADMIN_API_KEY: z.string().min(16).optional(),

@@ -5,12 +5,12 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { loadConfig } from './config.js';
-import { createLogger } from './observability/logger.js';
+import { loggerOf } from './observability/logger.js';
 import { servingProcesses, workerRoleOf } from './roles/plan.js';
 
 async function main() {
   const config = loadConfig();
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = loggerOf(config);
   if (cluster.isWorker) {
     const role = workerRoleOf(process.argv);
     if (role === 'serve') (await import('./roles/serve.js')).runServing(config, logger);

@@ -1,4 +1,6 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+import type { Config } from '../config.js';
 
 export type { Logger };
 
@@ -15,6 +17,23 @@ const REDACT = [
   '*.secret',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } });
+export type LogFormat = 'json' | 'pretty';
+
+/** Readable lines for a person at a terminal; JSON lines for everything else (log collectors, files, pipes). */
+export function logFormatFor(stdoutIsTerminal: boolean, setting?: 'json' | 'pretty'): LogFormat {
+  return setting ?? (stdoutIsTerminal ? 'pretty' : 'json');
+}
+
+/** The server's logger, as configured (LOG_LEVEL, LOG_FORMAT) for where its stdout goes. */
+export function loggerOf(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>): Logger {
+  return createLogger(config.LOG_LEVEL, logFormatFor(Boolean(process.stdout.isTTY), config.LOG_FORMAT));
+}
+
+export function createLogger(level: string, format: LogFormat = 'json'): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (format === 'json') return pino(options);
+  // In the same thread (no transport worker): a terminal is read by a person, not flooded. Colours follow the
+  // terminal (and NO_COLOR).
+  const stream: DestinationStream = pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' });
+  return pino(options, stream);
 }
