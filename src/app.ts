@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/first-admin.js';
 import type { Config } from './config.js';
 import type { InstanceView } from './observability/instance.js';
-import { loggerOf, type Logger } from './observability/logger.js';
+import { type Logger, loggerOf } from './observability/logger.js';
 import {
   createMetrics,
   type Metrics,
