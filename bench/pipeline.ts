@@ -95,7 +95,7 @@ async function rawPostgresCeiling() {
   url.pathname = `/${database}`;
   try {
     await adminClient.query(`CREATE DATABASE "${database}"`);
-    execFileSync('npx', ['tsx', 'scripts/migrate.ts', 'deploy'], {
+    execFileSync('npx', ['tsx', 'src/migrate.ts', 'deploy'], {
       env: { ...process.env, DATABASE_URL: url.toString() },
       stdio: 'ignore',
     });

@@ -45,7 +45,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const databaseUrl = new URL(POSTGRES_URL);
   databaseUrl.pathname = `/${database}`;
   await admin(`CREATE DATABASE "${database}"`);
-  execFileSync('npx', ['tsx', 'scripts/migrate.ts', 'deploy'], {
+  execFileSync('npx', ['tsx', 'src/migrate.ts', 'deploy'], {
     env: { ...process.env, DATABASE_URL: databaseUrl.toString() },
     stdio: 'ignore',
   });

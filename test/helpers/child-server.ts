@@ -1,5 +1,6 @@
-// The real entry point (src/main.ts) in a child process, configured only through its environment, as in
-// production: for tests that kill it with SIGKILL or read everything it writes.
+// The real entry point in a child process, compiled as `npm start` runs it (dist/main.js, which the tests' global
+// setup builds from src/), configured only through its environment, as in production: for tests that kill it with
+// SIGKILL or read everything it writes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePort } from './owned-services.js';
 import { Condition } from './waits.js';
@@ -16,7 +17,7 @@ export interface ChildServer {
 
 export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

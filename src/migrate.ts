@@ -1,8 +1,9 @@
 // Offline replacement for `prisma migrate dev --create-only` / `prisma migrate deploy`: Prisma's own WASM schema
 // engine (@prisma/schema-engine-wasm) driven through @prisma/adapter-pg, so no native engine is downloaded.
-// Records applied migrations in `_prisma_migrations` exactly as the CLI does.
-//   tsx scripts/migrate.ts deploy          apply pending migrations to DATABASE_URL
-//   tsx scripts/migrate.ts create <name>   write prisma/migrations/<timestamp>_<name>/migration.sql
+// Records applied migrations in `_prisma_migrations` exactly as the CLI does. It lives in src/ so that the build
+// compiles it: a production image runs `node dist/migrate.js deploy` with no TypeScript tooling and no dev packages.
+//   npm run db:migrate                     apply pending migrations to DATABASE_URL (tsx src/migrate.ts deploy)
+//   npm run db:migrate:create -- <name>    write prisma/migrations/<timestamp>_<name>/migration.sql
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
