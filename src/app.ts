@@ -98,7 +98,7 @@ async function serve<R extends ServingRuntime>(
   });
 
   const rateLimit = rateLimiter ? rateLimitCheck(rateLimiter, config.RATE_LIMIT_PER_SECOND) : null;
-  const yoga = createYogaServer({ config, logger, services, rateLimit });
+  const yoga = createYogaServer({ config, logger, services, rateLimit, metrics });
   const server = createServer();
   const webSocket = attachWebSocket({
     server,

@@ -70,6 +70,26 @@ export function createMetrics(role: ProcessRole = 'standalone') {
       aggregator: 'max',
       registers: [registry],
     }),
+    // Labels are bounded: a root field of the schema (or `unknown`), a code of the contract, an operation type.
+    graphqlOperations: new Counter({
+      name: 'jackdaw_graphql_operations_total',
+      help: 'GraphQL operations received over HTTP and WebSocket, by type and root field (unparsable: type "unknown")',
+      labelNames: ['type', 'field'],
+      registers: [registry],
+    }),
+    graphqlErrors: new Counter({
+      name: 'jackdaw_graphql_errors_total',
+      help: 'GraphQL responses with an error of this code, by operation type (once per response and code; each event of a subscription is a response)',
+      labelNames: ['code', 'type'],
+      registers: [registry],
+    }),
+    graphqlDuration: new Histogram({
+      name: 'jackdaw_graphql_operation_duration_seconds',
+      help: 'Execution of a GraphQL operation, by type (a subscription run alone: until its stream is open; shared ones are not timed)',
+      labelNames: ['type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     // Only the processing role can lead; the others report 0.
     isLeader: new Gauge({
       name: 'jackdaw_stream_processor_leader',

@@ -51,14 +51,29 @@ function rootCause(error: unknown): unknown {
 /** yoga's own wording for a masked error; the request id is added to it. */
 export const MASKED_MESSAGE = 'Unexpected error.';
 
+/**
+ * The contract's code of an error on its way to a client, as `createMaskError` answers it (and /metrics counts it):
+ * a DomainError's own; a code of the contract already given; yoga's own codes (GRAPHQL_PARSE_FAILED, BAD_REQUEST…)
+ * and graphql-js's uncoded errors are the client's mistake; anything else is a fault.
+ */
+export function errorCode(error: unknown): ErrorCode {
+  const cause = rootCause(error);
+  if (cause instanceof DomainError) return cause.code;
+  if (error instanceof GraphQLError && cause instanceof GraphQLError) {
+    if (isErrorCode(error.extensions.code)) return error.extensions.code;
+    return error.extensions.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
+  }
+  return 'INTERNAL';
+}
+
 export function createMaskError(logger: Logger) {
   return (error: unknown, message: string): GraphQLError => {
     const cause = rootCause(error);
     if (cause instanceof DomainError) return toGraphQLError(cause, error instanceof GraphQLError ? error : undefined);
     if (error instanceof GraphQLError && cause instanceof GraphQLError) {
       if (isErrorCode(error.extensions.code)) return error;
-      // yoga's own codes (GRAPHQL_PARSE_FAILED, BAD_REQUEST…) become the contract's; its HTTP status stays.
-      const code = error.extensions.code === 'INTERNAL_SERVER_ERROR' ? 'INTERNAL' : 'BAD_USER_INPUT';
+      // yoga's own codes become the contract's; its HTTP status stays.
+      const code = errorCode(error);
       return new GraphQLError(error.message, {
         nodes: error.nodes,
         source: error.source,

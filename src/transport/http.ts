@@ -9,6 +9,7 @@ import type { WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
 import { type Context, createLoaders } from '../context.js';
+import { graphqlMetricsPlugin } from '../observability/graphql-metrics.js';
 import { runChecks } from '../observability/health.js';
 import type { InstanceView } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
@@ -33,9 +34,11 @@ export interface YogaServerOptions {
   logger: Logger;
   services: Services;
   rateLimit: RateLimitCheck | null;
+  /** Where operations, their errors and durations are counted. */
+  metrics: Metrics;
 }
 
-export function createYogaServer({ config, logger, services, rateLimit }: YogaServerOptions): YogaServer {
+export function createYogaServer({ config, logger, services, rateLimit, metrics }: YogaServerOptions): YogaServer {
   const maskError = createMaskError(logger);
   return createYoga<ServerContext, Context>({
     schema,
@@ -54,7 +57,12 @@ export function createYogaServer({ config, logger, services, rateLimit }: YogaSe
     },
     // Every error on its way out, from resolvers, plugins and parsing alike.
     maskedErrors: { maskError },
+    // Parsed documents stay cached; a parse failure is not, so /metrics counts every unparsable operation (yoga
+    // answers a cached failure before any plugin's hook can see it).
+    parserAndValidationCache: { errorCache: { get: () => undefined, set: () => {} } },
     plugins: [
+      // First, so that it sees the results the plugins after it stop execution with.
+      graphqlMetricsPlugin(metrics, schema),
       ...limitPlugins(config),
       ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
       {

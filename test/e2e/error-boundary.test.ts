@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { ConnectionRegistry } from '../../src/security/connections.js';
 import { type RateLimiter, rateLimitCheck } from '../../src/security/rate-limit.js';
 import { createYogaServer } from '../../src/transport/http.js';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   };
   const { config } = server.app.runtime;
   const rateLimit = rateLimitCheck(failingLimiter, 1_000);
-  const yoga = createYogaServer({ config, logger, services: server.app.services, rateLimit });
+  const yoga = createYogaServer({ config, logger, services: server.app.services, rateLimit, metrics: createMetrics() });
   connections = new ConnectionRegistry({
     maxPerKey: 10,
     checkEveryMs: 60_000,

@@ -34,6 +34,8 @@ type Documents = {
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": typeof types.LatestEventIdDocument,
+    "\n  query MetricNamesCounted {\n    metricNames\n  }\n": typeof types.MetricNamesCountedDocument,
+    "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": typeof types.AlertsAfterCountedDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": typeof types.TypenameDocument,
     "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": typeof types.EmbeddedHistoryDocument,
     "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": typeof types.AggregatesMetricMajorDocument,
@@ -85,6 +87,8 @@ const documents: Documents = {
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": types.LatestEventIdDocument,
+    "\n  query MetricNamesCounted {\n    metricNames\n  }\n": types.MetricNamesCountedDocument,
+    "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": types.AlertsAfterCountedDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": types.TypenameDocument,
     "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": types.EmbeddedHistoryDocument,
     "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": types.AggregatesMetricMajorDocument,
@@ -210,6 +214,14 @@ export function graphql(source: "\n  query Event($id: ID!) {\n    event(id: $id)
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      "): (typeof documents)["\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MetricNamesCounted {\n    metricNames\n  }\n"): (typeof documents)["\n  query MetricNamesCounted {\n    metricNames\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            "): (typeof documents)["\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            "];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
