@@ -5,7 +5,7 @@
 // atomic (the exactly-once protocol in types.ts relies on that). Memory is bounded by buckets, not samples: every
 // bucket expires (PEXPIREAT) once no window can read it.
 //
-// Keys, all under `keyPrefix`:
+// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts):
 //   agg:lease                          the stream processor's lease (src/lease.ts); its value is the fence
 //   agg:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
 //   agg:names                          sorted set, metric → newest sample time
