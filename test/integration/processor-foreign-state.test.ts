@@ -77,6 +77,11 @@ function processorOf(store: EventStore, warnings: string[] = []) {
       await processor.drain();
       await lease.release();
     },
+    /** One pass, whatever the outbox holds, as a running instance makes on every poll; then stops. */
+    async passAndStop() {
+      await processor.start(); // its loop's first pass is under way once start resolves; stop waits for it
+      await processor.stop();
+    },
     async count(metric: string): Promise<number> {
       const [aggregate] = await aggregates.read([{ metric, window: 'M5' }], Date.now());
       return aggregate?.count ?? 0;
@@ -131,6 +136,25 @@ describe('stream processor on a Redis that holds another database', () => {
     expect(await original.outboxSize()).toBe(0);
   });
 
+  it('should not take an empty state rebuilt from another database for this one, which has events to aggregate', async () => {
+    // What a processor leaves after rebuilding from a database with nothing to aggregate: no state, and a record of
+    // an empty batch.
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
+    await aggregates.rebuild((async function* () {})());
+    await aggregates.apply({ seqs: [], ids: [] }, []);
+
+    // A database whose events were processed (out of the outbox) while Redis held other state.
+    const busy = await open(await createTestDatabase());
+    await busy.insertBatch(events(BATCH, 'processed_elsewhere'), new Date());
+    await busy.deleteFromOutbox((await busy.readOutbox(BATCH)).map((e) => e.seq.toString()));
+    await busy.insertBatch(events(1, 'processed_elsewhere'), new Date()); // one queued, so a pass runs
+    const warnings: string[] = [];
+    const processor = processorOf(busy, warnings);
+    await processor.drainAndStop();
+    expect(await processor.count('processed_elsewhere')).toBe(BATCH + 1);
+    expect(warnings).toEqual([expect.stringMatching(/rebuilding it from Postgres/)]);
+  });
+
   it('should trust its own database state: no rebuild when the record is of these events', async () => {
     const store = await open(await createTestDatabase());
     await store.insertBatch(events(BATCH, 'own'), new Date());
@@ -141,6 +165,20 @@ describe('stream processor on a Redis that holds another database', () => {
     const restarted = processorOf(store, warnings);
     await restarted.drainAndStop();
     expect(await restarted.count('own')).toBe(2 * BATCH);
+    expect(warnings).toEqual([]);
+  });
+
+  it('should trust a state it rebuilt itself when it takes the lease again', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'rebuilt_own'), new Date());
+    await processorOf(store).drainAndStop();
+    // Redis loses everything; the next leader rebuilds on a pass with nothing queued.
+    await deleteRedisKeys(prefix);
+    await processorOf(store).passAndStop();
+    const warnings: string[] = [];
+    const next = processorOf(store, warnings);
+    await next.passAndStop();
+    expect(await next.count('rebuilt_own')).toBe(BATCH);
     expect(warnings).toEqual([]);
   });
 });
