@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCK_FILE } from '../../src/data-dir-lock.js';
 import { graphql } from '../generated/index.js';
 import { gqlOk } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
@@ -62,7 +63,7 @@ describe('one process per DATA_DIR', () => {
       // A clean stop gives the folder up.
       await next.kill('SIGTERM');
       expect(next.process.exitCode).toBe(0);
-      expect(existsSync(path.join(dataDir, 'jackdaw.lock'))).toBe(false);
+      expect(existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
     },
     3 * START_TIMEOUT_MS,
   );
