@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from '../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../src/aggregation/redis-store.js';
 import { eventToSamples, type SampledEvent } from '../src/aggregation/samples.js';
-import { type MetricSample, WINDOW_MS, WINDOW_SIZES } from '../src/aggregation/types.js';
+import { type AppliedBatch, type MetricSample, WINDOW_MS, WINDOW_SIZES } from '../src/aggregation/types.js';
 import { random } from '../test/helpers/random.js';
 import { deleteKeys, scanKeys } from '../test/helpers/redis-keys.js';
 import { integer, machineDescription, writeSection } from './report.js';
@@ -68,14 +68,19 @@ function realisticEvents(count: number, end: number, seed: number): SampledEvent
   });
 }
 
-function batchesOf(events: SampledEvent[]): Array<{ seqs: string[]; samples: MetricSample[] }> {
+function batchesOf(events: SampledEvent[]): Array<{ applied: AppliedBatch; samples: MetricSample[] }> {
   const batches = [];
   for (let i = 0; i < events.length; i += EVENTS_PER_BATCH) {
     const batch = events.slice(i, i + EVENTS_PER_BATCH);
-    batches.push({ seqs: batch.map((_, j) => String(i + j)), events: batch });
+    // The processor records each batch's event ids with its seqs, so the bench carries as many.
+    const applied = { seqs: batch.map((_, j) => String(i + j)), ids: batch.map(() => randomUUID()) };
+    batches.push({ applied, events: batch });
   }
   // Mapping events to samples is timed for both contenders: it is part of aggregating.
-  return batches.map(({ seqs, events: batch }) => ({ seqs, samples: batch.flatMap((e) => eventToSamples(e).samples) }));
+  return batches.map(({ applied, events: batch }) => ({
+    applied,
+    samples: batch.flatMap((e) => eventToSamples(e).samples),
+  }));
 }
 
 /** The seed's write path, kept cost-equivalent: per sample and window one ZADD and one ZREMRANGEBYSCORE. */
@@ -94,13 +99,13 @@ async function baselineApply(redis: Redis, prefix: string, samples: MetricSample
 
 async function timeEventsPerSecond(
   events: SampledEvent[],
-  apply: (seqs: string[], samples: MetricSample[]) => Promise<void>,
+  apply: (applied: AppliedBatch, samples: MetricSample[]) => Promise<void>,
 ) {
   const started = performance.now();
   let samples = 0;
   for (const batch of batchesOf(events)) {
     samples += batch.samples.length;
-    await apply(batch.seqs, batch.samples);
+    await apply(batch.applied, batch.samples);
   }
   const seconds = (performance.now() - started) / 1_000;
   return { eventsPerSecond: events.length / seconds, samplesPerSecond: samples / seconds, seconds };
@@ -128,14 +133,16 @@ async function benchThroughput(redis: Redis, prefix: string): Promise<Throughput
   const store = new RedisAggregateStore({ redis, keyPrefix: `${prefix}ours:` });
   const warmStore = new RedisAggregateStore({ redis, keyPrefix: `${prefix}warm:` });
 
-  await timeEventsPerSecond(warmup, (seqs, samples) => warmStore.apply(seqs, samples));
-  await timeEventsPerSecond(warmup, (seqs, samples) => baselineApply(redis, `${prefix}warm:`, samples, seqs[0] ?? ''));
+  await timeEventsPerSecond(warmup, (applied, samples) => warmStore.apply(applied, samples));
+  await timeEventsPerSecond(warmup, (applied, samples) =>
+    baselineApply(redis, `${prefix}warm:`, samples, applied.seqs[0] ?? ''),
+  );
   await deleteKeys(redis, `${prefix}warm:*`);
 
-  const ours = await timeEventsPerSecond(events, (seqs, samples) => store.apply(seqs, samples));
+  const ours = await timeEventsPerSecond(events, (applied, samples) => store.apply(applied, samples));
   const baselineEvents = events.slice(0, BASELINE_EVENTS);
-  const baseline = await timeEventsPerSecond(baselineEvents, (seqs, samples) =>
-    baselineApply(redis, `${prefix}base:`, samples, seqs[0] ?? ''),
+  const baseline = await timeEventsPerSecond(baselineEvents, (applied, samples) =>
+    baselineApply(redis, `${prefix}base:`, samples, applied.seqs[0] ?? ''),
   );
   return {
     ours,
@@ -184,8 +191,8 @@ async function benchMemory(redis: Redis, prefix: string): Promise<MemoryCheckpoi
   const checkpoints: MemoryCheckpoint[] = [];
   let applied = 0;
   for (const samples of flatMetricBatches(Math.max(...MEMORY_CHECKPOINTS), now)) {
-    await redisStore.apply([String(applied)], samples);
-    await memoryStore.apply([String(applied)], samples);
+    await redisStore.apply({ seqs: [String(applied)], ids: [randomUUID()] }, samples);
+    await memoryStore.apply({ seqs: [String(applied)], ids: [randomUUID()] }, samples);
     applied += samples.length;
     if (!MEMORY_CHECKPOINTS.includes(applied)) continue;
     const { keys, bytes } = await redisMemory(redis, `${keyPrefix}*`);

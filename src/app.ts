@@ -86,7 +86,7 @@ async function serve<R extends ServingRuntime>(
   const rateLimiter = createRateLimiter({
     perSecond: config.RATE_LIMIT_PER_SECOND,
     redis: runtime.redis,
-    keyPrefix: config.REDIS_KEY_PREFIX,
+    keyPrefix: runtime.redisKeyPrefix,
   });
   const connections = new ConnectionRegistry({
     maxPerKey: config.MAX_CONNECTIONS_PER_KEY,

@@ -9,6 +9,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { Error as DriverError } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { lockDataDir } from './data-dir-lock.js';
 import { PrismaClient } from './generated/prisma/client.js';
 
 export type { PrismaClient };
@@ -65,14 +66,28 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
     return wrap(prisma, sql, 'postgres', () => pool.end());
   }
   mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create(path.resolve(options.dataDir));
-  await applyMigrations(pglite);
+  // PGlite is one process's database: a second process on the folder is refused before it opens a file there.
+  const lock = await lockDataDir(options.dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(path.resolve(options.dataDir));
+    await applyMigrations(pglite);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   const sql: Sql = {
     query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
       (await pglite.query<Row>(text, [...params])).rows,
   };
-  return wrap(prisma, sql, 'embedded', () => pglite.close());
+  return wrap(prisma, sql, 'embedded', async () => {
+    try {
+      await pglite.close();
+    } finally {
+      lock.release();
+    }
+  });
 }
 
 function wrap(prisma: PrismaClient, sql: Sql, kind: Database['kind'], closeDriver: () => Promise<void>): Database {

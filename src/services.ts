@@ -32,6 +32,7 @@ import { DashboardFeed } from './live/dashboard.js';
 import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { redisKeyPrefixFor } from './redis-namespace.js';
 
 /** The application services, one per domain: all a resolver may call. */
 export interface Services {
@@ -48,6 +49,8 @@ export interface SharedRuntime {
   db: Database;
   bus: Bus;
   redis: Redis | null;
+  /** REDIS_KEY_PREFIX and this database's name under it (redis-namespace.ts): every Redis key and channel's start. */
+  redisKeyPrefix: string;
   eventStore: EventStore;
   aggregates: AggregateStore;
   alertStore: AlertStore;
@@ -144,13 +147,21 @@ type Shared = Omit<SharedRuntime, 'ingestion' | 'start'>;
 
 async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  let redisKeyPrefix: string;
+  try {
+    redisKeyPrefix = config.REDIS_URL ? await redisKeyPrefixFor(config.REDIS_KEY_PREFIX, db.sql) : '';
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+  if (redis) logger.info({ redisKeyPrefix }, 'Redis keys and channels of this database');
   const bus = config.REDIS_URL
-    ? createRedisBus({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })
+    ? createRedisBus({ url: config.REDIS_URL, keyPrefix: redisKeyPrefix })
     : createMemoryBus();
   const aggregates: AggregateStore = redis
-    ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
+    ? new RedisAggregateStore({ redis, keyPrefix: redisKeyPrefix })
     : new MemoryAggregateStore();
   return {
     config,
@@ -158,6 +169,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     db,
     bus,
     redis,
+    redisKeyPrefix,
     eventStore: new EventStore(db),
     aggregates,
     alertStore: createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE }),
@@ -192,7 +204,7 @@ function createIngestion({ config, eventStore, bus, logger }: Shared, metrics: M
 // The processor and the engine know each other only through closures, called once started: the processor tells
 // the engine which metrics changed, the engine asks whether this process leads.
 function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) {
-  const { config, logger, db, bus, redis, eventStore, aggregates, alertStore } = shared;
+  const { config, logger, db, bus, redis, redisKeyPrefix, eventStore, aggregates, alertStore } = shared;
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
   const notifier = createAlertNotifier({
     prisma: db.prisma,
@@ -218,7 +230,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     events: eventStore,
     aggregates,
     bus,
-    lease: redis ? redisLease(redis, config.REDIS_KEY_PREFIX, config.PROCESSOR_LEASE_MS) : localLease,
+    lease: redis ? redisLease(redis, redisKeyPrefix, config.PROCESSOR_LEASE_MS) : localLease,
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
     pollMs: config.PROCESSOR_POLL_MS,

@@ -1,7 +1,7 @@
 // The aggregate store of the embedded, single-process mode: the same buckets as the Redis store, in Maps.
 // State lives only as long as the process, so a restarted process reports no applied batch and gets rebuilt.
 import { addValue, type BucketStats, emptyStats, finalize, mergeInto, sketchBin } from './stats.js';
-import type { AggregateQuery, AggregateStore, MetricAggregate, MetricSample } from './types.js';
+import type { AggregateQuery, AggregateStore, AppliedBatch, MetricAggregate, MetricSample } from './types.js';
 import { AGGREGATION_HORIZON_MS, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface MemoryAggregateStoreOptions {
@@ -24,7 +24,7 @@ export class MemoryAggregateStore implements AggregateStore {
   private readonly buckets = new Map<string, StoredBucket>();
   /** Metric → newest sample time, for `metricNames`. */
   private readonly newestSample = new Map<string, number>();
-  private appliedBatch: string[] | null = null;
+  private appliedBatch: AppliedBatch | null = null;
   private nextPruneAt = -Infinity;
 
   constructor({
@@ -37,22 +37,21 @@ export class MemoryAggregateStore implements AggregateStore {
     this.pruneIntervalMs = pruneIntervalMs;
   }
 
-  async lastAppliedBatch(): Promise<string[] | null> {
-    return this.appliedBatch && [...this.appliedBatch];
+  async lastAppliedBatch(): Promise<AppliedBatch | null> {
+    return this.appliedBatch && copyOf(this.appliedBatch);
   }
 
   // A single process holds no lease, so there is no fence to check.
-  async apply(seqs: string[], samples: MetricSample[]): Promise<void> {
+  async apply(batch: AppliedBatch, samples: MetricSample[]): Promise<void> {
     this.add(samples);
-    this.appliedBatch = [...seqs];
+    this.appliedBatch = copyOf(batch);
   }
 
-  async rebuild(chunks: AsyncIterable<MetricSample[]>, appliedSeqs: string[]): Promise<void> {
+  async rebuild(chunks: AsyncIterable<MetricSample[]>): Promise<void> {
     this.buckets.clear();
     this.newestSample.clear();
     this.appliedBatch = null;
     for await (const samples of chunks) this.add(samples);
-    this.appliedBatch = [...appliedSeqs];
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
@@ -118,4 +117,8 @@ export class MemoryAggregateStore implements AggregateStore {
 
 function bucketKey(metric: string, window: string, index: number): string {
   return `${window}:${index}:${metric}`;
+}
+
+function copyOf({ seqs, ids }: AppliedBatch): AppliedBatch {
+  return { seqs: [...seqs], ids: [...ids] };
 }

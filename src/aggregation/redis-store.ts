@@ -5,15 +5,22 @@
 // atomic (the exactly-once protocol in types.ts relies on that). Memory is bounded by buckets, not samples: every
 // bucket expires (PEXPIREAT) once no window can read it.
 //
-// Keys, all under `keyPrefix`:
+// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts):
 //   agg:lease                          the stream processor's lease (src/lease.ts); its value is the fence
-//   agg:applied                        JSON seqs of the last applied batch; its absence means the state was lost
+//   agg:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
 //   agg:names                          sorted set, metric → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
 import { addValue, type BucketStats, emptyStats, finalize, sketchBin } from './stats.js';
-import type { AggregateQuery, AggregateStore, MetricAggregate, MetricSample, WindowSize } from './types.js';
+import type {
+  AggregateQuery,
+  AggregateStore,
+  AppliedBatch,
+  MetricAggregate,
+  MetricSample,
+  WindowSize,
+} from './types.js';
 import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface RedisAggregateStoreOptions {
@@ -35,7 +42,7 @@ const LUA_FORMAT_NUMBER = `local function num(x) return string.format('%.17g', x
 const LUA_SLICE = 1_000;
 
 // KEYS: lease, applied marker, names, then one bucket per delta.
-// ARGV: fence, applied seqs ('' leaves the marker alone), names cutoff, name count, (metric, newest time) per name,
+// ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, name count, (metric, newest time) per name,
 //       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
 // Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
 const APPLY_SCRIPT = `${FENCE_CHECK_LUA}
@@ -185,21 +192,20 @@ export class RedisAggregateStore implements AggregateStore {
     this.commands = redis as unknown as AggregateCommands;
   }
 
-  async lastAppliedBatch(): Promise<string[] | null> {
+  async lastAppliedBatch(): Promise<AppliedBatch | null> {
     const applied = await this.redis.get(this.appliedKey);
-    return applied === null ? null : (JSON.parse(applied) as string[]);
+    return applied === null ? null : (JSON.parse(applied) as AppliedBatch);
   }
 
-  async apply(seqs: string[], samples: MetricSample[], fence?: string): Promise<void> {
-    await this.applyDeltas(samples, JSON.stringify(seqs), fence);
+  async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void> {
+    await this.applyDeltas(samples, JSON.stringify({ seqs, ids }), fence);
   }
 
-  async rebuild(chunks: AsyncIterable<MetricSample[]>, appliedSeqs: string[], fence?: string): Promise<void> {
-    // The marker goes first and comes back last, so a rebuild cut short leaves the state marked as lost.
+  async rebuild(chunks: AsyncIterable<MetricSample[]>, fence?: string): Promise<void> {
+    // The marker goes first and comes back with the next apply, so a rebuild cut short leaves the state marked lost.
     await this.fencedDelete([this.appliedKey], fence);
     await this.deleteState(fence);
     for await (const samples of chunks) await this.applyDeltas(samples, '', fence);
-    await this.applyDeltas([], JSON.stringify(appliedSeqs), fence);
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
@@ -223,11 +229,11 @@ export class RedisAggregateStore implements AggregateStore {
   /** The connection belongs to the caller, who quits it; the store holds nothing else. */
   async close(): Promise<void> {}
 
-  private async applyDeltas(samples: MetricSample[], appliedSeqs: string, fence = ''): Promise<void> {
+  private async applyDeltas(samples: MetricSample[], appliedBatch: string, fence = ''): Promise<void> {
     const now = this.clock();
     const { deltas, newest } = preMerge(samples, now, this.retentionGraceMs);
     const keys = [this.leaseKey, this.appliedKey, this.namesKey];
-    const args: ScriptArg[] = [fence, appliedSeqs, now - AGGREGATION_HORIZON_MS, newest.size];
+    const args: ScriptArg[] = [fence, appliedBatch, now - AGGREGATION_HORIZON_MS, newest.size];
     for (const [metric, timestamp] of newest) args.push(metric, timestamp);
     for (const [metric, byWindow] of deltas) {
       for (const byIndex of byWindow.values()) {

@@ -45,28 +45,39 @@ export interface MetricAggregate {
 }
 
 /**
+ * The last batch applied to an aggregate store: its outbox seqs and, in the same order, its event ids. The ids tell
+ * this database's events from another database's under the same seqs (a Redis that served another database, or a
+ * database restored from a dump), so the record is checked against the event log before it is trusted.
+ */
+export interface AppliedBatch {
+  seqs: string[];
+  ids: string[];
+}
+
+/**
  * Shared, exactly-once aggregate state. Exactly one stream processor (the lease holder) writes; any instance reads.
  *
  * Exactly-once protocol, driven by the stream processor against the Postgres outbox:
- *   1. `lastAppliedBatch()` → the outbox seqs of the last batch applied (delete them from the outbox: idempotent);
- *      `null` means the store lost its state (e.g. Redis restarted) and must be rebuilt first.
+ *   1. `lastAppliedBatch()` → the last batch applied; `null` means the store lost its state (e.g. Redis restarted)
+ *      and must be rebuilt first. A batch whose seqs and ids are not events of this database means the state is
+ *      another database's: rebuilt too. Otherwise its seqs are deleted from the outbox (idempotent);
  *   2. read the next outbox batch, map its events to samples;
- *   3. `apply(seqs, samples, fence)` applies the samples AND records `seqs` as the last applied batch atomically;
- *   4. delete `seqs` from the outbox.
+ *   3. `apply(batch, samples, fence)` applies the samples AND records the batch as the last applied atomically;
+ *   4. delete the batch's seqs from the outbox.
  * A crash between 3 and 4 is repaired by step 1 on the next run, so no event is counted twice or lost.
  */
 export interface AggregateStore {
-  lastAppliedBatch(): Promise<string[] | null>;
+  lastAppliedBatch(): Promise<AppliedBatch | null>;
   /**
    * Applies samples and records the batch atomically. Rejects with FencedError (lease.ts) when `fence` no longer
    * holds the lease.
    */
-  apply(seqs: string[], samples: MetricSample[], fence?: string): Promise<void>;
+  apply(batch: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void>;
   /**
-   * Drops all state, then loads `samples` and records `appliedSeqs` as the last applied batch (marks the state as
-   * present).
+   * Drops all state, then loads `samples`. The state stays marked as lost (no applied batch) until the next `apply`
+   * records one, so a rebuild cut short is started again.
    */
-  rebuild(samples: AsyncIterable<MetricSample[]>, appliedSeqs: string[], fence?: string): Promise<void>;
+  rebuild(samples: AsyncIterable<MetricSample[]>, fence?: string): Promise<void>;
   /** Answers every query over the window ending at `at` (epoch ms), in one round trip to the store. */
   read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]>;
   /** Metric names that have samples in the last 24 h, sorted. */

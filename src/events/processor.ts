@@ -2,7 +2,7 @@
 // them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
 // holds the lease and does this work; the others stand by and take over when its lease lapses.
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
-import type { AggregateStore, MetricSample } from '../aggregation/types.js';
+import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toEventMessage } from '../bus/codecs.js';
@@ -47,8 +47,11 @@ export class StreamProcessor {
   private rebuilding = false;
   private renewTimer: NodeJS.Timeout | null = null;
   private passing: Promise<void> = Promise.resolve();
-  /** The seqs this instance last applied and removed from the outbox, so the next pass need not remove them again. */
-  private lastDeleted = '';
+  /**
+   * The store's record of the last applied batch as this processor last checked it (or wrote it) and removed its
+   * seqs from the outbox: a record that differs was written elsewhere, and is checked against the log before use.
+   */
+  private lastTrusted = '';
   private readonly hooks: ProcessorHooks;
 
   constructor(private readonly options: StreamProcessorOptions) {
@@ -146,13 +149,24 @@ export class StreamProcessor {
     this.nudged = false;
     this.leader = await this.options.lease.hold();
     if (!this.leader) return;
-    const { events, aggregates } = this.options;
+    const { events, aggregates, logger } = this.options;
     const applied = await aggregates.lastAppliedBatch();
     if (applied === null) {
       await this.rebuild();
-    } else if (applied.join() !== this.lastDeleted) {
-      // Applied but still queued: a pass (here or on another instance) died between apply and delete.
-      await events.deleteFromOutbox(applied);
+    } else if (JSON.stringify(applied) !== this.lastTrusted) {
+      // Written by another pass (here or on another instance), or by a processor of another database sharing this
+      // Redis state (a restored or replaced database, a second deployment): trusted only once the log confirms it.
+      if (await this.isOfThisDatabase(applied)) {
+        // Applied but perhaps still queued: a pass died between apply and delete.
+        await events.deleteFromOutbox(applied.seqs);
+        this.lastTrusted = JSON.stringify(applied);
+      } else {
+        logger.warn(
+          { lastBatch: { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) } },
+          "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
+        );
+        await this.rebuild();
+      }
     }
     for (;;) {
       const batch = await events.readOutbox(this.options.batchSize);
@@ -174,10 +188,10 @@ export class StreamProcessor {
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
     const { samples, late } = this.samplesOf(batch);
-    const seqs = batch.map((e) => e.seq.toString());
-    await aggregates.apply(seqs, samples, lease.token);
-    await events.deleteFromOutbox(seqs);
-    this.lastDeleted = seqs.join();
+    const applied = batchOf(batch);
+    await aggregates.apply(applied, samples, lease.token);
+    await events.deleteFromOutbox(applied.seqs);
+    this.lastTrusted = JSON.stringify(applied);
     const processedAt = this.now();
     hooks.onProcessed?.(
       batch,
@@ -208,22 +222,48 @@ export class StreamProcessor {
     return { samples, late };
   }
 
-  /** The store lost its state (Redis restarted, or this process is new): rebuild the last 24 h from Postgres. */
+  /**
+   * Whether a batch the store recorded is this database's: its events are in the log, seq and id alike. A record of
+   * no batch comes from a rebuild that found nothing to load, so it holds only while that is still so here.
+   */
+  private async isOfThisDatabase(applied: AppliedBatch): Promise<boolean> {
+    const { events } = this.options;
+    if (applied.seqs.length === 0)
+      return !(await events.anyProcessedSince(new Date(this.now() - AGGREGATION_HORIZON_MS)));
+    return events.holdsBatch(applied);
+  }
+
+  /**
+   * The store lost its state (Redis restarted, or this process is new) or holds another database's: rebuild the last
+   * 24 h from Postgres. The newest event loaded is then recorded as the applied batch, so the next processor can
+   * check the rebuilt state against its own log like any other.
+   */
   private async rebuild(): Promise<void> {
     const { events, aggregates, lease, logger } = this.options;
     const started = this.now();
     const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
+    let newest: StoredEvent[] = [];
     this.rebuilding = true;
-    await events
-      .processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
+    try {
+      await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
         async function* samples(): AsyncGenerator<MetricSample[]> {
-          for await (const page of pages) yield samplesOf(page);
+          for await (const page of pages) {
+            newest = page.slice(-1);
+            yield samplesOf(page);
+          }
         }
-        await aggregates.rebuild(samples(), [], lease.token);
-      })
-      .finally(() => {
-        this.rebuilding = false;
+        await aggregates.rebuild(samples(), lease.token);
       });
+      const applied = batchOf(newest);
+      await aggregates.apply(applied, [], lease.token);
+      this.lastTrusted = JSON.stringify(applied);
+    } finally {
+      this.rebuilding = false;
+    }
     logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
   }
+}
+
+function batchOf(events: StoredEvent[]): AppliedBatch {
+  return { seqs: events.map((e) => e.seq.toString()), ids: events.map((e) => e.id) };
 }

@@ -1,5 +1,6 @@
 // Postgres persistence of the event log and its outbox. Everything here is one statement per call, so a batch
 // costs one round trip and is atomic: an event is in the outbox exactly when it is in the log.
+import type { AppliedBatch } from '../aggregation/types.js';
 import type { Database, PrismaClient, Sql } from '../db.js';
 import type { EventType, NewEvent, StoredEvent } from './model.js';
 
@@ -164,6 +165,32 @@ export class EventStore {
     await this.sql.query(`DELETE FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])`, [
       seqs.join(','),
     ]);
+  }
+
+  /**
+   * Whether every event of `batch` is in this log, seq and id alike. The aggregate store's record of its last batch
+   * is checked with it: seqs alone repeat from one database to the next, and a Redis may hold another database's.
+   */
+  async holdsBatch({ seqs, ids }: AppliedBatch): Promise<boolean> {
+    if (seqs.length !== ids.length) return false;
+    if (seqs.length === 0) return true;
+    const [row] = await this.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n
+       FROM unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')::uuid[]) AS b(seq, id)
+       JOIN "Event" e ON e.seq = b.seq AND e.id = b.id`,
+      [seqs.join(','), ids.join(',')],
+    );
+    return Number(row?.n ?? 0) === seqs.length;
+  }
+
+  /** Whether any event since `since` has left the outbox, i.e. belongs in the aggregates. */
+  async anyProcessedSince(since: Date): Promise<boolean> {
+    const [row] = await this.sql.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM "Event" e WHERE e."timestamp" > $1::timestamptz
+         AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)) AS found`,
+      [since.toISOString()],
+    );
+    return row?.found === true;
   }
 
   async outboxSize(): Promise<number> {

@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeyPrefixFor } from '../../src/redis-namespace.js';
 import { graphql } from '../generated/index.js';
 import { eventually, gql, gqlOk, sleep, subscribe, wsClient } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
@@ -27,12 +28,15 @@ let database: TestDatabase;
 let server: ChildServer;
 let redis: Redis;
 let sql: pg.Client;
+/** Where the instance's keys and channels are: the prefix, then its database's name (src/redis-namespace.ts). */
+let keys: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   redis = new Redis(REDIS_URL);
   sql = new pg.Client({ connectionString: database.url });
   await sql.connect();
+  keys = await redisKeyPrefixFor(prefix, { query: async (text, params) => (await sql.query(text, [...params])).rows });
   server = await startChildServer({
     DATABASE_URL: database.url,
     REDIS_URL,
@@ -114,7 +118,7 @@ async function publishOnNewConnection(metric: string, count: number): Promise<st
 
 /** Serving processes subscribed to the event broadcast: Redis counts their subscriber connections. */
 async function eventSubscribers(): Promise<number> {
-  const [, count] = (await redis.pubsub('NUMSUB', `${prefix}bus:events:published`)) as [string, number];
+  const [, count] = (await redis.pubsub('NUMSUB', `${keys}bus:events:published`)) as [string, number];
   return Number(count);
 }
 
@@ -329,7 +333,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
       acknowledged,
     ]);
     expect(rows[0]?.n).toBe(acknowledged.length);
-    expect(await redis.get(`${prefix}agg:lease`)).toBeNull();
+    expect(await redis.get(`${keys}agg:lease`)).toBeNull();
     for (const pid of [pids.processing, ...pids.serving]) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   }, 30_000);
 });

@@ -15,7 +15,11 @@ export interface ChildServer {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
+/** `startTimeoutMs`: how long it may take to say it listens (the embedded database's first start is the slowest). */
+export async function startChildServer(
+  env: Record<string, string>,
+  { startTimeoutMs = 60_000 }: { startTimeoutMs?: number } = {},
+): Promise<ChildServer> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
@@ -31,7 +35,7 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
   child.stderr?.on('data', append);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), startTimeoutMs);
     const check = () => {
       if (output.includes('listening on')) {
         clearTimeout(timer);

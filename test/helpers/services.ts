@@ -1,6 +1,11 @@
 // Real services for tests: every test file gets its own Postgres database (cloned from a migrated template)
 // and its own Redis key prefix, so files run in parallel and in any order.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -34,6 +39,27 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `jackdaw_t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDatabase')}"`);
+  return {
+    url: databaseUrl(name),
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+  };
+}
+
+/**
+ * A new database restored from a `pg_dump` of `source` (custom format, then `pg_restore`), as an operator restores a
+ * backup: the same rows, sequences and everything else the dump carries.
+ */
+export async function restoreDumpOf(source: TestDatabase): Promise<TestDatabase> {
+  const name = `jackdaw_t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'jackdaw-dump-'));
+  const file = path.join(dir, 'source.dump');
+  try {
+    await promisify(execFile)('pg_dump', ['--format=custom', `--file=${file}`, source.url]);
+    await adminQuery(`CREATE DATABASE "${name}" TEMPLATE template0`);
+    await promisify(execFile)('pg_restore', ['--no-owner', `--dbname=${databaseUrl(name)}`, file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   return {
     url: databaseUrl(name),
     drop: () => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),

@@ -5,6 +5,7 @@ import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import {
   type AggregateStore,
+  type AppliedBatch,
   type MetricAggregate,
   type MetricSample,
   WINDOW_SIZES,
@@ -23,6 +24,9 @@ import { deleteKeys, scanKeys } from '../helpers/redis-keys.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 
 const RETENTION_GRACE_MS = 60_000;
+
+/** A batch record with made-up event ids (the stores keep them as given). */
+const batch = (...seqs: string[]): AppliedBatch => ({ seqs, ids: seqs.map((seq) => `event-${seq}`) });
 const HOUR = 3_600_000;
 
 interface Subject {
@@ -170,7 +174,8 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
   it('should match a brute-force computation for every window and aggregation', async () => {
     const { store } = backend.create(now);
     const samples = randomSamples(now, 4_000);
-    for (const [i, batch] of chunk(samples, 500).entries()) await store.apply([String(i)], batch);
+    for (const [i, samplesOfBatch] of chunk(samples, 500).entries())
+      await store.apply(batch(String(i)), samplesOfBatch);
 
     const metrics = [...new Set(samples.map((s) => s.metric)), 'never_sent'];
     const queries = metrics.flatMap((metric) => WINDOW_SIZES.map((window) => ({ metric, window })));
@@ -189,7 +194,7 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
     const { store } = backend.create(now);
     const values = [0, 0, 0, 5, 5];
     await store.apply(
-      ['1'],
+      batch('1'),
       values.map((value) => ({ metric: 'errors', value, timestamp: now })),
     );
 
@@ -202,20 +207,22 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
   it('should record each applied batch as the last one', async () => {
     const { store } = backend.create(now);
     expect(await store.lastAppliedBatch()).toBeNull();
-    await store.apply(['1', '2'], [{ metric: 'm', value: 1, timestamp: now }]);
-    expect(await store.lastAppliedBatch()).toEqual(['1', '2']);
-    await store.apply(['3'], []);
-    expect(await store.lastAppliedBatch()).toEqual(['3']);
+    await store.apply(batch('1', '2'), [{ metric: 'm', value: 1, timestamp: now }]);
+    expect(await store.lastAppliedBatch()).toEqual(batch('1', '2'));
+    await store.apply(batch('3'), []);
+    expect(await store.lastAppliedBatch()).toEqual(batch('3'));
   });
 
   it('should replace the whole state on rebuild', async () => {
     const { store } = backend.create(now);
-    await store.apply(['1'], [{ metric: 'stale', value: 100, timestamp: now }]);
+    await store.apply(batch('1'), [{ metric: 'stale', value: 100, timestamp: now }]);
 
     const fresh = [1, 2, 3, 4].map((value) => ({ metric: 'fresh', value, timestamp: now - value * 1_000 }));
-    await store.rebuild(chunksOf(fresh, 3), ['7', '8']);
+    await store.rebuild(chunksOf(fresh, 3));
+    expect(await store.lastAppliedBatch()).toBeNull(); // until the rebuilt state's batch is recorded
+    await store.apply(batch('7', '8'), []);
 
-    expect(await store.lastAppliedBatch()).toEqual(['7', '8']);
+    expect(await store.lastAppliedBatch()).toEqual(batch('7', '8'));
     expect(await store.metricNames(now)).toEqual(['fresh']);
     const [staleAggregate, freshAggregate] = await store.read(
       [
@@ -228,15 +235,18 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
     expect(freshAggregate).toMatchObject({ count: 4, sum: 10 });
   });
 
-  it('should mark an empty rebuild as present state', async () => {
+  it('should leave a rebuilt state marked as lost until a batch is recorded', async () => {
     const { store } = backend.create(now);
-    await store.rebuild(chunksOf([], 1), []);
-    expect(await store.lastAppliedBatch()).toEqual([]);
+    await store.apply(batch('1'), []);
+    await store.rebuild(chunksOf([], 1));
+    expect(await store.lastAppliedBatch()).toBeNull();
+    await store.apply(batch(), []);
+    expect(await store.lastAppliedBatch()).toEqual(batch());
   });
 
   it('should report no applied batch once the state is lost', async () => {
     const subject = backend.create(now);
-    await subject.store.apply(['1'], [{ metric: 'm', value: 1, timestamp: now }]);
+    await subject.store.apply(batch('1'), [{ metric: 'm', value: 1, timestamp: now }]);
 
     const store = await subject.loseState();
     expect(await store.lastAppliedBatch()).toBeNull();
@@ -247,13 +257,13 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
     const subject = backend.create(now);
     const old = [now - AGGREGATION_HORIZON_MS, now - AGGREGATION_HORIZON_MS - HOUR];
     await subject.store.apply(
-      ['1'],
+      batch('1'),
       old.map((timestamp) => ({ metric: 'old', value: 1, timestamp })),
     );
 
     expect(await subject.storedBuckets()).toBe(0);
     expect(await subject.store.metricNames(now)).toEqual([]);
-    expect(await subject.store.lastAppliedBatch()).toEqual(['1']);
+    expect(await subject.store.lastAppliedBatch()).toEqual(batch('1'));
   });
 
   it('should grow with buckets, not with samples', async () => {
@@ -264,8 +274,8 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
       value: i % 97,
       timestamp: second + (i % 1_000),
     }));
-    await subject.store.apply(['1'], samples);
-    await subject.store.apply(['2'], samples);
+    await subject.store.apply(batch('1'), samples);
+    await subject.store.apply(batch('2'), samples);
 
     expect(await subject.storedBuckets()).toBe(WINDOW_SIZES.length);
     expect((await subject.store.read([{ metric: 'busy', window: 'M1' }], now))[0]?.count).toBe(10_000);
@@ -273,15 +283,12 @@ describe.each([memoryBackend, redisBackend])('$name', (backend) => {
 
   it('should list the metrics with samples in the last 24 h, sorted', async () => {
     const { store } = backend.create(now);
-    await store.apply(
-      ['1'],
-      [
-        { metric: 'zeta', value: 1, timestamp: now },
-        { metric: 'alpha', value: 1, timestamp: now - HOUR },
-        { metric: 'mid', value: 1, timestamp: now - 23 * HOUR },
-        { metric: 'mid', value: 1, timestamp: now - 23.5 * HOUR },
-      ],
-    );
+    await store.apply(batch('1'), [
+      { metric: 'zeta', value: 1, timestamp: now },
+      { metric: 'alpha', value: 1, timestamp: now - HOUR },
+      { metric: 'mid', value: 1, timestamp: now - 23 * HOUR },
+      { metric: 'mid', value: 1, timestamp: now - 23.5 * HOUR },
+    ]);
 
     expect(await store.metricNames(now)).toEqual(['alpha', 'mid', 'zeta']);
     expect(await store.metricNames(now + 2 * HOUR)).toEqual(['alpha', 'zeta']);
@@ -297,15 +304,15 @@ describe('MemoryAggregateStore pruning', () => {
       retentionGraceMs: RETENTION_GRACE_MS,
       pruneIntervalMs: 0,
     });
-    await store.apply(['1'], [{ metric: 'm', value: 1, timestamp: start }]);
+    await store.apply(batch('1'), [{ metric: 'm', value: 1, timestamp: start }]);
     expect(store.bucketCount()).toBe(WINDOW_SIZES.length);
 
     now = start + 2 * HOUR;
-    await store.apply(['2'], []);
+    await store.apply(batch('2'), []);
     expect(store.bucketCount()).toBe(2);
 
     now = start + AGGREGATION_HORIZON_MS + RETENTION_GRACE_MS;
-    await store.apply(['3'], []);
+    await store.apply(batch('3'), []);
     expect(store.bucketCount()).toBe(0);
     expect(await store.metricNames(now)).toEqual([]);
   });
@@ -315,7 +322,7 @@ describe('RedisAggregateStore', () => {
   it('should let every bucket expire once no window reads it', async () => {
     const now = Date.now();
     const { store, keyPrefix } = redisSubject(now);
-    await store.apply(['1'], [{ metric: 'm', value: 1, timestamp: now }]);
+    await store.apply(batch('1'), [{ metric: 'm', value: 1, timestamp: now }]);
 
     for (const window of WINDOW_SIZES) {
       const key = `${keyPrefix}agg:b:${window}:${bucketIndex(now, granularityMs(window))}:m`;
@@ -351,32 +358,33 @@ describe('RedisAggregateStore', () => {
       const { store, keyPrefix } = redisSubject(now);
       const oldHolder = redisLease(redis, keyPrefix, 10_000, 'old-holder');
       await oldHolder.hold();
-      await store.apply(['1'], [sample], 'old-holder');
+      await store.apply(batch('1'), [sample], 'old-holder');
       await oldHolder.release();
       await redisLease(redis, keyPrefix, 10_000, 'new-holder').hold();
 
-      await expect(store.apply(['2'], [sample, sample], 'old-holder')).rejects.toBeInstanceOf(FencedError);
-      await expect(store.rebuild(chunksOf([sample], 1), ['3'], 'old-holder')).rejects.toBeInstanceOf(FencedError);
+      await expect(store.apply(batch('2'), [sample, sample], 'old-holder')).rejects.toBeInstanceOf(FencedError);
+      await expect(store.rebuild(chunksOf([sample], 1), 'old-holder')).rejects.toBeInstanceOf(FencedError);
 
-      expect(await store.lastAppliedBatch()).toEqual(['1']);
+      expect(await store.lastAppliedBatch()).toEqual(batch('1'));
       expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]?.count).toBe(1);
-      await store.apply(['4'], [sample], 'new-holder');
-      expect(await store.lastAppliedBatch()).toEqual(['4']);
+      await store.apply(batch('4'), [sample], 'new-holder');
+      expect(await store.lastAppliedBatch()).toEqual(batch('4'));
     });
 
     it('should reject fenced writes when nobody holds the lease', async () => {
       const { store } = redisSubject(now);
-      await expect(store.apply(['1'], [sample], 'expired-holder')).rejects.toBeInstanceOf(FencedError);
+      await expect(store.apply(batch('1'), [sample], 'expired-holder')).rejects.toBeInstanceOf(FencedError);
       expect(await store.lastAppliedBatch()).toBeNull();
     });
 
     it('should keep the lease through a rebuild', async () => {
       const { store, keyPrefix } = redisSubject(now);
       await redisLease(redis, keyPrefix, 10_000, 'holder').hold();
-      await store.apply(['1'], [sample], 'holder');
-      await store.rebuild(chunksOf([sample], 1), ['2'], 'holder');
+      await store.apply(batch('1'), [sample], 'holder');
+      await store.rebuild(chunksOf([sample], 1), 'holder');
+      await store.apply(batch('2'), [], 'holder');
       expect(await redis.get(leaseKey(keyPrefix))).toBe('holder');
-      expect(await store.lastAppliedBatch()).toEqual(['2']);
+      expect(await store.lastAppliedBatch()).toEqual(batch('2'));
     });
   });
 });

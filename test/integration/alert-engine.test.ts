@@ -108,7 +108,7 @@ async function startEngine(options: EngineOptions = {}) {
     async feed(metric: string, ...values: number[]) {
       seq += 1;
       await memory.apply(
-        [String(seq)],
+        { seqs: [String(seq)], ids: [`event-${seq}`] },
         values.map((value) => ({ metric, value, timestamp: clock })),
       );
     },
@@ -347,8 +347,8 @@ describe('alert engine', () => {
     const setup = await startEngine({
       aggregates: (real) => ({
         lastAppliedBatch: () => real.lastAppliedBatch(),
-        apply: (seqs, samples) => real.apply(seqs, samples),
-        rebuild: (samples, seqs) => real.rebuild(samples, seqs),
+        apply: (applied, samples) => real.apply(applied, samples),
+        rebuild: (samples) => real.rebuild(samples),
         metricNames: (at) => real.metricNames(at),
         close: () => real.close(),
         async read(queries, at) {

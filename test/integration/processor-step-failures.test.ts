@@ -102,8 +102,8 @@ class FaultyEventStore extends EventStore {
 function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injector>): AggregateStore {
   return {
     lastAppliedBatch: () => real.lastAppliedBatch(),
-    apply: (seqs, samples, fence) => applies.run(() => real.apply(seqs, samples, fence)),
-    rebuild: (samples, appliedSeqs, fence) => real.rebuild(samples, appliedSeqs, fence),
+    apply: (applied, samples, fence) => applies.run(() => real.apply(applied, samples, fence)),
+    rebuild: (samples, fence) => real.rebuild(samples, fence),
     read: (queries, at) => real.read(queries, at),
     metricNames: (at) => real.metricNames(at),
     close: () => real.close(),

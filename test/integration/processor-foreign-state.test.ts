@@ -1,0 +1,184 @@
+// The stream processor never trusts Redis over Postgres: an aggregate store that holds another database's state
+// under the same keys (a database replaced or restored from a dump while Redis kept its data) is rebuilt from this
+// database, and no outbox row is deleted on the store's word. The stores here share one key prefix on purpose, the
+// way the Redis namespace (src/redis-namespace.ts) cannot tell a database from a copy that keeps its identity.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
+import { createMemoryBus } from '../../src/bus/bus.js';
+import { type Database, openDatabase } from '../../src/db.js';
+import type { NewEvent } from '../../src/events/model.js';
+import { StreamProcessor } from '../../src/events/processor.js';
+import { EventStore } from '../../src/events/store.js';
+import { redisLease } from '../../src/lease.js';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  REDIS_URL,
+  redisKeyPrefix,
+  restoreDumpOf,
+  type TestDatabase,
+} from '../helpers/services.js';
+
+const BATCH = 300;
+const prefix = redisKeyPrefix();
+const databases: TestDatabase[] = [];
+const opened: Database[] = [];
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+
+afterAll(async () => {
+  for (const db of opened) await db.close();
+  for (const database of databases) await database.drop();
+  await deleteRedisKeys(prefix);
+  await redis.quit();
+});
+
+async function open(database: TestDatabase): Promise<EventStore> {
+  databases.push(database);
+  const db = await openDatabase({ url: database.url, dataDir: '' });
+  opened.push(db);
+  return new EventStore(db);
+}
+
+const events = (n: number, name: string): NewEvent[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: randomUUID(),
+    type: 'PERFORMANCE_METRIC',
+    timestamp: new Date(),
+    data: { metric_name: name, value: i },
+    dataJson: JSON.stringify({ metric_name: name, value: i }),
+  }));
+
+/** A processor of one database on the shared store, as a new instance starts it; `warnings` collects its warn logs. */
+function processorOf(store: EventStore, warnings: string[] = []) {
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
+  const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
+  const lease = redisLease(redis, prefix, 10_000);
+  const processor = new StreamProcessor({
+    events: store,
+    aggregates,
+    bus: createMemoryBus(),
+    lease,
+    logger,
+    batchSize: 1_000,
+    pollMs: 20,
+    leaseRenewMs: 3_000,
+  });
+  return {
+    aggregates,
+    /** Takes the lease, processes the outbox to its end and gives the lease up, as a stopping instance does. */
+    async drainAndStop() {
+      await processor.drain();
+      await lease.release();
+    },
+    /** One pass, whatever the outbox holds, as a running instance makes on every poll; then stops. */
+    async passAndStop() {
+      await processor.start(); // its loop's first pass is under way once start resolves; stop waits for it
+      await processor.stop();
+    },
+    async count(metric: string): Promise<number> {
+      const [aggregate] = await aggregates.read([{ metric, window: 'M5' }], Date.now());
+      return aggregate?.count ?? 0;
+    },
+  };
+}
+
+describe('stream processor on a Redis that holds another database', () => {
+  it("should rebuild from a new database rather than delete its outbox rows on the old one's record", async () => {
+    const first = await open(await createTestDatabase());
+    await first.insertBatch(events(BATCH, 'on_first'), new Date());
+    await processorOf(first).drainAndStop();
+
+    // A new database under the same Redis keys: its seqs start where the first's did.
+    const second = await open(await createTestDatabase());
+    await second.insertBatch(events(BATCH, 'on_second'), new Date());
+    const warnings: string[] = [];
+    const processor = processorOf(second, warnings);
+    await processor.drainAndStop();
+
+    expect(await processor.count('on_second')).toBe(BATCH);
+    expect(await processor.count('on_first')).toBe(0); // the first database's state is gone, not mixed in
+    expect(await second.outboxSize()).toBe(0);
+    expect(warnings).toEqual([expect.stringMatching(/not this database's.*rebuilding it from Postgres/)]);
+  });
+
+  it('should aggregate everything on a database restored from a pg_dump and on its original', async () => {
+    const original = await open(await createTestDatabase());
+    await original.insertBatch(events(BATCH, 'before_dump'), new Date());
+    await processorOf(original).drainAndStop();
+    const copy = await open(await restoreDumpOf(databases.at(-1) as TestDatabase));
+
+    // Each goes on from the dump on its own: the same seqs, other events.
+    await original.insertBatch(events(BATCH, 'original_after'), new Date());
+    await processorOf(original).drainAndStop();
+    await copy.insertBatch(events(BATCH, 'copy_after'), new Date());
+    const onCopy = processorOf(copy);
+    await onCopy.drainAndStop();
+    expect(await onCopy.count('before_dump')).toBe(BATCH);
+    expect(await onCopy.count('copy_after')).toBe(BATCH);
+    expect(await onCopy.count('original_after')).toBe(0);
+    expect(await copy.outboxSize()).toBe(0);
+
+    // And back to the original, as instances of both would take turns on one prefix.
+    await original.insertBatch(events(BATCH, 'original_later'), new Date());
+    const onOriginal = processorOf(original);
+    await onOriginal.drainAndStop();
+    expect(await onOriginal.count('before_dump')).toBe(BATCH);
+    expect(await onOriginal.count('original_after')).toBe(BATCH);
+    expect(await onOriginal.count('original_later')).toBe(BATCH);
+    expect(await onOriginal.count('copy_after')).toBe(0);
+    expect(await original.outboxSize()).toBe(0);
+  });
+
+  it('should not take an empty state rebuilt from another database for this one, which has events to aggregate', async () => {
+    // What a processor leaves after rebuilding from a database with nothing to aggregate: no state, and a record of
+    // an empty batch.
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
+    await aggregates.rebuild((async function* () {})());
+    await aggregates.apply({ seqs: [], ids: [] }, []);
+
+    // A database whose events were processed (out of the outbox) while Redis held other state.
+    const busy = await open(await createTestDatabase());
+    await busy.insertBatch(events(BATCH, 'processed_elsewhere'), new Date());
+    await busy.deleteFromOutbox((await busy.readOutbox(BATCH)).map((e) => e.seq.toString()));
+    await busy.insertBatch(events(1, 'processed_elsewhere'), new Date()); // one queued, so a pass runs
+    const warnings: string[] = [];
+    const processor = processorOf(busy, warnings);
+    await processor.drainAndStop();
+    expect(await processor.count('processed_elsewhere')).toBe(BATCH + 1);
+    expect(warnings).toEqual([expect.stringMatching(/rebuilding it from Postgres/)]);
+  });
+
+  it('should trust its own database state: no rebuild when the record is of these events', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'own'), new Date());
+    await processorOf(store).drainAndStop();
+    // A restarted instance of the same database: the state is kept, not rebuilt (a rebuild would warn).
+    await store.insertBatch(events(BATCH, 'own'), new Date());
+    const warnings: string[] = [];
+    const restarted = processorOf(store, warnings);
+    await restarted.drainAndStop();
+    expect(await restarted.count('own')).toBe(2 * BATCH);
+    expect(warnings).toEqual([]);
+  });
+
+  it('should trust a state it rebuilt itself when it takes the lease again', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'rebuilt_own'), new Date());
+    await processorOf(store).drainAndStop();
+    // Redis loses everything; the next leader rebuilds on a pass with nothing queued.
+    await deleteRedisKeys(prefix);
+    await processorOf(store).passAndStop();
+    const warnings: string[] = [];
+    const next = processorOf(store, warnings);
+    await next.passAndStop();
+    expect(await next.count('rebuilt_own')).toBe(BATCH);
+    expect(warnings).toEqual([]);
+  });
+});
