@@ -16,6 +16,7 @@ import {
   type ProcessRole,
   sampleGauges,
 } from './observability/metrics.js';
+import { traceRequest } from './observability/tracing.js';
 import { ConnectionRegistry } from './security/connections.js';
 import { createRateLimiter, rateLimitCheck } from './security/rate-limit.js';
 import { createRuntime, createServingRuntime, type Runtime, type Services, type ServingRuntime } from './services.js';
@@ -119,7 +120,7 @@ async function serve<R extends ServingRuntime>(
   const instance = options.instance(sampleLocal);
   const route = createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role });
   server.on('request', (req, res) => {
-    route(req, res).catch((error) => {
+    traceRequest(req, res, () => route(req, res)).catch((error) => {
       logger.error({ err: error }, 'request failed');
       if (!res.headersSent) res.statusCode = 500;
       res.end();

@@ -135,6 +135,16 @@ const schema = z.object({
   INGEST_QUEUE_SIZE: int(1).default(10_000),
   /** Deepest nesting of one event's `data` (objects and arrays). */
   MAX_EVENT_DEPTH: int(1).default(32),
+
+  // Traces (src/observability/tracing.ts). Off unless asked for: with it off the OpenTelemetry API's no-op tracer runs.
+  /** Export traces over OTLP/HTTP; unset: on exactly when an OTLP endpoint below is set. */
+  TRACING: bool.optional(),
+  /** The OTLP collector (the standard variable; traces go to <it>/v1/traces). Read by the exporter itself too. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** The OTLP traces endpoint in full, ahead of OTEL_EXPORTER_OTLP_ENDPOINT (the standard variable). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  /** `service.name` of every span this server exports. */
+  OTEL_SERVICE_NAME: z.string().min(1).default('jackdaw-sentry'),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { loadConfig } from './config.js';
 import { loggerOf } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
 import { servingProcesses, workerRoleOf } from './roles/plan.js';
 
 async function main() {
@@ -13,6 +14,7 @@ async function main() {
   const logger = loggerOf(config);
   if (cluster.isWorker) {
     const role = workerRoleOf(process.argv);
+    if (startTracing(config, role)) logger.info({ role }, 'exporting traces over OTLP');
     if (role === 'serve') (await import('./roles/serve.js')).runServing(config, logger);
     else (await import('./roles/process.js')).runProcessing(config, logger);
     return;
@@ -21,6 +23,7 @@ async function main() {
   if (serving !== null) return (await import('./roles/primary.js')).runPrimary(config, logger, serving);
   if (config.WEB_CONCURRENCY)
     logger.warn('WEB_CONCURRENCY is ignored without REDIS_URL and DATABASE_URL: one process serves and processes');
+  if (startTracing(config, 'standalone')) logger.info('exporting traces over OTLP');
   await (await import('./roles/standalone.js')).runStandalone(config, logger);
 }
 

@@ -7,6 +7,7 @@ import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toAlertMessage } from '../bus/codecs.js';
 import type { Ingestion } from '../events/ingest.js';
 import type { Logger } from '../observability/logger.js';
+import { ATTR, activeTraceparent, inSpan, SPAN, type Traced } from '../observability/tracing.js';
 import {
   alertMessage,
   evaluateRule,
@@ -119,7 +120,11 @@ export class AlertEngine {
       const { holds, values } = evaluateRule(rule, aggregates);
       const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule.forSeconds);
       try {
-        if (transition === 'fire') await this.fire(rule, values);
+        if (transition === 'fire') {
+          const attributes = { [ATTR.ruleId]: rule.id, [ATTR.severity]: rule.severity };
+          // A trace of its own: its notifications and its deliveries to subscribers continue it.
+          await inSpan(SPAN.fire, { parent: null, attributes }, () => this.fire(rule, values));
+        }
         if (transition === 'resolve') await this.resolve(rule.id);
         this.states.set(rule.id, state);
       } catch (error) {
@@ -158,7 +163,8 @@ export class AlertEngine {
     notifier.notify(alert, rule);
     // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
     await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
-    await this.broadcast('alerts:triggered', alert);
+    const traced: Alert & Traced = { ...alert, traceparent: activeTraceparent() };
+    await this.broadcast('alerts:triggered', traced);
   }
 
   /** Firings in the event history. Each event's id is its alert's, so recording one again changes nothing. */

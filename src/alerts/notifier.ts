@@ -1,7 +1,10 @@
 // Sends a stored alert to its rule's webhooks and, for HIGH and CRITICAL, its emails, recording every attempt.
 // Work runs in the background so that a slow or failing receiver never delays the subscribers' alert.
+
+import { SpanKind } from '@opentelemetry/api';
 import type { DeliveryChannel, PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../observability/logger.js';
+import { ATTR, inSpan, SPAN, spanOutcome } from '../observability/tracing.js';
 import { createEmailNotifier, type EmailNotifier } from './email.js';
 import type { Alert, AlertRule, Severity } from './rules.js';
 import { type DeliveryAttempt, deliverWebhook, withRetries } from './webhook.js';
@@ -88,6 +91,7 @@ export function createAlertNotifier({
       onAttempt: (attempt) => record(alert, 'WEBHOOK', url, attempt),
     });
     logOutcome(alert, 'WEBHOOK', new URL(url).origin, last);
+    return last;
   }
 
   async function sendEmail(alert: Alert, mailer: EmailNotifier, recipients: string[]) {
@@ -100,14 +104,29 @@ export function createAlertNotifier({
       },
     );
     logOutcome(alert, 'EMAIL', `${recipients.length} recipient(s)`, last);
+    return last;
+  }
+
+  /** A span per channel, a child of the firing's (notify runs in its context). */
+  async function traced(alert: Alert, channel: DeliveryChannel, target: string, send: () => Promise<DeliveryAttempt>) {
+    const attributes = { [ATTR.alertId]: alert.id, [ATTR.channel]: channel, [ATTR.target]: target };
+    await inSpan(SPAN.notify, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const last = await send();
+      spanOutcome(span, last.attempt, last.ok ? null : (last.error ?? 'not delivered'));
+    });
   }
 
   /** Every channel of the rule, each independent of the others. */
   function deliveries(alert: Alert, rule: AlertRule): Promise<void>[] {
     const body = webhookPayload(alert);
-    const sends = rule.webhookUrls.map((url) => sendWebhook(alert, url, body));
+    const sends = rule.webhookUrls.map((url) =>
+      traced(alert, 'WEBHOOK', new URL(url).origin, () => sendWebhook(alert, url, body)),
+    );
     if (EMAIL_SEVERITIES.has(alert.severity) && rule.emails.length > 0) {
-      if (email) sends.push(sendEmail(alert, email, rule.emails));
+      if (email)
+        sends.push(
+          traced(alert, 'EMAIL', `${rule.emails.length} recipient(s)`, () => sendEmail(alert, email, rule.emails)),
+        );
       else logger.warn({ alertId: alert.id, ruleId: rule.id }, 'alert emails skipped: SMTP_URL is not set');
     }
     return sends;

@@ -2,9 +2,12 @@
 // decimal strings) and back. Every publisher and subscriber of a topic uses the same pair.
 import type { Alert } from '../alerts/rules.js';
 import type { EventType, StoredEvent } from '../events/model.js';
+import type { OutboxEvent } from '../events/store.js';
+import type { Traced } from '../observability/tracing.js';
 import type { AlertMessage, EventMessage } from './topics.js';
 
-export function toEventMessage(event: StoredEvent): EventMessage {
+/** `traceparent`: the span broadcasting it (tracing on only); the event's own is its commit's (`publishTraceparent`). */
+export function toEventMessage(event: OutboxEvent, traceparent?: string): EventMessage {
   return {
     id: event.id,
     seq: event.seq.toString(),
@@ -12,10 +15,13 @@ export function toEventMessage(event: StoredEvent): EventMessage {
     timestamp: event.timestamp.toISOString(),
     receivedAt: event.receivedAt.toISOString(),
     data: event.data,
+    ...(traceparent ? { traceparent } : {}),
+    ...(event.traceparent ? { publishTraceparent: event.traceparent } : {}),
   };
 }
 
-export function fromEventMessage(message: EventMessage): StoredEvent {
+/** The event, still carrying the trace context it was broadcast in (for its delivery spans). */
+export function fromEventMessage(message: EventMessage): StoredEvent & Traced {
   return {
     id: message.id,
     seq: BigInt(message.seq),
@@ -23,6 +29,8 @@ export function fromEventMessage(message: EventMessage): StoredEvent {
     timestamp: new Date(message.timestamp),
     receivedAt: new Date(message.receivedAt),
     data: message.data,
+    ...(message.traceparent ? { traceparent: message.traceparent } : {}),
+    ...(message.publishTraceparent ? { publishTraceparent: message.publishTraceparent } : {}),
   };
 }
 

@@ -2,7 +2,9 @@
 // bus and a slow client is bounded: past `maxBuffered` items the subscription ends with an error the client sees,
 // instead of growing the server's memory without limit or dropping messages silently.
 
+import type { Span } from '@opentelemetry/api';
 import { DomainError } from '../errors.js';
+import { startDelivery } from '../observability/tracing.js';
 import type { Bus } from './bus.js';
 import type { Topic, Topics } from './topics.js';
 
@@ -21,6 +23,11 @@ export interface BusIteratorOptions<K extends Topic, T> {
 /** An iterator that also says when it is live: subscribed on the bus, so nothing published from then on is missed. */
 export interface LiveIterator<T> extends AsyncIterableIterator<T> {
   readonly ready: Promise<void>;
+  /**
+   * The span of the item handed out last, while its consumer delivers it (to a shared group's members, or to one
+   * subscriber): it ends when the consumer asks for the next item. Null when the item carries no trace context.
+   */
+  readonly delivery: Span | null;
 }
 
 export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T>): LiveIterator<T> {
@@ -88,23 +95,39 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
     }
   })();
 
+  let delivery: Span | null = null;
+  const delivered = () => {
+    delivery?.end();
+    delivery = null;
+  };
+  const handOut = (item: T): IteratorResult<T> => {
+    delivery = startDelivery(item, topic);
+    return { value: item, done: false };
+  };
+
   const iterator: LiveIterator<T> = {
     ready: ready.catch(() => {}),
+    get delivery() {
+      return delivery;
+    },
     async next() {
+      delivered();
       await ready;
       const item = buffer.shift();
-      if (item !== undefined) return { value: item, done: false };
+      if (item !== undefined) return handOut(item);
       if (failure) {
         const error = failure;
         failure = null;
         throw error;
       }
       if (done) return { value: undefined, done: true };
-      return new Promise((resolve) => {
+      const next = await new Promise<IteratorResult<T>>((resolve) => {
         waiting = resolve;
       });
+      return next.done ? next : handOut(next.value);
     },
     async return() {
+      delivered();
       finish();
       buffer.length = 0;
       return { value: undefined, done: true };

@@ -8,6 +8,10 @@ export interface EventMessage {
   timestamp: string;
   receivedAt: string;
   data: Record<string, unknown>;
+  /** W3C trace context (tracing on only): the processor's batch span, which deliveries continue. */
+  traceparent?: string;
+  /** W3C trace context of the commit that stored the event, which deliveries link to. */
+  publishTraceparent?: string;
 }
 
 export interface AlertMessage {
@@ -21,6 +25,8 @@ export interface AlertMessage {
   triggeredAt: string;
   resolvedAt: string | null;
   acknowledgedAt: string | null;
+  /** W3C trace context of the firing (tracing on only), which deliveries continue. */
+  traceparent?: string;
 }
 
 export interface Topics {

@@ -1,6 +1,8 @@
 // The stream processor: takes committed events from the Postgres outbox, broadcasts them on the bus, applies
 // them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
 // holds the lease and does this work; the others stand by and take over when its lease lapses.
+
+import { SpanKind } from '@opentelemetry/api';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -9,8 +11,9 @@ import { toEventMessage } from '../bus/codecs.js';
 import type { EventMessage } from '../bus/topics.js';
 import type { Lease } from '../lease.js';
 import type { Logger } from '../observability/logger.js';
+import { ATTR, inSpan, linksTo, SPAN, traceparentOf } from '../observability/tracing.js';
 import type { StoredEvent } from './model.js';
-import type { EventStore } from './store.js';
+import type { EventStore, OutboxEvent } from './store.js';
 
 export interface ProcessorHooks {
   /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
@@ -176,7 +179,23 @@ export class StreamProcessor {
     }
   }
 
-  private async processBatch(batch: StoredEvent[]): Promise<void> {
+  /**
+   * A batch is a span of a trace of its own (it holds many publishes), linked to the commit of each of its events;
+   * the broadcast carries its context on to the deliveries.
+   */
+  private processBatch(batch: OutboxEvent[]): Promise<void> {
+    const attributes = {
+      [ATTR.events]: batch.length,
+      [ATTR.firstSeq]: batch[0]?.seq.toString() ?? '',
+      [ATTR.lastSeq]: batch.at(-1)?.seq.toString() ?? '',
+    };
+    const links = linksTo(batch.map((event) => event.traceparent));
+    return inSpan(SPAN.process, { kind: SpanKind.CONSUMER, parent: null, attributes, links }, (span) =>
+      this.applyBatch(batch, traceparentOf(span)),
+    );
+  }
+
+  private async applyBatch(batch: OutboxEvent[], traceparent: string | undefined): Promise<void> {
     const { events, aggregates, bus, lease } = this.options;
     const { hooks } = this;
     // Broadcast before applying: if we die in between, the batch is broadcast again (at least once) rather
@@ -184,7 +203,7 @@ export class StreamProcessor {
     const chunk = this.options.broadcastChunk ?? 500;
     const messages: { events: EventMessage[] }[] = [];
     for (let i = 0; i < batch.length; i += chunk)
-      messages.push({ events: batch.slice(i, i + chunk).map(toEventMessage) });
+      messages.push({ events: batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)) });
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
     const { samples, late } = this.samplesOf(batch);

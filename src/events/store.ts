@@ -1,7 +1,15 @@
 // Postgres persistence of the event log and its outbox. Everything here is one statement per call, so a batch
 // costs one round trip and is atomic: an event is in the outbox exactly when it is in the log.
+
+import { SpanKind } from '@opentelemetry/api';
+import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_SYSTEM_NAME,
+} from '@opentelemetry/semantic-conventions';
 import type { AppliedBatch } from '../aggregation/types.js';
 import type { Database, PrismaClient, Sql } from '../db.js';
+import { ATTR, inSpan, SPAN, traceparentOf } from '../observability/tracing.js';
 import type { EventType, NewEvent, StoredEvent } from './model.js';
 
 interface EventRow {
@@ -32,6 +40,12 @@ interface OutboxRow extends Record<string, unknown> {
   timestampMs: number;
   receivedAtMs: number;
   data: string;
+  traceparent: string | null;
+}
+
+/** A queued event, with the trace context of the commit that queued it (tracing on only). */
+export interface OutboxEvent extends StoredEvent {
+  traceparent?: string;
 }
 
 const EVENT_COLUMNS = `e.id::text AS id, e.seq, e.type::text AS type, e."timestamp", e."receivedAt", e.data`;
@@ -56,7 +70,7 @@ const INSERT_BATCH = `WITH inserted AS (
     ON CONFLICT (id) DO NOTHING
     RETURNING seq
   ), queued AS (
-    INSERT INTO "EventOutbox" (seq) SELECT seq FROM inserted
+    INSERT INTO "EventOutbox" (seq, traceparent) SELECT seq, $3 FROM inserted
   )
   SELECT count(*)::int AS new FROM inserted`;
 
@@ -87,12 +101,27 @@ export class EventStore {
 
   /**
    * Inserts the events and queues them in the outbox in one statement, on the driver (see `Sql`). Ids already
-   * stored are skipped; returns how many events were new.
+   * stored are skipped; returns how many events were new. The commit is a span, and its trace context is queued with
+   * the events so that their processing links back to it.
    */
   async insertBatch(events: readonly NewEvent[], receivedAt: Date): Promise<number> {
     if (events.length === 0) return 0;
-    const [row] = await this.sql.query<{ new: number }>(INSERT_BATCH, [batchJson(events), receivedAt.toISOString()]);
-    return row?.new ?? 0;
+    const attributes = {
+      [ATTR_DB_SYSTEM_NAME]: 'postgresql',
+      [ATTR_DB_OPERATION_NAME]: 'INSERT',
+      [ATTR_DB_COLLECTION_NAME]: 'Event',
+      [ATTR.events]: events.length,
+    };
+    return inSpan(SPAN.commit, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const [row] = await this.sql.query<{ new: number }>(INSERT_BATCH, [
+        batchJson(events),
+        receivedAt.toISOString(),
+        traceparentOf(span) ?? null,
+      ]);
+      const accepted = row?.new ?? 0;
+      span.setAttribute(ATTR.accepted, accepted);
+      return accepted;
+    });
   }
 
   async findByIds(ids: readonly string[]): Promise<StoredEvent[]> {
@@ -137,14 +166,15 @@ export class EventStore {
    * every event once, in thousands, and Prisma's mapping of the rows cost more than the query. The columns come as
    * text and epoch milliseconds, which both drivers return as they are (no date or JSON parser of theirs runs).
    */
-  async readOutbox(limit: number): Promise<StoredEvent[]> {
+  async readOutbox(limit: number): Promise<OutboxEvent[]> {
     // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
     // join that walks the whole event index from its start, which costs more the longer the log grows.
     const rows = await this.sql.query<OutboxRow>(
-      `WITH queued AS MATERIALIZED (SELECT seq FROM "EventOutbox" ORDER BY seq LIMIT $1)
+      `WITH queued AS MATERIALIZED (SELECT seq, traceparent FROM "EventOutbox" ORDER BY seq LIMIT $1)
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
-              (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data
+              (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
+              q.traceparent
        FROM queued q JOIN "Event" e ON e.seq = q.seq ORDER BY q.seq`,
       [limit],
     );
@@ -155,6 +185,7 @@ export class EventStore {
       timestamp: new Date(row.timestampMs),
       receivedAt: new Date(row.receivedAtMs),
       data: JSON.parse(row.data) as Record<string, unknown>,
+      ...(row.traceparent ? { traceparent: row.traceparent } : {}),
     }));
   }
 

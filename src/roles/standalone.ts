@@ -2,6 +2,7 @@
 import { buildApp } from '../app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { stopTracing } from '../observability/tracing.js';
 
 export async function runStandalone(config: Config, logger: Logger): Promise<void> {
   const app = await buildApp(config, { logger });
@@ -11,13 +12,16 @@ export async function runStandalone(config: Config, logger: Logger): Promise<voi
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'stopping');
-      app.stop().then(
-        () => process.exit(0),
-        (error) => {
-          logger.error({ err: error }, 'unclean stop');
-          process.exit(1);
-        },
-      );
+      app
+        .stop()
+        .then(stopTracing)
+        .then(
+          () => process.exit(0),
+          (error) => {
+            logger.error({ err: error }, 'unclean stop');
+            process.exit(1);
+          },
+        );
     });
   }
 }

@@ -4,6 +4,7 @@
 import type { ProcessingStatus } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
 import type { MetricsJson } from '../observability/metrics.js';
+import { stopTracing } from '../observability/tracing.js';
 import { type Channel, connect, type Peer, type PrimaryAsks, type WorkerAsks } from './ipc.js';
 import type { WorkerRole } from './plan.js';
 
@@ -59,6 +60,7 @@ export function runWorker(
     logger.info({ role, signal }, 'stopping');
     starting
       .then((it) => it.stop())
+      .then(stopTracing)
       .then(
         () => process.exit(0),
         (error) => {

@@ -11,7 +11,9 @@ import {
   type GraphQLError,
   type GraphQLSchema,
 } from 'graphql';
+import type { LiveIterator } from '../bus/subscription.js';
 import type { Logger } from '../observability/logger.js';
+import { ATTR } from '../observability/tracing.js';
 
 /** One subscriber in a group: where its frames go, and how its stream (as graphql-ws sees it) ends. */
 interface Member {
@@ -133,6 +135,11 @@ export class SharedSubscriptions {
       for (;;) {
         const event = await group.source.next();
         if (event.done) break;
+        // One delivery span per event for the whole group (see busIterator), not one per member.
+        (group.source as Partial<LiveIterator<unknown>>).delivery?.setAttributes({
+          [ATTR.members]: group.members.size,
+          [ATTR.shared]: true,
+        });
         // A subscription's own field resolves synchronously from its event; `await` covers the rest.
         const result = await executeDocument({ ...args(await spec.context()), rootValue: event.value });
         const payload = Buffer.from(JSON.stringify(this.masked(result)));

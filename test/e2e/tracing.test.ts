@@ -1,0 +1,172 @@
+// Traces end to end: a provider collecting spans in memory is registered before the app starts (as main.ts registers
+// the exporting one), then an event is followed from its publish request to a graphql-ws subscriber, and a firing alert
+// to its webhook, on real Postgres and Redis. The trace context crosses the outbox row and the bus message as it would
+// between processes.
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  NodeTracerProvider,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTR, SPAN } from '../../src/observability/tracing.js';
+import { graphql } from '../generated/index.js';
+import {
+  eventually,
+  gqlOk,
+  startServer,
+  subscribe,
+  subscribersJoined,
+  type TestServer,
+  wsClient,
+} from '../helpers/app.js';
+import { EVENT_PUBLISHED, PUBLISH_EVENTS } from '../helpers/operations.js';
+import { type Cleanups, startReceiver } from '../helpers/receivers.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
+
+const CREATE_RULE = graphql(`
+  mutation CreateTracedRule($input: AlertRuleInput!) {
+    createAlertRule(input: $input) {
+      id
+    }
+  }
+`);
+const ALERT_TRIGGERED = graphql(`
+  subscription TracedAlertTriggered {
+    alertTriggered {
+      id
+      ruleId
+    }
+  }
+`);
+
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const cleanups: Cleanups = [];
+const prefix = redisKeyPrefix();
+let database: TestDatabase;
+let server: TestServer;
+let webhook: Awaited<ReturnType<typeof startReceiver>>;
+
+beforeAll(async () => {
+  provider.register();
+  database = await createTestDatabase();
+  webhook = await startReceiver(cleanups, () => 200);
+  server = await startServer({
+    databaseUrl: database.url,
+    redisKeyPrefix: prefix,
+    config: { WEBHOOK_SECRET: 'tracing-secret', ALERT_EVALUATION_INTERVAL_MS: 100 },
+  });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await database?.drop();
+  await deleteRedisKeys(prefix);
+  await provider.shutdown();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+
+const spans = () => exporter.getFinishedSpans();
+const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+const traceOf = (span: ReadableSpan) => span.spanContext().traceId;
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+const named = (name: string) => spans().filter((span) => span.name === name);
+const linked = (span: ReadableSpan, to: ReadableSpan) =>
+  span.links.some((link) => link.context.spanId === idOf(to) && link.context.traceId === traceOf(to));
+
+function live<R>(document: Parameters<typeof subscribe<R, Record<string, never>>>[1]) {
+  const client = wsClient(server.wsUrl, server.adminKey);
+  cleanups.push(() => client.dispose());
+  return subscribe(client, document);
+}
+
+describe('traces', () => {
+  it('should follow an event from its publish request through commit and processing to its delivery', async () => {
+    const joined = subscribersJoined(server, 2);
+    const subscribers = [live(EVENT_PUBLISHED), live(EVENT_PUBLISHED)];
+    await joined;
+    const { publishEvents } = await gqlOk(
+      server.url,
+      PUBLISH_EVENTS,
+      { inputs: [{ type: 'INSIGHT_GENERATED' as const, data: { insight: 'traced' } }] },
+      server.adminKey,
+    );
+    for (const subscriber of subscribers) {
+      const [event] = await subscriber.waitFor(1);
+      expect(event?.eventPublished.id).toBe(publishEvents.ids[0]);
+    }
+
+    // The delivery ends once the group has written to both members.
+    const delivery = await eventually(() =>
+      named(SPAN.deliver).find((span) => span.attributes[ATTR.topic] === 'events:published'),
+    );
+    expect(delivery.kind).toBe(SpanKind.CONSUMER);
+    expect(delivery.attributes).toMatchObject({ [ATTR.members]: 2, [ATTR.shared]: true });
+
+    // It continues the batch that broadcast it (which may end after the delivery: it applies the batch after)…
+    const batch = await eventually(() => named(SPAN.process).find((span) => idOf(span) === parentOf(delivery)));
+    expect(traceOf(delivery)).toBe(traceOf(batch));
+    expect(batch.attributes[ATTR.events]).toBe(1);
+
+    // …which links to the commit that queued the event (a trace of its own: a batch holds many publishes)…
+    const commit = named(SPAN.commit).find((span) => linked(batch, span));
+    expect(commit, 'the batch links to the commit').toBeDefined();
+    if (!commit) return;
+    expect(commit.attributes).toMatchObject({ [ATTR.events]: 1, [ATTR.accepted]: 1, 'db.operation.name': 'INSERT' });
+    expect(linked(delivery, commit), 'the delivery links to the commit too').toBe(true);
+
+    // …which ran inside the publish request.
+    const request = spans().find((span) => idOf(span) === parentOf(commit));
+    expect(request).toMatchObject({ name: 'POST /graphql', kind: SpanKind.SERVER });
+    expect(request && traceOf(request)).toBe(traceOf(commit));
+  });
+
+  it('should follow a firing alert to its webhook notification and its subscribers', async () => {
+    const joined = subscribersJoined(server);
+    const triggered = live(ALERT_TRIGGERED);
+    await joined;
+    const { createAlertRule: rule } = await gqlOk(
+      server.url,
+      CREATE_RULE,
+      {
+        input: {
+          name: 'traced',
+          severity: 'LOW',
+          webhookUrls: [webhook.url],
+          conditions: [{ metric: 'traced_latency', window: 'M1', operator: 'GT', threshold: 10 }],
+        },
+      },
+      server.adminKey,
+    );
+    await gqlOk(
+      server.url,
+      PUBLISH_EVENTS,
+      { inputs: [{ type: 'PERFORMANCE_METRIC' as const, data: { metric_name: 'traced_latency', value: 50 } }] },
+      server.adminKey,
+    );
+    const [alert] = await triggered.waitFor(1);
+    await webhook.received(1);
+
+    const fire = await eventually(() => named(SPAN.fire).find((span) => span.attributes[ATTR.ruleId] === rule.id));
+    const notification = await eventually(() => named(SPAN.notify).find((span) => parentOf(span) === idOf(fire)));
+    expect(traceOf(notification)).toBe(traceOf(fire));
+    expect(notification.attributes).toMatchObject({
+      [ATTR.alertId]: alert?.alertTriggered.id,
+      [ATTR.channel]: 'WEBHOOK',
+      [ATTR.target]: new URL(webhook.url).origin,
+      [ATTR.attempts]: 1,
+    });
+
+    // The alert's broadcast carries the firing's context to the subscribers' delivery.
+    const delivery = await eventually(() =>
+      named(SPAN.deliver).find((span) => span.attributes[ATTR.topic] === 'alerts:triggered'),
+    );
+    expect(parentOf(delivery)).toBe(idOf(fire));
+    expect(traceOf(delivery)).toBe(traceOf(fire));
+  });
+});
