@@ -32,6 +32,8 @@ export const RULE_LIMITS = {
   maxNameLength: 200,
   maxConditions: 20,
   maxWebhookUrls: 20,
+  /** What browsers and proxies commonly accept; a longer URL is not a webhook. */
+  maxWebhookUrlLength: 2_048,
   maxEmails: 20,
   /** `forSeconds` is stored in a Postgres `integer` column. */
   maxForSeconds: 2_147_483_647,
@@ -146,20 +148,27 @@ const conditionSchema = strictObject({
   threshold: z.number({ error: expected('a finite number') }),
 });
 
-/** Userinfo would be sent as Basic auth and shown wherever the URL is; a token belongs in the path or query. */
-function hasUserinfo(url: string): boolean {
-  // Refinements run even when the URL check failed; that failure is reported already.
-  if (!URL.canParse(url)) return false;
-  const { username, password } = new URL(url);
-  return username !== '' || password !== '';
+/**
+ * Userinfo would be sent as Basic auth and shown wherever the URL is; a token belongs in the path or query. Read from
+ * the text as written: parsing drops an empty one (`http://:@host/`), which would still be stored and shown.
+ */
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+
+/** The URL when it is one a webhook may use (refinements run even when the URL check failed, already reported). */
+function httpUrl(url: string): URL | null {
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  return parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') ? parsed : null;
 }
 
 function webhookUrlSchema({ allowPrivateTargets }: WebhookPolicy) {
+  const max = RULE_LIMITS.maxWebhookUrlLength;
   return z
     .url({ protocol: /^https?$/, error: expected('an http(s) URL') })
-    .refine((url) => !hasUserinfo(url), 'must not hold a user name or password (put a token in the path or query)')
+    .max(max, `must be at most ${max} characters`)
+    .refine((url) => !USERINFO.test(url), 'must not hold a user name or password (put a token in the path or query)')
     .superRefine((url, context) => {
-      const problem = allowPrivateTargets || !URL.canParse(url) ? null : literalTargetProblem(new URL(url));
+      const parsed = allowPrivateTargets ? null : httpUrl(url);
+      const problem = parsed && literalTargetProblem(parsed);
       if (problem) {
         context.addIssue({
           code: 'custom',

@@ -130,7 +130,13 @@ export class ApiKeyService {
       if (role !== 'PUBLISHER') throw badInput('eventTypes limits what a key publishes: it is for PUBLISHER keys only');
       if (eventTypes.length === 0) throw badInput('eventTypes must name at least one event type (omit it for any)');
     }
-    return this.options.store.create({ name: trimmed, role, expiresAt, eventTypes });
+    // Each type once: a list of thousands of repeats is one type.
+    return this.options.store.create({
+      name: trimmed,
+      role,
+      expiresAt,
+      eventTypes: eventTypes && [...new Set(eventTypes)],
+    });
   }
 
   /** Every key, for admins: so any of them can be found and revoked. */

@@ -174,11 +174,22 @@ describe('validateRuleInput', () => {
   });
 
   it('should refuse a webhook URL holding a user name or password', () => {
-    for (const url of ['https://user:pass@hooks.example.com/a', 'https://token@hooks.example.com/a']) {
+    for (const url of [
+      'https://user:pass@hooks.example.com/a',
+      'https://token@hooks.example.com/a',
+      'http://:@h.example/',
+    ]) {
       expect(problemsOf({ ...rule, webhookUrls: [url] })).toEqual([
         'webhookUrls[0] must not hold a user name or password (put a token in the path or query)',
       ]);
     }
+  });
+
+  it('should accept an @ in the path or query, and bound the length of a webhook URL', () => {
+    const urls = ['https://hooks.example.com/p@th', 'https://hooks.example.com/a?to=ops@example.com'];
+    expect(validated({ ...rule, webhookUrls: urls }).webhookUrls).toEqual(urls);
+    const long = `https://hooks.example.com/${'a'.repeat(RULE_LIMITS.maxWebhookUrlLength)}`;
+    expect(problemsOf({ ...rule, webhookUrls: [long] })).toEqual(['webhookUrls[0] must be at most 2048 characters']);
   });
 
   it('should refuse webhooks, saying why, when the server has no WEBHOOK_SECRET', () => {
