@@ -351,10 +351,17 @@ describe('hostile input', () => {
     `);
     expect((await gqlOk(server.url, typename, {}, viewerKey)).__typename).toBe('Query');
     // Not one hostile webhook URL or key argument was stored.
-    const stored = (await gqlOk(server.url, '{ alertRules { id } apiKeys { name } }', {}, server.adminKey)) as {
-      alertRules: unknown[];
-      apiKeys: { name: string }[];
-    };
+    const storedQuery = graphql(`
+      query HostileStored {
+        alertRules {
+          id
+        }
+        apiKeys {
+          name
+        }
+      }
+    `);
+    const stored = await gqlOk(server.url, storedQuery, {}, server.adminKey);
     expect(stored.alertRules).toEqual([]);
     expect(stored.apiKeys.map((key) => key.name)).toEqual(['ADMIN_API_KEY', 'hostile']);
     const grownMb = (heapAfter - heapBefore) / 1024 / 1024;

@@ -2,16 +2,51 @@
 // in Postgres surviving the instance that fired the alert: stopped mid-retry, the next leader finishes the delivery,
 // and stopping does not wait for a receiver.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from '../generated/index.js';
 import { gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { type Cleanups, startReceiver } from '../helpers/receivers.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const SECRET = 'e2e-queue-webhook-secret';
-const CREATE_RULE = `mutation ($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }`;
-const PUBLISH = `mutation ($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { ids } }`;
-const DELIVERIES = `query ($ruleId: ID!) {
-  alerts(ruleId: $ruleId, first: 5) { edges { node { id deliveries { channel attempt ok statusCode error } } } }
-}`;
+const CREATE_RULE = graphql(`
+  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {
+    createAlertRule(input: $input) {
+      id
+    }
+  }
+`);
+const RULES = graphql(`
+  query WebhookQueueRules {
+    alertRules {
+      id
+    }
+  }
+`);
+const PUBLISH = graphql(`
+  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {
+    publishEvents(inputs: $inputs) {
+      ids
+    }
+  }
+`);
+const DELIVERIES = graphql(`
+  query WebhookQueueDeliveries($ruleId: ID!) {
+    alerts(ruleId: $ruleId, first: 5) {
+      edges {
+        node {
+          id
+          deliveries {
+            channel
+            attempt
+            ok
+            statusCode
+            error
+          }
+        }
+      }
+    }
+  }
+`);
 
 const cleanups: Cleanups = [];
 const servers: TestServer[] = [];
@@ -51,31 +86,23 @@ async function instance(config: Record<string, string | number> = {}): Promise<T
 
 const ruleInput = (name: string, webhookUrls: string[]) => ({
   name,
-  severity: 'LOW',
-  conditions: [{ metric: name, operator: 'GT', threshold: 1 }],
+  severity: 'LOW' as const,
+  conditions: [{ metric: name, operator: 'GT' as const, threshold: 1 }],
   webhookUrls,
 });
 
 async function fire(server: TestServer, name: string, webhookUrl: string): Promise<string> {
-  const { createAlertRule } = (await gqlOk(
-    server.url,
-    CREATE_RULE,
-    { input: ruleInput(name, [webhookUrl]) },
-    adminKey,
-  )) as {
-    createAlertRule: { id: string };
-  };
+  const input = ruleInput(name, [webhookUrl]);
+  const { createAlertRule } = await gqlOk(server.url, CREATE_RULE, { input }, adminKey);
   await new Promise((resolve) => setTimeout(resolve, 200)); // the engine has reloaded its rules
-  const inputs = [{ type: 'PERFORMANCE_METRIC', data: { metric_name: name, value: 10 } }];
+  const inputs = [{ type: 'PERFORMANCE_METRIC' as const, data: { metric_name: name, value: 10 } }];
   await gqlOk(server.url, PUBLISH, { inputs }, adminKey);
   return createAlertRule.id;
 }
 
 async function deliveriesOf(server: TestServer, ruleId: string) {
-  const data = (await gqlOk(server.url, DELIVERIES, { ruleId }, adminKey)) as {
-    alerts: { edges: { node: { deliveries: { attempt: number; ok: boolean; statusCode: number | null }[] } }[] };
-  };
-  return data.alerts.edges.flatMap((edge) => edge.node.deliveries);
+  const { alerts } = await gqlOk(server.url, DELIVERIES, { ruleId }, adminKey);
+  return alerts.edges.flatMap((edge) => edge.node.deliveries);
 }
 
 describe('webhook targets', () => {
@@ -99,8 +126,7 @@ describe('webhook targets', () => {
     expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(errors?.[0]?.message).toContain('webhookUrls need WEBHOOK_SECRET to be set on the server');
     // Nothing was stored by any of the refusals.
-    const { alertRules } = (await gqlOk(unsigned.url, '{ alertRules { id } }', {}, adminKey)) as { alertRules: [] };
-    expect(alertRules).toEqual([]);
+    expect((await gqlOk(unsigned.url, RULES, {}, adminKey)).alertRules).toEqual([]);
   });
 });
 
