@@ -7,7 +7,7 @@ import type { EventType } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
 import { gql, gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { openRaw, type RawSocket } from '../helpers/raw-ws.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const CREATE = graphql(`
   mutation ApiKeysCreate($name: String!, $role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {
@@ -217,6 +217,31 @@ describe('ADMIN_API_KEY', () => {
     } finally {
       for (const other of restarted.splice(0)) await other.stop();
       await own.drop();
+    }
+  });
+
+  it('should make instances already running drop the previous key at once when one starts with a new one', async () => {
+    const own = await createTestDatabase();
+    const prefix = redisKeyPrefix();
+    const previous = 'running-admin-key-0123456789';
+    try {
+      // The periodic revocation check is a minute away: only the bus message can close the socket in time.
+      const config = { REVOCATION_CHECK_MS: 60_000 };
+      const running = await startServer({ databaseUrl: own.url, redisKeyPrefix: prefix, adminKey: previous, config });
+      restarted.push(running);
+      expect(await listWith(previous, running.url)).toBe('OK'); // now in its key cache
+      const socket = await openRaw(running.wsUrl, { authorization: `Bearer ${previous}` });
+      sockets.push(socket);
+
+      const replacing = 'replacing-admin-key-0123456789';
+      restarted.push(await startServer({ databaseUrl: own.url, redisKeyPrefix: prefix, adminKey: replacing, config }));
+      expect((await socket.closed).code).toBe(4403);
+      expect(await listWith(previous, running.url)).toBe('UNAUTHENTICATED');
+      expect(await listWith(replacing, running.url)).toBe('OK');
+    } finally {
+      for (const other of restarted.splice(0)) await other.stop();
+      await own.drop();
+      await deleteRedisKeys(prefix);
     }
   });
 });
