@@ -5,7 +5,7 @@ import type { DeliveryChannel, Prisma, PrismaClient } from '../generated/prisma/
 import type { Alert, AlertRule, Severity } from './rules.js';
 
 /** The contract sends email only for these severities; webhooks get every alert. */
-export const EMAIL_SEVERITIES: ReadonlySet<Severity> = new Set(['HIGH', 'CRITICAL']);
+const EMAIL_SEVERITIES: ReadonlySet<Severity> = new Set(['HIGH', 'CRITICAL']);
 
 /** Email recipients are stored joined by this; an address (rules.ts validates them) holds neither ',' nor ' '. */
 const RECIPIENT_SEPARATOR = ', ';
@@ -25,7 +25,7 @@ export interface QueuedNotification extends NotificationTarget {
 }
 
 /** The JSON document POSTed to webhooks; `alert.status` tells a firing from a resolved one. */
-export function webhookPayload(alert: Alert): string {
+function webhookPayload(alert: Alert): string {
   return JSON.stringify({ alert });
 }
 

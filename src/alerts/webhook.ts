@@ -15,17 +15,13 @@ export const SIGNATURE_V2_HEADER = 'X-Jackdaw-Signature-V2';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
 /** What one attempt to notify a channel came to; the notifier stores each as an AlertDelivery row. */
-export interface DeliveryAttempt {
-  /** 1 for the first attempt. */
-  attempt: number;
+export interface AttemptResult {
   ok: boolean;
   /** The HTTP status (webhooks) or SMTP reply code (email), when the other side answered. */
   statusCode: number | null;
   /** Stored and shown to admins: what went wrong, never an address or a URL. */
   error: string | null;
 }
-
-export type AttemptResult = Omit<DeliveryAttempt, 'attempt'>;
 
 export interface AttemptOutcome {
   result: AttemptResult;
