@@ -46,7 +46,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? loggerOf(config);
   const metrics = createMetrics('standalone');
   const runtime = await createRuntime(config, logger, metrics);
-  await ensureFirstAdmin(runtime.apiKeyStore, config.ADMIN_API_KEY);
+  await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, config.ADMIN_API_KEY);
   const isLeader = () => runtime.processor.isLeader;
   return serve(runtime, metrics, 'standalone', {
     gauges: { isLeader },

@@ -57,8 +57,12 @@ const schema = z.object({
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
   ALERT_EVALUATION_INTERVAL_MS: int(50).default(1_000),
-  /** Key of the HMAC-SHA256 in X-Jackdaw-Signature; set it, or receivers cannot verify webhooks. */
+  /** Key of the HMAC-SHA256 in X-Jackdaw-Signature(-V2); unset, rules with webhooks are refused. */
   WEBHOOK_SECRET: z.string().default(''),
+  /** The secret being rotated out: the V2 header carries a signature with it too, until receivers have the new one. */
+  WEBHOOK_SECRET_PREVIOUS: z.string().default(''),
+  /** Lets webhooks reach loopback, private, link-local, CGNAT and metadata addresses (tests, closed networks). */
+  ALLOW_PRIVATE_WEBHOOK_TARGETS: bool.default(false),
   /** Limit on one webhook or SMTP attempt. */
   WEBHOOK_TIMEOUT_MS: int(1).default(5_000),
   /** Attempts per notification channel, the first included. */

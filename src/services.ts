@@ -172,7 +172,10 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     redisKeyPrefix,
     eventStore: new EventStore(db),
     aggregates,
-    alertStore: createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE }),
+    alertStore: createAlertStore(db.prisma, {
+      maxReplay: config.MAX_PAGE_SIZE,
+      webhooks: { secretSet: config.WEBHOOK_SECRET !== '', allowPrivateTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS },
+    }),
     apiKeyStore: new ApiKeyStore(db.prisma),
     async close() {
       await bus.close();
@@ -205,11 +208,13 @@ function createIngestion({ config, eventStore, bus, logger }: Shared, metrics: M
 // the engine which metrics changed, the engine asks whether this process leads.
 function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) {
   const { config, logger, db, bus, redis, redisKeyPrefix, eventStore, aggregates, alertStore } = shared;
-  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: webhook signatures use an empty key');
+  if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: rules with webhooks are refused');
   const notifier = createAlertNotifier({
     prisma: db.prisma,
     logger,
-    webhookSecret: config.WEBHOOK_SECRET,
+    isLeader: () => processor.isServing,
+    webhookSecrets: { current: config.WEBHOOK_SECRET, previous: config.WEBHOOK_SECRET_PREVIOUS || undefined },
+    allowPrivateTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     attempts: config.WEBHOOK_ATTEMPTS,
     backoffMs: config.WEBHOOK_BACKOFF_MS,
@@ -254,12 +259,13 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     async start() {
       await engine.start();
       await processor.start();
+      notifier.start();
     },
-    /** The processor finishes the batch in hand and releases its lease; notifications under way are sent. */
+    /** The processor finishes the batch in hand and releases its lease; queued notifications wait in Postgres. */
     async stop() {
+      await notifier.stop();
       await processor.stop();
       await engine.stop();
-      await notifier.close();
     },
   };
 }

@@ -22,7 +22,8 @@ export interface EmailOutcome {
 }
 
 export interface EmailNotifier {
-  send(alert: Alert, recipients: string[]): Promise<EmailOutcome>;
+  /** `deliveryId` makes the Message-ID, the same for every attempt, so mail software can drop a repeat. */
+  send(alert: Alert, recipients: string[], deliveryId: string): Promise<EmailOutcome>;
   close(): void;
 }
 
@@ -55,13 +56,28 @@ function replyCode(response: string): number | null {
   return match?.[1] ? Number(match[1]) : null;
 }
 
+/** nodemailer's codes for failures before the server answered; their messages name the relay's address. */
+const SMTP_FAILURES: Record<string, string> = {
+  ETIMEDOUT: 'timed out',
+  EDNS: 'host name not found',
+  ETLS: 'TLS error',
+  EAUTH: 'authentication failed',
+};
+
+/** Stored and shown to admins: the relay's own reply when it sent one, otherwise the kind of failure only. */
+function describeFailure({ message, code, responseCode, response }: NodemailerError): string {
+  if (responseCode) return response ?? message;
+  if (code && SMTP_FAILURES[code]) return SMTP_FAILURES[code];
+  return /ECONNREFUSED/.test(message) ? 'connection refused' : 'network error';
+}
+
 function failure(error: unknown): EmailOutcome {
-  const { message, responseCode, permanent } = error as NodemailerError;
+  const failed = error as NodemailerError;
   return {
     ok: false,
-    statusCode: responseCode ?? null,
-    error: message ?? String(error),
-    retryable: permanent !== true,
+    statusCode: failed.responseCode ?? null,
+    error: describeFailure(failed),
+    retryable: failed.permanent !== true,
   };
 }
 
@@ -77,9 +93,10 @@ export function createEmailNotifier({
     socketTimeout: timeoutMs,
   });
 
-  async function send(alert: Alert, recipients: string[]): Promise<EmailOutcome> {
+  async function send(alert: Alert, recipients: string[], deliveryId: string): Promise<EmailOutcome> {
     try {
       const info = await transport.sendMail({
+        messageId: `<${deliveryId}@jackdaw-sentry>`,
         from,
         to: recipients,
         subject: emailSubject(alert),

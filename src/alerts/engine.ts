@@ -156,11 +156,11 @@ export class AlertEngine {
 
   private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
     const { store, notifier, logger } = this.options;
-    const alert = await store.fireAlert(rule, alertMessage(rule, values), values);
+    // Its notifications are queued in the same transaction: stored, the alert will be sent whatever happens next.
+    const alert = await store.fireAlert(rule, alertMessage(rule, values), values, notifier.targetsFor(rule));
     if (!alert) return; // already firing: fired by a previous leader
     logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity }, 'alert fired');
-    // Notifications and the history depend on Postgres only, so they go first: a bus outage must not lose them.
-    notifier.notify(alert, rule);
+    notifier.wake();
     // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
     await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
     const traced: Alert & Traced = { ...alert, traceparent: activeTraceparent() };

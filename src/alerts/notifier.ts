@@ -1,28 +1,46 @@
-// Sends a stored alert to its rule's webhooks and, for HIGH and CRITICAL, its emails, recording every attempt.
-// Work runs in the background so that a slow or failing receiver never delays the subscribers' alert.
+// Sends the queued notifications (queue.ts) to webhooks and email, recording every attempt as an AlertDelivery row.
+// It works only while this instance leads the alert engine; the queue lives in Postgres, so a notification
+// enqueued or left mid-retry by an instance that stopped or died is sent by whichever instance leads next.
+// Work runs in the background, so a slow or failing receiver never delays the alert itself, nor `stop()`.
 
-import { SpanKind } from '@opentelemetry/api';
-import type { DeliveryChannel, PrismaClient } from '../generated/prisma/client.js';
+import { type Span, SpanKind } from '@opentelemetry/api';
+import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../observability/logger.js';
 import { ATTR, inSpan, SPAN, spanOutcome } from '../observability/tracing.js';
 import { createEmailNotifier, type EmailNotifier } from './email.js';
-import type { Alert, AlertRule, Severity } from './rules.js';
-import { type DeliveryAttempt, deliverWebhook, withRetries } from './webhook.js';
-
-/** The contract sends email only for these severities; webhooks get every alert. */
-export const EMAIL_SEVERITIES: ReadonlySet<Severity> = new Set(['HIGH', 'CRITICAL']);
+import {
+  alertOfPayload,
+  claimDue,
+  emailRecipients,
+  finishRow,
+  type NotificationTarget,
+  notificationTargets,
+  type QueuedNotification,
+  releaseRow,
+  rescheduleRow,
+} from './queue.js';
+import type { AlertRule } from './rules.js';
+import { type AttemptOutcome, backoffDelayMs, postWebhook, type WebhookSecrets } from './webhook.js';
 
 export interface AlertNotifierOptions {
   prisma: PrismaClient;
   logger: Logger;
-  /** Key of the HMAC in the X-Jackdaw-Signature header (WEBHOOK_SECRET). */
-  webhookSecret: string;
+  /** Whether this instance leads the alert engine: only the leader sends. */
+  isLeader: () => boolean;
+  /** WEBHOOK_SECRET (and WEBHOOK_SECRET_PREVIOUS); with no secret, webhooks are not sent. */
+  webhookSecrets: WebhookSecrets;
+  /** ALLOW_PRIVATE_WEBHOOK_TARGETS */
+  allowPrivateTargets?: boolean;
   /** Limit on each attempt, per webhook or SMTP step. */
   timeoutMs?: number;
   /** Attempts per channel, the first included. */
   attempts?: number;
   /** Wait after the first failed attempt; doubles after each further one. */
   backoffMs?: number;
+  /** How often the queue is looked at when nothing woke the notifier (a notification enqueued by another instance). */
+  pollMs?: number;
+  /** Notifications sent at once. */
+  concurrency?: number;
   /** SMTP_URL; when unset no email is sent. */
   smtpUrl?: string;
   /** ALERT_EMAIL_FROM; required with smtpUrl. */
@@ -30,17 +48,13 @@ export interface AlertNotifierOptions {
 }
 
 export interface AlertNotifier {
-  /** Starts delivering `alert` to the channels of `rule` and returns at once. */
-  notify(alert: Alert, rule: AlertRule): void;
-  /** Resolves once every delivery started so far has finished (succeeded or used up its attempts). */
-  drain(): Promise<void>;
-  /** Drains, then closes the SMTP transport. */
-  close(): Promise<void>;
-}
-
-/** The JSON document POSTed to webhooks; `alert.status` tells a firing from a resolved one. */
-export function webhookPayload(alert: Alert): string {
-  return JSON.stringify({ alert });
+  /** The channels an alert of `rule` is queued for (logs emails skipped for want of SMTP_URL). */
+  targetsFor(rule: AlertRule): NotificationTarget[];
+  start(): void;
+  /** Looks at the queue now: something was enqueued. */
+  wake(): void;
+  /** Stops sending and returns at once: attempts under way are abandoned and their rows left due. */
+  stop(): Promise<void>;
 }
 
 function createEmail(smtpUrl: string | undefined, from: string | undefined, timeoutMs: number): EmailNotifier | null {
@@ -52,111 +66,162 @@ function createEmail(smtpUrl: string | undefined, from: string | undefined, time
 export function createAlertNotifier({
   prisma,
   logger,
-  webhookSecret,
+  isLeader,
+  webhookSecrets,
+  allowPrivateTargets = false,
   timeoutMs = 5_000, // 5 seconds: a receiver slower than that is treated as down and retried
   attempts = 5, // with the default backoff, retries span 7.5 s of waiting: enough to ride out a restart
   backoffMs = 500, // 0.5 s, 1 s, 2 s, 4 s between the 5 attempts
+  pollMs = 1_000,
+  concurrency = 32, // each is a socket waiting on a receiver, not CPU
   smtpUrl,
   emailFrom,
 }: AlertNotifierOptions): AlertNotifier {
   const email = createEmail(smtpUrl, emailFrom, timeoutMs);
+  // An email attempt is bounded per SMTP step (connect, greeting, each silence), so by a few timeouts; past the
+  // claim, the row is due again for another instance, and a duplicate is what the idempotency key is for.
+  const claimMs = 4 * timeoutMs + 1_000;
+  const stopping = new AbortController();
   const inFlight = new Set<Promise<void>>();
-  let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  let poller: NodeJS.Timeout | null = null;
+  let ticking = false;
+  let again = false;
 
-  /** Stores one attempt. A failure to store is logged, and never stops the delivery itself. */
-  async function record(alert: Alert, channel: DeliveryChannel, target: string, attempt: DeliveryAttempt) {
-    try {
-      await prisma.alertDelivery.create({ data: { alertId: alert.id, channel, target, ...attempt } });
-    } catch (error) {
-      const context = { err: error, alertId: alert.id, channel, attempt: attempt.attempt };
-      logger.error(context, 'could not record an alert delivery attempt');
+  function later(delayMs: number) {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      wake();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  async function attempt(row: QueuedNotification): Promise<AttemptOutcome | null> {
+    if (row.channel === 'WEBHOOK') {
+      if (!webhookSecrets.current) {
+        return {
+          result: { ok: false, statusCode: null, error: 'not sent: WEBHOOK_SECRET is not set' },
+          retryable: false,
+        };
+      }
+      return postWebhook({
+        url: row.target,
+        body: row.payload,
+        secrets: webhookSecrets,
+        deliveryId: row.id,
+        timeoutMs,
+        allowPrivateTargets,
+        signal: stopping.signal,
+      });
     }
+    if (!email)
+      return { result: { ok: false, statusCode: null, error: 'not sent: SMTP_URL is not set' }, retryable: false };
+    const { retryable, ...result } = await email.send(alertOfPayload(row.payload), emailRecipients(row.target), row.id);
+    return { result, retryable };
   }
 
   /** `target` is what the log may show: webhook URLs often carry a token, and addresses are personal data. */
-  function logOutcome(alert: Alert, channel: DeliveryChannel, target: string, last: DeliveryAttempt) {
-    const context = { alertId: alert.id, ruleId: alert.ruleId, channel, target, attempts: last.attempt };
-    if (last.ok) logger.info(context, 'alert delivered');
-    else logger.warn({ ...context, statusCode: last.statusCode, error: last.error }, 'alert delivery failed');
+  function logOutcome(row: QueuedNotification, outcome: AttemptOutcome, done: boolean) {
+    const target = row.channel === 'WEBHOOK' ? 'webhook' : `${emailRecipients(row.target).length} recipient(s)`;
+    const context = { alertId: row.alertId, deliveryId: row.id, channel: row.channel, target, attempts: row.attempts };
+    const { ok, statusCode, error } = outcome.result;
+    if (ok) logger.info(context, 'alert delivered');
+    else if (done) logger.warn({ ...context, statusCode, error }, 'alert delivery failed');
+    else logger.info({ ...context, statusCode, error }, 'alert delivery attempt failed; retrying');
   }
 
-  async function sendWebhook(alert: Alert, url: string, body: string) {
-    const last = await deliverWebhook({
-      url,
-      body,
-      secret: webhookSecret,
-      timeoutMs,
-      attempts,
-      backoffMs,
-      onAttempt: (attempt) => record(alert, 'WEBHOOK', url, attempt),
-    });
-    logOutcome(alert, 'WEBHOOK', new URL(url).origin, last);
-    return last;
+  /** Each attempt is a span, a child of the firing's (its trace context is queued with the row). */
+  function traced(row: QueuedNotification) {
+    const attributes = {
+      [ATTR.alertId]: row.alertId,
+      [ATTR.channel]: row.channel,
+      [ATTR.target]:
+        row.channel === 'WEBHOOK' ? new URL(row.target).origin : `${emailRecipients(row.target).length} recipient(s)`,
+      [ATTR.attempt]: row.attempts,
+    };
+    const parent = row.traceparent ?? null;
+    return inSpan(SPAN.notify, { kind: SpanKind.CLIENT, parent, attributes }, (span) => deliver(row, span));
   }
 
-  async function sendEmail(alert: Alert, mailer: EmailNotifier, recipients: string[]) {
-    const target = recipients.join(', ');
-    const last = await withRetries(
-      { attempts, backoffMs, onAttempt: (attempt) => record(alert, 'EMAIL', target, attempt) },
-      async (attempt) => {
-        const { retryable, ...outcome } = await mailer.send(alert, recipients);
-        return { result: { attempt, ...outcome }, retryable };
+  async function deliver(row: QueuedNotification, span: Span) {
+    const outcome = await attempt(row);
+    if (!outcome) {
+      // Abandoned for the stop: whoever leads next sends it at once.
+      await releaseRow(prisma, row.id).catch(() => {});
+      return;
+    }
+    spanOutcome(span, outcome.result.ok ? null : (outcome.result.error ?? 'not delivered'));
+    const done = outcome.result.ok || !outcome.retryable || row.attempts >= attempts;
+    const delayMs = backoffDelayMs(backoffMs, row.attempts);
+    const record = prisma.alertDelivery.create({
+      data: {
+        alertId: row.alertId,
+        channel: row.channel,
+        target: row.target,
+        attempt: row.attempts,
+        ...outcome.result,
       },
-    );
-    logOutcome(alert, 'EMAIL', `${recipients.length} recipient(s)`, last);
-    return last;
-  }
-
-  /** A span per channel, a child of the firing's (notify runs in its context). */
-  async function traced(alert: Alert, channel: DeliveryChannel, target: string, send: () => Promise<DeliveryAttempt>) {
-    const attributes = { [ATTR.alertId]: alert.id, [ATTR.channel]: channel, [ATTR.target]: target };
-    await inSpan(SPAN.notify, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-      const last = await send();
-      spanOutcome(span, last.attempt, last.ok ? null : (last.error ?? 'not delivered'));
     });
+    // The attempt and what follows from it are stored together; on failure the claim lapses and it is tried again.
+    await prisma.$transaction([record, done ? finishRow(prisma, row.id) : rescheduleRow(prisma, row.id, delayMs)]);
+    logOutcome(row, outcome, done);
+    if (!done) later(delayMs);
   }
 
-  /** Every channel of the rule, each independent of the others. */
-  function deliveries(alert: Alert, rule: AlertRule): Promise<void>[] {
-    const body = webhookPayload(alert);
-    const sends = rule.webhookUrls.map((url) =>
-      traced(alert, 'WEBHOOK', new URL(url).origin, () => sendWebhook(alert, url, body)),
-    );
-    if (EMAIL_SEVERITIES.has(alert.severity) && rule.emails.length > 0) {
-      if (email)
-        sends.push(
-          traced(alert, 'EMAIL', `${rule.emails.length} recipient(s)`, () => sendEmail(alert, email, rule.emails)),
-        );
-      else logger.warn({ alertId: alert.id, ruleId: rule.id }, 'alert emails skipped: SMTP_URL is not set');
-    }
-    return sends;
-  }
-
-  async function deliverAll(alert: Alert, rule: AlertRule) {
-    const results = await Promise.allSettled(deliveries(alert, rule));
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        logger.error({ err: result.reason, alertId: alert.id, ruleId: rule.id }, 'alert notification crashed');
-      }
+  async function tick() {
+    if (stopping.signal.aborted || !isLeader()) return;
+    const room = concurrency - inFlight.size;
+    if (room <= 0) return;
+    const rows = await claimDue(prisma, room, claimMs);
+    for (const row of rows) {
+      const task = traced(row)
+        .catch((error) => logger.error({ err: error, deliveryId: row.id }, 'alert notification failed to run'))
+        .finally(() => {
+          inFlight.delete(task);
+          wake();
+        });
+      inFlight.add(task);
     }
   }
 
-  function notify(alert: Alert, rule: AlertRule) {
-    if (closed) throw new Error('the alert notifier is closed');
-    const task = deliverAll(alert, rule).finally(() => inFlight.delete(task));
-    inFlight.add(task);
+  /** Ticks never overlap; a wake during one runs one more afterwards. */
+  function wake() {
+    if (stopping.signal.aborted) return;
+    if (ticking) {
+      again = true;
+      return;
+    }
+    ticking = true;
+    tick()
+      .catch((error) => logger.warn({ err: error }, 'notification queue could not be read'))
+      .finally(() => {
+        ticking = false;
+        if (again) {
+          again = false;
+          wake();
+        }
+      });
   }
 
-  async function drain() {
-    // Loop: a delivery may have been started while we waited for the others.
-    while (inFlight.size > 0) await Promise.all(inFlight);
-  }
-
-  async function close() {
-    closed = true;
-    await drain();
-    email?.close();
-  }
-
-  return { notify, drain, close };
+  return {
+    targetsFor(rule) {
+      const { targets, emailSkipped } = notificationTargets(rule, email !== null);
+      if (emailSkipped) logger.warn({ ruleId: rule.id }, 'alert emails skipped: SMTP_URL is not set');
+      return targets;
+    },
+    start() {
+      poller ??= setInterval(wake, pollMs);
+      wake();
+    },
+    wake,
+    async stop() {
+      stopping.abort();
+      if (poller) clearInterval(poller);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      email?.close();
+      // Webhook attempts end at the abort and give their rows back; an email under way is not waited for.
+      await Promise.race([Promise.allSettled(inFlight), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
+    },
+  };
 }

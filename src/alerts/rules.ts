@@ -9,6 +9,7 @@ import {
   Severity as Severities,
   type Severity,
 } from '../generated/prisma/enums.js';
+import { literalTargetProblem } from './targets.js';
 
 export const COMPARISON_OPERATORS = ['GT', 'GTE', 'LT', 'LTE', 'EQ'] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
@@ -31,6 +32,8 @@ export const RULE_LIMITS = {
   maxNameLength: 200,
   maxConditions: 20,
   maxWebhookUrls: 20,
+  /** What browsers and proxies commonly accept; a longer URL is not a webhook. */
+  maxWebhookUrlLength: 2_048,
   maxEmails: 20,
   /** `forSeconds` is stored in a Postgres `integer` column. */
   maxForSeconds: 2_147_483_647,
@@ -94,6 +97,14 @@ export interface AlertRuleInput {
   emails?: string[] | null;
 }
 
+/** What the server's settings allow of webhook URLs. */
+export interface WebhookPolicy {
+  /** WEBHOOK_SECRET is set: without it receivers could not tell a real alert from a forged one. */
+  secretSet: boolean;
+  /** ALLOW_PRIVATE_WEBHOOK_TARGETS */
+  allowPrivateTargets: boolean;
+}
+
 export type RuleValidation = { ok: true; value: AlertRuleDefinition } | { ok: false; problems: string[] };
 
 /** Messages are completed by the field's path, e.g. "conditions[1].threshold must be a finite number". */
@@ -137,34 +148,64 @@ const conditionSchema = strictObject({
   threshold: z.number({ error: expected('a finite number') }),
 });
 
-const ruleSchema = strictObject({
-  name: z
-    .string({ error: expected('a string') })
-    .trim()
-    .min(1, 'must not be empty')
-    .max(RULE_LIMITS.maxNameLength, `must be at most ${RULE_LIMITS.maxNameLength} characters`),
-  severity: oneOf(SEVERITIES),
-  conditions: z
-    .array(conditionSchema, { error: expected('a list of conditions') })
-    .min(1, 'must have at least one condition')
-    .max(RULE_LIMITS.maxConditions, `must have at most ${RULE_LIMITS.maxConditions} conditions`),
-  enabled: z
-    .boolean({ error: expected('true or false') })
-    .nullish()
-    .transform((enabled) => enabled ?? RULE_DEFAULTS.enabled),
-  forSeconds: z
-    .int({ error: expected('a whole number of seconds') })
-    .min(0, 'must be 0 or more')
-    .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
-    .nullish()
-    .transform((seconds) => seconds ?? RULE_DEFAULTS.forSeconds),
-  webhookUrls: distinctList(
-    z.url({ protocol: /^https?$/, error: expected('an http(s) URL') }),
-    RULE_LIMITS.maxWebhookUrls,
-    'webhook URLs',
-  ),
-  emails: distinctList(z.email({ error: expected('an email address') }), RULE_LIMITS.maxEmails, 'email addresses'),
-}) satisfies z.ZodType<AlertRuleDefinition, AlertRuleInput>;
+/**
+ * Userinfo would be sent as Basic auth and shown wherever the URL is; a token belongs in the path or query. Read from
+ * the text as written: parsing drops an empty one (`http://:@host/`), which would still be stored and shown.
+ */
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+
+/** The URL when it is one a webhook may use (refinements run even when the URL check failed, already reported). */
+function httpUrl(url: string): URL | null {
+  const parsed = URL.canParse(url) ? new URL(url) : null;
+  return parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') ? parsed : null;
+}
+
+function webhookUrlSchema({ allowPrivateTargets }: WebhookPolicy) {
+  const max = RULE_LIMITS.maxWebhookUrlLength;
+  return z
+    .url({ protocol: /^https?$/, error: expected('an http(s) URL') })
+    .max(max, `must be at most ${max} characters`)
+    .refine((url) => !USERINFO.test(url), 'must not hold a user name or password (put a token in the path or query)')
+    .superRefine((url, context) => {
+      const parsed = allowPrivateTargets ? null : httpUrl(url);
+      const problem = parsed && literalTargetProblem(parsed);
+      if (problem) {
+        context.addIssue({
+          code: 'custom',
+          message: `${problem}: webhooks may not reach loopback, private, link-local or metadata addresses`,
+        });
+      }
+    });
+}
+
+const ruleSchemaFor = (policy: WebhookPolicy) =>
+  strictObject({
+    name: z
+      .string({ error: expected('a string') })
+      .trim()
+      .min(1, 'must not be empty')
+      .max(RULE_LIMITS.maxNameLength, `must be at most ${RULE_LIMITS.maxNameLength} characters`),
+    severity: oneOf(SEVERITIES),
+    conditions: z
+      .array(conditionSchema, { error: expected('a list of conditions') })
+      .min(1, 'must have at least one condition')
+      .max(RULE_LIMITS.maxConditions, `must have at most ${RULE_LIMITS.maxConditions} conditions`),
+    enabled: z
+      .boolean({ error: expected('true or false') })
+      .nullish()
+      .transform((enabled) => enabled ?? RULE_DEFAULTS.enabled),
+    forSeconds: z
+      .int({ error: expected('a whole number of seconds') })
+      .min(0, 'must be 0 or more')
+      .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
+      .nullish()
+      .transform((seconds) => seconds ?? RULE_DEFAULTS.forSeconds),
+    webhookUrls: distinctList(webhookUrlSchema(policy), RULE_LIMITS.maxWebhookUrls, 'webhook URLs').refine(
+      (urls) => policy.secretSet || urls.length === 0,
+      'need WEBHOOK_SECRET to be set on the server: receivers could not verify an unsigned alert',
+    ),
+    emails: distinctList(z.email({ error: expected('an email address') }), RULE_LIMITS.maxEmails, 'email addresses'),
+  }) satisfies z.ZodType<AlertRuleDefinition, AlertRuleInput>;
 
 /** "conditions[1].threshold" for the path ["conditions", 1, "threshold"]; "input" for the whole input. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -174,9 +215,9 @@ function formatPath(path: readonly PropertyKey[]): string {
     .join('');
 }
 
-/** Checks a rule as a client sent it; on success returns it with every default applied. */
-export function validateRuleInput(input: unknown): RuleValidation {
-  const parsed = ruleSchema.safeParse(input);
+/** Checks a rule as a client sent it, against what the server allows; on success returns it with every default applied. */
+export function validateRuleInput(input: unknown, policy: WebhookPolicy): RuleValidation {
+  const parsed = ruleSchemaFor(policy).safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, problems: parsed.error.issues.map((issue) => `${formatPath(issue.path)} ${issue.message}`) };
 }

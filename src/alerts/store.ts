@@ -1,6 +1,7 @@
 // Alert rules, alerts and delivery attempts in Postgres. Exactly-once firing across instances rests on the
 // partial unique index Alert_one_open_per_rule (at most one unresolved alert per rule), not on any in-memory state.
 
+import { randomUUID } from 'node:crypto';
 import { driverErrorOf } from '../db.js';
 import { badInput, type DomainError, notFound } from '../errors.js';
 import type {
@@ -12,6 +13,7 @@ import type {
 } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
+import { type NotificationTarget, queueRows } from './queue.js';
 import {
   type Alert,
   type AlertCondition,
@@ -21,6 +23,7 @@ import {
   type AlertStatus,
   type Severity,
   validateRuleInput,
+  type WebhookPolicy,
 } from './rules.js';
 
 /** The index, created by the migration, that allows one unresolved alert per rule. */
@@ -60,6 +63,8 @@ export interface SequencedAlert {
 export interface AlertStoreOptions {
   /** Most alerts one replay (`alertsSince`) may return. */
   maxReplay?: number;
+  /** What webhook URLs a rule may hold (the server's settings). Unset: none without a secret, no private targets. */
+  webhooks?: WebhookPolicy;
 }
 
 export interface AlertStore {
@@ -72,11 +77,15 @@ export interface AlertStore {
   getRule(id: string): Promise<AlertRule | null>;
   /** One entry per id, in order, null where there is no such rule: the shape a DataLoader wants. */
   getRulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]>;
-  /** Stores a FIRING alert; null when the rule already has an unresolved one (fired here or on another instance). */
+  /**
+   * Stores a FIRING alert and, in the same transaction, queues its notifications to `targets`; null when the rule
+   * already has an unresolved one (fired here or on another instance).
+   */
   fireAlert(
     rule: Pick<AlertRule, 'id' | 'name' | 'severity'>,
     message: string,
     values: ConditionValues,
+    targets?: NotificationTarget[],
   ): Promise<Alert | null>;
   /** Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it). */
   resolveAlerts(ruleId: string): Promise<Alert | null>;
@@ -129,8 +138,8 @@ function toAlert(row: AlertRow): Alert {
 
 type RuleData = Omit<AlertRuleDefinition, 'conditions'> & { conditions: Prisma.InputJsonValue };
 
-function ruleData(input: AlertRuleInput): RuleData {
-  const validation = validateRuleInput(input);
+function ruleData(input: AlertRuleInput, policy: WebhookPolicy): RuleData {
+  const validation = validateRuleInput(input, policy);
   if (!validation.ok) {
     const { problems } = validation;
     throw badInput(`invalid alert rule: ${problems.join('; ')}`, { problems });
@@ -166,6 +175,7 @@ export function createAlertStore(
   prisma: PrismaClient,
   {
     maxReplay = 500, // bounds the work and the response of one replay
+    webhooks = { secretSet: false, allowPrivateTargets: false },
   }: AlertStoreOptions = {},
 ): AlertStore {
   function resolveOpen(ruleId: string) {
@@ -177,11 +187,11 @@ export function createAlertStore(
 
   return {
     async createRule(input) {
-      return toRule(await prisma.alertRule.create({ data: ruleData(input) }));
+      return toRule(await prisma.alertRule.create({ data: ruleData(input, webhooks) }));
     },
 
     async updateRule(id, input) {
-      const data = ruleData(input);
+      const data = ruleData(input, webhooks);
       if (!isUuid(id)) throw missing('alert rule', id);
       const [row] = await prisma.alertRule.updateManyAndReturn({ where: { id }, data });
       if (!row) throw missing('alert rule', id);
@@ -214,11 +224,35 @@ export function createAlertStore(
       return ids.map((id) => byId.get(id) ?? null);
     },
 
-    async fireAlert(rule, message, values) {
+    async fireAlert(rule, message, values, targets = []) {
+      // The id and time are chosen here so the queued payload is the alert exactly as stored.
+      const alert: Alert = {
+        id: randomUUID(),
+        ruleId: rule.id,
+        ruleName: rule.name,
+        severity: rule.severity,
+        message,
+        values,
+        status: 'FIRING',
+        triggeredAt: new Date(),
+        resolvedAt: null,
+        acknowledgedAt: null,
+      };
       try {
-        const row = await prisma.alert.create({
-          data: { ruleId: rule.id, ruleName: rule.name, severity: rule.severity, message, values },
-        });
+        const [row] = await prisma.$transaction([
+          prisma.alert.create({
+            data: {
+              id: alert.id,
+              ruleId: rule.id,
+              ruleName: rule.name,
+              severity: rule.severity,
+              message,
+              values,
+              triggeredAt: alert.triggeredAt,
+            },
+          }),
+          prisma.notificationDelivery.createMany({ data: queueRows(alert, targets) }),
+        ]);
         return toAlert(row);
       } catch (error) {
         // Another evaluation (here or on another instance) stored this rule's alert first: it is already firing.

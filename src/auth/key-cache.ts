@@ -99,8 +99,10 @@ export class KeyCache {
   private readonly known: TtlLru<Principal>;
   private readonly unknown: TtlLru<true>;
   private readonly hashById = new Map<string, string>();
+  private readonly now: () => number;
 
   constructor({ maxKeys, ttlMs, maxUnknown, unknownTtlMs, now = Date.now }: KeyCacheOptions) {
+    this.now = now;
     this.known = new TtlLru({
       maxEntries: maxKeys,
       ttlMs,
@@ -115,6 +117,11 @@ export class KeyCache {
   /** The key's owner, null for a key known not to be valid, undefined when the database must be asked. */
   get(hash: string): Principal | null | undefined {
     const principal = this.known.get(hash);
+    // A key that expired while remembered is refused from then on, whatever is left of the entry's lifetime.
+    if (principal?.expiresAt && principal.expiresAt.getTime() <= this.now()) {
+      this.set(hash, null);
+      return null;
+    }
     if (principal) return principal;
     return this.unknown.get(hash) ? null : undefined;
   }

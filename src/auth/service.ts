@@ -16,12 +16,30 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { badInput, DomainError, notFound } from '../errors.js';
+import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 import type { Logger } from '../observability/logger.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
-import { type ApiKeyStore, hashKey, type Principal, type Role } from './keys.js';
+import { type ApiKeyInfo, type ApiKeyStore, hashKey, type NewKey, type Principal } from './keys.js';
 
 const MAX_NAME_LENGTH = 200; // a label for people, not a document
+
+/**
+ * A key limited to some event types publishes only those: FORBIDDEN, naming the first other type and its index, and
+ * nothing of the batch is stored (this runs before validation and the commit).
+ */
+export function checkPublishableTypes(publisher: Principal | null, events: readonly { type: EventType }[]): void {
+  const allowed = publisher?.eventTypes;
+  if (!allowed) return;
+  const index = events.findIndex((event) => !allowed.includes(event.type));
+  const refused = events[index];
+  if (!refused) return;
+  throw new DomainError(
+    'FORBIDDEN',
+    `event ${index}: this API key may publish only ${allowed.join(', ')}, not ${refused.type}`,
+    { index },
+  );
+}
 
 export interface ApiKeyServiceOptions {
   store: ApiKeyStore;
@@ -102,12 +120,28 @@ export class ApiKeyService {
     this.cache.forgetKey(keyId);
   }
 
-  async createKey(name: string, role: Role) {
+  async createKey({ name, role, expiresAt, eventTypes }: NewKey) {
     const trimmed = name.trim();
     if (trimmed.length === 0 || trimmed.length > MAX_NAME_LENGTH) {
       throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
     }
-    return this.options.store.create(trimmed, role);
+    if (expiresAt && expiresAt.getTime() <= Date.now()) throw badInput('expiresAt must be in the future');
+    if (eventTypes) {
+      if (role !== 'PUBLISHER') throw badInput('eventTypes limits what a key publishes: it is for PUBLISHER keys only');
+      if (eventTypes.length === 0) throw badInput('eventTypes must name at least one event type (omit it for any)');
+    }
+    // Each type once: a list of thousands of repeats is one type.
+    return this.options.store.create({
+      name: trimmed,
+      role,
+      expiresAt,
+      eventTypes: eventTypes && [...new Set(eventTypes)],
+    });
+  }
+
+  /** Every key, for admins: so any of them can be found and revoked. */
+  listKeys(): Promise<ApiKeyInfo[]> {
+    return this.options.store.list();
   }
 
   async revokeKey(id: string): Promise<boolean> {

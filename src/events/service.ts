@@ -1,4 +1,7 @@
 // Events as the API serves them: publishing, history pages, look-ups and the live stream.
+
+import type { Principal } from '../auth/keys.js';
+import { checkPublishableTypes } from '../auth/service.js';
 import type { Bus } from '../bus/bus.js';
 import { fromEventMessage } from '../bus/codecs.js';
 import { busIterator } from '../bus/subscription.js';
@@ -35,14 +38,18 @@ export function eventCursor(event: StoredEvent): string {
 export class EventService {
   constructor(private readonly options: EventServiceOptions) {}
 
-  /** Validates the whole batch, then stores it in one statement; resolves once it is committed. */
-  publish(inputs: PublishEventInput[]): Promise<PublishResult> {
+  /**
+   * Validates the whole batch, then stores it in one statement; resolves once it is committed. A publisher whose key
+   * is limited to some event types has the whole batch refused if it holds another.
+   */
+  async publish(inputs: PublishEventInput[], publisher: Principal | null): Promise<PublishResult> {
+    checkPublishableTypes(publisher, inputs);
     return this.options.ingestion.publish(inputs);
   }
 
   /** Publishes one event and answers it as stored (a repeated id answers the event stored first). */
-  async publishOne(input: PublishEventInput): Promise<StoredEvent> {
-    const { ids } = await this.publish([input]);
+  async publishOne(input: PublishEventInput, publisher: Principal | null): Promise<StoredEvent> {
+    const { ids } = await this.publish([input], publisher);
     const [event] = await this.options.store.findByIds(ids);
     if (!event) throw new Error(`event ${ids[0]} was acknowledged but cannot be read back`);
     return event;

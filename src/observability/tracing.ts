@@ -54,7 +54,7 @@ export const ATTR = {
   severity: 'jackdaw.alert.severity',
   channel: 'jackdaw.notification.channel',
   target: 'jackdaw.notification.target',
-  attempts: 'jackdaw.notification.attempts',
+  attempt: 'jackdaw.notification.attempt',
   role: 'jackdaw.process.role',
 } as const;
 
@@ -147,9 +147,8 @@ export async function inSpan<T>(name: string, options: InSpanOptions, work: (spa
   }
 }
 
-/** A notification's outcome on its span: how many attempts it took, and why it failed if it did. */
-export function spanOutcome(span: Span, attempts: number, error: string | null): void {
-  span.setAttribute(ATTR.attempts, attempts);
+/** A notification attempt's outcome on its span: why it failed, if it did. */
+export function spanOutcome(span: Span, error: string | null): void {
   if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
 }
 

@@ -75,13 +75,13 @@ builder.mutationFields((t) => ({
     type: EventRef,
     authScopes: { publisher: true },
     args: { input: t.arg({ type: PublishEventInput, required: true }) },
-    resolve: (_root, { input }, { services }) => services.events.publishOne(toInput(input)),
+    resolve: (_root, { input }, { services, principal }) => services.events.publishOne(toInput(input), principal),
   }),
   publishEvents: t.field({
     type: PublishEventsPayload,
     authScopes: { publisher: true },
     args: { inputs: t.arg({ type: [PublishEventInput], required: true }) },
-    resolve: (_root, { inputs }, { services }) => services.events.publish(inputs.map(toInput)),
+    resolve: (_root, { inputs }, { services, principal }) => services.events.publish(inputs.map(toInput), principal),
   }),
 }));
 

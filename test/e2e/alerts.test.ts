@@ -204,6 +204,7 @@ beforeAll(async () => {
   smtp = await startSmtpSink(cleanups);
   const config = {
     WEBHOOK_SECRET: SECRET,
+    ALLOW_PRIVATE_WEBHOOK_TARGETS: 'true', // the receiver listens on loopback
     WEBHOOK_BACKOFF_MS: 20,
     SMTP_URL: smtp.smtpUrl,
     ALERT_EMAIL_FROM: 'alerts@jackdaw.test',

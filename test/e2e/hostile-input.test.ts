@@ -23,7 +23,8 @@ beforeAll(async () => {
   database = await createTestDatabase();
   server = await startServer({
     databaseUrl: database.url,
-    config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0 },
+    // A webhook secret, so hostile webhook URLs reach the target checks.
+    config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0, WEBHOOK_SECRET: 'whsec-hostile' },
   });
   viewerKey = (await gqlOk(server.url, CREATE_API_KEY, { name: 'hostile', role: 'PUBLISHER' }, server.adminKey))
     .createApiKey.key;
@@ -83,6 +84,8 @@ interface Case {
   body: string;
   contentType?: string;
   method?: string;
+  /** Sent with the admin key: admin-only operations. */
+  admin?: boolean;
 }
 
 function httpCases(): Case[] {
@@ -152,6 +155,52 @@ function httpCases(): Case[] {
   for (let i = 0; i < 20; i++) cases.push({ body: json([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
   for (let i = 0; i < 20; i++)
     cases.push({ body: json({ query: '{ __typename }' }), method: pick(['PUT', 'DELETE', 'PATCH']) });
+  // Webhook URLs aimed inside the network, or malformed: every one refused before anything is stored or fetched.
+  const CREATE_RULE = `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }`;
+  const hostileUrls = [
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[fd00:ec2::254]/',
+    'http://[::1]:4000/',
+    'http://[::ffff:10.0.0.1]/',
+    'http://0x7f.1/',
+    'http://127.1/',
+    'http://2130706433/',
+    'http://localhost./',
+    'http://metadata.google.internal./',
+    'http://user:pw@hooks.example.com/',
+    'http://:@hooks.example.com/',
+    `https://${'a'.repeat(100_000)}.example/`,
+    'http://%00/',
+    'gopher://127.0.0.1:6379/_FLUSHALL',
+    'file:///etc/passwd',
+  ];
+  for (let i = 0; i < 60; i++) {
+    const input = {
+      name: 'hostile',
+      severity: 'LOW',
+      conditions: [{ metric: 'm', operator: 'GT', threshold: 1 }],
+      webhookUrls: [pick(hostileUrls)],
+    };
+    cases.push({ body: json({ query: CREATE_RULE, variables: { input } }), admin: true });
+  }
+  // Key expiries and event types that are no such thing.
+  const CREATE_KEY = `mutation($role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {
+    createApiKey(name: "hostile", role: $role, expiresAt: $expiresAt, eventTypes: $eventTypes) { id } }`;
+  for (let i = 0; i < 40; i++) {
+    const variables = pick([
+      { role: 'PUBLISHER', expiresAt: 'yesterday' },
+      { role: 'PUBLISHER', expiresAt: '1970-01-01T00:00:00Z' },
+      { role: 'PUBLISHER', expiresAt: -1 },
+      { role: 'PUBLISHER', expiresAt: 'x'.repeat(100_000) },
+      { role: 'PUBLISHER', eventTypes: 'ANOMALY_DETECTED,NOPE' },
+      { role: 'PUBLISHER', eventTypes: ['NOPE'] },
+      { role: 'PUBLISHER', eventTypes: [null] },
+      { role: 'PUBLISHER', eventTypes: [] },
+      { role: 'VIEWER', eventTypes: ['ANOMALY_DETECTED'] },
+      { role: 'ADMIN', eventTypes: ['ANOMALY_DETECTED'] },
+    ]);
+    cases.push({ body: json({ query: CREATE_KEY, variables }), admin: true });
+  }
   return cases;
 }
 
@@ -159,7 +208,7 @@ async function send(c: Case) {
   const res = await fetch(server.url, {
     method: c.method ?? 'POST',
     headers: {
-      authorization: `Bearer ${viewerKey}`,
+      authorization: `Bearer ${c.admin ? server.adminKey : viewerKey}`,
       ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }),
     },
     body: c.body,
@@ -301,6 +350,20 @@ describe('hostile input', () => {
       }
     `);
     expect((await gqlOk(server.url, typename, {}, viewerKey)).__typename).toBe('Query');
+    // Not one hostile webhook URL or key argument was stored.
+    const storedQuery = graphql(`
+      query HostileStored {
+        alertRules {
+          id
+        }
+        apiKeys {
+          name
+        }
+      }
+    `);
+    const stored = await gqlOk(server.url, storedQuery, {}, server.adminKey);
+    expect(stored.alertRules).toEqual([]);
+    expect(stored.apiKeys.map((key) => key.name)).toEqual(['ADMIN_API_KEY', 'hostile']);
     const grownMb = (heapAfter - heapBefore) / 1024 / 1024;
     console.info('hostile input', {
       httpInputs: cases.length + 300,

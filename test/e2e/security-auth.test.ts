@@ -76,7 +76,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   server = await startServer({
     databaseUrl: database.url,
-    config: { MAX_CONNECTIONS_PER_KEY: 2, MAX_SUBSCRIPTIONS_PER_CONNECTION: 2 },
+    config: { MAX_CONNECTIONS_PER_KEY: 2, MAX_SUBSCRIPTIONS_PER_CONNECTION: 2, WEBHOOK_SECRET: 'whsec-auth-test' },
   });
 });
 

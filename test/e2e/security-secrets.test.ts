@@ -32,6 +32,7 @@ beforeAll(async () => {
     ADMIN_API_KEY: secrets.adminKey,
     SMTP_URL: `smtp://alerts:${secrets.smtpPassword}@127.0.0.1:${closedPort}`,
     WEBHOOK_SECRET: secrets.webhookSecret,
+    ALLOW_PRIVATE_WEBHOOK_TARGETS: 'true',
     WEBHOOK_ATTEMPTS: '2',
     WEBHOOK_BACKOFF_MS: '10',
     LOG_LEVEL: 'trace',

@@ -23,8 +23,9 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // Two instances on one database and one Redis: both see every broadcast, one executes each subscriber alone.
   const options = { databaseUrl: database.url, redisKeyPrefix: prefix, adminKey };
-  shared = await startServer({ ...options, config: { MAX_SUBSCRIPTIONS_PER_KEY: 200 } });
-  alone = await startServer({ ...options, config: { WS_SHARED_EXECUTION: 'false' } });
+  const secret = { WEBHOOK_SECRET: 'whsec-shared-test' };
+  shared = await startServer({ ...options, config: { ...secret, MAX_SUBSCRIPTIONS_PER_KEY: 200 } });
+  alone = await startServer({ ...options, config: { ...secret, WS_SHARED_EXECUTION: 'false' } });
 });
 
 afterAll(async () => {

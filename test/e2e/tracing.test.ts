@@ -56,7 +56,11 @@ beforeAll(async () => {
   server = await startServer({
     databaseUrl: database.url,
     redisKeyPrefix: prefix,
-    config: { WEBHOOK_SECRET: 'tracing-secret', ALERT_EVALUATION_INTERVAL_MS: 100 },
+    config: {
+      WEBHOOK_SECRET: 'tracing-secret',
+      ALLOW_PRIVATE_WEBHOOK_TARGETS: 'true',
+      ALERT_EVALUATION_INTERVAL_MS: 100,
+    },
   });
 });
 
@@ -159,7 +163,7 @@ describe('traces', () => {
       [ATTR.alertId]: alert?.alertTriggered.id,
       [ATTR.channel]: 'WEBHOOK',
       [ATTR.target]: new URL(webhook.url).origin,
-      [ATTR.attempts]: 1,
+      [ATTR.attempt]: 1,
     });
 
     // The alert's broadcast carries the firing's context to the subscribers' delivery.

@@ -30,6 +30,12 @@ type Documents = {
     "\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n": typeof types.CriticalAlertTriggeredDocument,
     "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": typeof types.RuleAlertTriggeredDocument,
     "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": typeof types.AlertResolvedDocument,
+    "\n  mutation ApiKeysCreate($name: String!, $role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {\n    createApiKey(name: $name, role: $role, expiresAt: $expiresAt, eventTypes: $eventTypes) {\n      id\n      key\n      expiresAt\n      eventTypes\n    }\n  }\n": typeof types.ApiKeysCreateDocument,
+    "\n  query ApiKeysList {\n    apiKeys {\n      id\n      name\n      role\n      createdAt\n      lastUsedAt\n      expiresAt\n      revokedAt\n      eventTypes\n    }\n  }\n": typeof types.ApiKeysListDocument,
+    "\n  mutation ApiKeysRevoke($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.ApiKeysRevokeDocument,
+    "\n  mutation ApiKeysPublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": typeof types.ApiKeysPublishDocument,
+    "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": typeof types.ApiKeysHistoryDocument,
+    "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": typeof types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.LatestEventsDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
@@ -38,6 +44,7 @@ type Documents = {
     "\n  query MetricNamesCounted {\n    metricNames\n  }\n": typeof types.MetricNamesCountedDocument,
     "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": typeof types.AlertsAfterCountedDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": typeof types.TypenameDocument,
+    "\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    ": typeof types.HostileStoredDocument,
     "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": typeof types.EmbeddedHistoryDocument,
     "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": typeof types.AggregatesMetricMajorDocument,
     "\n        query MetricNames {\n          metricNames\n        }\n      ": typeof types.MetricNamesDocument,
@@ -62,6 +69,10 @@ type Documents = {
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
     "\n  mutation CreateTracedRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.CreateTracedRuleDocument,
     "\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n": typeof types.TracedAlertTriggeredDocument,
+    "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.WebhookQueueCreateRuleDocument,
+    "\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.WebhookQueueRulesDocument,
+    "\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": typeof types.WebhookQueuePublishDocument,
+    "\n  query WebhookQueueDeliveries($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n            error\n          }\n        }\n      }\n    }\n  }\n": typeof types.WebhookQueueDeliveriesDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": typeof types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": typeof types.PublishEventsDocument,
     "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": typeof types.AggregateStatsFragmentDoc,
@@ -86,6 +97,12 @@ const documents: Documents = {
     "\n  subscription CriticalAlertTriggered {\n    alertTriggered(severities: [CRITICAL]) {\n      id\n    }\n  }\n": types.CriticalAlertTriggeredDocument,
     "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": types.RuleAlertTriggeredDocument,
     "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": types.AlertResolvedDocument,
+    "\n  mutation ApiKeysCreate($name: String!, $role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {\n    createApiKey(name: $name, role: $role, expiresAt: $expiresAt, eventTypes: $eventTypes) {\n      id\n      key\n      expiresAt\n      eventTypes\n    }\n  }\n": types.ApiKeysCreateDocument,
+    "\n  query ApiKeysList {\n    apiKeys {\n      id\n      name\n      role\n      createdAt\n      lastUsedAt\n      expiresAt\n      revokedAt\n      eventTypes\n    }\n  }\n": types.ApiKeysListDocument,
+    "\n  mutation ApiKeysRevoke($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.ApiKeysRevokeDocument,
+    "\n  mutation ApiKeysPublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": types.ApiKeysPublishDocument,
+    "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": types.ApiKeysHistoryDocument,
+    "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.LatestEventsDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
@@ -94,6 +111,7 @@ const documents: Documents = {
     "\n  query MetricNamesCounted {\n    metricNames\n  }\n": types.MetricNamesCountedDocument,
     "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": types.AlertsAfterCountedDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": types.TypenameDocument,
+    "\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    ": types.HostileStoredDocument,
     "\n        query EmbeddedHistory {\n          events(first: 5) {\n            edges {\n              node {\n                id\n                data\n              }\n            }\n          }\n        }\n      ": types.EmbeddedHistoryDocument,
     "\n          query AggregatesMetricMajor {\n            aggregates(metrics: [\"latency_a\", \"retried\"], windows: [M1, M5, H24]) {\n              metric\n              window\n              count\n            }\n          }\n        ": types.AggregatesMetricMajorDocument,
     "\n        query MetricNames {\n          metricNames\n        }\n      ": types.MetricNamesDocument,
@@ -118,6 +136,10 @@ const documents: Documents = {
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
     "\n  mutation CreateTracedRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.CreateTracedRuleDocument,
     "\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n": types.TracedAlertTriggeredDocument,
+    "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.WebhookQueueCreateRuleDocument,
+    "\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n": types.WebhookQueueRulesDocument,
+    "\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": types.WebhookQueuePublishDocument,
+    "\n  query WebhookQueueDeliveries($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n            error\n          }\n        }\n      }\n    }\n  }\n": types.WebhookQueueDeliveriesDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": types.PublishEventsDocument,
     "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": types.AggregateStatsFragmentDoc,
@@ -207,6 +229,30 @@ export function graphql(source: "\n  subscription AlertResolved($ruleIds: [ID!])
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation ApiKeysCreate($name: String!, $role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {\n    createApiKey(name: $name, role: $role, expiresAt: $expiresAt, eventTypes: $eventTypes) {\n      id\n      key\n      expiresAt\n      eventTypes\n    }\n  }\n"): (typeof documents)["\n  mutation ApiKeysCreate($name: String!, $role: Role!, $expiresAt: DateTime, $eventTypes: [EventType!]) {\n    createApiKey(name: $name, role: $role, expiresAt: $expiresAt, eventTypes: $eventTypes) {\n      id\n      key\n      expiresAt\n      eventTypes\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ApiKeysList {\n    apiKeys {\n      id\n      name\n      role\n      createdAt\n      lastUsedAt\n      expiresAt\n      revokedAt\n      eventTypes\n    }\n  }\n"): (typeof documents)["\n  query ApiKeysList {\n    apiKeys {\n      id\n      name\n      role\n      createdAt\n      lastUsedAt\n      expiresAt\n      revokedAt\n      eventTypes\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ApiKeysRevoke($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"): (typeof documents)["\n  mutation ApiKeysRevoke($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ApiKeysPublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n"): (typeof documents)["\n  mutation ApiKeysPublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n"): (typeof documents)["\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -236,6 +282,10 @@ export function graphql(source: "\n              subscription AlertsAfterCounted
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n      query Typename {\n        __typename\n      }\n    "): (typeof documents)["\n      query Typename {\n        __typename\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    "): (typeof documents)["\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    "];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -332,6 +382,22 @@ export function graphql(source: "\n  mutation CreateTracedRule($input: AlertRule
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n"): (typeof documents)["\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n"): (typeof documents)["\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WebhookQueueDeliveries($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n            error\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query WebhookQueueDeliveries($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          deliveries {\n            channel\n            attempt\n            ok\n            statusCode\n            error\n          }\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

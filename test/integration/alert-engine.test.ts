@@ -35,13 +35,15 @@ const cleanups: Cleanups = [];
 beforeAll(async () => {
   database = await createTestDatabase();
   db = await openDatabase({ url: database.url, dataDir: '' });
-  store = createAlertStore(db.prisma);
+  store = createAlertStore(db.prisma, { webhooks: { secretSet: true, allowPrivateTargets: true } });
   events = new EventStore(db);
 });
 
 beforeEach(async () => {
   // A starting engine reads every open alert and every rule: each test starts from none.
-  await db.prisma.$executeRawUnsafe('TRUNCATE "AlertDelivery", "Alert", "AlertRule", "EventOutbox", "Event"');
+  await db.prisma.$executeRawUnsafe(
+    'TRUNCATE "NotificationDelivery", "AlertDelivery", "Alert", "AlertRule", "EventOutbox", "Event"',
+  );
 });
 
 afterEach(async () => {
@@ -76,11 +78,15 @@ async function startEngine(options: EngineOptions = {}) {
   const notifier = createAlertNotifier({
     prisma: db.prisma,
     logger,
-    webhookSecret: 'test-webhook-secret',
+    isLeader: options.isLeader ?? (() => true),
+    webhookSecrets: { current: 'test-webhook-secret' },
+    allowPrivateTargets: true,
     timeoutMs: 2_000,
     attempts: 1,
     backoffMs: 10,
+    pollMs: 50,
   });
+  notifier.start();
   const receiver = await startReceiver(cleanups, () => 200);
   const engine = new AlertEngine({
     store,
@@ -95,15 +101,16 @@ async function startEngine(options: EngineOptions = {}) {
   });
   cleanups.push(
     () => observed.bus.close(),
-    () => notifier.close(),
+    () => notifier.stop(),
     () => engine.stop(),
   );
   let seq = 0;
   return {
     engine,
     observed,
-    notifier,
     receiver,
+    /** Resolves once the queue is empty: every notification sent or given up on. */
+    settled: () => expect.poll(() => db.prisma.notificationDelivery.count(), { timeout: 5_000 }).toBe(0),
     /** Adds samples of `metric` at the current time, as the stream processor would. */
     async feed(metric: string, ...values: number[]) {
       seq += 1;
@@ -164,7 +171,7 @@ describe('alert engine', () => {
     expect(others).toEqual([]);
     expect(alert).toMatchObject({ status: 'FIRING', ruleName: rule.name, values: { 'avg(latency_ms)[M1]': 800 } });
     expect(setup.triggered().map((m) => [m.id, m.ruleId, m.status])).toEqual([[alert?.id, rule.id, 'FIRING']]);
-    await setup.notifier.drain();
+    await setup.settled();
     expect(setup.receiver.requests.map((r) => JSON.parse(r.body).alert.id)).toEqual([alert?.id]);
     const recorded = await events.findByIds([alert?.id ?? '']);
     expect(recorded.map((e) => [e.type, e.data.ruleId])).toEqual([['ALERT_TRIGGERED', rule.id]]);
@@ -173,7 +180,7 @@ describe('alert engine', () => {
     await setup.feed('latency_ms', 1_000);
     await setup.engine.evaluate(['latency_ms']);
     await setup.engine.evaluate(null);
-    await setup.notifier.drain();
+    await setup.settled();
     expect(await alertsOf(rule.id)).toHaveLength(1);
     expect(setup.triggered()).toHaveLength(1);
     expect(setup.receiver.requests).toHaveLength(1);
@@ -240,7 +247,7 @@ describe('alert engine', () => {
     await setup.feed('latency_ms', 900);
     await setup.engine.evaluate(['latency_ms']);
     await setup.engine.evaluate(null);
-    await setup.notifier.drain();
+    await setup.settled();
     expect(await alertsOf(rule.id)).toEqual([]);
     expect(setup.observed.published.items).toEqual([]);
     expect(setup.receiver.requests).toEqual([]);
@@ -262,7 +269,7 @@ describe('alert engine', () => {
     await setup.engine.evaluate(['latency_ms']);
     leader = true;
     await setup.engine.evaluate(['latency_ms']);
-    await setup.notifier.drain();
+    await setup.settled();
     const alerts = await alertsOf(rule.id);
     expect(alerts).toHaveLength(1);
     expect(setup.triggered()).toHaveLength(1);

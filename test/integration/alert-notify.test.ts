@@ -11,6 +11,7 @@ import { header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const SECRET = 'test-webhook-secret';
+const PREVIOUS_SECRET = 'test-webhook-secret-being-rotated-out';
 const values = { 'avg(api_response_time)[M5]': 812.5 };
 
 let db: TestDatabase;
@@ -22,11 +23,14 @@ const cleanups: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
   db = await createTestDatabase();
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
-  store = createAlertStore(prisma);
+  // The receivers listen on loopback: rules may name them here; delivery decides by its own setting.
+  store = createAlertStore(prisma, { webhooks: { secretSet: true, allowPrivateTargets: true } });
 });
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // A notification a test left queued must not be sent by the next test's notifier.
+  await prisma.notificationDelivery.deleteMany();
 });
 
 afterAll(async () => {
@@ -40,26 +44,45 @@ function startNotifier(options: Partial<AlertNotifierOptions> = {}): { notifier:
   const notifier = createAlertNotifier({
     prisma,
     logger,
-    webhookSecret: SECRET,
+    isLeader: () => true,
+    webhookSecrets: { current: SECRET },
+    allowPrivateTargets: true,
     timeoutMs: 1_000,
     attempts: 5,
     backoffMs: 10,
+    pollMs: 50,
     ...options,
   });
-  cleanups.push(() => notifier.close());
+  notifier.start();
+  cleanups.push(() => notifier.stop());
   return { notifier, logs };
 }
 
-async function firingAlert(input: Partial<AlertRuleInput>): Promise<{ rule: AlertRule; alert: Alert }> {
+/** Fires an alert of a new rule as the engine does: stored with its notifications queued, then the notifier woken. */
+async function firingAlert(
+  notifier: AlertNotifier,
+  input: Partial<AlertRuleInput>,
+): Promise<{ rule: AlertRule; alert: Alert }> {
   const rule = await store.createRule({
     name: 'Slow API',
     severity: 'HIGH',
     conditions: [{ metric: 'api_response_time', operator: 'GT', threshold: 500 }],
     ...input,
   });
-  const alert = await store.fireAlert(rule, 'avg(api_response_time)[M5] = 812.5 (> 500)', values);
+  const alert = await store.fireAlert(
+    rule,
+    'avg(api_response_time)[M5] = 812.5 (> 500)',
+    values,
+    notifier.targetsFor(rule),
+  );
   if (!alert) throw new Error('the rule was already firing');
+  notifier.wake();
   return { rule, alert };
+}
+
+/** Resolves once every notification of `alert` was delivered or given up on (none is left in the queue). */
+async function settled(alert: Alert, timeout = 10_000) {
+  await expect.poll(() => prisma.notificationDelivery.count({ where: { alertId: alert.id } }), { timeout }).toBe(0);
 }
 
 async function deliveries(alert: Alert) {
@@ -73,14 +96,14 @@ async function deliveries(alert: Alert) {
   }));
 }
 
+const hmac = (secret: string, data: string) => createHmac('sha256', secret).update(data).digest('hex');
+
 describe('webhooks', () => {
   it('should retry a failing receiver with backoff, sign every attempt and record each one', async () => {
     const receiver = await startReceiver(cleanups, (_, index) => (index < 2 ? 503 : 200));
-    const { rule, alert } = await firingAlert({ webhookUrls: [receiver.url] });
     const { notifier } = startNotifier({ backoffMs: 100 });
-
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    const { alert } = await firingAlert(notifier, { webhookUrls: [receiver.url] });
+    await settled(alert);
 
     expect(receiver.requests).toHaveLength(3);
     const [first = 0, second = 0, third = 0] = receiver.requests.map((request) => request.at);
@@ -89,15 +112,16 @@ describe('webhooks', () => {
     expect(third - second).toBeGreaterThanOrEqual(199);
     for (const { headers, body } of receiver.requests) {
       expect(headers['content-type']).toBe('application/json');
-      const expected = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-      expect(headers['x-jackdaw-signature']).toBe(expected);
-      expect(JSON.parse(body)).toEqual({
-        alert: {
-          ...alert,
-          triggeredAt: alert.triggeredAt.toISOString(),
-        },
-      });
+      expect(headers['x-jackdaw-signature']).toBe(`sha256=${hmac(SECRET, body)}`);
+      const timestamp = Number(headers['x-jackdaw-timestamp']);
+      expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(10);
+      expect(headers['x-jackdaw-signature-v2']).toBe(`t=${timestamp},sha256=${hmac(SECRET, `${timestamp}.${body}`)}`);
+      expect(JSON.parse(body)).toEqual({ alert: { ...alert, triggeredAt: alert.triggeredAt.toISOString() } });
     }
+    // One notification, one key for all its attempts.
+    const keys = new Set(receiver.requests.map((request) => request.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect([...keys][0]).toMatch(/^[0-9a-f-]{36}$/);
     expect(await deliveries(alert)).toEqual([
       { channel: 'WEBHOOK', attempt: 1, ok: false, statusCode: 503, error: 'HTTP 503' },
       { channel: 'WEBHOOK', attempt: 2, ok: false, statusCode: 503, error: 'HTTP 503' },
@@ -105,15 +129,32 @@ describe('webhooks', () => {
     ]);
   });
 
-  it('should record a timeout for a receiver that hangs, without holding up the caller', async () => {
-    const receiver = await startReceiver(cleanups, () => 'hang');
-    const { rule, alert } = await firingAlert({ webhookUrls: [receiver.url] });
-    const { notifier } = startNotifier({ timeoutMs: 200, attempts: 2 });
+  it('should sign with both secrets during a rotation, each notification with a key of its own', async () => {
+    const receiver = await startReceiver(cleanups, () => 204);
+    const { notifier } = startNotifier({ webhookSecrets: { current: SECRET, previous: PREVIOUS_SECRET } });
+    const first = await firingAlert(notifier, { name: 'one', webhookUrls: [receiver.url] });
+    const second = await firingAlert(notifier, { name: 'two', webhookUrls: [receiver.url] });
+    await settled(first.alert);
+    await settled(second.alert);
 
-    const started = performance.now();
-    notifier.notify(alert, rule);
-    expect(performance.now() - started).toBeLessThan(50);
-    await notifier.drain();
+    expect(receiver.requests).toHaveLength(2);
+    for (const { headers, body } of receiver.requests) {
+      const timestamp = headers['x-jackdaw-timestamp'];
+      // A receiver still on the old secret verifies the second signature; the v1 header keeps the current one.
+      expect(headers['x-jackdaw-signature-v2']).toBe(
+        `t=${timestamp},sha256=${hmac(SECRET, `${timestamp}.${body}`)},sha256=${hmac(PREVIOUS_SECRET, `${timestamp}.${body}`)}`,
+      );
+      expect(headers['x-jackdaw-signature']).toBe(`sha256=${hmac(SECRET, body)}`);
+    }
+    const keys = receiver.requests.map((request) => request.headers['idempotency-key']);
+    expect(new Set(keys).size).toBe(2);
+  });
+
+  it('should record a timeout for a receiver that hangs', async () => {
+    const receiver = await startReceiver(cleanups, () => 'hang');
+    const { notifier } = startNotifier({ timeoutMs: 200, attempts: 2 });
+    const { alert } = await firingAlert(notifier, { webhookUrls: [receiver.url] });
+    await settled(alert);
 
     expect(receiver.requests).toHaveLength(2);
     expect(await deliveries(alert)).toEqual([
@@ -124,54 +165,120 @@ describe('webhooks', () => {
 
   it('should not retry a receiver that refuses the request', async () => {
     const receiver = await startReceiver(cleanups, () => 400);
-    const { rule, alert } = await firingAlert({ webhookUrls: [receiver.url] });
     const { notifier, logs } = startNotifier();
-
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    const { alert } = await firingAlert(notifier, { webhookUrls: [receiver.url] });
+    await settled(alert);
 
     expect(await deliveries(alert)).toEqual([
       { channel: 'WEBHOOK', attempt: 1, ok: false, statusCode: 400, error: 'HTTP 400' },
     ]);
     expect(logs.some((line) => line.includes('alert delivery failed'))).toBe(true);
+    // Logs name the channel, never the URL.
+    expect(logs.some((line) => line.includes(receiver.url) || line.includes('127.0.0.1'))).toBe(false);
   });
 
   it('should deliver to a healthy receiver while another one hangs', async () => {
     const hanging = await startReceiver(cleanups, () => 'hang');
     const healthy = await startReceiver(cleanups, () => 204);
-    const { rule, alert } = await firingAlert({ webhookUrls: [hanging.url, healthy.url] });
     const { notifier } = startNotifier({ timeoutMs: 1_000, attempts: 1 });
-
-    notifier.notify(alert, rule);
+    const { alert } = await firingAlert(notifier, { webhookUrls: [hanging.url, healthy.url] });
     // Recorded before the hanging receiver's 1 s timeout: the healthy delivery did not wait for it.
     await expect
       .poll(() => deliveries(alert), { timeout: 800 })
       .toEqual([{ channel: 'WEBHOOK', attempt: 1, ok: true, statusCode: 204, error: null }]);
     expect(healthy.requests).toHaveLength(1);
-    await notifier.drain();
+    await settled(alert);
   });
 
-  it('should record a receiver that cannot be reached', async () => {
-    const { rule, alert } = await firingAlert({ webhookUrls: [`http://127.0.0.1:${await freePort()}/hooks`] });
+  it('should record that a receiver refused the connection, without its address or port', async () => {
+    const port = await freePort();
     const { notifier } = startNotifier({ attempts: 2 });
+    const { alert } = await firingAlert(notifier, { webhookUrls: [`http://127.0.0.1:${port}/hooks`] });
+    await settled(alert);
 
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    expect(await deliveries(alert)).toEqual([
+      { channel: 'WEBHOOK', attempt: 1, ok: false, statusCode: null, error: 'connection refused' },
+      { channel: 'WEBHOOK', attempt: 2, ok: false, statusCode: null, error: 'connection refused' },
+    ]);
+  });
 
-    const rows = await deliveries(alert);
-    expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ ok: false, statusCode: null, error: expect.stringMatching(/ECONNREFUSED/) });
+  it.each([
+    ['a literal loopback address', (port: number) => `http://127.0.0.1:${port}/hooks/jackdaw`],
+    ['a name that resolves to loopback', (port: number) => `http://localhost:${port}/hooks/jackdaw`],
+  ])('should refuse, once and for good, %s when private targets are not allowed', async (_, urlFor) => {
+    const receiver = await startReceiver(cleanups, () => 200);
+    const port = Number(new URL(receiver.url).port);
+    const { notifier } = startNotifier({ allowPrivateTargets: false });
+    const { alert } = await firingAlert(notifier, { webhookUrls: [urlFor(port)] });
+    await settled(alert);
+
+    expect(receiver.requests).toHaveLength(0);
+    expect(await deliveries(alert)).toEqual([
+      {
+        channel: 'WEBHOOK',
+        attempt: 1,
+        ok: false,
+        statusCode: null,
+        error: 'refused: the host is a private or reserved address (ALLOW_PRIVATE_WEBHOOK_TARGETS is off)',
+      },
+    ]);
+  });
+
+  it('should stop at once with a receiver hanging, and leave the notification for the next notifier', async () => {
+    // The first notifier's attempt hangs; the second one's is answered.
+    const receiver = await startReceiver(cleanups, (_, index) => (index === 0 ? 'hang' : 200));
+    const first = startNotifier({ timeoutMs: 5_000 });
+    const { alert } = await firingAlert(first.notifier, { webhookUrls: [receiver.url] });
+    await receiver.received(1);
+
+    const started = performance.now();
+    await first.notifier.stop();
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(await deliveries(alert)).toEqual([]);
+
+    startNotifier();
+    await settled(alert);
+    expect(receiver.requests).toHaveLength(2);
+    const [abandoned, sent] = receiver.requests;
+    expect(sent?.headers['idempotency-key']).toBe(abandoned?.headers['idempotency-key']);
+    // The abandoned attempt was given back, not counted.
+    expect(await deliveries(alert)).toEqual([
+      { channel: 'WEBHOOK', attempt: 1, ok: true, statusCode: 200, error: null },
+    ]);
+  });
+
+  it('should send nothing while this instance does not lead', async () => {
+    const receiver = await startReceiver(cleanups, () => 200);
+    let leading = false;
+    const { notifier } = startNotifier({ isLeader: () => leading });
+    const { alert } = await firingAlert(notifier, { webhookUrls: [receiver.url] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.requests).toHaveLength(0);
+
+    leading = true;
+    await settled(alert);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('should record a webhook as not sent when the server has no WEBHOOK_SECRET', async () => {
+    const receiver = await startReceiver(cleanups, () => 200);
+    const { notifier } = startNotifier({ webhookSecrets: { current: '' } });
+    const { alert } = await firingAlert(notifier, { webhookUrls: [receiver.url] });
+    await settled(alert);
+
+    expect(receiver.requests).toHaveLength(0);
+    expect(await deliveries(alert)).toEqual([
+      { channel: 'WEBHOOK', attempt: 1, ok: false, statusCode: null, error: 'not sent: WEBHOOK_SECRET is not set' },
+    ]);
   });
 });
 
 describe('email', () => {
   it('should email the recipients of a HIGH alert with the severity and rule in the subject', async () => {
     const smtp = await startSmtpSink(cleanups);
-    const { rule, alert } = await firingAlert({ emails: ['ops@example.com', 'oncall@example.com'] });
     const { notifier } = startNotifier({ smtpUrl: smtp.smtpUrl, emailFrom: 'Jackdaw Sentry <alerts@jackdaw.test>' });
-
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    const { alert } = await firingAlert(notifier, { emails: ['ops@example.com', 'oncall@example.com'] });
+    await settled(alert);
 
     expect(smtp.messages).toHaveLength(1);
     const [email] = smtp.messages;
@@ -180,24 +287,24 @@ describe('email', () => {
     expect(email.to).toEqual(['ops@example.com', 'oncall@example.com']);
     expect(header(email, 'Subject')).toBe('[HIGH] Slow API: avg(api_response_time)[M5] = 812.5 (> 500)');
     expect(header(email, 'To')).toBe('ops@example.com, oncall@example.com');
+    // The queued notification's id: every attempt of it carries the same Message-ID.
+    expect(header(email, 'Message-ID')).toMatch(/^<[0-9a-f-]{36}@jackdaw-sentry>$/);
     expect(await deliveries(alert)).toEqual([{ channel: 'EMAIL', attempt: 1, ok: true, statusCode: 250, error: null }]);
   });
 
   it('should email CRITICAL alerts and send a LOW one to webhooks only', async () => {
     const smtp = await startSmtpSink(cleanups);
     const receiver = await startReceiver(cleanups, () => 200);
-    const low = await firingAlert({
+    const { notifier } = startNotifier({ smtpUrl: smtp.smtpUrl, emailFrom: 'alerts@jackdaw.test' });
+    const low = await firingAlert(notifier, {
       name: 'Noise',
       severity: 'LOW',
       emails: ['ops@example.com'],
       webhookUrls: [receiver.url],
     });
-    const critical = await firingAlert({ name: 'Down', severity: 'CRITICAL', emails: ['ops@example.com'] });
-    const { notifier } = startNotifier({ smtpUrl: smtp.smtpUrl, emailFrom: 'alerts@jackdaw.test' });
-
-    notifier.notify(low.alert, low.rule);
-    notifier.notify(critical.alert, critical.rule);
-    await notifier.drain();
+    const critical = await firingAlert(notifier, { name: 'Down', severity: 'CRITICAL', emails: ['ops@example.com'] });
+    await settled(low.alert);
+    await settled(critical.alert);
 
     expect(receiver.requests).toHaveLength(1);
     expect(smtp.messages.map((email) => header(email, 'Subject'))).toEqual([
@@ -208,11 +315,9 @@ describe('email', () => {
 
   it('should retry a relay that asks to try again later', async () => {
     const smtp = await startSmtpSink(cleanups, (index) => (index === 0 ? 451 : null));
-    const { rule, alert } = await firingAlert({ emails: ['ops@example.com'] });
     const { notifier } = startNotifier({ smtpUrl: smtp.smtpUrl, emailFrom: 'alerts@jackdaw.test' });
-
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    const { alert } = await firingAlert(notifier, { emails: ['ops@example.com'] });
+    await settled(alert);
 
     expect(smtp.messages).toHaveLength(1);
     expect(await deliveries(alert)).toEqual([
@@ -222,11 +327,9 @@ describe('email', () => {
   });
 
   it('should skip emails, and say so, when no SMTP server is configured', async () => {
-    const { rule, alert } = await firingAlert({ severity: 'CRITICAL', emails: ['ops@example.com'] });
     const { notifier, logs } = startNotifier();
-
-    notifier.notify(alert, rule);
-    await notifier.drain();
+    const { alert } = await firingAlert(notifier, { severity: 'CRITICAL', emails: ['ops@example.com'] });
+    await settled(alert);
 
     expect(await deliveries(alert)).toEqual([]);
     expect(logs.some((line) => line.includes('alert emails skipped: SMTP_URL is not set'))).toBe(true);

@@ -31,8 +31,9 @@ beforeAll(async () => {
   db = await createTestDatabase();
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
   otherPrisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
-  store = createAlertStore(prisma, { maxReplay: 100 });
-  otherStore = createAlertStore(otherPrisma);
+  const webhooks = { secretSet: true, allowPrivateTargets: false };
+  store = createAlertStore(prisma, { maxReplay: 100, webhooks });
+  otherStore = createAlertStore(otherPrisma, { webhooks });
   alerts = new AlertService({
     store,
     bus: createMemoryBus(),
@@ -48,7 +49,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await prisma.$executeRawUnsafe('TRUNCATE "AlertDelivery", "Alert", "AlertRule"');
+  await prisma.$executeRawUnsafe('TRUNCATE "NotificationDelivery", "AlertDelivery", "Alert", "AlertRule"');
 });
 
 async function expectStoreError(promise: Promise<unknown>, code: ErrorCode, message: RegExp) {
@@ -183,12 +184,21 @@ describe('firing and resolving', () => {
 
   it('should store exactly one alert when two instances fire the same rule at once', async () => {
     const rule = await store.createRule(input);
+    const targets = [{ channel: 'WEBHOOK' as const, target: 'https://hooks.example.com/jackdaw' }];
     const attempts = Array.from({ length: 10 }, (_, i) =>
-      (i % 2 === 0 ? store : otherStore).fireAlert(rule, `attempt ${i}`, values),
+      (i % 2 === 0 ? store : otherStore).fireAlert(rule, `attempt ${i}`, values, targets),
     );
     const fired = (await Promise.all(attempts)).filter((alert) => alert !== null);
     expect(fired).toHaveLength(1);
     expect(await alertCount(rule.id)).toBe(1);
+    // Notifications are queued in the alert's transaction: the firings that lost queued nothing.
+    const queued = await prisma.notificationDelivery.findMany();
+    expect(queued.map(({ alertId, channel, target }) => ({ alertId, channel, target }))).toEqual([
+      { alertId: fired[0]?.id, channel: 'WEBHOOK', target: 'https://hooks.example.com/jackdaw' },
+    ]);
+    expect(JSON.parse(queued[0]?.payload ?? '')).toEqual({
+      alert: { ...fired[0], triggeredAt: fired[0]?.triggeredAt.toISOString() },
+    });
   });
 
   it('should resolve the open alert once, then fire a new one', async () => {

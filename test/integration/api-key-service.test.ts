@@ -65,8 +65,8 @@ async function setup(cache: Partial<KeyCacheOptions> = {}) {
 describe('ApiKeyService cache', () => {
   it('should look a key up once and answer later uses from memory', async () => {
     const { service, lookups } = await setup();
-    const created = await service.createKey('cached', 'VIEWER');
-    const expected = { keyId: created.id, name: 'cached', role: 'VIEWER' };
+    const created = await service.createKey({ name: 'cached', role: 'VIEWER' });
+    const expected = { keyId: created.id, name: 'cached', role: 'VIEWER', expiresAt: null, eventTypes: null };
     expect(await service.authenticate(created.key)).toEqual(expected);
     for (let i = 0; i < 10; i++) expect(await service.authenticate(created.key)).toEqual(expected);
     expect(lookups).toHaveBeenCalledTimes(1);
@@ -74,10 +74,23 @@ describe('ApiKeyService cache', () => {
 
   it('should make 100 concurrent authentications of one key share one database look-up', async () => {
     const { service, lookups } = await setup();
-    const created = await service.createKey('crowd', 'VIEWER');
+    const created = await service.createKey({ name: 'crowd', role: 'VIEWER' });
     const principals = await Promise.all(Array.from({ length: 100 }, () => service.authenticate(created.key)));
     expect(new Set(principals.map((p) => p?.keyId))).toEqual(new Set([created.id]));
     expect(lookups).toHaveBeenCalledTimes(1);
+  });
+
+  it('should refuse a remembered key from the moment it expires, however long it had left in the cache', async () => {
+    let clock = Date.now();
+    const { service, lookups } = await setup({ now: () => clock });
+    const expiresAt = new Date(clock + 30_000); // half the cache lifetime
+    const created = await service.createKey({ name: 'short-lived', role: 'VIEWER', expiresAt });
+    expect(await service.authenticate(created.key)).toMatchObject({ keyId: created.id, expiresAt });
+    clock += 29_999;
+    expect(await service.authenticate(created.key)).not.toBeNull();
+    clock += 1;
+    expect(await service.authenticate(created.key)).toBeNull();
+    expect(lookups).toHaveBeenCalledTimes(1); // refused from memory
   });
 
   it('should refuse an unknown key from memory for a short while, then ask again', async () => {
@@ -92,7 +105,7 @@ describe('ApiKeyService cache', () => {
 
   it('should stop accepting a key revoked straight in the database once its cache lifetime is over', async () => {
     const { service, store, advance } = await setup();
-    const created = await service.createKey('revoked behind our back', 'VIEWER');
+    const created = await service.createKey({ name: 'revoked behind our back', role: 'VIEWER' });
     expect(await service.authenticate(created.key)).not.toBeNull();
     expect(await store.revoke(created.id)).toBe(true);
     // No revocation message: only the lifetime bounds how long this instance trusts what it read.
@@ -110,7 +123,7 @@ describe('ApiKeyService cache', () => {
       logger: createLogger('silent'),
       cache: { maxKeys: 100, ttlMs: TTL_MS, maxUnknown: 10, unknownTtlMs: UNKNOWN_TTL_MS },
     });
-    const created = await there.createKey('revoked elsewhere', 'VIEWER');
+    const created = await there.createKey({ name: 'revoked elsewhere', role: 'VIEWER' });
     expect(await here.service.authenticate(created.key)).not.toBeNull();
     const told = deferred();
     await here.observed.bus.subscribe('apiKeys:revoked', () => told.resolve());
@@ -122,8 +135,8 @@ describe('ApiKeyService cache', () => {
 
   it('should forget the keys the periodic check finds revoked', async () => {
     const { service, store, lookups } = await setup();
-    const created = await service.createKey('found revoked', 'VIEWER');
-    const bystander = await service.createKey('bystander', 'VIEWER');
+    const created = await service.createKey({ name: 'found revoked', role: 'VIEWER' });
+    const bystander = await service.createKey({ name: 'bystander', role: 'VIEWER' });
     await service.authenticate(created.key);
     await service.authenticate(bystander.key);
     await store.revoke(created.id);
@@ -148,7 +161,7 @@ describe('ApiKeyService cache', () => {
 
   it('should not cache what a look-up under way at the revocation read', async () => {
     const { service, store, lookups } = await setup();
-    const created = await service.createKey('revoked mid-look-up', 'VIEWER');
+    const created = await service.createKey({ name: 'revoked mid-look-up', role: 'VIEWER' });
     const held = holdNextLookUp(store, lookups);
     const early = service.authenticate(created.key);
     await held.read; // the row was read while the key was still active
@@ -161,7 +174,7 @@ describe('ApiKeyService cache', () => {
 
   it('should not let a caller after a revocation join a look-up that began before it', async () => {
     const { service, store, lookups } = await setup();
-    const created = await service.createKey('joined after revocation', 'VIEWER');
+    const created = await service.createKey({ name: 'joined after revocation', role: 'VIEWER' });
     const held = holdNextLookUp(store, lookups);
     const early = service.authenticate(created.key);
     await held.read;
@@ -174,7 +187,7 @@ describe('ApiKeyService cache', () => {
 
   it('should not let a flood of unknown keys grow the cache past its caps or push out a good key', async () => {
     const { service, lookups } = await setup({ maxKeys: 5, maxUnknown: 10 });
-    const good = await service.createKey('good', 'VIEWER');
+    const good = await service.createKey({ name: 'good', role: 'VIEWER' });
     await service.authenticate(good.key);
     for (let i = 0; i < 500; i++) expect(await service.authenticate(`jds_flood-${i}`)).toBeNull();
     expect(service.cached).toEqual({ keys: 1, unknown: 10 });
@@ -185,7 +198,7 @@ describe('ApiKeyService cache', () => {
 
   it('should answer UNAVAILABLE when the store fails, cache nothing, and ask again next time', async () => {
     const { service, lookups } = await setup();
-    const created = await service.createKey('store hiccup', 'VIEWER');
+    const created = await service.createKey({ name: 'store hiccup', role: 'VIEWER' });
     lookups.mockRejectedValueOnce(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
     const failed = await Promise.allSettled([service.authenticate(created.key), service.authenticate(created.key)]);
     for (const outcome of failed) {
@@ -210,7 +223,7 @@ describe('ApiKeyService cache', () => {
 
   it('should cache nothing with a cache size of 0, yet still share concurrent look-ups', async () => {
     const { service, lookups } = await setup({ maxKeys: 0, maxUnknown: 0 });
-    const created = await service.createKey('uncached', 'VIEWER');
+    const created = await service.createKey({ name: 'uncached', role: 'VIEWER' });
     await Promise.all(Array.from({ length: 10 }, () => service.authenticate(created.key)));
     expect(lookups).toHaveBeenCalledTimes(1);
     await service.authenticate(created.key);

@@ -4,19 +4,23 @@ import {
   type AlertRuleInput,
   RULE_LIMITS,
   validateRuleInput,
+  type WebhookPolicy,
 } from '../../src/alerts/rules.js';
 
 const condition: AlertConditionInput = { metric: 'api_response_time', operator: 'GT', threshold: 500 };
 const rule: AlertRuleInput = { name: 'Slow API', severity: 'HIGH', conditions: [condition] };
 
-function problemsOf(input: unknown): string[] {
-  const result = validateRuleInput(input);
+/** What a server with WEBHOOK_SECRET set and ALLOW_PRIVATE_WEBHOOK_TARGETS=true allows; the webhook tests narrow it. */
+const OPEN: WebhookPolicy = { secretSet: true, allowPrivateTargets: true };
+
+function problemsOf(input: unknown, policy: WebhookPolicy = OPEN): string[] {
+  const result = validateRuleInput(input, policy);
   if (result.ok) throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
   return result.problems;
 }
 
-function validated(input: unknown) {
-  const result = validateRuleInput(input);
+function validated(input: unknown, policy: WebhookPolicy = OPEN) {
+  const result = validateRuleInput(input, policy);
   if (!result.ok) throw new Error(`expected a valid rule, got: ${result.problems.join('; ')}`);
   return result.value;
 }
@@ -141,6 +145,61 @@ describe('validateRuleInput', () => {
       ]);
     },
   );
+
+  it.each([
+    ['http://127.0.0.1:8080/hook', 'points at a loopback address (127.0.0.1)'],
+    ['http://[::1]/hook', 'points at a loopback address (::1)'],
+    ['http://10.0.0.7/hook', 'points at a private address (10.0.0.7)'],
+    ['http://192.168.1.1/hook', 'points at a private address (192.168.1.1)'],
+    ['http://169.254.169.254/latest/meta-data', 'points at a linkLocal address (169.254.169.254)'],
+    ['http://[fd00:ec2::254]/latest', 'points at a uniqueLocal address (fd00:ec2::254)'],
+    ['http://100.64.0.1/hook', 'points at a carrierGradeNat address (100.64.0.1)'],
+    ['http://[::ffff:7f00:1]/hook', 'points at a loopback address (::ffff:7f00:1)'],
+    ['http://2130706433/hook', 'points at a loopback address (127.0.0.1)'],
+    ['http://0.0.0.0/hook', 'points at a unspecified address (0.0.0.0)'],
+    ['http://localhost:4000/hook', 'points at a private host name (localhost)'],
+    ['http://metadata.google.internal/computeMetadata', 'points at a private host name (metadata.google.internal)'],
+  ])('should refuse the private webhook target %s unless private targets are allowed', (url, problem) => {
+    const policy = { secretSet: true, allowPrivateTargets: false };
+    expect(problemsOf({ ...rule, webhookUrls: ['https://hooks.example.com/a', url] }, policy)).toEqual([
+      `webhookUrls[1] ${problem}: webhooks may not reach loopback, private, link-local or metadata addresses`,
+    ]);
+    expect(validated({ ...rule, webhookUrls: [url] }).webhookUrls).toHaveLength(1);
+  });
+
+  it('should accept public webhook targets when private ones are refused', () => {
+    const policy = { secretSet: true, allowPrivateTargets: false };
+    const urls = ['https://hooks.example.com/a', 'http://93.184.215.14/x', 'https://[2606:4700::1111]/y'];
+    expect(validated({ ...rule, webhookUrls: urls }, policy).webhookUrls).toEqual(urls);
+  });
+
+  it('should refuse a webhook URL holding a user name or password', () => {
+    for (const url of [
+      'https://user:pass@hooks.example.com/a',
+      'https://token@hooks.example.com/a',
+      'http://:@h.example/',
+    ]) {
+      expect(problemsOf({ ...rule, webhookUrls: [url] })).toEqual([
+        'webhookUrls[0] must not hold a user name or password (put a token in the path or query)',
+      ]);
+    }
+  });
+
+  it('should accept an @ in the path or query, and bound the length of a webhook URL', () => {
+    const urls = ['https://hooks.example.com/p@th', 'https://hooks.example.com/a?to=ops@example.com'];
+    expect(validated({ ...rule, webhookUrls: urls }).webhookUrls).toEqual(urls);
+    const long = `https://hooks.example.com/${'a'.repeat(RULE_LIMITS.maxWebhookUrlLength)}`;
+    expect(problemsOf({ ...rule, webhookUrls: [long] })).toEqual(['webhookUrls[0] must be at most 2048 characters']);
+  });
+
+  it('should refuse webhooks, saying why, when the server has no WEBHOOK_SECRET', () => {
+    const policy = { secretSet: false, allowPrivateTargets: true };
+    expect(problemsOf({ ...rule, webhookUrls: ['https://hooks.example.com/a'] }, policy)).toEqual([
+      'webhookUrls need WEBHOOK_SECRET to be set on the server: receivers could not verify an unsigned alert',
+    ]);
+    // Rules without webhooks are not affected.
+    expect(validated({ ...rule, emails: ['ops@example.com'] }, policy).webhookUrls).toEqual([]);
+  });
 
   it.each(['nope', 'a@', '@example.com', 'two words@example.com'])('should reject the email %s', (email) => {
     expect(problemsOf({ ...rule, emails: ['ops@example.com', email] })).toEqual(['emails[1] must be an email address']);

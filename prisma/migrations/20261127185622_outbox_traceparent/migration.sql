@@ -1,2 +1,0 @@
--- AlterTable
-ALTER TABLE "EventOutbox" ADD COLUMN     "traceparent" TEXT;
