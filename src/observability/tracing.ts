@@ -204,19 +204,22 @@ export function traceRequest(req: IncomingMessage, res: ServerResponse, handle: 
 let provider: NodeTracerProvider | null = null;
 
 /**
- * Registers this process's tracer provider when export is on (TRACING, or an OTLP endpoint in the environment);
- * otherwise leaves the API's no-op tracer in place. The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* variables
- * (endpoint, headers, timeout) itself.
+ * Registers this process's tracer provider when export is on (TRACING, or an OTLP endpoint is set); otherwise leaves
+ * the API's no-op tracer in place. Spans go out in batches over OTLP/HTTP to the configured endpoint (the exporter's
+ * default, http://localhost:4318/v1/traces, without one); the exporter reads the other standard OTEL_EXPORTER_OTLP_*
+ * variables (headers, timeout, compression) itself.
  */
 export function startTracing(config: Config, role: string): boolean {
   if (!tracingEnabled(config)) return false;
+  const base = config.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/$/, '');
+  const url = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base}/v1/traces` : undefined);
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: config.OTEL_SERVICE_NAME,
       'process.pid': process.pid,
       [ATTR.role]: role,
     }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {}))],
   });
   provider.register();
   return true;

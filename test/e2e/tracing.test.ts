@@ -15,6 +15,7 @@ import { graphql } from '../generated/index.js';
 import {
   eventually,
   gqlOk,
+  processed,
   startServer,
   subscribe,
   subscribersJoined,
@@ -47,25 +48,31 @@ const cleanups: Cleanups = [];
 const prefix = redisKeyPrefix();
 let database: TestDatabase;
 let server: TestServer;
+/** Another instance on the same database and Redis, executing each subscriber alone. */
+let alone: TestServer;
 let webhook: Awaited<ReturnType<typeof startReceiver>>;
 
 beforeAll(async () => {
   provider.register();
   database = await createTestDatabase();
   webhook = await startReceiver(cleanups, () => 200);
-  server = await startServer({
-    databaseUrl: database.url,
-    redisKeyPrefix: prefix,
-    config: {
-      WEBHOOK_SECRET: 'tracing-secret',
-      ALLOW_PRIVATE_WEBHOOK_TARGETS: 'true',
-      ALERT_EVALUATION_INTERVAL_MS: 100,
-    },
+  const config = {
+    WEBHOOK_SECRET: 'tracing-secret',
+    ALLOW_PRIVATE_WEBHOOK_TARGETS: 'true',
+    ALERT_EVALUATION_INTERVAL_MS: 100,
+  };
+  const options = { databaseUrl: database.url, redisKeyPrefix: prefix };
+  server = await startServer({ ...options, config });
+  alone = await startServer({
+    ...options,
+    adminKey: server.adminKey,
+    config: { ...config, WS_SHARED_EXECUTION: 'false' },
   });
 });
 
 afterAll(async () => {
   await server?.stop();
+  await alone?.stop();
   for (const cleanup of cleanups.reverse()) await cleanup();
   await database?.drop();
   await deleteRedisKeys(prefix);
@@ -83,34 +90,53 @@ const named = (name: string) => spans().filter((span) => span.name === name);
 const linked = (span: ReadableSpan, to: ReadableSpan) =>
   span.links.some((link) => link.context.spanId === idOf(to) && link.context.traceId === traceOf(to));
 
-function live<R>(document: Parameters<typeof subscribe<R, Record<string, never>>>[1]) {
-  const client = wsClient(server.wsUrl, server.adminKey);
+function live<R>(document: Parameters<typeof subscribe<R, Record<string, never>>>[1], on = server) {
+  const client = wsClient(on.wsUrl, on.adminKey);
   cleanups.push(() => client.dispose());
   return subscribe(client, document);
 }
 
 describe('traces', () => {
-  it('should follow an event from its publish request through commit and processing to its delivery', async () => {
+  it('should follow an event from its publish request through commit and processing to its deliveries', async () => {
+    const publish = (insight: string) =>
+      gqlOk(
+        server.url,
+        PUBLISH_EVENTS,
+        { inputs: [{ type: 'INSIGHT_GENERATED' as const, data: { insight } }] },
+        server.adminKey,
+      );
     const joined = subscribersJoined(server, 2);
-    const subscribers = [live(EVENT_PUBLISHED), live(EVENT_PUBLISHED)];
+    const members = [live(EVENT_PUBLISHED), live(EVENT_PUBLISHED)];
     await joined;
-    const { publishEvents } = await gqlOk(
-      server.url,
-      PUBLISH_EVENTS,
-      { inputs: [{ type: 'INSIGHT_GENERATED' as const, data: { insight: 'traced' } }] },
-      server.adminKey,
-    );
-    for (const subscriber of subscribers) {
-      const [event] = await subscriber.waitFor(1);
-      expect(event?.eventPublished.id).toBe(publishEvents.ids[0]);
+    // A subscriber executed alone gives no signal that it is live: a probe it receives proves it.
+    const single = live(EVENT_PUBLISHED, alone);
+    await publish('probe');
+    await single.waitFor(1);
+    await processed(server, alone);
+    exporter.reset();
+
+    const { publishEvents } = await publish('traced');
+    for (const subscriber of [...members, single]) {
+      const events = await subscriber.waitFor(2);
+      expect(events.at(-1)?.eventPublished.id).toBe(publishEvents.ids[0]);
     }
 
-    // The delivery ends once the group has written to both members.
-    const delivery = await eventually(() =>
-      named(SPAN.deliver).find((span) => span.attributes[ATTR.topic] === 'events:published'),
+    // One delivery span per event for the group (written to both members) and one for the subscriber alone, each
+    // ended once its frames are written.
+    const deliveries = await eventually(() => {
+      const found = named(SPAN.deliver).filter((span) => span.attributes[ATTR.topic] === 'events:published');
+      return found.length >= 2 ? found : null;
+    });
+    expect(deliveries.map((span) => span.attributes)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ [ATTR.members]: 2, [ATTR.shared]: true }),
+        expect.objectContaining({ [ATTR.members]: 1, [ATTR.shared]: false }),
+      ]),
     );
+    expect(deliveries).toHaveLength(2);
+    const [delivery, other] = deliveries as [ReadableSpan, ReadableSpan];
     expect(delivery.kind).toBe(SpanKind.CONSUMER);
-    expect(delivery.attributes).toMatchObject({ [ATTR.members]: 2, [ATTR.shared]: true });
+    expect(parentOf(other)).toBe(parentOf(delivery));
 
     // It continues the batch that broadcast it (which may end after the delivery: it applies the batch after)…
     const batch = await eventually(() => named(SPAN.process).find((span) => idOf(span) === parentOf(delivery)));

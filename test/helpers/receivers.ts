@@ -8,6 +8,8 @@ import { Recording } from './waits.js';
 export type Cleanups = (() => Promise<void> | void)[];
 
 export interface ReceivedRequest {
+  /** The path and query asked for. */
+  url: string;
   headers: IncomingHttpHeaders;
   body: string;
   /** performance.now() when the request arrived. */
@@ -24,7 +26,12 @@ export async function startReceiver(
   const listener: RequestListener = async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const request = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: performance.now() };
+    const request = {
+      url: req.url ?? '',
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+      at: performance.now(),
+    };
     recording.push(request);
     const status = respond(request, requests.length - 1);
     if (status !== 'hang') res.writeHead(status).end();
