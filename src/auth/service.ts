@@ -73,6 +73,14 @@ export class ApiKeyService {
     }
   }
 
+  /**
+   * What the cache says of a key, without asking the database: its owner, null for a key known to be bad, undefined
+   * when only a look-up can tell (the transports' AuthGate limits those per address before calling authenticate).
+   */
+  remembered(key: string): Principal | null | undefined {
+    return this.cache.get(hashKey(key));
+  }
+
   /** How many keys this instance remembers now, good and unknown. */
   get cached(): { keys: number; unknown: number } {
     return this.cache.size;
