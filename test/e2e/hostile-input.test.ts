@@ -83,6 +83,9 @@ interface Case {
   body: string;
   contentType?: string;
   method?: string;
+  /** Instead of the viewer's key. */
+  authorization?: string;
+  forwardedFor?: string;
 }
 
 function httpCases(): Case[] {
@@ -152,6 +155,26 @@ function httpCases(): Case[] {
   for (let i = 0; i < 20; i++) cases.push({ body: json([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
   for (let i = 0; i < 20; i++)
     cases.push({ body: json({ query: '{ __typename }' }), method: pick(['PUT', 'DELETE', 'PATCH']) });
+  // Keys that are no keys: refused before the body is read (and, past the per-address limit, without a look-up).
+  for (let i = 0; i < 60; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      authorization: pick([
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        'bearer a b',
+        `Bearer jds_${randomBytes(16).toString('hex')}`,
+        `Bearer ${'k'.repeat(8_000)}`,
+        `Bearer ${randomBytes(24).toString('base64')}`,
+      ]),
+    });
+  for (let i = 0; i < 40; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      forwardedFor: pick(['', ',,,', 'unknown', '999.1.1.1', '::ffff:', `${'1.2.3.4, '.repeat(500)}x`, '[::1]:80']),
+    });
   return cases;
 }
 
@@ -159,7 +182,8 @@ async function send(c: Case) {
   const res = await fetch(server.url, {
     method: c.method ?? 'POST',
     headers: {
-      authorization: `Bearer ${viewerKey}`,
+      authorization: c.authorization ?? `Bearer ${viewerKey}`,
+      ...(c.forwardedFor === undefined ? {} : { 'x-forwarded-for': c.forwardedFor }),
       ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }),
     },
     body: c.body,
