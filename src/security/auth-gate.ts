@@ -1,10 +1,11 @@
 // The one place a request's key is checked, for HTTP (before its body is read) and WebSocket (at connection_init).
 // A key the cache knows costs nothing; a key it does not know costs a database look-up, so those are counted per
 // client address first: made-up keys never repeat, so no cache can stop a flood of them, but this limit does. A
-// look-up that finds a good key is given back, so the limit counts failures only.
+// look-up that finds a good key is given back, so the limit counts failures only; callers joining a look-up already
+// under way (a crowd reconnecting with one key) cost nothing, so they count nothing.
 import type { Principal } from '../auth/keys.js';
 import { bearerKey } from '../auth/keys.js';
-import type { ApiKeyService } from '../auth/service.js';
+import type { ApiKeyService, LookupGuard } from '../auth/service.js';
 import { DomainError } from '../errors.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -28,24 +29,23 @@ export class AuthGate {
   ): Promise<Principal> {
     const key = bearerKey(authorization);
     if (!key) throw new DomainError('UNAUTHENTICATED', MISSING_KEY_MESSAGE);
-    const remembered = this.apiKeys.remembered(key);
-    if (remembered) return remembered;
-    if (remembered === null) throw unknownKey();
-    const waitMs = (await this.failures?.consume(address)) ?? null;
-    if (waitMs !== null) {
-      throw new DomainError(
-        'RATE_LIMITED',
-        `too many unknown API keys from this address; retry in ${Math.ceil(waitMs / 1000)} s`,
-        { retryAfterMs: waitMs },
-      );
-    }
-    const principal = await this.apiKeys.authenticate(key, requestId);
-    if (!principal) throw unknownKey();
-    await this.failures?.refund(address);
+    const { failures } = this;
+    const guard: LookupGuard | undefined = failures
+      ? {
+          async before() {
+            const waitMs = await failures.consume(address);
+            if (waitMs === null) return;
+            throw new DomainError(
+              'RATE_LIMITED',
+              `too many unknown API keys from this address; retry in ${Math.ceil(waitMs / 1000)} s`,
+              { retryAfterMs: waitMs },
+            );
+          },
+          found: () => failures.refund(address),
+        }
+      : undefined;
+    const principal = await this.apiKeys.authenticate(key, requestId, guard);
+    if (!principal) throw new DomainError('UNAUTHENTICATED', 'the API key is unknown or revoked');
     return principal;
   }
-}
-
-function unknownKey(): DomainError {
-  return new DomainError('UNAUTHENTICATED', 'the API key is unknown or revoked');
 }

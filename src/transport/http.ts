@@ -244,9 +244,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
   async function operations(req: IncomingMessage, res: ServerResponse, onMetricsPort: boolean): Promise<boolean> {
     if (req.method !== 'GET') return false;
     const path = (req.url ?? '/').split('?')[0];
-    const details = mayReadInternals(req, onMetricsPort);
-    if (path === '/health') await health(res, false, details);
-    else if (path === '/ready') await health(res, true, details);
+    if (path === '/health') await health(res, false, mayReadInternals(req, onMetricsPort));
+    else if (path === '/ready') await health(res, true, mayReadInternals(req, onMetricsPort));
     else if (path !== '/metrics') return false;
     else if (onMetricsPort || config.METRICS_PORT === undefined) await metricsText(req, res, onMetricsPort);
     else {
