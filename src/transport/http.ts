@@ -276,7 +276,14 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
       }
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
-      const body = await readBodyWithin(req, config.MAX_BODY_BYTES);
+      let body: Buffer | null;
+      try {
+        body = await readBodyWithin(req, config.MAX_BODY_BYTES);
+      } catch (error) {
+        // The client went, or node cut it off past HTTP_REQUEST_TIMEOUT_MS (answering 408): nobody to answer.
+        if (req.destroyed) return;
+        throw error;
+      }
       if (!body) return refuseBody(res, config.MAX_BODY_BYTES);
       const handedOn = bodyForYoga(body, req.headers['content-type']);
       if (handedOn === null) return refuseInvalidJson(res);
