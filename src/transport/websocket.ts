@@ -91,8 +91,9 @@ function canonical(document: DocumentNode): string {
 }
 
 /** Refuses an upgrade with an HTTP answer, so the client learns why (a WebSocket is never opened). */
-function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ errors: [{ message, extensions: { code: 'RATE_LIMITED' } }] });
+function refuseUpgrade(socket: Duplex, status: 400 | 429, message: string, headers: Record<string, string> = {}): void {
+  const code = status === 429 ? 'RATE_LIMITED' : 'BAD_USER_INPUT';
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   const lines = [
     `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}`,
     'connection: close',
