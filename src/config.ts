@@ -1,10 +1,14 @@
 // The only reader of process.env: every setting is parsed and validated once, with its default beside it.
 import { z } from 'zod';
+import { parseTrustedProxies } from './security/client-address.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number) => z.coerce.number().int().min(min);
 
 const schema = z.object({
+  /** `production` switches off by default what helps developers and strangers alike: introspection, GraphiQL,
+   *  cross-origin access, and /metrics and /health details without METRICS_TOKEN. */
+  NODE_ENV: z.string().optional(),
   PORT: int(0).default(4000),
   HOST: z.string().default('0.0.0.0'),
   /** Postgres; when unset the server runs on embedded PGlite in DATA_DIR. */
@@ -104,8 +108,49 @@ const schema = z.object({
   MAX_QUERY_ALIASES: int(0).default(20),
   /** Most lexical tokens in one document, so parsing itself is bounded (send big inputs as variables). */
   MAX_QUERY_TOKENS: int(10).default(5_000),
-  /** Whether `__schema`/`__type` may be queried (GraphiQL needs it; switch it off where clients are untrusted). */
-  INTROSPECTION: bool.default(true),
+  /** Whether `__schema`/`__type` may be queried (GraphiQL needs it). Unset: off in production, on elsewhere. */
+  INTROSPECTION: bool.optional(),
+  /** Whether a browser's GET /graphql gets GraphiQL. Unset: off in production, on elsewhere. */
+  GRAPHIQL: bool.optional(),
+  /**
+   * Origins allowed to call /graphql from a browser, comma-separated (`https://app.example.com`), or `*` for any.
+   * Unset: none in production, any elsewhere. WebSocket is not bound by it: keys travel in connection_init, never
+   * as cookies, so another site's page cannot borrow a user's credentials.
+   */
+  CORS_ORIGINS: z.string().optional(),
+  /** Bearer token that /metrics and /health's details require (16+ characters). */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** A port of its own for /metrics (and /health, /ready), on HOST; /metrics then leaves PORT. */
+  METRICS_PORT: int(0).optional(),
+
+  // Before authentication (src/security/client-address.ts, auth-gate.ts): what a client without a key can hold.
+  /**
+   * Proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`); the client is
+   * the right-most hop that is not one of them. Empty: the TCP peer is the client.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const { entries, invalid } = parseTrustedProxies(text);
+      if (invalid.length > 0)
+        ctx.addIssue({ code: 'custom', message: `not an address or CIDR: ${invalid.join(', ')}` });
+      return entries;
+    }),
+  /** Time a client gets to send a request's headers (node's headersTimeout); past it, 408 and the socket closes. */
+  HTTP_HEADERS_TIMEOUT_MS: int(1_000).default(10_000),
+  /** Time a client gets to send a whole request, body included (node's requestTimeout); past it, 408. */
+  HTTP_REQUEST_TIMEOUT_MS: int(1_000).default(30_000),
+  /** WebSockets one address may hold open before its connection_init is accepted; past it, 429 on upgrade. */
+  MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS: int(1).default(50),
+  /** WebSocket upgrades one address may make per minute; past it, 429 on upgrade. 0 switches the limit off. */
+  WS_CONNECTS_PER_ADDRESS_PER_MINUTE: int(0).default(600),
+  /**
+   * Keys from one address per minute that are not in the key cache and turn out unknown; past it, keys from that
+   * address not already cached are refused (RATE_LIMITED, 1013 on WebSocket) without asking the database.
+   * 0 switches the limit off.
+   */
+  AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: int(0).default(60),
   /** Largest HTTP request body and WebSocket message, in bytes (a full batch of maximal events needs more). */
   MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
   /** Operations one WebSocket connection may have running at once. */
@@ -141,10 +186,21 @@ const schema = z.object({
   MAX_EVENT_DEPTH: int(1).default(32),
 });
 
-export type Config = z.infer<typeof schema>;
+/** Defaults that depend on NODE_ENV: what strangers could use is off in production unless asked for. */
+const withExposureDefaults = schema.transform((config) => {
+  const production = config.NODE_ENV === 'production';
+  return {
+    ...config,
+    INTROSPECTION: config.INTROSPECTION ?? !production,
+    GRAPHIQL: config.GRAPHIQL ?? !production,
+    CORS_ORIGINS: config.CORS_ORIGINS ?? (production ? '' : '*'),
+  };
+});
+
+export type Config = z.infer<typeof withExposureDefaults>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = withExposureDefaults.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);

@@ -148,8 +148,8 @@ describe('GraphQL operations on /metrics', () => {
     expect(grown).toEqual([3, 1, 2, 2, 1]);
   });
 
-  it('should count UNAUTHENTICATED for an operation without a key', async () => {
-    const grown = await growth([[ERRORS, { code: 'UNAUTHENTICATED', type: 'query' }]], async () => {
+  it('should count UNAUTHENTICATED for an operation without a key (refused before its body, so of unknown type)', async () => {
+    const grown = await growth([[ERRORS, { code: 'UNAUTHENTICATED', type: 'unknown' }]], async () => {
       const anonymous = await gql(server.url, AGGREGATE, { metric: 'counted', window: 'M1' });
       expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     });

@@ -86,6 +86,9 @@ interface Case {
   method?: string;
   /** Sent with the admin key: admin-only operations. */
   admin?: boolean;
+  /** Instead of the viewer's (or the admin's) key. */
+  authorization?: string;
+  forwardedFor?: string;
 }
 
 function httpCases(): Case[] {
@@ -201,6 +204,26 @@ function httpCases(): Case[] {
     ]);
     cases.push({ body: json({ query: CREATE_KEY, variables }), admin: true });
   }
+  // Keys that are no keys: refused before the body is read (and, past the per-address limit, without a look-up).
+  for (let i = 0; i < 60; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      authorization: pick([
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        'bearer a b',
+        `Bearer jds_${randomBytes(16).toString('hex')}`,
+        `Bearer ${'k'.repeat(8_000)}`,
+        `Bearer ${randomBytes(24).toString('base64')}`,
+      ]),
+    });
+  for (let i = 0; i < 40; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      forwardedFor: pick(['', ',,,', 'unknown', '999.1.1.1', '::ffff:', `${'1.2.3.4, '.repeat(500)}x`, '[::1]:80']),
+    });
   return cases;
 }
 
@@ -208,7 +231,8 @@ async function send(c: Case) {
   const res = await fetch(server.url, {
     method: c.method ?? 'POST',
     headers: {
-      authorization: `Bearer ${c.admin ? server.adminKey : viewerKey}`,
+      authorization: c.authorization ?? `Bearer ${c.admin ? server.adminKey : viewerKey}`,
+      ...(c.forwardedFor === undefined ? {} : { 'x-forwarded-for': c.forwardedFor }),
       ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }),
     },
     body: c.body,

@@ -60,6 +60,7 @@ type Documents = {
     "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": typeof types.AlertRuleWebhookUrlsDocument,
     "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": typeof types.AlertRuleEmailsDocument,
     "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": typeof types.InsightsDocument,
+    "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeEdgeKeyDocument,
     "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DeepEventsDocument,
     "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": typeof types.PublishTwoAnomaliesDocument,
     "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": typeof types.PublishAnomalyWithIdDocument,
@@ -125,6 +126,7 @@ const documents: Documents = {
     "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": types.AlertRuleWebhookUrlsDocument,
     "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": types.AlertRuleEmailsDocument,
     "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": types.InsightsDocument,
+    "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeEdgeKeyDocument,
     "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DeepEventsDocument,
     "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": types.PublishTwoAnomaliesDocument,
     "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": types.PublishAnomalyWithIdDocument,
@@ -342,6 +344,10 @@ export function graphql(source: "\n  query AlertRuleEmails {\n    alertRules {\n
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    "): (typeof documents)["\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"): (typeof documents)["\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
