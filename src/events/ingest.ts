@@ -67,10 +67,11 @@ export class Ingestion {
   private async store(inputs: PublishEventInput[], internal: boolean): Promise<PublishResult> {
     const { store, bus, limits, logger, nudgeLocal, maxQueued } = this.options;
     const now = this.options.now?.() ?? Date.now();
-    const validation = validateBatch(inputs, now, limits);
+    const validation = validateBatch(inputs, now, limits, internal ? 'server' : 'client');
     if (!validation.ok) {
-      const where = validation.index === null ? '' : `event ${validation.index}: `;
-      throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
+      const { index, metric } = validation;
+      const where = index === null ? '' : `event ${index}: `;
+      throw badInput(`${where}${validation.problem}; nothing was stored`, metric ? { index, metric } : { index });
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {
