@@ -164,8 +164,8 @@ const schema = z.object({
   MAX_NEW_SERIES_PER_MINUTE: int(0).default(1_000),
   /** Most live series (metric names with samples in the last 24 h) in the whole deployment. */
   MAX_SERIES: int(1).default(10_000),
-  /** Largest `first` of `metricNames`, and its default. */
-  METRIC_NAMES_PAGE_SIZE: int(1).default(1_000),
+  /** Largest `first` of `metricNames` (whose default is 1,000): names are paged like every other list. */
+  MAX_METRIC_NAMES_PAGE: int(1).default(1_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -10,6 +10,7 @@
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
+import type { SeriesRegistry } from './aggregation/series.js';
 import { MetricService } from './aggregation/service.js';
 import type { AggregateStore } from './aggregation/types.js';
 import { AlertEngine } from './alerts/engine.js';
@@ -50,6 +51,8 @@ export interface SharedRuntime {
   redis: Redis | null;
   eventStore: EventStore;
   aggregates: AggregateStore;
+  /** The live series and each key's budget for new ones: the aggregate store, asked at publish. */
+  series: SeriesRegistry;
   alertStore: AlertStore;
   apiKeyStore: ApiKeyStore;
   /** Commits events: publishing on the serving side, alert firings on the processing side. */
@@ -149,8 +152,9 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const bus = config.REDIS_URL
     ? createRedisBus({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })
     : createMemoryBus();
-  const aggregates: AggregateStore = redis
-    ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX })
+  // The aggregate store is also the registry of live series, which publishing asks (series.ts).
+  const aggregates = redis
+    ? new RedisAggregateStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, readChunk: config.AGGREGATE_READ_CHUNK })
     : new MemoryAggregateStore();
   return {
     config,
@@ -160,6 +164,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     redis,
     eventStore: new EventStore(db),
     aggregates,
+    series: aggregates,
     alertStore: createAlertStore(db.prisma, { maxReplay: config.MAX_PAGE_SIZE }),
     apiKeyStore: new ApiKeyStore(db.prisma),
     async close() {
@@ -171,13 +176,21 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   };
 }
 
-function createIngestion({ config, eventStore, bus, logger }: Shared, metrics: Metrics, nudgeLocal: () => void) {
+function createIngestion(
+  { config, eventStore, bus, logger, series }: Shared,
+  metrics: Metrics,
+  nudgeLocal: () => void,
+) {
   return new Ingestion({
     store: eventStore,
     bus,
     logger,
     limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
+    series: {
+      registry: series,
+      limits: { maxNewPerMinute: config.MAX_NEW_SERIES_PER_MINUTE, maxSeries: config.MAX_SERIES },
+    },
     nudgeLocal,
     hooks: {
       onPublished: ({ accepted, duplicates }) => {
@@ -274,7 +287,7 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
-    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxPairs: config.MAX_AGGREGATE_PAIRS }),
+    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxNamesPage: config.MAX_METRIC_NAMES_PAGE }),
   };
   return {
     services,

@@ -51,14 +51,17 @@ function positionOf([, time, digits]: RegExpExecArray): { timestamp: Date; seq: 
 export class EventService {
   constructor(private readonly options: EventServiceOptions) {}
 
-  /** Validates the whole batch, then stores it in one statement; resolves once it is committed. */
-  publish(inputs: PublishEventInput[]): Promise<PublishResult> {
-    return this.options.ingestion.publish(inputs);
+  /**
+   * Validates the whole batch, then stores it in one statement; resolves once it is committed. `owner` (the API key)
+   * is charged for the new series the batch starts.
+   */
+  publish(inputs: PublishEventInput[], owner: string): Promise<PublishResult> {
+    return this.options.ingestion.publish(inputs, { owner });
   }
 
   /** Publishes one event and answers it as stored (a repeated id answers the event stored first). */
-  async publishOne(input: PublishEventInput): Promise<StoredEvent> {
-    const { ids } = await this.publish([input]);
+  async publishOne(input: PublishEventInput, owner: string): Promise<StoredEvent> {
+    const { ids } = await this.publish([input], owner);
     const [event] = await this.options.store.findByIds(ids);
     if (!event) throw new Error(`event ${ids[0]} was acknowledged but cannot be read back`);
     return event;

@@ -1,8 +1,10 @@
 // Event, its history connection, publishing, and the eventPublished subscription.
+import type { Principal } from '../auth/keys.js';
 import { builder } from '../builder.js';
 import type { EventType, StoredEvent } from '../events/model.js';
 import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import { connectionType } from './pagination.js';
+import { pageRows, readCost } from './read-cost.js';
 import { shared } from './sharing.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
@@ -24,6 +26,7 @@ builder.queryFields((t) => ({
     type: EventConnection,
     description: 'Event history, newest first (by timestamp, then arrival).',
     authScopes: { viewer: true },
+    extensions: readCost({ rows: pageRows }),
     args: {
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),
@@ -70,18 +73,25 @@ function toInput(input: { id?: string | number | null; type: EventType; timestam
   };
 }
 
+/** Whom a publish is charged to: the API key (the field's scope makes sure there is one). */
+function ownerOf(principal: Principal | null): string {
+  return principal?.keyId ?? 'anonymous';
+}
+
 builder.mutationFields((t) => ({
   publishEvent: t.field({
     type: EventRef,
     authScopes: { publisher: true },
     args: { input: t.arg({ type: PublishEventInput, required: true }) },
-    resolve: (_root, { input }, { services }) => services.events.publishOne(toInput(input)),
+    resolve: (_root, { input }, { services, principal }) =>
+      services.events.publishOne(toInput(input), ownerOf(principal)),
   }),
   publishEvents: t.field({
     type: PublishEventsPayload,
     authScopes: { publisher: true },
     args: { inputs: t.arg({ type: [PublishEventInput], required: true }) },
-    resolve: (_root, { inputs }, { services }) => services.events.publish(inputs.map(toInput)),
+    resolve: (_root, { inputs }, { services, principal }) =>
+      services.events.publish(inputs.map(toInput), ownerOf(principal)),
   }),
 }));
 

@@ -17,6 +17,7 @@ import { schema } from '../schema/index.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../security/body-limit.js';
 import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
+import { readBudgetPlugin } from '../security/read-budget.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
 
@@ -56,6 +57,7 @@ export function createYogaServer({ config, logger, services, rateLimit }: YogaSe
     maskedErrors: { maskError },
     plugins: [
       ...limitPlugins(config),
+      readBudgetPlugin(config),
       ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
       {
         // yoga answers validation errors without masking them; they get the contract's codes here.

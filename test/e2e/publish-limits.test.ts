@@ -6,7 +6,7 @@ import { configWith } from '../../src/config.js';
 import { encodeCursor } from '../../src/pagination.js';
 import type { PublishEventInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
-import { gql, gqlOk, processed, startServer, type TestServer } from '../helpers/app.js';
+import { gql, gqlOk, processed, sleep, startServer, type TestServer } from '../helpers/app.js';
 import { CREATE_API_KEY, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
@@ -15,6 +15,9 @@ let database: TestDatabase;
 let uncappedDatabase: TestDatabase;
 let server: TestServer; // the defaults
 let uncapped: TestServer; // MAX_METRIC_MAGNITUDE at the largest double: only saturation keeps statistics finite
+let small: TestServer; // small cardinality limits
+let smallDatabase: TestDatabase;
+const smallPrefix = redisKeyPrefix();
 let publisherKey: string;
 const prefix = redisKeyPrefix();
 const uncappedPrefix = redisKeyPrefix();
@@ -28,6 +31,12 @@ beforeAll(async () => {
     redisKeyPrefix: uncappedPrefix,
     config: { MAX_METRIC_MAGNITUDE: Number.MAX_VALUE },
   });
+  smallDatabase = await createTestDatabase();
+  small = await startServer({
+    databaseUrl: smallDatabase.url,
+    redisKeyPrefix: smallPrefix,
+    config: { MAX_METRICS_PER_EVENT: 5, MAX_NEW_SERIES_PER_MINUTE: 8, MAX_SERIES: 12, MAX_METRIC_NAMES_PAGE: 5 },
+  });
   publisherKey = (await gqlOk(server.url, CREATE_API_KEY, { name: 'publisher', role: 'PUBLISHER' }, server.adminKey))
     .createApiKey.key;
 });
@@ -35,6 +44,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   await uncapped?.stop();
+  await small?.stop();
+  await smallDatabase?.drop();
+  await deleteRedisKeys(smallPrefix);
   await database?.drop();
   await uncappedDatabase?.drop();
   await deleteRedisKeys(prefix);
@@ -139,6 +151,92 @@ describe('values and reserved names', () => {
       expect(aggregate.count).toBe(2);
       for (const value of [aggregate.sum, aggregate.avg, aggregate.stddev]) expect(Number.isFinite(value)).toBe(true);
     }
+  });
+});
+
+const METRIC_NAMES = graphql(`
+  query MetricNamesPage($first: Int, $after: String) {
+    metricNames(first: $first, after: $after)
+  }
+`);
+
+/** One event per name, each a COMPETITIVE_UPDATE carrying that metric. */
+const eventsNaming = (names: string[]): PublishEventInput[] =>
+  names.map((name) => ({ type: 'COMPETITIVE_UPDATE', data: { metrics: { [name]: 1 } } }));
+
+describe('cardinality', () => {
+  it('should refuse the 50 × 1,000 new names of one request, storing nothing and starting no series', async () => {
+    const namesBefore = (await gqlOk(server.url, METRIC_NAMES, {}, server.adminKey)).metricNames;
+    const wide = (event: number, count: number): PublishEventInput => ({
+      type: 'BENCHMARK_COMPLETED',
+      data: { metrics: Object.fromEntries(Array.from({ length: count }, (_, i) => [`wide_${event}_${i}`, i])) },
+    });
+    const perEvent = await gql(
+      server.url,
+      PUBLISH_EVENTS,
+      { inputs: Array.from({ length: 50 }, (_, e) => wide(e, 1_000)) },
+      publisherKey,
+    );
+    expect(perEvent.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', index: 0, metric: 'wide_0_100' });
+    expect(perEvent.errors?.[0]?.message).toMatch(/data.metrics has 1000 entries, more than the limit of 100/);
+    // Within the per-event limit, 50 × 100 new names are past the key's 1,000 a minute.
+    const perMinute = await gql(
+      server.url,
+      PUBLISH_EVENTS,
+      { inputs: Array.from({ length: 50 }, (_, e) => wide(e, 100)) },
+      publisherKey,
+    );
+    expect(perMinute.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      index: 10,
+      metric: 'wide_10_0',
+      limit: 'MAX_NEW_SERIES_PER_MINUTE',
+    });
+    await processed(server);
+    expect((await gqlOk(server.url, METRIC_NAMES, {}, server.adminKey)).metricNames).toEqual(namesBefore);
+  });
+
+  it('should refuse new series past MAX_NEW_SERIES_PER_MINUTE per key and past MAX_SERIES in all', async () => {
+    const keyOf = async (name: string) =>
+      (await gqlOk(small.url, CREATE_API_KEY, { name, role: 'PUBLISHER' }, small.adminKey)).createApiKey.key;
+    const [first, second] = [await keyOf('first'), await keyOf('second')];
+    // The budgets are per minute of the clock: start early in one, so the test runs inside it.
+    const leftOfMinute = 60_000 - (Date.now() % 60_000);
+    if (leftOfMinute < 10_000) await sleep(leftOfMinute);
+    const publish = (names: string[], key: string) =>
+      gql(small.url, PUBLISH_EVENTS, { inputs: eventsNaming(names) }, key);
+    expect((await publish(['a1', 'a2', 'a3', 'a4', 'a5'], first)).errors).toBeUndefined();
+    // Known names are free; four new ones are one too many for the first key this minute (5 + 4 > 8).
+    const overMinute = await publish(['a1', 'b1', 'b2', 'b3', 'b4'], first);
+    expect(overMinute.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      index: 4,
+      metric: 'b4',
+      limit: 'MAX_NEW_SERIES_PER_MINUTE',
+    });
+    expect(overMinute.errors?.[0]?.extensions?.retryAfterMs).toBeGreaterThan(0);
+    expect(overMinute.errors?.[0]?.message).toMatch(/^event 4: metric "b4" would start a new series past/);
+    // The second key has a budget of its own, until 12 series are live in all (the server's events_received is one).
+    expect((await publish(['c1', 'c2', 'c3', 'c4', 'c5', 'c6'], second)).errors).toBeUndefined();
+    const overTotal = await publish(['a2', 'd1'], second);
+    expect(overTotal.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      index: 1,
+      metric: 'd1',
+      limit: 'MAX_SERIES',
+    });
+    await processed(small);
+    const names = (await gqlOk(small.url, METRIC_NAMES, {}, small.adminKey)).metricNames;
+    expect(names).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    // Paged: MAX_METRIC_NAMES_PAGE (5) at a time, each page after the last name of the one before.
+    const rest = (await gqlOk(small.url, METRIC_NAMES, { after: 'a5' }, small.adminKey)).metricNames;
+    expect(rest).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
+    expect((await gqlOk(small.url, METRIC_NAMES, { first: 2, after: 'c5' }, small.adminKey)).metricNames).toEqual([
+      'c6',
+      'events_received',
+    ]);
+    const tooMany = await gql(small.url, METRIC_NAMES, { first: 6 }, small.adminKey);
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
 
