@@ -97,7 +97,8 @@ export function readBudgetPlugin(config: BudgetConfig): Plugin {
   const check = (args: ExecutionArgs) => {
     const spent = operationReads(args.schema, args.document, args.operationName, args.variableValues);
     const over = spent && overBudget(spent, config);
-    return over && { errors: [graphQLError('BAD_USER_INPUT', over.message, { limit: over.limit })] };
+    // 400 as for graphql-armor's refusals: the request itself is at fault, and nothing ran.
+    return over && { errors: [graphQLError('BAD_USER_INPUT', over.message, { limit: over.limit }, { status: 400 })] };
   };
   return {
     onExecute({ args, setResultAndStopExecution }) {
