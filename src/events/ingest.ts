@@ -87,7 +87,6 @@ export class Ingestion {
       throw badInput(`${where}${validation.problem}; nothing was stored`, metric ? { index, metric } : { index });
     }
     const { events } = validation;
-    if (!internal) await this.admitSeries(events, owner, now);
     if (!internal && this.queued + events.length > maxQueued) {
       throw new DomainError(
         'OVERLOADED',
@@ -98,17 +97,20 @@ export class Ingestion {
       );
     }
     let accepted: number;
+    // Queued from here, the series check included, so publishes waiting on it count against the bound too.
     this.queued += events.length;
     try {
-      accepted = await store.insertBatch(events, new Date(now));
-    } catch (error) {
-      // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
-      const refused = sqlErrorOf(error);
-      if (refused?.code.startsWith('22')) {
-        throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
-      }
-      logger.error({ err: error }, 'event store write failed');
-      throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+      // Admitted series count as live from here on, even if the commit then fails: a retry finds them admitted.
+      if (!internal) await this.admitSeries(events, owner, now);
+      accepted = await store.insertBatch(events, new Date(now)).catch((error) => {
+        // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
+        const refused = sqlErrorOf(error);
+        if (refused?.code.startsWith('22')) {
+          throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
+        }
+        logger.error({ err: error }, 'event store write failed');
+        throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+      });
     } finally {
       this.queued -= events.length;
     }
