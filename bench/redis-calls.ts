@@ -18,8 +18,10 @@ const config = configWith({});
 const FILL_METRICS = 100; // × 5 windows = 500 pairs, the default MAX_AGGREGATE_PAIRS
 const FILL_EVERY_MS = 30_000; // one sample per metric every 30 s over the last 24 h: every bucket of every window
 const READ_WINDOWS = WINDOW_SIZES.slice(0, 5);
-const READ_REPEATS = 5;
+const READ_REPEATS = 3;
+const READ_CHUNKS = [50, 20, 10, 5];
 const APPLY_BATCHES = [5_000, 2_000, 1_000, 500];
+const HEAVY_BATCHES = [500, 100];
 const APPLY_REPEATS = 3;
 const HEAVY_METRICS_PER_EVENT = 20;
 const HEAVY_NAME_POOL = 1_000;
@@ -76,7 +78,6 @@ async function main() {
     const now = Date.now();
     const keyPrefix = 'bench:';
     const whole = new RedisAggregateStore({ redis, keyPrefix, readChunk: 1_000_000 });
-    const chunked = new RedisAggregateStore({ redis, keyPrefix, readChunk: config.AGGREGATE_READ_CHUNK });
 
     // State to read: FILL_METRICS metrics with samples over the last 24 h, values spread over three decades.
     const fill: MetricSample[] = [];
@@ -91,11 +92,23 @@ async function main() {
     const queries = Array.from({ length: FILL_METRICS }, (_, m) => `fill_${m}`).flatMap((metric) =>
       READ_WINDOWS.map((window) => ({ metric, window })),
     );
-    const oneCall: number[] = [];
-    const chunkCalls: number[] = [];
-    for (let r = 0; r < READ_REPEATS; r++) {
-      oneCall.push(...(await scriptCalls(redis, () => whole.read(queries, Date.now()))));
-      chunkCalls.push(...(await scriptCalls(redis, () => chunked.read(queries, Date.now()))));
+    const readRows: string[] = [];
+    for (const [label, store] of [
+      ['one call', whole],
+      ...READ_CHUNKS.map(
+        (chunk) =>
+          [
+            `AGGREGATE_READ_CHUNK ${chunk}${chunk === config.AGGREGATE_READ_CHUNK ? ' (default)' : ''}`,
+            new RedisAggregateStore({ redis, keyPrefix, readChunk: chunk }),
+          ] as const,
+      ),
+    ] as const) {
+      const calls: number[] = [];
+      for (let r = 0; r < READ_REPEATS; r++)
+        calls.push(...(await scriptCalls(redis, () => store.read(queries, Date.now()))));
+      readRows.push(
+        `| \`aggregates\` read at the budget, ${label} | ${queries.length} pairs (${FILL_METRICS} metrics × ${READ_WINDOWS.length} windows), ${READ_REPEATS} reads | ${describeMs(calls)} |`,
+      );
     }
 
     // Series admission: a batch naming 10 live series, and one naming MAX_SERIES new ones (the most it can).
@@ -120,6 +133,27 @@ async function main() {
         timestamp: Date.now(),
         data: { metric_name: `bench_metric_${i % 10}`, value: i % 997 },
       }));
+    // As the aggregation benchmark's stream: mixed types, 12 metrics, event times over the last 3 minutes.
+    const mixedEvents = (count: number): SampledEvent[] =>
+      Array.from({ length: count }, (): SampledEvent => {
+        const timestamp = Date.now() - Math.floor(next() * 3 * 60_000);
+        const kind = next();
+        if (kind < 0.6) {
+          const metric = ['api_response_time', 'cpu_usage', 'memory_usage', 'error_rate', 'queue_depth'][
+            Math.floor(next() * 5)
+          ];
+          return { type: 'PERFORMANCE_METRIC', timestamp, data: { metric_name: metric, value: 10 ** (3 * next()) } };
+        }
+        if (kind < 0.8) {
+          const metrics = { duration_ms: 10 ** (4 * next()), throughput: 1_000 * next(), score: 100 * next() };
+          return { type: 'BENCHMARK_COMPLETED', timestamp, data: { success: next() < 0.9, metrics } };
+        }
+        if (kind < 0.95) {
+          const metrics = { competitive_parity: next(), price_index: 100 * next() };
+          return { type: 'COMPETITIVE_UPDATE', timestamp, data: { metrics } };
+        }
+        return { type: 'ANOMALY_DETECTED', timestamp, data: {} };
+      });
     const heavyEvents = (count: number): SampledEvent[] =>
       Array.from({ length: count }, () => ({
         type: 'COMPETITIVE_UPDATE',
@@ -136,12 +170,13 @@ async function main() {
     const applyRows: string[] = [];
     for (const [name, make] of [
       ['pipeline mix (10 metrics, 1 sample + events_received per event)', pipelineEvents],
+      ['mixed types, 12 metrics, event times over the last 3 min', mixedEvents],
       [
         `heavy (${HEAVY_METRICS_PER_EVENT} metrics per event from ${integer(HEAVY_NAME_POOL)} names, last 5 min)`,
         heavyEvents,
       ],
     ] as const) {
-      for (const size of APPLY_BATCHES) {
+      for (const size of make === heavyEvents ? HEAVY_BATCHES : APPLY_BATCHES) {
         const calls: number[] = [];
         for (let r = 0; r < APPLY_REPEATS; r++) {
           const samples = samplesOf(make(size));
@@ -161,8 +196,7 @@ async function main() {
       '',
       '| call | what | time holding Redis |',
       '| --- | --- | --: |',
-      `| \`aggregates\` read at the budget, one call | ${queries.length} pairs (${FILL_METRICS} metrics × ${READ_WINDOWS.length} windows), ${READ_REPEATS} reads | ${describeMs(oneCall)} |`,
-      `| the same, split (AGGREGATE_READ_CHUNK ${config.AGGREGATE_READ_CHUNK}) | ${queries.length} pairs, ${READ_REPEATS} reads | ${describeMs(chunkCalls)} |`,
+      ...readRows,
       `| series admission at publish | a batch naming 10 live series | ${describeMs(admitKnown)} |`,
       `| series admission at publish | a batch naming MAX_SERIES (${integer(config.MAX_SERIES)}) new series, the most a batch may | ${describeMs(admitFresh)} |`,
       '',

@@ -40,10 +40,14 @@ const schema = z.object({
   /** Largest `first` of a history page. */
   MAX_PAGE_SIZE: int(1).default(500),
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
-   *  processor batches must fit: the default is twice the largest). */
+   *  processor batches must fit: the default is ten default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
-  /** Events the stream processor takes from the outbox at a time. */
-  PROCESSOR_BATCH_SIZE: int(1).default(5_000),
+  /**
+   * Events the stream processor takes from the outbox at a time. Each batch is applied to Redis in one atomic call,
+   * which blocks Redis while it runs: 1,000 events of a realistic mix take about 10-25 ms there (5,000 took over
+   * 100 ms; `npm run bench:redis-calls`).
+   */
+  PROCESSOR_BATCH_SIZE: int(1).default(1_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
   /** Lifetime of the stream processor's lease; renewed at a third of it. */
@@ -61,9 +65,10 @@ const schema = z.object({
   MAX_ROWS_PER_REQUEST: int(1).default(2_000),
   /**
    * Metric × window pairs read per Redis call: a call blocks Redis while it runs, so a large read is split into
-   * calls of this many pairs (60 bucket reads each); 50 pairs take a few ms.
+   * calls of this many pairs (60 bucket reads each): 10 pairs of full 24 h windows take a few ms
+   * (`npm run bench:redis-calls`).
    */
-  AGGREGATE_READ_CHUNK: int(1).default(50),
+  AGGREGATE_READ_CHUNK: int(1).default(10),
   /** How often live metric views are re-read without a change notice, as windows slide. */
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */

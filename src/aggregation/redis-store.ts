@@ -212,7 +212,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     clock = Date.now,
     retentionGraceMs = 60_000, // one minute
     scanCount = 1_000, // keys per SCAN step: each step is short, so a rebuild never stalls Redis
-    readChunk = 50, // queries per read call: 3,000 bucket reads, a few ms
+    readChunk = 10, // queries per read call: 600 bucket reads, a few ms (AGGREGATE_READ_CHUNK)
   }: RedisAggregateStoreOptions) {
     this.redis = redis;
     this.keyPrefix = keyPrefix;
