@@ -138,7 +138,8 @@ return results
 `;
 
 // KEYS: names, the owner's counter of new series this minute.
-// ARGV: names cutoff, most new per minute, most live series, counter lifetime (ms), then (metric, newest) per name.
+// ARGV: names cutoff, most new per minute, most live series, counter lifetime (ms), then (metric, newest) per name
+//       that a read just before found new (the script checks again: another batch may have admitted it since).
 // Returns { 'OK', new } or { limit, the first metric past it, new, used } (used: this minute's count or live names).
 // Admitted names enter the names set at once, so the next batch counts them as live, not new.
 const ADMIT_SCRIPT = `
@@ -291,17 +292,33 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     if (series.size === 0) return { ok: true, new: 0 };
     // Publishing goes on while Redis is away (the outbox holds the events); so does it without this check.
     if (this.redis.status !== 'ready') return { ok: 'unchecked' };
+    const cutoff = at - AGGREGATION_HORIZON_MS;
+    // Which names are new, read in slices (ZMSCORE, O(1) a name) so no call is long; a batch of known names, the
+    // usual case, costs this one call and no write.
+    const names = [...series.keys()];
+    const fresh: string[] = [];
+    for (let start = 0; start < names.length; start += this.scanCount) {
+      const slice = names.slice(start, start + this.scanCount);
+      const scores = await this.redis.zmscore(this.namesKey, ...slice);
+      slice.forEach((name, i) => {
+        const score = scores[i];
+        if (score == null || Number(score) <= cutoff) fresh.push(name);
+      });
+    }
+    if (fresh.length === 0) return { ok: true, new: 0 };
+    // One name past the budget is refused whatever the rest: the atomic call never needs more than that.
+    const candidates = fresh.slice(0, maxNewPerMinute + 1);
     const keys = [this.namesKey, `${this.keyPrefix}series:new:${owner}:${budgetMinute(at)}`];
-    const args: ScriptArg[] = [at - AGGREGATION_HORIZON_MS, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS];
-    for (const [metric, { newest }] of series) args.push(metric, newest);
+    const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS];
+    for (const metric of candidates) args.push(metric, (series.get(metric) as BatchSeries).newest);
     const [verdict, ...rest] = await this.commands.jackdawSeriesAdmit(keys.length, keys, args);
     if (verdict === 'OK') return { ok: true, new: Number(rest[0]) };
-    const [metric, fresh, used] = rest;
+    const [metric, admitted, used] = rest;
     return {
       ok: false,
       limit: verdict === 'MAX_SERIES' ? 'MAX_SERIES' : 'MAX_NEW_SERIES_PER_MINUTE',
       metric: String(metric),
-      new: Number(fresh),
+      new: Math.max(Number(admitted), fresh.length),
       used: Number(used),
     };
   }
