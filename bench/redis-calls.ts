@@ -229,6 +229,7 @@ async function main() {
       ...applyRows,
       '',
       'An apply costs by the distinct buckets it touches (metrics × the span of its event times), not by its events: with event times near arrival, the default batch holds Redis about 10 ms; events spread over minutes touch up to ~170 buckets per metric whatever the batch size, so there a smaller batch helps little, and only cutting batches by buckets (in the stream processor) would bound the call.',
+      '',
     ].join('\n');
     console.info(section);
     writeSection(HEADING, section);
