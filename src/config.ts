@@ -44,8 +44,8 @@ const schema = z.object({
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
   /**
    * Events the stream processor takes from the outbox at a time. Each batch is applied to Redis in one atomic call,
-   * which blocks Redis while it runs: 1,000 events of a realistic mix take about 10-25 ms there (5,000 took over
-   * 100 ms; `npm run bench:redis-calls`).
+   * which blocks Redis while it runs: 1,000 events with event times near arrival hold it about 10 ms (5,000 about
+   * 40 ms). Events spread over minutes cost more per call whatever the batch size (`npm run bench:redis-calls`).
    */
   PROCESSOR_BATCH_SIZE: int(1).default(1_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
