@@ -107,7 +107,7 @@ async function serve<R extends ServingRuntime>(
       points,
       durationSeconds: 60,
       redis: runtime.redis,
-      name: `${config.REDIS_KEY_PREFIX}${name}`,
+      name: `${runtime.redisKeyPrefix}${name}`,
     });
   const gate = new AuthGate(
     services.apiKeys,

@@ -46,17 +46,35 @@ const schema = z.object({
   /** Largest `first` of a history page. */
   MAX_PAGE_SIZE: int(1).default(500),
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
-   *  processor batches must fit: the default is twice the largest). */
+   *  processor batches must fit: the default is ten default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
-  /** Events the stream processor takes from the outbox at a time. */
-  PROCESSOR_BATCH_SIZE: int(1).default(5_000),
+  /**
+   * Events the stream processor takes from the outbox at a time. Each batch is applied to Redis in one atomic call,
+   * which blocks Redis while it runs: 1,000 events with event times near arrival hold it about 10 ms (5,000 about
+   * 40 ms). Events spread over minutes cost more per call whatever the batch size (`npm run bench:redis-calls`).
+   */
+  PROCESSOR_BATCH_SIZE: int(1).default(1_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
   /** Lifetime of the stream processor's lease; renewed at a third of it. */
   PROCESSOR_LEASE_MS: int(500).default(5_000),
 
-  /** Largest metrics × windows of one `aggregates` query. */
+  /**
+   * Most metric × window pairs one operation may read, over all its `aggregate`/`aggregates` fields and aliases
+   * (a pair reads 60 buckets). Checked before execution, from the arguments and the variables' values.
+   */
   MAX_AGGREGATE_PAIRS: int(1).default(500),
+  /**
+   * Most rows one operation may ask for, over all its list fields and aliases (`events`, `alerts` and `metricNames`
+   * count their `first`), from the arguments and the variables' values: four full history pages.
+   */
+  MAX_ROWS_PER_REQUEST: int(1).default(2_000),
+  /**
+   * Metric × window pairs read per Redis call: a call blocks Redis while it runs, so a large read is split into
+   * calls of this many pairs (60 bucket reads each): 10 pairs of full 24 h windows take a few ms
+   * (`npm run bench:redis-calls`).
+   */
+  AGGREGATE_READ_CHUNK: int(1).default(10),
   /** How often live metric views are re-read without a change notice, as windows slide. */
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
@@ -184,6 +202,26 @@ const schema = z.object({
   INGEST_QUEUE_SIZE: int(1).default(10_000),
   /** Deepest nesting of one event's `data` (objects and arrays). */
   MAX_EVENT_DEPTH: int(1).default(32),
+  /**
+   * How far in the past an event timestamp may be. Never under 24 h, the aggregation horizon: events up to a day
+   * late (a publisher's retry after an outage) must still be accepted. 30 days, as the history is kept.
+   */
+  MAX_EVENT_AGE_MS: int(24 * 60 * 60_000).default(30 * 24 * 60 * 60_000),
+  /**
+   * Largest magnitude of a metric value: far beyond any real measurement, and small enough that sums of a whole
+   * window stay finite (a sum reaches Number.MAX_VALUE only after 10^293 such values).
+   */
+  MAX_METRIC_MAGNITUDE: z.coerce.number().positive().max(Number.MAX_VALUE).default(1e15),
+
+  // Cardinality: every metric name is a series with 360 buckets in the aggregate store, kept for 24 h.
+  /** Most entries in one event's `data.metrics`. */
+  MAX_METRICS_PER_EVENT: int(1).default(100),
+  /** New series (metric names without samples in the last 24 h) one API key may start per minute. */
+  MAX_NEW_SERIES_PER_MINUTE: int(0).default(1_000),
+  /** Most live series (metric names with samples in the last 24 h) in the whole deployment. */
+  MAX_SERIES: int(1).default(10_000),
+  /** Largest `first` of `metricNames` (whose default is 1,000): names are paged like every other list. */
+  MAX_METRIC_NAMES_PAGE: int(1).default(1_000),
 });
 
 /** Defaults that depend on NODE_ENV: what strangers could use is off in production unless asked for. */

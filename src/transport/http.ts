@@ -22,6 +22,7 @@ import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../s
 import type { AddressResolver } from '../security/client-address.js';
 import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
+import { readBudgetPlugin } from '../security/read-budget.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
 
@@ -70,6 +71,7 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
       // First, so that it sees the results the plugins after it stop execution with.
       graphqlMetricsPlugin(metrics, schema),
       ...limitPlugins(config),
+      readBudgetPlugin(config),
       ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
       {
         // yoga answers validation errors without masking them; they get the contract's codes here.

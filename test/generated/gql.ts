@@ -51,6 +51,12 @@ type Documents = {
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": typeof types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": typeof types.DashboardDocument,
     "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.ClusterHistoryDocument,
+    "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n": typeof types.EventCountDocument,
+    "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n": typeof types.DashboardValuesDocument,
+    "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n": typeof types.HugeStatsDocument,
+    "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n": typeof types.MetricNamesPageDocument,
+    "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n": typeof types.PairsInAliasesDocument,
+    "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n": typeof types.RowsInAliasesDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": typeof types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeApiKeyDocument,
@@ -117,6 +123,12 @@ const documents: Documents = {
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": types.DashboardDocument,
     "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.ClusterHistoryDocument,
+    "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n": types.EventCountDocument,
+    "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n": types.DashboardValuesDocument,
+    "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n": types.HugeStatsDocument,
+    "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n": types.MetricNamesPageDocument,
+    "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n": types.PairsInAliasesDocument,
+    "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n": types.RowsInAliasesDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeApiKeyDocument,
@@ -308,6 +320,30 @@ export function graphql(source: "\n        subscription Dashboard {\n          d
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n"): (typeof documents)["\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n"): (typeof documents)["\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n"): (typeof documents)["\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n"): (typeof documents)["\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
