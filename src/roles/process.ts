@@ -13,7 +13,7 @@ export async function startProcessing(config: Config, logger: Logger): Promise<R
   const metrics = createMetrics('process');
   const runtime = await createProcessingRuntime(config, logger, metrics);
   try {
-    await ensureFirstAdmin(runtime.apiKeyStore, config.ADMIN_API_KEY);
+    await ensureFirstAdmin(runtime.apiKeyStore, { configuredKey: config.ADMIN_API_KEY, dataDir: config.DATA_DIR });
     await runtime.start();
   } catch (error) {
     await runtime.close().catch(() => {});

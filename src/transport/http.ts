@@ -19,6 +19,7 @@ import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
+import { createStatusPage } from './status-page.js';
 
 /** What the WebSocket side hands yoga for an operation: the socket's principal, authenticated once. */
 export interface ServerContext {
@@ -122,7 +123,9 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss, instanc
     );
   }
 
+  const statusPage = createStatusPage();
   return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await statusPage(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/health') return health(res, false);
     if (req.method === 'GET' && path === '/ready') return health(res, true);

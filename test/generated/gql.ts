@@ -57,6 +57,8 @@ type Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": typeof types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": typeof types.StatusPageAlertsDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": typeof types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": typeof types.PublishEventsDocument,
     "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": typeof types.AggregateStatsFragmentDoc,
@@ -108,6 +110,8 @@ const documents: Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": types.StatusPageAlertsDocument,
     "\n  mutation PublishEvent($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      type\n      timestamp\n      receivedAt\n      data\n    }\n  }\n": types.PublishEventDocument,
     "\n  mutation PublishEvents($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      accepted\n      duplicates\n      ids\n    }\n  }\n": types.PublishEventsDocument,
     "\n  fragment AggregateStats on MetricAggregate {\n    metric\n    window\n    count\n    sum\n    avg\n    min\n    max\n    stddev\n    p50\n    p95\n    p99\n  }\n": types.AggregateStatsFragmentDoc,
@@ -302,6 +306,14 @@ export function graphql(source: "\n      query SecretsHistory {\n        events(
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "): (typeof documents)["\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
