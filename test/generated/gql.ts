@@ -31,6 +31,9 @@ type Documents = {
     "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": typeof types.RuleAlertTriggeredDocument,
     "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": typeof types.AlertResolvedDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": typeof types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": typeof types.LatestEventIdDocument,
@@ -84,6 +87,9 @@ const documents: Documents = {
     "\n  subscription RuleAlertTriggered($ruleIds: [ID!], $after: ID) {\n    alertTriggered(ruleIds: $ruleIds, after: $after) {\n      id\n      ruleName\n      triggeredAt\n    }\n  }\n": types.RuleAlertTriggeredDocument,
     "\n  subscription AlertResolved($ruleIds: [ID!]) {\n    alertResolved(ruleIds: $ruleIds) {\n      id\n      status\n      resolvedAt\n    }\n  }\n": types.AlertResolvedDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": types.LatestEventIdDocument,
@@ -202,6 +208,18 @@ export function graphql(source: "\n  subscription AlertResolved($ruleIds: [ID!])
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"): (typeof documents)["\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"): (typeof documents)["\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
