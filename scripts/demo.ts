@@ -2,10 +2,9 @@
 // until Ctrl-C, with alert rules that fire and resolve, so the status page at / and GraphiQL have something to show.
 // It finds an admin key itself: DEMO_API_KEY, else ADMIN_API_KEY, else the key file the server wrote at first start.
 // On its way out it deletes the rules it set up (their alerts resolve) and leaves the events it published.
-import { readFile } from 'node:fs/promises';
-import { firstAdminKeyFile } from '../src/auth/first-admin.js';
 import { loadDemoConfig } from '../src/config.js';
 import { CYCLE_SECONDS, DEMO_RULES, type DemoEvent, eventsAt, firstEvents, rateAt } from './demo-data.js';
+import { findDemoKey } from './demo-key.js';
 
 const TICK_MS = 250; // one publishEvents batch per tick
 const PROGRESS_MS = 1_000;
@@ -36,19 +35,6 @@ function graphqlClient(url: string, key: string) {
 }
 
 type Request = ReturnType<typeof graphqlClient>;
-
-async function findKey(config: ReturnType<typeof loadDemoConfig>): Promise<string> {
-  const key = config.DEMO_API_KEY ?? config.ADMIN_API_KEY;
-  if (key) return key;
-  const file = firstAdminKeyFile(config.DATA_DIR);
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    throw new Error(
-      `no admin key: set DEMO_API_KEY (or ADMIN_API_KEY), or start the server once without ADMIN_API_KEY so that it writes ${file}`,
-    );
-  }
-}
 
 async function waitForServer(request: Request, url: string): Promise<void> {
   const deadline = Date.now() + SERVER_WAIT_MS;
@@ -107,7 +93,7 @@ function sleep(ms: number): Promise<void> {
 async function main() {
   const config = loadDemoConfig();
   const url = config.DEMO_URL ?? `http://localhost:${config.PORT}/graphql`;
-  const request = graphqlClient(url, await findKey(config));
+  const request = graphqlClient(url, await findDemoKey(config));
   await waitForServer(request, url);
 
   let stopRequested = false;

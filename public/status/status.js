@@ -167,7 +167,8 @@
   function addRate(rate, at = nowSeconds()) {
     times.push(at);
     rates.push(rate);
-    while (times.length && times[0] < at - CHART_SECONDS) {
+    // Points a little past the left edge stay, so the line runs into it rather than starting inside the chart.
+    while (times.length > 1 && times[1] < at - CHART_SECONDS) {
       times.shift();
       rates.shift();
     }
@@ -191,6 +192,7 @@
     const spans = [
       [now - 900, now - 300, (count.M15 - count.M5) / 600],
       [now - 300, now - 60, (count.M5 - count.M1) / 240],
+      [now - 60, now, count.M1 / 60],
     ];
     const history = [];
     for (const [from, to, rate] of spans) history.push([from, rate], [to - 1, rate]);

@@ -19,6 +19,7 @@ import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
+import { GRAPHIQL_OPTIONS } from './graphiql.js';
 import { createStatusPage } from './status-page.js';
 
 /** What the WebSocket side hands yoga for an operation: the socket's principal, authenticated once. */
@@ -43,6 +44,7 @@ export function createYogaServer({ config, logger, services, rateLimit }: YogaSe
     graphqlEndpoint: '/graphql',
     // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
     renderGraphiQL,
+    graphiql: GRAPHIQL_OPTIONS,
     logging: false,
     context: async (initial) => {
       let principal = initial.principal;
