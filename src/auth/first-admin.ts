@@ -16,11 +16,14 @@ export async function ensureFirstAdmin(
   const generatedKey = await store.bootstrapAdmin(options.configuredKey);
   if (!generatedKey) return;
   const file = firstAdminKeyFile(options.dataDir);
-  await writeOwnerOnly(file, `${generatedKey}\n`);
+  // Kept for local tools only: a read-only or foreign data folder (a container) must not stop the server starting.
+  const kept = await writeOwnerOnly(file, `${generatedKey}\n`).then(
+    () => `It is also in ${file} (readable by this user only), where \`npm run demo\` finds it.`,
+    (error: Error) => `It could not be kept in ${file} (${error.message}): note it now.`,
+  );
   // Printed once to the console and kept in the owner-only file: it is stored as a hash and never logged.
   process.stdout.write(
-    `\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n` +
-      `It is also in ${file} (readable by this user only), where \`npm run demo\` finds it.\n\n`,
+    `\nNo ADMIN_API_KEY was set, so an admin API key was created. It is shown only this once:\n\n  ${generatedKey}\n\n${kept}\n\n`,
   );
 }
 
