@@ -8,7 +8,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
-import { PUBLISH_EVENT } from '../helpers/operations.js';
+import { CREATE_API_KEY, PUBLISH_EVENT } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -155,6 +155,35 @@ describe('status page', () => {
     expect(await connectionState(page)).toBe('signed-out');
     await page.reload();
     expect(await connectionState(page)).toBe('signed-out');
+    await page.close();
+  }, 20_000);
+
+  it('should leave a firing alert as it is and say why when a viewer presses Acknowledge', async () => {
+    const viewer = (await gqlOk(server.url, CREATE_API_KEY, { name: 'page viewer', role: 'VIEWER' }, server.adminKey))
+      .createApiKey.key;
+    await gqlOk(
+      server.url,
+      CREATE_RULE,
+      {
+        input: {
+          name: 'page: anomalies',
+          severity: 'LOW',
+          conditions: [{ metric: 'anomaly_count', aggregation: 'SUM', window: 'M1', operator: 'GTE', threshold: 1 }],
+        },
+      },
+      server.adminKey,
+    );
+    const page = await openPage();
+    await page.fill('#key', viewer);
+    await page.click('#key-form button[type=submit]');
+    await page.waitForSelector('#connection[data-state="connected"]');
+    await gqlOk(server.url, PUBLISH_EVENT, { input: { type: 'ANOMALY_DETECTED', data: {} } }, server.adminKey);
+
+    const firing = page.locator('#alerts li[data-status="FIRING"]', { hasText: 'page: anomalies' });
+    await firing.locator('button.acknowledge').click();
+    await page.locator('#alerts-notice', { hasText: 'Acknowledging needs an admin key.' }).waitFor();
+    const stillFiring = await gqlOk(server.url, ALERTS_BY_STATUS, { status: ['FIRING'] }, server.adminKey);
+    expect(stillFiring.alerts.edges.map(({ node }) => node.ruleName)).toContain('page: anomalies');
     await page.close();
   }, 20_000);
 
