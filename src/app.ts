@@ -49,7 +49,10 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? loggerOf(config);
   const metrics = createMetrics('standalone');
   const runtime = await createRuntime(config, logger, metrics);
-  await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, config.ADMIN_API_KEY);
+  await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, {
+    configuredKey: config.ADMIN_API_KEY,
+    dataDir: config.DATA_DIR,
+  });
   const isLeader = () => runtime.processor.isLeader;
   return serve(runtime, metrics, 'standalone', {
     gauges: { isLeader },

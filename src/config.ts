@@ -238,12 +238,38 @@ const withExposureDefaults = schema.transform((config) => {
 export type Config = z.infer<typeof withExposureDefaults>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = withExposureDefaults.safeParse(env);
+  return parseEnv(withExposureDefaults, env, 'configuration');
+}
+
+function parseEnv<T extends z.ZodType>(settings: T, env: NodeJS.ProcessEnv, what: string): z.infer<T> {
+  const parsed = settings.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new Error(`invalid ${what}: ${problems}`);
   }
   return parsed.data;
+}
+
+// `npm run demo` (scripts/demo.ts): a client of a running server, with settings of its own beside the server's it
+// shares (PORT for the default URL, ADMIN_API_KEY and DATA_DIR to find an admin key).
+const demoSchema = z.object({
+  PORT: schema.shape.PORT,
+  DATA_DIR: schema.shape.DATA_DIR,
+  ADMIN_API_KEY: schema.shape.ADMIN_API_KEY,
+  /** The server's GraphQL endpoint; unset: http://localhost:PORT/graphql. */
+  DEMO_URL: z.string().url().optional(),
+  /** Key the demo uses (it creates alert rules, so an admin's); unset: ADMIN_API_KEY, then DATA_DIR/first-admin-key. */
+  DEMO_API_KEY: z.string().min(1).optional(),
+  /** How long the demo runs before it stops on its own (Ctrl-C stops it sooner). */
+  DEMO_SECONDS: int(1).default(120),
+  /** Events the demo publishes per second on average (it varies the rate around it). */
+  DEMO_EVENTS_PER_SECOND: int(1).default(30),
+});
+
+export type DemoConfig = z.infer<typeof demoSchema>;
+
+export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  return parseEnv(demoSchema, env, 'demo configuration');
 }
 
 /** Configuration for code that builds an app without an environment (tests, benchmarks). */

@@ -25,6 +25,8 @@ import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js'
 import { readBudgetPlugin } from '../security/read-budget.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
+import { GRAPHIQL_OPTIONS } from './graphiql.js';
+import { createStatusPage } from './status-page.js';
 
 /** What both transports hand yoga for an operation: the principal, authenticated once before yoga sees it. */
 export interface ServerContext {
@@ -50,8 +52,8 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
-    graphiql: config.GRAPHIQL,
+    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline; it opens on examples.
+    graphiql: config.GRAPHIQL ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL,
     cors: corsOptions(config.CORS_ORIGINS),
     logging: false,
@@ -272,8 +274,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
     res.end();
   }
 
+  const statusPage = createStatusPage();
+
   async function main(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (await operations(req, res, false)) return;
+    // The status page and its assets: public, as the page asks for a key itself and sends it over graphql-ws.
+    if (await statusPage(req, res)) return;
     const address = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const requestId = randomUUID();
     let principal: Principal | null = null;

@@ -37,6 +37,9 @@ type Documents = {
     "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": typeof types.ApiKeysHistoryDocument,
     "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": typeof types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": typeof types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
@@ -74,6 +77,8 @@ type Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": typeof types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": typeof types.StatusPageAlertsDocument,
     "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.WebhookQueueCreateRuleDocument,
     "\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.WebhookQueueRulesDocument,
     "\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": typeof types.WebhookQueuePublishDocument,
@@ -109,6 +114,9 @@ const documents: Documents = {
     "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": types.ApiKeysHistoryDocument,
     "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
@@ -146,6 +154,8 @@ const documents: Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": types.StatusPageAlertsDocument,
     "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.WebhookQueueCreateRuleDocument,
     "\n  query WebhookQueueRules {\n    alertRules {\n      id\n    }\n  }\n": types.WebhookQueueRulesDocument,
     "\n  mutation WebhookQueuePublish($inputs: [PublishEventInput!]!) {\n    publishEvents(inputs: $inputs) {\n      ids\n    }\n  }\n": types.WebhookQueuePublishDocument,
@@ -264,6 +274,18 @@ export function graphql(source: "\n  query ApiKeysDashboard {\n    dashboard {\n
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "): (typeof documents)["\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"): (typeof documents)["\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"): (typeof documents)["\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -412,6 +434,14 @@ export function graphql(source: "\n      query SecretsHistory {\n        events(
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "): (typeof documents)["\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
