@@ -46,14 +46,16 @@ const schema = z.object({
   /** Largest `first` of a history page. */
   MAX_PAGE_SIZE: int(1).default(500),
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
-   *  processor batches must fit: the default is ten default batches). */
+   *  processor batches must fit: the default is two default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
+  /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
+  PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**
-   * Events the stream processor takes from the outbox at a time. Each batch is applied to Redis in one atomic call,
-   * which blocks Redis while it runs: 1,000 events with event times near arrival hold it about 10 ms (5,000 about
-   * 40 ms). Events spread over minutes cost more per call whatever the batch size (`npm run bench:redis-calls`).
+   * Most Redis hash fields one atomic apply may write (src/aggregation/apply-cost.ts); a batch that would write more
+   * is applied in several runs. A call blocks Redis while it runs, about 2.5 ms per 1,000 fields here
+   * (`npm run bench:redis-calls`): the default keeps each under ~20 ms, however the batch's event times spread.
    */
-  PROCESSOR_BATCH_SIZE: int(1).default(1_000),
+  PROCESSOR_MAX_FIELDS_PER_APPLY: int(100).default(8_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
   /** Lifetime of the stream processor's lease; renewed at a third of it. */

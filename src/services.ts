@@ -251,6 +251,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     lease: redis ? redisLease(redis, redisKeyPrefix, config.PROCESSOR_LEASE_MS) : localLease,
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
+    maxFieldsPerApply: config.PROCESSOR_MAX_FIELDS_PER_APPLY,
     pollMs: config.PROCESSOR_POLL_MS,
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
     hooks: {

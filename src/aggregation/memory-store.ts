@@ -1,6 +1,7 @@
 // The aggregate store of the embedded, single-process mode: the same buckets as the Redis store, in Maps.
 // State lives only as long as the process, so a restarted process reports no applied batch and gets rebuilt.
 
+import { ApplyCost } from './apply-cost.js';
 import {
   type BatchSeries,
   budgetMinute,
@@ -52,6 +53,10 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   // A single process holds no lease, so there is no fence to check.
+  applyCost(): ApplyCost {
+    return new ApplyCost(this.clock(), this.retentionGraceMs);
+  }
+
   async apply(batch: AppliedBatch, samples: MetricSample[]): Promise<void> {
     this.add(samples);
     this.appliedBatch = copyOf(batch);

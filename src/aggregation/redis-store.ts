@@ -11,8 +11,10 @@
 //   agg:names                          sorted set, metric → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 //   series:new:<owner>:<minute>        new series the owner (an API key) started in that minute
+
 import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
+import { ApplyCost } from './apply-cost.js';
 import {
   type BatchSeries,
   BUDGET_WINDOW_MS,
@@ -242,6 +244,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   async lastAppliedBatch(): Promise<AppliedBatch | null> {
     const applied = await this.redis.get(this.appliedKey);
     return applied === null ? null : (JSON.parse(applied) as AppliedBatch);
+  }
+
+  applyCost(): ApplyCost {
+    return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
   async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void> {

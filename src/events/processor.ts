@@ -1,6 +1,8 @@
 // The stream processor: takes committed events from the Postgres outbox, broadcasts them on the bus, applies
 // them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
 // holds the lease and does this work; the others stand by and take over when its lease lapses.
+
+import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -28,6 +30,8 @@ export interface StreamProcessorOptions {
   logger: Logger;
   hooks?: ProcessorHooks;
   batchSize: number;
+  /** Most hash fields one apply may write (apply-cost.ts): a batch that would write more is applied in runs. */
+  maxFieldsPerApply: number;
   pollMs: number;
   /** How often the lease is renewed while held, also in the middle of a long pass or rebuild (a third of its TTL). */
   leaseRenewMs: number;
@@ -176,18 +180,38 @@ export class StreamProcessor {
     }
   }
 
+  /**
+   * Broadcasts a batch, then applies it in runs that each stay within the apply budget (one atomic call each, which
+   * blocks Redis while it runs), each run's outbox rows deleted once it is applied.
+   */
   private async processBatch(batch: StoredEvent[]): Promise<void> {
-    const { events, aggregates, bus, lease } = this.options;
-    const { hooks } = this;
-    // Broadcast before applying: if we die in between, the batch is broadcast again (at least once) rather
-    // than never.
+    const { bus } = this.options;
+    // Broadcast before applying: if we die in between, the events are broadcast again (at least once) rather
+    // than never. The whole batch at once, so no event waits for the applies of those before it.
     const chunk = this.options.broadcastChunk ?? 500;
     const messages: { events: EventMessage[] }[] = [];
     for (let i = 0; i < batch.length; i += chunk)
       messages.push({ events: batch.slice(i, i + chunk).map(toEventMessage) });
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
-    const { samples, late } = this.samplesOf(batch);
+    const now = this.now();
+    const mapped = batch.map((event) => ({ event, ...this.samplesOf(event, now) }));
+    const { aggregates, maxFieldsPerApply } = this.options;
+    for (const run of runsWithinFields(
+      mapped,
+      (m) => m.samples,
+      maxFieldsPerApply,
+      () => aggregates.applyCost(),
+    ))
+      await this.applyRun(run);
+  }
+
+  private async applyRun(run: { event: StoredEvent; samples: MetricSample[]; late: boolean }[]): Promise<void> {
+    const { events, aggregates, bus, lease } = this.options;
+    const { hooks } = this;
+    const batch = run.map((m) => m.event);
+    const samples = run.flatMap((m) => m.samples);
+    const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
     await aggregates.apply(applied, samples, lease.token);
     await events.deleteFromOutbox(applied.seqs);
@@ -205,21 +229,16 @@ export class StreamProcessor {
     }
   }
 
-  private samplesOf(batch: StoredEvent[]): { samples: MetricSample[]; late: number } {
-    const now = this.now();
-    const samples: MetricSample[] = [];
-    let late = 0;
-    for (const event of batch) {
-      samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: event.receivedAt.getTime() });
-      const timestamp = event.timestamp.getTime();
-      if (!isAggregatable(timestamp, now)) {
-        late += 1;
-        continue;
-      }
-      for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
-        samples.push(sample);
-    }
-    return { samples, late };
+  /** An event's samples: its count in `events_received` always, its metrics unless it is too old to aggregate. */
+  private samplesOf(event: StoredEvent, now: number): { samples: MetricSample[]; late: boolean } {
+    const samples: MetricSample[] = [
+      { metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: event.receivedAt.getTime() },
+    ];
+    const timestamp = event.timestamp.getTime();
+    if (!isAggregatable(timestamp, now)) return { samples, late: true };
+    for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
+      samples.push(sample);
+    return { samples, late: false };
   }
 
   /**
@@ -241,15 +260,26 @@ export class StreamProcessor {
   private async rebuild(): Promise<void> {
     const { events, aggregates, lease, logger } = this.options;
     const started = this.now();
-    const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
+    const { maxFieldsPerApply } = this.options;
+    const now = () => this.now();
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
     try {
       await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
+        const samplesOf = this.samplesOf.bind(this);
         async function* samples(): AsyncGenerator<MetricSample[]> {
           for await (const page of pages) {
             newest = page.slice(-1);
-            yield samplesOf(page);
+            // Each call within the apply budget, as in a pass: a rebuild must not block Redis for everyone either.
+            const at = now();
+            const mapped = page.map((event) => samplesOf(event, at).samples);
+            const runs = runsWithinFields(
+              mapped,
+              (samples) => samples,
+              maxFieldsPerApply,
+              () => aggregates.applyCost(),
+            );
+            for (const run of runs) yield run.flat();
           }
         }
         await aggregates.rebuild(samples(), lease.token);

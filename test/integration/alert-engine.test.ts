@@ -358,6 +358,7 @@ describe('alert engine', () => {
     const setup = await startEngine({
       aggregates: (real) => ({
         lastAppliedBatch: () => real.lastAppliedBatch(),
+        applyCost: () => real.applyCost(),
         apply: (applied, samples) => real.apply(applied, samples),
         rebuild: (samples) => real.rebuild(samples),
         metricNames: (at) => real.metricNames(at),
