@@ -52,10 +52,11 @@ const schema = z.object({
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**
    * Most Redis hash fields one atomic apply may write (src/aggregation/apply-cost.ts); a batch that would write more
-   * is applied in several runs. A call blocks Redis while it runs, about 2.5 ms per 1,000 fields here
-   * (`npm run bench:redis-calls`): the default keeps each under ~20 ms, however the batch's event times spread.
+   * is applied in several runs, in event-time order. A call blocks Redis while it runs, 2.5–4 ms per 1,000 fields
+   * here: the default keeps calls at ~14 ms, at most ~28 ms measured, however the batch's event times spread
+   * (`npm run bench:redis-calls`); a smaller budget costs Redis more in all, as runs rewrite shared buckets.
    */
-  PROCESSOR_MAX_FIELDS_PER_APPLY: int(100).default(8_000),
+  PROCESSOR_MAX_FIELDS_PER_APPLY: int(100).default(6_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
   /** Lifetime of the stream processor's lease; renewed at a third of it. */
