@@ -137,6 +137,8 @@ async function serve<R extends ServingRuntime>(
     clientAddress,
     connects: perAddressPerMinute(config.WS_CONNECTS_PER_ADDRESS_PER_MINUTE, 'wsconnects'),
     rateLimit,
+    // Refused before any operation is read, like HTTP requests refused before their body: of unknown type.
+    onRefused: (code) => metrics.graphqlErrors.inc({ code, type: 'unknown' }),
   });
   const { wss } = webSocket;
   const gauges: ProcessGauges = {

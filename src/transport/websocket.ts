@@ -22,7 +22,7 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
-import { DomainError } from '../errors.js';
+import { DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { sharingOf } from '../schema/sharing.js';
 import type { AuthGate } from '../security/auth-gate.js';
@@ -69,6 +69,8 @@ export interface WebSocketOptions {
   /** Upgrades per address per minute (WS_CONNECTS_PER_ADDRESS_PER_MINUTE); null when unlimited. */
   connects: RateLimiter | null;
   rateLimit: RateLimitCheck | null;
+  /** Told of each connection_init refused before any operation (for /metrics: errors by code). */
+  onRefused?: (code: ErrorCode) => void;
 }
 
 export interface WebSocketTransport {
@@ -201,11 +203,13 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       try {
         principal = await gate.authenticate(typeof header === 'string' ? header : null, address);
       } catch (error) {
-        if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') return false;
-        const busy = error instanceof DomainError && error.code === 'RATE_LIMITED';
+        const code: ErrorCode = error instanceof DomainError ? error.code : 'UNAVAILABLE';
+        options.onRefused?.(code);
+        if (code === 'UNAUTHENTICATED') return false;
+        const busy = code === 'RATE_LIMITED';
         socket.close(
           SecurityCloseCode.TryAgainLater,
-          busy ? error.message : 'the API key store is unavailable; retry later',
+          busy && error instanceof DomainError ? error.message : 'the API key store is unavailable; retry later',
         );
         return false;
       }
