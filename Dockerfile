@@ -30,6 +30,8 @@ COPY --from=build /app/dist ./dist
 # The migrations, for `node dist/migrate.js deploy` and for the embedded database.
 COPY package.json ./
 COPY prisma ./prisma
+# The status page's files (its libraries come from the production packages).
+COPY public ./public
 # The embedded database's folder (used only without DATABASE_URL), writable by the user the server runs as.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node

@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 npm run build >/dev/null
-cp -r package.json package-lock.json dist prisma "$dir/"
+cp -r package.json package-lock.json dist prisma public "$dir/"
 (cd "$dir" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 for tool in tsx typescript prisma @biomejs vitest; do
   if [ -e "$dir/node_modules/$tool" ]; then echo "FAIL: $tool is in the production packages"; exit 1; fi
@@ -39,4 +39,7 @@ curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "FAIL: not ready"; 
 answer=$(curl -s "http://127.0.0.1:$port/graphql" -H "authorization: Bearer $key" -H 'content-type: application/json' \
   -d '{"query":"mutation { publishEvent(input: {type: PERFORMANCE_METRIC, data: {metric_name: \"check\", value: 1}}) { id } }"}')
 echo "$answer" | grep -q '"publishEvent":{"id"' || { echo "FAIL: publish answered $answer"; exit 1; }
+for asset in / /status/status.js /status/vendor/uPlot.iife.min.js /status/vendor/graphql-ws.min.js; do
+  curl -sf -o /dev/null "http://127.0.0.1:$port$asset" || { echo "FAIL: the status page's $asset is not served"; exit 1; }
+done
 echo "OK: migrated, started (node dist/main.js, NODE_ENV=production), ready, published"

@@ -2,7 +2,7 @@
 // /ready and /metrics. Both transports run through yoga's envelop, so they share plugins, context and validation.
 // `buildApp` serves and processes in one process (embedded mode, tests); `buildServingApp` is the serving role of a
 // cluster (src/roles/serve.ts), with the processing role in a process of its own.
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/first-admin.js';
 import type { Config } from './config.js';
@@ -17,15 +17,19 @@ import {
   sampleGauges,
 } from './observability/metrics.js';
 import { traceRequest } from './observability/tracing.js';
+import { AuthGate } from './security/auth-gate.js';
+import { clientAddressResolver } from './security/client-address.js';
 import { ConnectionRegistry } from './security/connections.js';
-import { createRateLimiter, rateLimitCheck } from './security/rate-limit.js';
+import { createRateLimiter, createWindowLimiter, rateLimitCheck } from './security/rate-limit.js';
 import { createRuntime, createServingRuntime, type Runtime, type Services, type ServingRuntime } from './services.js';
 import { createHttpHandler, createYogaServer } from './transport/http.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 
 export interface App<R extends ServingRuntime = Runtime> {
-  /** Listens on `port` (0 for any free one) and resolves with the URL of /graphql. */
+  /** Listens on `port` (0 for any free one), and on METRICS_PORT when set, and resolves with the URL of /graphql. */
   start(port?: number, host?: string): Promise<string>;
+  /** Once started with METRICS_PORT set, the base URL of that port (`http://host:port`); else null. */
+  metricsUrl(): string | null;
   /** Drains in-flight requests, closes sockets with 1001, stops the processor, then closes Redis and Postgres. */
   stop(): Promise<void>;
   /** The application services, as resolvers see them. */
@@ -46,7 +50,10 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   const logger = options.logger ?? loggerOf(config);
   const metrics = createMetrics('standalone');
   const runtime = await createRuntime(config, logger, metrics);
-  await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, config.ADMIN_API_KEY);
+  await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, {
+    configuredKey: config.ADMIN_API_KEY,
+    dataDir: config.DATA_DIR,
+  });
   const isLeader = () => runtime.processor.isLeader;
   return serve(runtime, metrics, 'standalone', {
     gauges: { isLeader },
@@ -98,17 +105,41 @@ async function serve<R extends ServingRuntime>(
     revokedAmong: (ids) => services.apiKeys.revokedAmong(ids),
   });
 
+  // Per-address limits before authentication: global through Redis like the rate limit, per process without it.
+  const perAddressPerMinute = (points: number, name: string) =>
+    createWindowLimiter({
+      points,
+      durationSeconds: 60,
+      redis: runtime.redis,
+      name: `${runtime.redisKeyPrefix}${name}`,
+    });
+  const gate = new AuthGate(
+    services.apiKeys,
+    perAddressPerMinute(config.AUTH_FAILURES_PER_ADDRESS_PER_MINUTE, 'authfailures'),
+  );
+  const clientAddress = clientAddressResolver(config.TRUSTED_PROXIES);
+
   const rateLimit = rateLimiter ? rateLimitCheck(rateLimiter, config.RATE_LIMIT_PER_SECOND) : null;
   const yoga = createYogaServer({ config, logger, services, rateLimit, metrics });
-  const server = createServer();
+  // A slow client cannot hold a socket for long: headers and whole requests have deadlines, checked every second
+  // (node's default check is every 30 s). Node refuses a headers deadline longer than the request's.
+  const server = createServer({
+    headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS),
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1_000,
+  });
   const webSocket = attachWebSocket({
     server,
     yoga,
     config,
     logger,
     connections,
-    apiKeys: services.apiKeys,
+    gate,
+    clientAddress,
+    connects: perAddressPerMinute(config.WS_CONNECTS_PER_ADDRESS_PER_MINUTE, 'wsconnects'),
     rateLimit,
+    // Refused before any operation is read, like HTTP requests refused before their body: of unknown type.
+    onRefused: (code) => metrics.graphqlErrors.inc({ code, type: 'unknown' }),
   });
   const { wss } = webSocket;
   const gauges: ProcessGauges = {
@@ -118,14 +149,20 @@ async function serve<R extends ServingRuntime>(
   };
   const sampleLocal = () => sampleGauges(metrics, gauges);
   const instance = options.instance(sampleLocal);
-  const route = createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role });
-  server.on('request', (req, res) => {
-    traceRequest(req, res, () => route(req, res)).catch((error) => {
+  const handlers = createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role, gate, clientAddress });
+  const serveWith = (handle: typeof handlers.main) => (req: IncomingMessage, res: ServerResponse) => {
+    traceRequest(req, res, () => handle(req, res)).catch((error) => {
       logger.error({ err: error }, 'request failed');
       if (!res.headersSent) res.statusCode = 500;
       res.end();
     });
-  });
+  };
+  server.on('request', serveWith(handlers.main));
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? null
+      : createServer({ headersTimeout: 5_000, requestTimeout: 5_000 }, serveWith(handlers.metricsPort));
+  let metricsUrl: string | null = null;
 
   let stopping: Promise<void> | null = null;
   return {
@@ -140,14 +177,19 @@ async function serve<R extends ServingRuntime>(
     async start(port = config.PORT, host = config.HOST) {
       await runtime.start();
       await connections.start();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => resolve());
-      });
-      const address = server.address() as AddressInfo;
+      const listen = (on: Server, onPort: number) =>
+        new Promise<number>((resolve, reject) => {
+          on.once('error', reject);
+          on.listen(onPort, host, () => resolve((on.address() as AddressInfo).port));
+        });
       const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-      return `http://${shownHost}:${address.port}/graphql`;
+      const mainPort = await listen(server, port);
+      if (metricsServer && config.METRICS_PORT !== undefined) {
+        metricsUrl = `http://${shownHost}:${await listen(metricsServer, config.METRICS_PORT)}`;
+      }
+      return `http://${shownHost}:${mainPort}/graphql`;
     },
+    metricsUrl: () => metricsUrl,
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -156,6 +198,10 @@ async function serve<R extends ServingRuntime>(
         const grace = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
         await closed;
         clearTimeout(grace);
+        if (metricsServer?.listening) {
+          metricsServer.closeAllConnections();
+          await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        }
         await webSocket.close();
         connections.stop();
         await runtime.close();

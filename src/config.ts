@@ -1,10 +1,14 @@
 // The only reader of process.env: every setting is parsed and validated once, with its default beside it.
 import { z } from 'zod';
+import { parseTrustedProxies } from './security/client-address.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number) => z.coerce.number().int().min(min);
 
 const schema = z.object({
+  /** `production` switches off by default what helps developers and strangers alike: introspection, GraphiQL,
+   *  cross-origin access, and /metrics and /health details without METRICS_TOKEN. */
+  NODE_ENV: z.string().optional(),
   PORT: int(0).default(4000),
   HOST: z.string().default('0.0.0.0'),
   /** Postgres; when unset the server runs on embedded PGlite in DATA_DIR. */
@@ -42,17 +46,38 @@ const schema = z.object({
   /** Largest `first` of a history page. */
   MAX_PAGE_SIZE: int(1).default(500),
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
-   *  processor batches must fit: the default is twice the largest). */
+   *  processor batches must fit: the default is two default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
-  /** Events the stream processor takes from the outbox at a time. */
+  /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
+  /**
+   * Most Redis hash fields one atomic apply may write (src/aggregation/apply-cost.ts); a batch that would write more
+   * is applied in several runs, in event-time order. A call blocks Redis while it runs, 2.5–4 ms per 1,000 fields
+   * here: the default keeps calls at ~14 ms, at most ~28 ms measured, however the batch's event times spread
+   * (`npm run bench:redis-calls`); a smaller budget costs Redis more in all, as runs rewrite shared buckets.
+   */
+  PROCESSOR_MAX_FIELDS_PER_APPLY: int(100).default(6_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
   /** Lifetime of the stream processor's lease; renewed at a third of it. */
   PROCESSOR_LEASE_MS: int(500).default(5_000),
 
-  /** Largest metrics × windows of one `aggregates` query. */
+  /**
+   * Most metric × window pairs one operation may read, over all its `aggregate`/`aggregates` fields and aliases
+   * (a pair reads 60 buckets). Checked before execution, from the arguments and the variables' values.
+   */
   MAX_AGGREGATE_PAIRS: int(1).default(500),
+  /**
+   * Most rows one operation may ask for, over all its list fields and aliases (`events`, `alerts` and `metricNames`
+   * count their `first`), from the arguments and the variables' values: four full history pages.
+   */
+  MAX_ROWS_PER_REQUEST: int(1).default(2_000),
+  /**
+   * Metric × window pairs read per Redis call: a call blocks Redis while it runs, so a large read is split into
+   * calls of this many pairs (60 bucket reads each): 10 pairs of full 24 h windows take a few ms
+   * (`npm run bench:redis-calls`).
+   */
+  AGGREGATE_READ_CHUNK: int(1).default(10),
   /** How often live metric views are re-read without a change notice, as windows slide. */
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
@@ -104,8 +129,49 @@ const schema = z.object({
   MAX_QUERY_ALIASES: int(0).default(20),
   /** Most lexical tokens in one document, so parsing itself is bounded (send big inputs as variables). */
   MAX_QUERY_TOKENS: int(10).default(5_000),
-  /** Whether `__schema`/`__type` may be queried (GraphiQL needs it; switch it off where clients are untrusted). */
-  INTROSPECTION: bool.default(true),
+  /** Whether `__schema`/`__type` may be queried (GraphiQL needs it). Unset: off in production, on elsewhere. */
+  INTROSPECTION: bool.optional(),
+  /** Whether a browser's GET /graphql gets GraphiQL. Unset: off in production, on elsewhere. */
+  GRAPHIQL: bool.optional(),
+  /**
+   * Origins allowed to call /graphql from a browser, comma-separated (`https://app.example.com`), or `*` for any.
+   * Unset: none in production, any elsewhere. WebSocket is not bound by it: keys travel in connection_init, never
+   * as cookies, so another site's page cannot borrow a user's credentials.
+   */
+  CORS_ORIGINS: z.string().optional(),
+  /** Bearer token that /metrics and /health's details require (16+ characters). */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** A port of its own for /metrics (and /health, /ready), on HOST; /metrics then leaves PORT. */
+  METRICS_PORT: int(0).optional(),
+
+  // Before authentication (src/security/client-address.ts, auth-gate.ts): what a client without a key can hold.
+  /**
+   * Proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`); the client is
+   * the right-most hop that is not one of them. Empty: the TCP peer is the client.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const { entries, invalid } = parseTrustedProxies(text);
+      if (invalid.length > 0)
+        ctx.addIssue({ code: 'custom', message: `not an address or CIDR: ${invalid.join(', ')}` });
+      return entries;
+    }),
+  /** Time a client gets to send a request's headers (node's headersTimeout); past it, 408 and the socket closes. */
+  HTTP_HEADERS_TIMEOUT_MS: int(1_000).default(10_000),
+  /** Time a client gets to send a whole request, body included (node's requestTimeout); past it, 408. */
+  HTTP_REQUEST_TIMEOUT_MS: int(1_000).default(30_000),
+  /** WebSockets one address may hold open before its connection_init is accepted; past it, 429 on upgrade. */
+  MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS: int(1).default(50),
+  /** WebSocket upgrades one address may make per minute; past it, 429 on upgrade. 0 switches the limit off. */
+  WS_CONNECTS_PER_ADDRESS_PER_MINUTE: int(0).default(600),
+  /**
+   * Keys from one address per minute that are not in the key cache and turn out unknown; past it, keys from that
+   * address not already cached are refused (RATE_LIMITED, 1013 on WebSocket) without asking the database.
+   * 0 switches the limit off.
+   */
+  AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: int(0).default(60),
   /** Largest HTTP request body and WebSocket message, in bytes (a full batch of maximal events needs more). */
   MAX_BODY_BYTES: int(1_024).default(10 * 1024 * 1024),
   /** Operations one WebSocket connection may have running at once. */
@@ -139,6 +205,26 @@ const schema = z.object({
   INGEST_QUEUE_SIZE: int(1).default(10_000),
   /** Deepest nesting of one event's `data` (objects and arrays). */
   MAX_EVENT_DEPTH: int(1).default(32),
+  /**
+   * How far in the past an event timestamp may be. Never under 24 h, the aggregation horizon: events up to a day
+   * late (a publisher's retry after an outage) must still be accepted. 30 days, as the history is kept.
+   */
+  MAX_EVENT_AGE_MS: int(24 * 60 * 60_000).default(30 * 24 * 60 * 60_000),
+  /**
+   * Largest magnitude of a metric value: far beyond any real measurement, and small enough that sums of a whole
+   * window stay finite (a sum reaches Number.MAX_VALUE only after 10^293 such values).
+   */
+  MAX_METRIC_MAGNITUDE: z.coerce.number().positive().max(Number.MAX_VALUE).default(1e15),
+
+  // Cardinality: every metric name is a series with 360 buckets in the aggregate store, kept for 24 h.
+  /** Most entries in one event's `data.metrics`. */
+  MAX_METRICS_PER_EVENT: int(1).default(100),
+  /** New series (metric names without samples in the last 24 h) one API key may start per minute. */
+  MAX_NEW_SERIES_PER_MINUTE: int(0).default(1_000),
+  /** Most live series (metric names with samples in the last 24 h) in the whole deployment. */
+  MAX_SERIES: int(1).default(10_000),
+  /** Largest `first` of `metricNames` (whose default is 1,000): names are paged like every other list. */
+  MAX_METRIC_NAMES_PAGE: int(1).default(1_000),
 
   // Traces (src/observability/tracing.ts). Off unless asked for: with it off the OpenTelemetry API's no-op tracer runs.
   /** Export traces over OTLP/HTTP; unset: on exactly when an OTLP endpoint below is set. */
@@ -151,15 +237,52 @@ const schema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('jackdaw-sentry'),
 });
 
-export type Config = z.infer<typeof schema>;
+/** Defaults that depend on NODE_ENV: what strangers could use is off in production unless asked for. */
+const withExposureDefaults = schema.transform((config) => {
+  const production = config.NODE_ENV === 'production';
+  return {
+    ...config,
+    INTROSPECTION: config.INTROSPECTION ?? !production,
+    GRAPHIQL: config.GRAPHIQL ?? !production,
+    CORS_ORIGINS: config.CORS_ORIGINS ?? (production ? '' : '*'),
+  };
+});
+
+export type Config = z.infer<typeof withExposureDefaults>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  return parseEnv(withExposureDefaults, env, 'configuration');
+}
+
+function parseEnv<T extends z.ZodType>(settings: T, env: NodeJS.ProcessEnv, what: string): z.infer<T> {
+  const parsed = settings.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new Error(`invalid ${what}: ${problems}`);
   }
   return parsed.data;
+}
+
+// `npm run demo` (scripts/demo.ts): a client of a running server, with settings of its own beside the server's it
+// shares (PORT for the default URL, ADMIN_API_KEY and DATA_DIR to find an admin key).
+const demoSchema = z.object({
+  PORT: schema.shape.PORT,
+  DATA_DIR: schema.shape.DATA_DIR,
+  ADMIN_API_KEY: schema.shape.ADMIN_API_KEY,
+  /** The server's GraphQL endpoint; unset: http://localhost:PORT/graphql. */
+  DEMO_URL: z.string().url().optional(),
+  /** Key the demo uses (it creates alert rules, so an admin's); unset: ADMIN_API_KEY, then DATA_DIR/first-admin-key. */
+  DEMO_API_KEY: z.string().min(1).optional(),
+  /** How long the demo runs before it stops on its own (Ctrl-C stops it sooner). */
+  DEMO_SECONDS: int(1).default(120),
+  /** Events the demo publishes per second on average (it varies the rate around it). */
+  DEMO_EVENTS_PER_SECOND: int(1).default(30),
+});
+
+export type DemoConfig = z.infer<typeof demoSchema>;
+
+export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  return parseEnv(demoSchema, env, 'demo configuration');
 }
 
 /** Configuration for code that builds an app without an environment (tests, benchmarks). */

@@ -18,6 +18,10 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface ErrorDetails {
   /** The index of the offending event in a `publishEvents` batch, or null when the batch as a whole is wrong. */
   index?: number | null;
+  /** The metric an event was refused for (a reserved name, a value too large, a series limit). */
+  metric?: string;
+  /** The limit or budget that refused the operation, by its setting's name. */
+  limit?: string;
   /** Every problem found in an alert rule, one per entry. */
   problems?: string[];
   /** How long to wait before retrying (RATE_LIMITED). */

@@ -44,15 +44,25 @@ export function encodeCursor(key: string): string {
   return Buffer.from(key).toString('base64url');
 }
 
+/** The largest seq a cursor may hold: Postgres' bigint. */
+export const MAX_SEQ = 2n ** 63n - 1n;
+
 /**
- * The key inside a cursor, matched against `pattern`; a cursor this server did not make (or not for this list) is
- * BAD_USER_INPUT. Only the canonical encoding is accepted, so one position has one cursor.
+ * The key inside a cursor, matched against `pattern` and turned into a position by `parse`, which answers null for
+ * a key no row can have (out of its column's range: the database would fail on it). A cursor this server did not
+ * make (or not for this list) is BAD_USER_INPUT. Only the canonical encoding is accepted, so one position has one
+ * cursor.
  */
-export function decodeCursor(cursor: string, pattern: RegExp): RegExpExecArray {
+export function decodeCursor<T>(cursor: string, pattern: RegExp, parse: (match: RegExpExecArray) => T | null): T {
   const key = Buffer.from(cursor, 'base64url').toString();
   const match = pattern.exec(key);
-  if (!match || encodeCursor(key) !== cursor) {
-    throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor this list gave out`);
-  }
-  return match;
+  const position = match && encodeCursor(key) === cursor ? parse(match) : null;
+  if (position === null) throw badInput(`after: "${cursor.slice(0, 64)}" is not a cursor this list gave out`);
+  return position;
+}
+
+/** A seq from a cursor's digits, or null beyond bigint. */
+export function seqOf(digits: string): bigint | null {
+  const seq = BigInt(digits);
+  return seq <= MAX_SEQ ? seq : null;
 }

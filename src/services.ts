@@ -10,6 +10,7 @@
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
+import type { SeriesRegistry } from './aggregation/series.js';
 import { MetricService } from './aggregation/service.js';
 import type { AggregateStore } from './aggregation/types.js';
 import { AlertEngine } from './alerts/engine.js';
@@ -53,6 +54,8 @@ export interface SharedRuntime {
   redisKeyPrefix: string;
   eventStore: EventStore;
   aggregates: AggregateStore;
+  /** The live series and each key's budget for new ones: the aggregate store, asked at publish. */
+  series: SeriesRegistry;
   alertStore: AlertStore;
   apiKeyStore: ApiKeyStore;
   /** Commits events: publishing on the serving side, alert firings on the processing side. */
@@ -160,8 +163,9 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const bus = config.REDIS_URL
     ? createRedisBus({ url: config.REDIS_URL, keyPrefix: redisKeyPrefix })
     : createMemoryBus();
-  const aggregates: AggregateStore = redis
-    ? new RedisAggregateStore({ redis, keyPrefix: redisKeyPrefix })
+  // The aggregate store is also the registry of live series, which publishing asks (series.ts).
+  const aggregates = redis
+    ? new RedisAggregateStore({ redis, keyPrefix: redisKeyPrefix, readChunk: config.AGGREGATE_READ_CHUNK })
     : new MemoryAggregateStore();
   return {
     config,
@@ -172,6 +176,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     redisKeyPrefix,
     eventStore: new EventStore(db),
     aggregates,
+    series: aggregates,
     alertStore: createAlertStore(db.prisma, {
       maxReplay: config.MAX_PAGE_SIZE,
       webhooks: { secretSet: config.WEBHOOK_SECRET !== '', allowPrivateTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS },
@@ -186,13 +191,21 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   };
 }
 
-function createIngestion({ config, eventStore, bus, logger }: Shared, metrics: Metrics, nudgeLocal: () => void) {
+function createIngestion(
+  { config, eventStore, bus, logger, series }: Shared,
+  metrics: Metrics,
+  nudgeLocal: () => void,
+) {
   return new Ingestion({
     store: eventStore,
     bus,
     logger,
     limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
+    series: {
+      registry: series,
+      limits: { maxNewPerMinute: config.MAX_NEW_SERIES_PER_MINUTE, maxSeries: config.MAX_SERIES },
+    },
     nudgeLocal,
     hooks: {
       onPublished: ({ accepted, duplicates }) => {
@@ -238,6 +251,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     lease: redis ? redisLease(redis, redisKeyPrefix, config.PROCESSOR_LEASE_MS) : localLease,
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
+    maxFieldsPerApply: config.PROCESSOR_MAX_FIELDS_PER_APPLY,
     pollMs: config.PROCESSOR_POLL_MS,
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
     hooks: {
@@ -292,7 +306,7 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
-    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxPairs: config.MAX_AGGREGATE_PAIRS }),
+    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxNamesPage: config.MAX_METRIC_NAMES_PAGE }),
   };
   return {
     services,

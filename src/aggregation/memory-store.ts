@@ -1,5 +1,14 @@
 // The aggregate store of the embedded, single-process mode: the same buckets as the Redis store, in Maps.
 // State lives only as long as the process, so a restarted process reports no applied batch and gets rebuilt.
+
+import { ApplyCost } from './apply-cost.js';
+import {
+  type BatchSeries,
+  budgetMinute,
+  type SeriesLimits,
+  type SeriesRegistry,
+  type SeriesVerdict,
+} from './series.js';
 import { addValue, type BucketStats, emptyStats, finalize, mergeInto, sketchBin } from './stats.js';
 import type { AggregateQuery, AggregateStore, AppliedBatch, MetricAggregate, MetricSample } from './types.js';
 import { AGGREGATION_HORIZON_MS, sampleBuckets, windowBuckets } from './windows.js';
@@ -17,13 +26,15 @@ interface StoredBucket {
   expiresAt: number;
 }
 
-export class MemoryAggregateStore implements AggregateStore {
+export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly clock: () => number;
   private readonly retentionGraceMs: number;
   private readonly pruneIntervalMs: number;
   private readonly buckets = new Map<string, StoredBucket>();
   /** Metric → newest sample time, for `metricNames`. */
   private readonly newestSample = new Map<string, number>();
+  /** `<owner>:<minute>` → new series the owner started in that minute (this minute's and the last one's only). */
+  private readonly newSeries = new Map<string, number>();
   private appliedBatch: AppliedBatch | null = null;
   private nextPruneAt = -Infinity;
 
@@ -42,6 +53,10 @@ export class MemoryAggregateStore implements AggregateStore {
   }
 
   // A single process holds no lease, so there is no fence to check.
+  applyCost(): ApplyCost {
+    return new ApplyCost(this.clock(), this.retentionGraceMs);
+  }
+
   async apply(batch: AppliedBatch, samples: MetricSample[]): Promise<void> {
     this.add(samples);
     this.appliedBatch = copyOf(batch);
@@ -72,6 +87,36 @@ export class MemoryAggregateStore implements AggregateStore {
       .filter(([, newest]) => newest > since)
       .map(([metric]) => metric)
       .sort();
+  }
+
+  // The same rules as the Redis store's script; one process, so no other publisher can come in between.
+  async admitSeries(
+    series: Map<string, BatchSeries>,
+    owner: string,
+    { maxNewPerMinute, maxSeries }: SeriesLimits,
+    at: number,
+  ): Promise<SeriesVerdict> {
+    const cutoff = at - AGGREGATION_HORIZON_MS;
+    const fresh = [...series].filter(([metric]) => (this.newestSample.get(metric) ?? -Infinity) <= cutoff);
+    if (fresh.length === 0) return { ok: true, new: 0 };
+    const minute = budgetMinute(at);
+    for (const key of this.newSeries.keys())
+      if (Number(key.slice(key.lastIndexOf(':') + 1)) < minute) this.newSeries.delete(key);
+    const budgetKey = `${owner}:${minute}`;
+    const used = this.newSeries.get(budgetKey) ?? 0;
+    if (used + fresh.length > maxNewPerMinute) {
+      const metric = (fresh[Math.max(0, maxNewPerMinute - used)] as [string, BatchSeries])[0];
+      return { ok: false, limit: 'MAX_NEW_SERIES_PER_MINUTE', metric, new: fresh.length, used };
+    }
+    let live = 0;
+    for (const newest of this.newestSample.values()) if (newest > cutoff) live += 1;
+    if (live + fresh.length > maxSeries) {
+      const metric = (fresh[Math.max(0, maxSeries - live)] as [string, BatchSeries])[0];
+      return { ok: false, limit: 'MAX_SERIES', metric, new: fresh.length, used: live };
+    }
+    this.newSeries.set(budgetKey, used + fresh.length);
+    for (const [metric, { newest }] of fresh) this.newestSample.set(metric, newest);
+    return { ok: true, new: fresh.length };
   }
 
   /** Buckets held in memory: it grows with metrics × time covered, never with the number of samples. */

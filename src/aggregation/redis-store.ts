@@ -10,8 +10,19 @@
 //   agg:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
 //   agg:names                          sorted set, metric → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
+//   series:new:<owner>:<minute>        new series the owner (an API key) started in that minute
+
 import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
+import { ApplyCost } from './apply-cost.js';
+import {
+  type BatchSeries,
+  BUDGET_WINDOW_MS,
+  budgetMinute,
+  type SeriesLimits,
+  type SeriesRegistry,
+  type SeriesVerdict,
+} from './series.js';
 import { addValue, type BucketStats, emptyStats, finalize, sketchBin } from './stats.js';
 import type {
   AggregateQuery,
@@ -30,8 +41,13 @@ export interface RedisAggregateStoreOptions {
   clock?: () => number;
   /** How long a bucket outlives the last window that reads it: absorbs clock skew between instances and Redis. */
   retentionGraceMs?: number;
-  /** Keys asked for per SCAN step (and deleted per call) while a rebuild clears the old state. */
+  /** Keys asked for per SCAN step (and deleted per call) while a rebuild clears the old state; names per ZSCAN step. */
   scanCount?: number;
+  /**
+   * Queries answered per Redis call (AGGREGATE_READ_CHUNK): a read script blocks Redis while it runs, so a large
+   * read is split into calls made one after another, and other clients' commands run in between.
+   */
+  readChunk?: number;
 }
 
 // Lua's own number-to-string keeps 14 digits; 17 round-trip a double exactly.
@@ -130,6 +146,34 @@ end
 return results
 `;
 
+// KEYS: names, the owner's counter of new series this minute.
+// ARGV: names cutoff, most new per minute, most live series, counter lifetime (ms), then (metric, newest) per name
+//       that a read just before found new (the script checks again: another batch may have admitted it since).
+// Returns { 'OK', new } or { limit, the first metric past it, new, used } (used: this minute's count or live names).
+// Admitted names enter the names set at once, so the next batch counts them as live, not new.
+const ADMIT_SCRIPT = `
+local cutoff = tonumber(ARGV[1])
+local maxNew, maxSeries = tonumber(ARGV[2]), tonumber(ARGV[3])
+local fresh = {}
+for i = 5, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not score or tonumber(score) <= cutoff then fresh[#fresh + 1] = i end
+end
+if #fresh == 0 then return { 'OK', 0 } end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used + #fresh > maxNew then
+  return { 'MAX_NEW_SERIES_PER_MINUTE', ARGV[fresh[math.max(1, maxNew - used + 1)]], #fresh, used }
+end
+local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
+if live + #fresh > maxSeries then
+  return { 'MAX_SERIES', ARGV[fresh[math.max(1, maxSeries - live + 1)]], #fresh, live }
+end
+redis.call('INCRBY', KEYS[2], #fresh)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+for _, i in ipairs(fresh) do redis.call('ZADD', KEYS[1], 'GT', ARGV[i + 1], ARGV[i]) end
+return { 'OK', #fresh }
+`;
+
 // KEYS: lease, then the keys to delete. ARGV[1]: fence.
 const FENCED_DELETE_SCRIPT = `${FENCE_CHECK_LUA}
 for k = 2, #KEYS do redis.call('DEL', KEYS[k]) end
@@ -143,6 +187,7 @@ interface AggregateCommands {
   jackdawAggregateApply: ScriptCall<string>;
   jackdawAggregateRead: ScriptCall<string[][]>;
   jackdawAggregateFencedDelete: ScriptCall<string>;
+  jackdawSeriesAdmit: ScriptCall<[string, ...(string | number)[]]>;
 }
 
 interface BucketDelta {
@@ -158,13 +203,14 @@ interface PreMerged {
   newest: Map<string, number>;
 }
 
-export class RedisAggregateStore implements AggregateStore {
+export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly redis: Redis;
   private readonly commands: AggregateCommands;
   private readonly keyPrefix: string;
   private readonly clock: () => number;
   private readonly retentionGraceMs: number;
   private readonly scanCount: number;
+  private readonly readChunk: number;
   private readonly leaseKey: string;
   private readonly appliedKey: string;
   private readonly namesKey: string;
@@ -176,12 +222,14 @@ export class RedisAggregateStore implements AggregateStore {
     clock = Date.now,
     retentionGraceMs = 60_000, // one minute
     scanCount = 1_000, // keys per SCAN step: each step is short, so a rebuild never stalls Redis
+    readChunk = 10, // queries per read call: 600 bucket reads, a few ms (AGGREGATE_READ_CHUNK)
   }: RedisAggregateStoreOptions) {
     this.redis = redis;
     this.keyPrefix = keyPrefix;
     this.clock = clock;
     this.retentionGraceMs = retentionGraceMs;
     this.scanCount = scanCount;
+    this.readChunk = readChunk;
     this.leaseKey = leaseKey(keyPrefix);
     this.appliedKey = `${keyPrefix}agg:applied`;
     this.namesKey = `${keyPrefix}agg:names`;
@@ -189,12 +237,17 @@ export class RedisAggregateStore implements AggregateStore {
     redis.defineCommand('jackdawAggregateApply', { lua: APPLY_SCRIPT });
     redis.defineCommand('jackdawAggregateRead', { lua: READ_SCRIPT, readOnly: true });
     redis.defineCommand('jackdawAggregateFencedDelete', { lua: FENCED_DELETE_SCRIPT });
+    redis.defineCommand('jackdawSeriesAdmit', { lua: ADMIT_SCRIPT });
     this.commands = redis as unknown as AggregateCommands;
   }
 
   async lastAppliedBatch(): Promise<AppliedBatch | null> {
     const applied = await this.redis.get(this.appliedKey);
     return applied === null ? null : (JSON.parse(applied) as AppliedBatch);
+  }
+
+  applyCost(): ApplyCost {
+    return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
   async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void> {
@@ -209,7 +262,28 @@ export class RedisAggregateStore implements AggregateStore {
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
-    if (queries.length === 0) return [];
+    const results: MetricAggregate[] = [];
+    // One call after another, not pipelined: Redis runs a client's pipelined commands back to back.
+    for (let start = 0; start < queries.length; start += this.readChunk) {
+      results.push(...(await this.readChunkOf(queries.slice(start, start + this.readChunk), at)));
+    }
+    return results;
+  }
+
+  async metricNames(at: number): Promise<string[]> {
+    // ZSCAN in steps rather than one ZRANGEBYSCORE, so a large set never blocks Redis; a name may come twice.
+    const since = at - AGGREGATION_HORIZON_MS;
+    const names = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.zscan(this.namesKey, cursor, 'COUNT', this.scanCount);
+      cursor = next;
+      for (let i = 0; i + 1 < found.length; i += 2) if (Number(found[i + 1]) > since) names.add(found[i] as string);
+    } while (cursor !== '0');
+    return [...names].sort();
+  }
+
+  private async readChunkOf(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
     const spans = queries.map(({ metric, window }) => ({ metric, window, ...windowBuckets(window, at) }));
     const keys = spans.flatMap(({ metric, window, first }) =>
       Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(metric, window, first + i)),
@@ -221,9 +295,44 @@ export class RedisAggregateStore implements AggregateStore {
     );
   }
 
-  async metricNames(at: number): Promise<string[]> {
-    const names = await this.redis.zrangebyscore(this.namesKey, `(${at - AGGREGATION_HORIZON_MS}`, '+inf');
-    return names.sort();
+  async admitSeries(
+    series: Map<string, BatchSeries>,
+    owner: string,
+    { maxNewPerMinute, maxSeries }: SeriesLimits,
+    at: number,
+  ): Promise<SeriesVerdict> {
+    if (series.size === 0) return { ok: true, new: 0 };
+    // Publishing goes on while Redis is away (the outbox holds the events); so does it without this check.
+    if (this.redis.status !== 'ready') return { ok: 'unchecked' };
+    const cutoff = at - AGGREGATION_HORIZON_MS;
+    // Which names are new, read in slices (ZMSCORE, O(1) a name) so no call is long; a batch of known names, the
+    // usual case, costs this one call and no write.
+    const names = [...series.keys()];
+    const fresh: string[] = [];
+    for (let start = 0; start < names.length; start += this.scanCount) {
+      const slice = names.slice(start, start + this.scanCount);
+      const scores = await this.redis.zmscore(this.namesKey, ...slice);
+      slice.forEach((name, i) => {
+        const score = scores[i];
+        if (score == null || Number(score) <= cutoff) fresh.push(name);
+      });
+    }
+    if (fresh.length === 0) return { ok: true, new: 0 };
+    // One name past the budget is refused whatever the rest: the atomic call never needs more than that.
+    const candidates = fresh.slice(0, maxNewPerMinute + 1);
+    const keys = [this.namesKey, `${this.keyPrefix}series:new:${owner}:${budgetMinute(at)}`];
+    const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS];
+    for (const metric of candidates) args.push(metric, (series.get(metric) as BatchSeries).newest);
+    const [verdict, ...rest] = await this.commands.jackdawSeriesAdmit(keys.length, keys, args);
+    if (verdict === 'OK') return { ok: true, new: Number(rest[0]) };
+    const [metric, admitted, used] = rest;
+    return {
+      ok: false,
+      limit: verdict === 'MAX_SERIES' ? 'MAX_SERIES' : 'MAX_NEW_SERIES_PER_MINUTE',
+      metric: String(metric),
+      new: Math.max(Number(admitted), fresh.length),
+      used: Number(used),
+    };
   }
 
   /** The connection belongs to the caller, who quits it; the store holds nothing else. */

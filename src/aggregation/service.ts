@@ -4,18 +4,22 @@ import type DataLoader from 'dataloader';
 import { badInput } from '../errors.js';
 import type { Dashboard, DashboardFeed } from '../live/dashboard.js';
 import type { MetricFeed } from '../live/metric-feed.js';
+import { pageSize } from '../pagination.js';
 import { isValidMetricName, METRIC_NAME_PATTERN } from './samples.js';
 import type { AggregateQuery, AggregateStore, MetricAggregate, WindowSize } from './types.js';
 
 /** A request's reads, gathered and answered in one round trip at one instant. */
 export type AggregateBatch = DataLoader<AggregateQuery, MetricAggregate, string>;
 
+/** The default page of `metricNames`: every name of a deployment within the default MAX_SERIES fits in ten. */
+export const METRIC_NAMES_PAGE = 1_000;
+
 export interface MetricServiceOptions {
   aggregates: AggregateStore;
   metricFeed: MetricFeed;
   dashboard: DashboardFeed;
-  /** Largest metrics × windows of one `aggregates` read (MAX_AGGREGATE_PAIRS). */
-  maxPairs: number;
+  /** Largest page of `metricNames` (MAX_METRIC_NAMES_PAGE). */
+  maxNamesPage: number;
 }
 
 function checkMetricName(metric: string, field = 'metric'): void {
@@ -39,11 +43,6 @@ export class MetricService {
 
   /** Every metric × window pair, metric-major. */
   async aggregates(metrics: string[], windows: WindowSize[], batch: AggregateBatch): Promise<MetricAggregate[]> {
-    const pairs = metrics.length * windows.length;
-    const { maxPairs } = this.options;
-    if (pairs > maxPairs) {
-      throw badInput(`aggregates asks for ${pairs} metric × window pairs; at most ${maxPairs} are allowed`);
-    }
     metrics.forEach((metric, i) => {
       checkMetricName(metric, `metrics[${i}]`);
     });
@@ -52,9 +51,22 @@ export class MetricService {
     return results as MetricAggregate[];
   }
 
-  /** Metrics with samples in the last 24 hours, sorted. */
-  metricNames(): Promise<string[]> {
-    return this.options.aggregates.metricNames(Date.now());
+  /** A page of the metrics with samples in the last 24 hours, sorted, after the name `after`. */
+  async metricNames({ first, after }: { first?: number | null; after?: string | null } = {}): Promise<string[]> {
+    const { maxNamesPage } = this.options;
+    const size = pageSize(first, { defaultSize: Math.min(METRIC_NAMES_PAGE, maxNamesPage), maxSize: maxNamesPage });
+    const names = await this.options.aggregates.metricNames(Date.now());
+    // Sorted, so the page starts at the first name past `after` (which need not be a name still live).
+    let start = 0;
+    if (after != null) {
+      let end = names.length;
+      while (start < end) {
+        const middle = (start + end) >>> 1;
+        if ((names[middle] as string) <= after) start = middle + 1;
+        else end = middle;
+      }
+    }
+    return names.slice(start, start + size);
   }
 
   /** The aggregate at once, then whenever it changes (shared per metric and window on this instance). */

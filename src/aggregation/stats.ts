@@ -112,21 +112,34 @@ export function finalize(
   const { p50, p95, p99 } = REPORTED_QUANTILES;
   // A bin's representative value may lie just outside the exact extremes; the true quantile never does.
   const [q50, q95, q99] = sketchQuantiles(stats.bins, [p50, p95, p99]).map((v) => clamp(v, stats.min, stats.max));
+  const { count, min, max } = stats;
+  // Every value is finite, so min and max are; sums of huge values may not be (Infinity, or NaN once Redis wrote
+  // "inf" and it was read back), and GraphQL cannot send either. Each statistic saturates within what it must be.
+  const avg = stats.sum / count;
+  const halfRange = max / 2 - min / 2; // a population stddev is never more than half the range
+  const stddev = Math.sqrt(stats.m2 / count);
   return {
     ...span,
-    count: stats.count,
-    sum: stats.sum,
-    avg: stats.sum / stats.count,
-    min: stats.min,
-    max: stats.max,
+    count,
+    sum: saturate(Number.isNaN(stats.sum) ? stats.mean * count : stats.sum),
+    avg: clamp(Number.isFinite(avg) ? avg : stats.mean, min, max),
+    min,
+    max,
     // Population standard deviation (divides by count): the window holds every value, not a sample of them.
-    stddev: Math.sqrt(Math.max(0, stats.m2) / stats.count),
+    stddev: Number.isNaN(stddev) ? halfRange : clamp(stddev, 0, halfRange),
     p50: q50 ?? null,
     p95: q95 ?? null,
     p99: q99 ?? null,
   };
 }
 
+/** `value` within the finite doubles. */
+export function saturate(value: number): number {
+  return clamp(value, -Number.MAX_VALUE, Number.MAX_VALUE);
+}
+
+/** `value` within [min, max]; NaN becomes the middle of the range. */
 function clamp(value: number, min: number, max: number): number {
+  if (Number.isNaN(value)) return min / 2 + max / 2;
   return Math.min(max, Math.max(min, value));
 }

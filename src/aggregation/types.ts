@@ -1,4 +1,5 @@
 // The shapes shared by the event pipeline, the aggregate stores and the alert engine.
+import type { ApplyCost } from './apply-cost.js';
 
 export const WINDOW_SIZES = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
@@ -73,6 +74,8 @@ export interface AggregateStore {
    * holds the lease.
    */
   apply(batch: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void>;
+  /** Counts what an apply made now would write, as samples are added: the stream processor budgets applies by it. */
+  applyCost(): ApplyCost;
   /**
    * Drops all state, then loads `samples`. The state stays marked as lost (no applied batch) until the next `apply`
    * records one, so a rebuild cut short is started again.

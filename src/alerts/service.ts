@@ -3,7 +3,15 @@
 import type { Bus } from '../bus/bus.js';
 import { fromAlertMessage, toAlertMessage } from '../bus/codecs.js';
 import { busIterator } from '../bus/subscription.js';
-import { type Connection, decodeCursor, encodeCursor, type PageRules, pageSize, toConnection } from '../pagination.js';
+import {
+  type Connection,
+  decodeCursor,
+  encodeCursor,
+  type PageRules,
+  pageSize,
+  seqOf,
+  toConnection,
+} from '../pagination.js';
 import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
 import type { AlertDelivery, AlertStore } from './store.js';
 
@@ -53,7 +61,7 @@ export class AlertService {
   /** Alerts, newest first. */
   async listAlerts({ first, after, ruleId, ...filter }: AlertPageArgs): Promise<Connection<Alert>> {
     const size = pageSize(first, this.options.pages);
-    const beforeSeq = after ? BigInt(decodeCursor(after, CURSOR_KEY)[0]) : null;
+    const beforeSeq = after ? decodeCursor(after, CURSOR_KEY, ([digits]) => seqOf(digits)) : null;
     const rows = await this.options.store.pageAlerts({
       ...filter,
       ruleIds: ruleId ? [ruleId] : null,

@@ -41,6 +41,17 @@ export function checkPublishableTypes(publisher: Principal | null, events: reado
   );
 }
 
+/**
+ * What the caller that starts a database look-up of a key may do around it (the transports' per-address limit:
+ * AuthGate). Callers of the same key meanwhile share that look-up, and so its outcome, a refusal included.
+ */
+export interface LookupGuard {
+  /** Before the database is asked; throws a DomainError to refuse the look-up. */
+  before(): Promise<void>;
+  /** After that look-up found a good key. */
+  found(): Promise<void>;
+}
+
 export interface ApiKeyServiceOptions {
   store: ApiKeyStore;
   bus: Bus;
@@ -74,14 +85,18 @@ export class ApiKeyService {
     this.cache.clear();
   }
 
-  /** The key's owner, or null for an unknown or revoked key; UNAVAILABLE when keys cannot be checked now. */
-  async authenticate(key: string, requestId?: string): Promise<Principal | null> {
+  /**
+   * The key's owner, or null for an unknown or revoked key; UNAVAILABLE when keys cannot be checked now. `guard` is
+   * told of a database look-up this call starts (none for a cached key, nor for one joining a look-up under way).
+   */
+  async authenticate(key: string, requestId?: string, guard?: LookupGuard): Promise<Principal | null> {
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
     if (cached !== undefined) return cached;
     try {
-      return await this.lookUp(hash, key);
+      return await this.lookUp(hash, key, guard);
     } catch (error) {
+      if (error instanceof DomainError) throw error; // the guard's refusal, for the client
       // The driver's message may name hosts: the client gets a request id to quote instead.
       const id = requestId ?? randomUUID();
       this.options.logger.error({ err: error, requestId: id }, 'API key check failed');
@@ -96,19 +111,20 @@ export class ApiKeyService {
     return this.cache.size;
   }
 
-  private lookUp(hash: string, key: string): Promise<Principal | null> {
+  private lookUp(hash: string, key: string, guard?: LookupGuard): Promise<Principal | null> {
     const pending = this.lookups.get(hash);
     if (pending) return pending;
     const revocations = this.revocations;
-    const lookup = this.options.store
-      .authenticate(key)
-      .then((principal) => {
-        if (this.revocations === revocations) this.cache.set(hash, principal);
-        return principal;
-      })
-      .finally(() => {
-        if (this.lookups.get(hash) === lookup) this.lookups.delete(hash);
-      });
+    // Registered before the guard is asked, so callers arriving meanwhile join this look-up instead of each asking.
+    const lookup = (async () => {
+      await guard?.before();
+      const principal = await this.options.store.authenticate(key);
+      if (this.revocations === revocations) this.cache.set(hash, principal);
+      if (principal) await guard?.found();
+      return principal;
+    })().finally(() => {
+      if (this.lookups.get(hash) === lookup) this.lookups.delete(hash);
+    });
     this.lookups.set(hash, lookup);
     return lookup;
   }

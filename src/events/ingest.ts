@@ -1,10 +1,17 @@
 // Publishing: validate the whole batch, commit it (one statement, with its outbox rows), then wake the stream
 // processor. A client is told "accepted" only after the commit.
+import {
+  BUDGET_WINDOW_MS,
+  type SeriesLimits,
+  type SeriesRegistry,
+  type SeriesVerdict,
+  seriesOfBatch,
+} from '../aggregation/series.js';
 import type { Bus } from '../bus/bus.js';
 import { sqlErrorOf } from '../db.js';
 import { badInput, DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { type EventLimits, type PublishEventInput, validateBatch } from './model.js';
+import { type EventLimits, type NewEvent, type PublishEventInput, validateBatch } from './model.js';
 import type { EventStore } from './store.js';
 
 export interface PublishResult {
@@ -26,6 +33,8 @@ export interface IngestionOptions {
    * at once instead of queueing for the database without bound: the client is told, nothing is dropped silently.
    */
   maxQueued: number;
+  /** Where the live series are known, and the limits on new ones (MAX_NEW_SERIES_PER_MINUTE, MAX_SERIES). */
+  series: { registry: SeriesRegistry; limits: SeriesLimits };
   hooks?: IngestionHooks;
   now?: () => number;
 }
@@ -51,11 +60,15 @@ export class Ingestion {
 
   /**
    * `internal`: the server's own events (alert firings) are not refused when the queue is full: they are few, and
-   * an alert missing from the history would be worse than a queue briefly over its bound.
+   * an alert missing from the history would be worse than a queue briefly over its bound. `owner`: the API key
+   * publishing, charged for the new series the batch starts.
    */
-  async publish(inputs: PublishEventInput[], options: { internal?: boolean } = {}): Promise<PublishResult> {
+  async publish(
+    inputs: PublishEventInput[],
+    options: { internal?: boolean; owner?: string } = {},
+  ): Promise<PublishResult> {
     try {
-      const result = await this.store(inputs, options.internal ?? false);
+      const result = await this.store(inputs, options.internal ?? false, options.owner ?? 'server');
       this.hooks.onPublished?.(result);
       return result;
     } catch (error) {
@@ -64,13 +77,14 @@ export class Ingestion {
     }
   }
 
-  private async store(inputs: PublishEventInput[], internal: boolean): Promise<PublishResult> {
+  private async store(inputs: PublishEventInput[], internal: boolean, owner: string): Promise<PublishResult> {
     const { store, bus, limits, logger, nudgeLocal, maxQueued } = this.options;
     const now = this.options.now?.() ?? Date.now();
-    const validation = validateBatch(inputs, now, limits);
+    const validation = validateBatch(inputs, now, limits, internal ? 'server' : 'client');
     if (!validation.ok) {
-      const where = validation.index === null ? '' : `event ${validation.index}: `;
-      throw badInput(`${where}${validation.problem}; nothing was stored`, { index: validation.index });
+      const { index, metric } = validation;
+      const where = index === null ? '' : `event ${index}: `;
+      throw badInput(`${where}${validation.problem}; nothing was stored`, metric ? { index, metric } : { index });
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {
@@ -83,17 +97,20 @@ export class Ingestion {
       );
     }
     let accepted: number;
+    // Queued from here, the series check included, so publishes waiting on it count against the bound too.
     this.queued += events.length;
     try {
-      accepted = await store.insertBatch(events, new Date(now));
-    } catch (error) {
-      // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
-      const refused = sqlErrorOf(error);
-      if (refused?.code.startsWith('22')) {
-        throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
-      }
-      logger.error({ err: error }, 'event store write failed');
-      throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+      // Admitted series count as live from here on, even if the commit then fails: a retry finds them admitted.
+      if (!internal) await this.admitSeries(events, owner, now);
+      accepted = await store.insertBatch(events, new Date(now)).catch((error) => {
+        // SQLSTATE class 22 (data exception): the data itself was refused, so a retry would fail the same way.
+        const refused = sqlErrorOf(error);
+        if (refused?.code.startsWith('22')) {
+          throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
+        }
+        logger.error({ err: error }, 'event store write failed');
+        throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');
+      });
     } finally {
       this.queued -= events.length;
     }
@@ -103,5 +120,40 @@ export class Ingestion {
       bus.publish('processor:nudge', {}).catch(() => {});
     }
     return { accepted, duplicates: events.length - accepted, ids: events.map((e) => e.id) };
+  }
+
+  /** Refuses the batch when the series it would start go past a limit; one call to the registry per batch. */
+  private async admitSeries(events: NewEvent[], owner: string, now: number): Promise<void> {
+    const { registry, limits } = this.options.series;
+    const series = seriesOfBatch(
+      events.map((e) => ({ type: e.type, timestamp: e.timestamp.getTime(), data: e.data })),
+      now,
+    );
+    // More names than may ever be live: refused here, so the registry's call stays small.
+    let verdict: SeriesVerdict;
+    if (series.size > limits.maxSeries) {
+      const metric = [...series.keys()][limits.maxSeries] as string;
+      verdict = { ok: false, limit: 'MAX_SERIES', metric, new: series.size, used: 0 };
+    } else {
+      verdict = await registry.admitSeries(series, owner, limits, now).catch((error) => {
+        this.options.logger.warn({ err: error }, 'series limits not checked: the registry did not answer');
+        return { ok: 'unchecked' } as const;
+      });
+    }
+    if (verdict.ok !== false) return;
+    const index = series.get(verdict.metric)?.index ?? null;
+    const where = `event ${index}: metric "${verdict.metric.slice(0, 128)}"`;
+    if (verdict.limit === 'MAX_NEW_SERIES_PER_MINUTE') {
+      const retryAfterMs = BUDGET_WINDOW_MS - (now % BUDGET_WINDOW_MS);
+      throw new DomainError(
+        'RATE_LIMITED',
+        `${where} would start a new series past MAX_NEW_SERIES_PER_MINUTE (${limits.maxNewPerMinute}): this key started ${verdict.used} this minute and the batch starts ${verdict.new}; nothing was stored, retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+        { index, metric: verdict.metric, limit: verdict.limit, retryAfterMs },
+      );
+    }
+    throw badInput(
+      `${where} would start a new series past MAX_SERIES (${limits.maxSeries} live series; ${verdict.used} are live and the batch starts ${verdict.new}); nothing was stored`,
+      { index, metric: verdict.metric, limit: verdict.limit },
+    );
   }
 }

@@ -1,5 +1,6 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
 import { randomUUID } from 'node:crypto';
+import { isValidMetricName, publishedMetrics, SERVER_METRICS } from '../aggregation/samples.js';
 import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
@@ -37,21 +38,52 @@ export interface EventLimits {
   maxEventBytes: number;
   /** Deepest nesting of `data` (MAX_EVENT_DEPTH): deeper is refused before serialising it could exhaust the stack. */
   maxDepth: number;
+  /** How far in the past a client's timestamp may be (MAX_EVENT_AGE_MS). */
+  maxAgeMs: number;
+  /** Largest magnitude of a metric value (MAX_METRIC_MAGNITUDE). */
+  maxMetricMagnitude: number;
+  /** Most entries of one event's `data.metrics` (MAX_METRICS_PER_EVENT). */
+  maxMetricsPerEvent: number;
 }
 
 /** The publishing limits a deployment configured. */
 export function eventLimitsOf(
-  config: Pick<Config, 'MAX_BATCH_SIZE' | 'MAX_FUTURE_SKEW_MS' | 'MAX_EVENT_BYTES' | 'MAX_EVENT_DEPTH'>,
+  config: Pick<
+    Config,
+    | 'MAX_BATCH_SIZE'
+    | 'MAX_FUTURE_SKEW_MS'
+    | 'MAX_EVENT_BYTES'
+    | 'MAX_EVENT_DEPTH'
+    | 'MAX_EVENT_AGE_MS'
+    | 'MAX_METRIC_MAGNITUDE'
+    | 'MAX_METRICS_PER_EVENT'
+  >,
 ): EventLimits {
   return {
     maxBatchSize: config.MAX_BATCH_SIZE,
     maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
     maxEventBytes: config.MAX_EVENT_BYTES,
     maxDepth: config.MAX_EVENT_DEPTH,
+    maxAgeMs: config.MAX_EVENT_AGE_MS,
+    maxMetricMagnitude: config.MAX_METRIC_MAGNITUDE,
+    maxMetricsPerEvent: config.MAX_METRICS_PER_EVENT,
   };
 }
 
-export type Validation = { ok: true; events: NewEvent[] } | { ok: false; index: number | null; problem: string };
+/**
+ * Who publishes: a client, or the server itself (its record of alert firings, which may be older than a client's
+ * events may be, as an alert can stay open for weeks).
+ */
+export type Publisher = 'client' | 'server';
+
+/** Event types only the server publishes: its own records, which a client must not be able to forge. */
+export const SERVER_EVENT_TYPES: ReadonlySet<EventType> = new Set(['ALERT_TRIGGERED']);
+
+export type Validation =
+  | { ok: true; events: NewEvent[] }
+  | { ok: false; index: number | null; problem: string; metric?: string };
+
+type Problem = { problem: string; metric?: string };
 
 /**
  * Whether `value` nests more than `cap` levels of objects and arrays. Recursive, but never deeper than `cap` + 1
@@ -88,9 +120,46 @@ const MAX_UTF8_BYTES_PER_UNIT = 3;
 const EARLIEST_TIMESTAMP = Date.parse('0001-01-01T00:00:00.000Z');
 const LATEST_TIMESTAMP = Date.parse('9999-12-31T23:59:59.999Z');
 
+/**
+ * What is wrong with the metric values of an event, if anything. Values that are not numbers, and names that are
+ * not metric names, are not refused: they are counted in `rejected_metric_values` (API.md). What is refused is
+ * what would harm others: a name the server computes, too many names, a magnitude sums cannot hold.
+ */
+function checkMetrics(input: PublishEventInput, limits: EventLimits): Problem | null {
+  const metrics = publishedMetrics(input.type, input.data);
+  if (metrics.length > limits.maxMetricsPerEvent) {
+    const past = String(metrics[limits.maxMetricsPerEvent]?.name);
+    return {
+      problem: `data.metrics has ${metrics.length} entries, more than the limit of ${limits.maxMetricsPerEvent} (from "${past.slice(0, 128)}" on)`,
+      metric: past,
+    };
+  }
+  for (const { name, value, path } of metrics) {
+    if (typeof name !== 'string') continue;
+    if (SERVER_METRICS.has(name)) {
+      return { problem: `metric "${name}" is computed by the server itself and cannot be published`, metric: name };
+    }
+    if (typeof value === 'number' && Math.abs(value) > limits.maxMetricMagnitude && isValidMetricName(name)) {
+      return {
+        problem: `${path.slice(0, 160)} of metric "${name}" is ${value}, beyond the largest magnitude ${limits.maxMetricMagnitude}`,
+        metric: name,
+      };
+    }
+  }
+  return null;
+}
+
+/** Whether an instant (epoch ms) is one an event can be stored with and read back. */
+export function isStorableTime(ms: number): boolean {
+  return ms >= EARLIEST_TIMESTAMP && ms <= LATEST_TIMESTAMP;
+}
+
 /** The event's data as JSON when it is acceptable, else what is wrong with it. */
-function check(input: PublishEventInput, now: number, limits: EventLimits): { problem: string } | string {
+function check(input: PublishEventInput, now: number, limits: EventLimits, publisher: Publisher): Problem | string {
   if (input.id != null && !isUuid(input.id)) return { problem: `id "${input.id.slice(0, 64)}" is not a UUID` };
+  if (publisher === 'client' && SERVER_EVENT_TYPES.has(input.type)) {
+    return { problem: `${input.type} events are the server's own record and only the server publishes them` };
+  }
   if (!isPlainObject(input.data)) return { problem: 'data must be a JSON object' };
   if (nestsDeeperThan(input.data, limits.maxDepth)) {
     return { problem: `data is nested more than ${limits.maxDepth} levels deep` };
@@ -111,14 +180,23 @@ function check(input: PublishEventInput, now: number, limits: EventLimits): { pr
     return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${minutes} minutes in the future` };
   }
   if (ts !== undefined && Number.isNaN(ts)) return { problem: 'timestamp is not a valid date' };
-  if (ts !== undefined && (ts < EARLIEST_TIMESTAMP || ts > LATEST_TIMESTAMP)) {
+  if (ts !== undefined && !isStorableTime(ts)) {
     return { problem: `timestamp ${input.timestamp?.toISOString()} is outside the years 1 to 9999` };
   }
-  return dataJson;
+  if (ts !== undefined && publisher === 'client' && ts < now - limits.maxAgeMs) {
+    const hours = limits.maxAgeMs / 3_600_000;
+    return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${hours} hours in the past` };
+  }
+  return checkMetrics(input, limits) ?? dataJson;
 }
 
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */
-export function validateBatch(inputs: PublishEventInput[], now: number, limits: EventLimits): Validation {
+export function validateBatch(
+  inputs: PublishEventInput[],
+  now: number,
+  limits: EventLimits,
+  publisher: Publisher = 'client',
+): Validation {
   if (inputs.length > limits.maxBatchSize) {
     return {
       ok: false,
@@ -131,8 +209,8 @@ export function validateBatch(inputs: PublishEventInput[], now: number, limits: 
   const events: NewEvent[] = [];
   for (let index = 0; index < inputs.length; index++) {
     const input = inputs[index] as PublishEventInput;
-    const dataJson = check(input, now, limits);
-    if (typeof dataJson !== 'string') return { ok: false, index, problem: dataJson.problem };
+    const dataJson = check(input, now, limits, publisher);
+    if (typeof dataJson !== 'string') return { ok: false, index, ...dataJson };
     events.push({
       id: input.id?.toLowerCase() ?? randomUUID(),
       type: input.type,

@@ -3,6 +3,7 @@
 // holds the lease and does this work; the others stand by and take over when its lease lapses.
 
 import { SpanKind } from '@opentelemetry/api';
+import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -31,6 +32,8 @@ export interface StreamProcessorOptions {
   logger: Logger;
   hooks?: ProcessorHooks;
   batchSize: number;
+  /** Most hash fields one apply may write (apply-cost.ts): a batch that would write more is applied in runs. */
+  maxFieldsPerApply: number;
   pollMs: number;
   /** How often the lease is renewed while held, also in the middle of a long pass or rebuild (a third of its TTL). */
   leaseRenewMs: number;
@@ -180,8 +183,10 @@ export class StreamProcessor {
   }
 
   /**
-   * A batch is a span of a trace of its own (it holds many publishes), linked to the commit of each of its events;
-   * the broadcast carries its context on to the deliveries.
+   * Broadcasts a batch, then applies it in runs that each stay within the apply budget (one atomic call each, which
+   * blocks Redis while it runs), each run's outbox rows deleted once it is applied. The batch is a span of a trace of
+   * its own (it holds many publishes), linked to the commit of each of its events; the broadcast carries its context
+   * on to the deliveries.
    */
   private processBatch(batch: OutboxEvent[]): Promise<void> {
     const attributes = {
@@ -196,17 +201,35 @@ export class StreamProcessor {
   }
 
   private async applyBatch(batch: OutboxEvent[], traceparent: string | undefined): Promise<void> {
-    const { events, aggregates, bus, lease } = this.options;
-    const { hooks } = this;
-    // Broadcast before applying: if we die in between, the batch is broadcast again (at least once) rather
-    // than never.
+    const { bus } = this.options;
+    // Broadcast before applying: if we die in between, the events are broadcast again (at least once) rather
+    // than never. The whole batch at once, so no event waits for the applies of those before it.
     const chunk = this.options.broadcastChunk ?? 500;
     const messages: { events: EventMessage[] }[] = [];
     for (let i = 0; i < batch.length; i += chunk)
       messages.push({ events: batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)) });
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
-    const { samples, late } = this.samplesOf(batch);
+    const now = this.now();
+    // Applied in event-time order: a run then covers a slice of time, so runs share few buckets and the batch costs
+    // Redis about what one call would. A run need not be contiguous in the outbox: its record names its own events.
+    const mapped = byEventTime(batch).map((event) => ({ event, ...this.samplesOf(event, now) }));
+    const { aggregates, maxFieldsPerApply } = this.options;
+    for (const run of runsWithinFields(
+      mapped,
+      (m) => m.samples,
+      maxFieldsPerApply,
+      () => aggregates.applyCost(),
+    ))
+      await this.applyRun(run);
+  }
+
+  private async applyRun(run: { event: StoredEvent; samples: MetricSample[]; late: boolean }[]): Promise<void> {
+    const { events, aggregates, bus, lease } = this.options;
+    const { hooks } = this;
+    const batch = run.map((m) => m.event);
+    const samples = run.flatMap((m) => m.samples);
+    const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
     await aggregates.apply(applied, samples, lease.token);
     await events.deleteFromOutbox(applied.seqs);
@@ -224,21 +247,16 @@ export class StreamProcessor {
     }
   }
 
-  private samplesOf(batch: StoredEvent[]): { samples: MetricSample[]; late: number } {
-    const now = this.now();
-    const samples: MetricSample[] = [];
-    let late = 0;
-    for (const event of batch) {
-      samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: event.receivedAt.getTime() });
-      const timestamp = event.timestamp.getTime();
-      if (!isAggregatable(timestamp, now)) {
-        late += 1;
-        continue;
-      }
-      for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
-        samples.push(sample);
-    }
-    return { samples, late };
+  /** An event's samples: its count in `events_received` always, its metrics unless it is too old to aggregate. */
+  private samplesOf(event: StoredEvent, now: number): { samples: MetricSample[]; late: boolean } {
+    const samples: MetricSample[] = [
+      { metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: event.receivedAt.getTime() },
+    ];
+    const timestamp = event.timestamp.getTime();
+    if (!isAggregatable(timestamp, now)) return { samples, late: true };
+    for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
+      samples.push(sample);
+    return { samples, late: false };
   }
 
   /**
@@ -260,15 +278,26 @@ export class StreamProcessor {
   private async rebuild(): Promise<void> {
     const { events, aggregates, lease, logger } = this.options;
     const started = this.now();
-    const samplesOf = (batch: StoredEvent[]) => this.samplesOf(batch).samples;
+    const { maxFieldsPerApply } = this.options;
+    const now = () => this.now();
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
     try {
       await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
+        const samplesOf = this.samplesOf.bind(this);
         async function* samples(): AsyncGenerator<MetricSample[]> {
           for await (const page of pages) {
             newest = page.slice(-1);
-            yield samplesOf(page);
+            // Each call within the apply budget, as in a pass: a rebuild must not block Redis for everyone either.
+            const at = now();
+            const mapped = byEventTime(page).map((event) => samplesOf(event, at).samples);
+            const runs = runsWithinFields(
+              mapped,
+              (samples) => samples,
+              maxFieldsPerApply,
+              () => aggregates.applyCost(),
+            );
+            for (const run of runs) yield run.flat();
           }
         }
         await aggregates.rebuild(samples(), lease.token);
@@ -281,6 +310,10 @@ export class StreamProcessor {
     }
     logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
   }
+}
+
+function byEventTime(events: readonly StoredEvent[]): StoredEvent[] {
+  return [...events].sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
 }
 
 function batchOf(events: StoredEvent[]): AppliedBatch {

@@ -5,10 +5,19 @@ import { checkPublishableTypes } from '../auth/service.js';
 import type { Bus } from '../bus/bus.js';
 import { fromEventMessage } from '../bus/codecs.js';
 import { busIterator } from '../bus/subscription.js';
+import { badInput } from '../errors.js';
 import { isUuid } from '../ids.js';
-import { type Connection, decodeCursor, encodeCursor, type PageRules, pageSize, toConnection } from '../pagination.js';
+import {
+  type Connection,
+  decodeCursor,
+  encodeCursor,
+  type PageRules,
+  pageSize,
+  seqOf,
+  toConnection,
+} from '../pagination.js';
 import type { Ingestion, PublishResult } from './ingest.js';
-import type { EventType, PublishEventInput, StoredEvent } from './model.js';
+import { type EventType, isStorableTime, type PublishEventInput, type StoredEvent } from './model.js';
 import type { EventStore } from './store.js';
 
 export interface EventPageArgs {
@@ -35,16 +44,29 @@ export function eventCursor(event: StoredEvent): string {
   return encodeCursor(`${event.timestamp.getTime()}:${event.seq}`);
 }
 
+/** The (timestamp, seq) in a cursor's key, or null when no stored event can have it. */
+function positionOf([, time, digits]: RegExpExecArray): { timestamp: Date; seq: bigint } | null {
+  const ms = Number(time);
+  const seq = seqOf(digits as string);
+  return isStorableTime(ms) && seq !== null ? { timestamp: new Date(ms), seq } : null;
+}
+
+/** Whom a publish is charged to: the API key (the field's scope makes sure there is one). */
+function ownerOf(principal: Principal | null): string {
+  return principal?.keyId ?? 'anonymous';
+}
+
 export class EventService {
   constructor(private readonly options: EventServiceOptions) {}
 
   /**
    * Validates the whole batch, then stores it in one statement; resolves once it is committed. A publisher whose key
-   * is limited to some event types has the whole batch refused if it holds another.
+   * is limited to some event types has the whole batch refused if it holds another; the key is charged for the new
+   * series the batch starts.
    */
   async publish(inputs: PublishEventInput[], publisher: Principal | null): Promise<PublishResult> {
     checkPublishableTypes(publisher, inputs);
-    return this.options.ingestion.publish(inputs);
+    return this.options.ingestion.publish(inputs, { owner: ownerOf(publisher) });
   }
 
   /** Publishes one event and answers it as stored (a repeated id answers the event stored first). */
@@ -58,10 +80,17 @@ export class EventService {
   /** History, newest first (by timestamp, then arrival). */
   async page(args: EventPageArgs): Promise<Connection<StoredEvent>> {
     const size = pageSize(args.first, this.options.pages);
-    const after = args.after ? decodeCursor(args.after, CURSOR_KEY) : null;
+    const after = args.after ? decodeCursor(args.after, CURSOR_KEY, positionOf) : null;
+    for (const [name, time] of [
+      ['since', args.since],
+      ['until', args.until],
+    ] as const) {
+      if (time && !isStorableTime(time.getTime()))
+        throw badInput(`${name}: ${time.toISOString()} is outside the years 1 to 9999`);
+    }
     const rows = await this.options.store.page({
       first: size + 1,
-      after: after && { timestamp: new Date(Number(after[1])), seq: BigInt(after[2] as string) },
+      after,
       types: args.types,
       since: args.since,
       until: args.until,

@@ -13,7 +13,10 @@ export async function startProcessing(config: Config, logger: Logger): Promise<R
   const metrics = createMetrics('process');
   const runtime = await createProcessingRuntime(config, logger, metrics);
   try {
-    await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, config.ADMIN_API_KEY);
+    await ensureFirstAdmin(runtime.apiKeyStore, runtime.bus, logger, {
+      configuredKey: config.ADMIN_API_KEY,
+      dataDir: config.DATA_DIR,
+    });
     await runtime.start();
   } catch (error) {
     await runtime.close().catch(() => {});

@@ -13,6 +13,7 @@ import { builder } from '../builder.js';
 import { DeliveryChannel as DeliveryChannels } from '../generated/prisma/enums.js';
 import { AggregationEnum, WindowSizeEnum } from './metrics.js';
 import { connectionType } from './pagination.js';
+import { pageRows, readCost } from './read-cost.js';
 import { shared } from './sharing.js';
 
 const SeverityEnum = builder.enumType('Severity', { values: SEVERITIES });
@@ -137,6 +138,7 @@ builder.queryFields((t) => ({
     type: AlertConnectionRef,
     description: 'Alerts, newest first.',
     authScopes: { viewer: true },
+    extensions: readCost({ rows: pageRows }),
     args: {
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),

@@ -3,6 +3,7 @@ import { builder } from '../builder.js';
 import type { EventType, StoredEvent } from '../events/model.js';
 import { EventType as EventTypes } from '../generated/prisma/enums.js';
 import { connectionType } from './pagination.js';
+import { pageRows, readCost } from './read-cost.js';
 import { shared } from './sharing.js';
 
 export const EventTypeEnum = builder.enumType('EventType', { values: Object.values(EventTypes) });
@@ -24,6 +25,7 @@ builder.queryFields((t) => ({
     type: EventConnection,
     description: 'Event history, newest first (by timestamp, then arrival).',
     authScopes: { viewer: true },
+    extensions: readCost({ rows: pageRows }),
     args: {
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),

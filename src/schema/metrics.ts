@@ -1,6 +1,9 @@
 // Sliding-window aggregates: reads, metric names, and the metricUpdated subscription.
+
+import { METRIC_NAMES_PAGE } from '../aggregation/service.js';
 import { AGGREGATIONS, type MetricAggregate, WINDOW_SIZES } from '../aggregation/types.js';
 import { builder } from '../builder.js';
+import { readCost } from './read-cost.js';
 import { shared } from './sharing.js';
 
 export const WindowSizeEnum = builder.enumType('WindowSize', {
@@ -35,14 +38,18 @@ builder.queryFields((t) => ({
   aggregate: t.field({
     type: MetricAggregateRef,
     authScopes: { viewer: true },
+    extensions: readCost({ pairs: () => 1 }),
     args: { metric: t.arg.string({ required: true }), window: t.arg({ type: WindowSizeEnum, required: true }) },
     resolve: (_root, { metric, window }, { services, loaders }) =>
       services.metrics.aggregate({ metric, window }, loaders.aggregate),
   }),
   aggregates: t.field({
     type: [MetricAggregateRef],
-    description: 'Every metric × window pair, metric-major, read in one round trip.',
+    description: 'Every metric × window pair, metric-major (at most MAX_AGGREGATE_PAIRS per operation).',
     authScopes: { viewer: true },
+    extensions: readCost({
+      pairs: ({ metrics, windows }) => (metrics as unknown[]).length * (windows as unknown[]).length,
+    }),
     args: {
       metrics: t.arg.stringList({ required: true }),
       windows: t.arg({ type: [WindowSizeEnum], required: true }),
@@ -51,9 +58,15 @@ builder.queryFields((t) => ({
       services.metrics.aggregates(metrics, windows, loaders.aggregate),
   }),
   metricNames: t.stringList({
-    description: 'Metrics with samples in the last 24 hours, sorted.',
+    description:
+      'Metrics with samples in the last 24 hours, sorted; a page of `first` (at most MAX_METRIC_NAMES_PAGE) after the name `after`.',
     authScopes: { viewer: true },
-    resolve: (_root, _args, { services }) => services.metrics.metricNames(),
+    extensions: readCost({ rows: ({ first }) => (typeof first === 'number' ? first : METRIC_NAMES_PAGE) }),
+    args: {
+      first: t.arg.int({ description: 'Names per page; 1,000 (or MAX_METRIC_NAMES_PAGE if smaller) when not given.' }),
+      after: t.arg.string({ description: 'The last name of the previous page: the page starts after it.' }),
+    },
+    resolve: (_root, { first, after }, { services }) => services.metrics.metricNames({ first, after }),
   }),
 }));
 

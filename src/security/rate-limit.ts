@@ -12,6 +12,8 @@ import { graphQLError } from '../transport/errors.js';
 export interface RateLimiter {
   /** Counts one operation for `key`; resolves with the milliseconds to wait when over the limit, else null. */
   consume(key: string): Promise<number | null>;
+  /** Gives back one counted operation (one that turned out not to count against the limit). */
+  refund(key: string): Promise<void>;
 }
 
 export interface RateLimiterOptions {
@@ -22,14 +24,36 @@ export interface RateLimiterOptions {
 
 /** Null when the limit is switched off (0). */
 export function createRateLimiter({ perSecond, redis, keyPrefix }: RateLimiterOptions): RateLimiter | null {
-  if (perSecond === 0) return null;
-  const window = { points: perSecond, duration: 1 }; // duration in seconds
+  return createWindowLimiter({ points: perSecond, durationSeconds: 1, redis, name: `${keyPrefix}ratelimit` });
+}
+
+export interface WindowLimiterOptions {
+  /** What may be counted per key within a window; 0 switches the limiter off. */
+  points: number;
+  durationSeconds: number;
+  redis: Redis | null;
+  /** The Redis key prefix of this limiter's counters. */
+  name: string;
+}
+
+/**
+ * A count per key over fixed windows: global through Redis when there is one, in memory (this process) without it
+ * or while it is unreachable. Null when switched off.
+ */
+export function createWindowLimiter({
+  points,
+  durationSeconds,
+  redis,
+  name,
+}: WindowLimiterOptions): RateLimiter | null {
+  if (points === 0) return null;
+  const window = { points, duration: durationSeconds };
   const memory = new RateLimiterMemory(window);
   const limiter = redis
     ? new RateLimiterRedis({
         ...window,
         storeClient: redis,
-        keyPrefix: `${keyPrefix}ratelimit`,
+        keyPrefix: name,
         rejectIfRedisNotReady: true,
         insuranceLimiter: memory,
       })
@@ -44,6 +68,9 @@ export function createRateLimiter({ perSecond, redis, keyPrefix }: RateLimiterOp
         throw outcome; // the memory limiter does not fail, so this is a bug, not a Redis outage
       }
     },
+    async refund(key) {
+      await limiter.reward(key, 1);
+    },
   };
 }
 
@@ -51,7 +78,8 @@ export interface LimitedContext {
   principal?: Principal | null;
   /** Present over HTTP only (yoga's Fetch request). */
   request?: unknown;
-  req?: { socket?: { remoteAddress?: string } };
+  /** The client's address (client-address.ts), set by both transports. */
+  clientAddress?: string;
 }
 
 /** Counts one operation of the caller; resolves with the error to answer when it is over the limit. */
@@ -60,9 +88,7 @@ export type RateLimitCheck = (context: LimitedContext) => Promise<GraphQLError |
 /** Operations without a valid key are counted per client address. */
 export function rateLimitCheck(limiter: RateLimiter, perSecond: number): RateLimitCheck {
   return async (context) => {
-    const key = context.principal
-      ? `key:${context.principal.keyId}`
-      : `address:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
+    const key = context.principal ? `key:${context.principal.keyId}` : `address:${context.clientAddress ?? 'unknown'}`;
     const waitMs = await limiter.consume(key);
     if (waitMs === null) return null;
     const retryAfterSeconds = Math.ceil(waitMs / 1000);

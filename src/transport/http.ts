@@ -1,7 +1,8 @@
 // The HTTP side of the one server: yoga (GraphQL over HTTP, and the envelop that WebSocket operations run through
-// too), /health, /ready and /metrics, and every other request to yoga after its body has been read within
-// MAX_BODY_BYTES.
-import { randomUUID } from 'node:crypto';
+// too), /health, /ready and /metrics, and every other request to yoga once its key has been checked (before a byte
+// of its body is read: a client without a valid key costs a header parse and a cache look-up) and its body has been
+// read within MAX_BODY_BYTES.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -9,22 +10,30 @@ import type { WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
 import { type Context, createLoaders } from '../context.js';
+import { DomainError } from '../errors.js';
 import { graphqlMetricsPlugin } from '../observability/graphql-metrics.js';
 import { runChecks } from '../observability/health.js';
 import type { InstanceView } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics, ProcessRole } from '../observability/metrics.js';
 import { schema } from '../schema/index.js';
+import type { AuthGate } from '../security/auth-gate.js';
 import { bodyForYoga, readBodyWithin, refuseBody, refuseInvalidJson } from '../security/body-limit.js';
+import type { AddressResolver } from '../security/client-address.js';
 import { limitPlugins } from '../security/limits.js';
 import { type RateLimitCheck, rateLimitPlugin } from '../security/rate-limit.js';
+import { readBudgetPlugin } from '../security/read-budget.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
+import { GRAPHIQL_OPTIONS } from './graphiql.js';
+import { createStatusPage } from './status-page.js';
 
-/** What the WebSocket side hands yoga for an operation: the socket's principal, authenticated once. */
+/** What both transports hand yoga for an operation: the principal, authenticated once before yoga sees it. */
 export interface ServerContext {
   principal?: Principal | null;
   requestId?: string;
+  /** The client's address (client-address.ts), for limits counted per address. */
+  clientAddress?: string;
 }
 
 export type YogaServer = YogaServerInstance<ServerContext, Context>;
@@ -43,18 +52,18 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline.
+    // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline; it opens on examples.
+    graphiql: config.GRAPHIQL ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL,
+    cors: corsOptions(config.CORS_ORIGINS),
     logging: false,
-    context: async (initial) => {
-      let principal = initial.principal;
-      const requestId = initial.requestId ?? randomUUID();
-      if (principal === undefined) {
-        const key = bearerKey(initial.request?.headers.get('authorization'));
-        principal = key ? await services.apiKeys.authenticate(key, requestId) : null;
-      }
-      return { principal, requestId, services, loaders: createLoaders(services) };
-    },
+    // The transports authenticate (security/auth-gate.ts) and hand the principal over; none means anonymous.
+    context: async (initial) => ({
+      principal: initial.principal ?? null,
+      requestId: initial.requestId ?? randomUUID(),
+      services,
+      loaders: createLoaders(services),
+    }),
     // Every error on its way out, from resolvers, plugins and parsing alike.
     maskedErrors: { maskError },
     // Parsed documents stay cached; a parse failure is not, so /metrics counts every unparsable operation (yoga
@@ -64,6 +73,7 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
       // First, so that it sees the results the plugins after it stop execution with.
       graphqlMetricsPlugin(metrics, schema),
       ...limitPlugins(config),
+      readBudgetPlugin(config),
       ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
       {
         // yoga answers validation errors without masking them; they get the contract's codes here.
@@ -75,6 +85,65 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
       },
     ],
   });
+}
+
+/**
+ * CORS_ORIGINS as yoga takes it: `*` lets any origin read answers (keys are sent as headers, never cookies, so
+ * credentials are never allowed); a list lets those origins; empty lets none. An origin that is not let in gets no
+ * CORS headers at all, rather than yoga's `Access-Control-Allow-Origin: null`, which a sandboxed page (whose origin
+ * is "null") would match.
+ */
+function corsOptions(origins: string) {
+  const list = origins
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin.length > 0);
+  if (list.length === 0) return false;
+  const anyOrigin = list.includes('*');
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !(anyOrigin || list.includes(origin))) return false;
+    return {
+      origin: [origin],
+      credentials: false,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type'],
+    };
+  };
+}
+
+/** The HTTP status of a refusal at the door, before yoga. */
+const REFUSAL_STATUS: Partial<Record<DomainError['code'], number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+};
+
+/** Whether the request comes with a body (which a refusal leaves unread, so the connection cannot be reused). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Answers a refusal as the GraphQL error yoga would give, with its status; a body still coming is never read. */
+function refuse(req: IncomingMessage, res: ServerResponse, error: DomainError): void {
+  res.statusCode = REFUSAL_STATUS[error.code] ?? 400;
+  res.setHeader('content-type', 'application/json');
+  if (error.code === 'UNAUTHENTICATED') res.setHeader('www-authenticate', 'Bearer');
+  const retryAfterMs = error.details?.retryAfterMs;
+  if (typeof retryAfterMs === 'number') res.setHeader('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+  if (hasBody(req)) res.setHeader('connection', 'close');
+  res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }] }));
+}
+
+/**
+ * Requests that go to yoga without a key: CORS preflights (browsers never send credentials on them) and a browser
+ * asking for the GraphiQL page. Everything else, GET queries included, needs a valid key.
+ */
+function isAnonymousAllowed(req: IncomingMessage): boolean {
+  if (req.method === 'OPTIONS') return true;
+  const page = req.method === 'GET' || req.method === 'HEAD';
+  return page && req.headers.authorization === undefined && (req.headers.accept ?? '').includes('text/html');
 }
 
 const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported unhealthy
@@ -89,10 +158,40 @@ export interface HttpHandlerOptions {
   instance: InstanceView;
   /** This process's role, reported by /health with its pid. */
   role: ProcessRole;
+  gate: AuthGate;
+  clientAddress: AddressResolver;
 }
 
-export function createHttpHandler({ yoga, runtime, config, metrics, wss, instance, role }: HttpHandlerOptions) {
-  async function health(res: ServerResponse, readinessOnly: boolean) {
+/** The HTTP handlers: `main` for PORT, and `metricsPort` for METRICS_PORT (operations only) when it is set. */
+export interface HttpHandlers {
+  main(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  metricsPort(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+/** Compares through digests of equal length, so the time taken says nothing of how much of the token matched. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
+  const { yoga, runtime, config, metrics, wss, instance, role, gate, clientAddress } = options;
+  const production = config.NODE_ENV === 'production';
+
+  /**
+   * Whether the caller may see the instance's insides (/metrics, /health's details): with METRICS_TOKEN set, only
+   * with it; without one, anyone on METRICS_PORT (a port kept off the public network) and, outside production,
+   * anyone on PORT.
+   */
+  function mayReadInternals(req: IncomingMessage, onMetricsPort: boolean): boolean {
+    if (config.METRICS_TOKEN !== undefined) {
+      const given = bearerKey(req.headers.authorization);
+      return given !== null && sameToken(given, config.METRICS_TOKEN);
+    }
+    return onMetricsPort || !production;
+  }
+
+  async function health(res: ServerResponse, readinessOnly: boolean, details: boolean) {
     const { ok, checks } = await runChecks(
       {
         database: () => runtime.db.ping(),
@@ -112,13 +211,18 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss, instanc
     res.setHeader('content-type', 'application/json');
     if (readinessOnly) {
       res.statusCode = ok ? 200 : 503;
-      res.end(JSON.stringify({ ready: ok, checks }));
+      // Check errors may name hosts and ports: only for callers who may read the internals.
+      res.end(JSON.stringify(details ? { ready: ok, checks } : { ready: ok }));
+      return;
+    }
+    const status = { status: ok ? 'healthy' : 'degraded', at: new Date().toISOString() };
+    if (!details) {
+      res.end(JSON.stringify(status));
       return;
     }
     res.end(
       JSON.stringify({
-        status: ok ? 'healthy' : 'degraded',
-        at: new Date().toISOString(),
+        ...status,
         database: runtime.db.kind,
         bus: config.REDIS_URL ? 'redis' : 'in-process',
         // What follows is this process's (a cluster has several serving processes); /metrics adds them up.
@@ -130,23 +234,82 @@ export function createHttpHandler({ yoga, runtime, config, metrics, wss, instanc
     );
   }
 
-  return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/health') return health(res, false);
-    if (req.method === 'GET' && path === '/ready') return health(res, true);
-    if (req.method === 'GET' && path === '/metrics') {
-      const text = await instance.metrics();
-      res.setHeader('content-type', metrics.registry.contentType);
-      res.end(text);
+  async function metricsText(req: IncomingMessage, res: ServerResponse, onMetricsPort: boolean) {
+    if (!mayReadInternals(req, onMetricsPort)) {
+      const configured = config.METRICS_TOKEN !== undefined;
+      res.statusCode = configured ? 401 : 403;
+      if (configured) res.setHeader('www-authenticate', 'Bearer');
+      res.setHeader('content-type', 'text/plain');
+      res.end(
+        configured
+          ? 'send "Authorization: Bearer <METRICS_TOKEN>"\n'
+          : 'in production /metrics needs METRICS_TOKEN or METRICS_PORT\n',
+      );
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const body = await readBodyWithin(req, config.MAX_BODY_BYTES);
+    const text = await instance.metrics();
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.end(text);
+  }
+
+  /** /health, /ready and /metrics; false for any other request. */
+  async function operations(req: IncomingMessage, res: ServerResponse, onMetricsPort: boolean): Promise<boolean> {
+    if (req.method !== 'GET') return false;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') await health(res, false, mayReadInternals(req, onMetricsPort));
+    else if (path === '/ready') await health(res, true, mayReadInternals(req, onMetricsPort));
+    else if (path !== '/metrics') return false;
+    else if (onMetricsPort || config.METRICS_PORT === undefined) await metricsText(req, res, onMetricsPort);
+    else {
+      // With METRICS_PORT set, /metrics is served there only.
+      res.statusCode = 404;
+      res.end();
+    }
+    return true;
+  }
+
+  async function metricsPort(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await operations(req, res, true)) return;
+    res.statusCode = 404;
+    res.end();
+  }
+
+  const statusPage = createStatusPage();
+
+  async function main(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await operations(req, res, false)) return;
+    // The status page and its assets: public, as the page asks for a key itself and sends it over graphql-ws.
+    if (await statusPage(req, res)) return;
+    const address = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    const requestId = randomUUID();
+    let principal: Principal | null = null;
+    if (!isAnonymousAllowed(req)) {
+      try {
+        principal = await gate.authenticate(req.headers.authorization, address, requestId);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        // Refused before the body (and so the operation) is read: counted with the type unknown.
+        metrics.graphqlErrors.inc({ code: error.code, type: 'unknown' });
+        return refuse(req, res, error);
+      }
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+      let body: Buffer | null;
+      try {
+        body = await readBodyWithin(req, config.MAX_BODY_BYTES);
+      } catch (error) {
+        // The client went, or node cut it off past HTTP_REQUEST_TIMEOUT_MS (answering 408): nobody to answer.
+        if (req.destroyed) return;
+        throw error;
+      }
       if (!body) return refuseBody(res, config.MAX_BODY_BYTES);
       const handedOn = bodyForYoga(body, req.headers['content-type']);
       if (handedOn === null) return refuseInvalidJson(res);
       (req as IncomingMessage & { body?: unknown }).body = handedOn;
     }
-    await yoga(req, res);
-  };
+    const context: ServerContext = { principal, requestId, clientAddress: address };
+    await yoga(req, res, context);
+  }
+
+  return { main, metricsPort };
 }

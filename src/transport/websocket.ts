@@ -3,7 +3,10 @@
 // patched onto a socket. Every operation runs through yoga.getEnveloped, so WebSocket traffic gets the plugins,
 // context, limits and validation HTTP gets. Authentication happens once per connection. Subscriptions that declare
 // sharing (schema/sharing.ts) are executed once per group of identical subscribers (shared-subscriptions.ts).
+// Upgrades are taken here rather than by ws, so an address over its limits (sockets waiting for connection_init,
+// upgrades per minute) is refused with 429 before any WebSocket exists.
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   type DocumentNode,
   type ExecutionArgs,
@@ -17,15 +20,18 @@ import {
 } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { bearerKey, type Principal } from '../auth/keys.js';
-import type { ApiKeyService } from '../auth/service.js';
+import type { Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
+import { DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { sharingOf } from '../schema/sharing.js';
+import type { AuthGate } from '../security/auth-gate.js';
+import type { AddressResolver } from '../security/client-address.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
 import type { ConnectionRegistry } from '../security/connections.js';
 import { createOutbound, type Outbound } from '../security/outbound.js';
-import type { RateLimitCheck } from '../security/rate-limit.js';
+import { PendingSockets } from '../security/pending-sockets.js';
+import type { RateLimitCheck, RateLimiter } from '../security/rate-limit.js';
 import { createMaskError, graphQLError, MASKED_MESSAGE } from './errors.js';
 import type { YogaServer } from './http.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
@@ -34,6 +40,10 @@ interface SocketExtra {
   socket: WebSocket;
   request: IncomingMessage;
   outbound: Outbound;
+  /** The client's address (client-address.ts). */
+  address: string;
+  /** Stops counting the socket as waiting for authentication (PendingSockets). */
+  leavePending: () => void;
   principal?: Principal;
   /** Subscriptions of this socket counted against its key's budget, by operation id. */
   counted: Set<string>;
@@ -54,12 +64,19 @@ export interface WebSocketOptions {
   config: Config;
   logger: Logger;
   connections: ConnectionRegistry;
-  apiKeys: ApiKeyService;
+  gate: AuthGate;
+  clientAddress: AddressResolver;
+  /** Upgrades per address per minute (WS_CONNECTS_PER_ADDRESS_PER_MINUTE); null when unlimited. */
+  connects: RateLimiter | null;
   rateLimit: RateLimitCheck | null;
+  /** Told of each connection_init refused before any operation (for /metrics: errors by code). */
+  onRefused?: (code: ErrorCode) => void;
 }
 
 export interface WebSocketTransport {
   wss: WebSocketServer;
+  /** Sockets per address still waiting for their connection_init to be accepted (in this process). */
+  pending: PendingSockets;
   shared: SharedSubscriptions;
   close(): Promise<void>;
 }
@@ -75,10 +92,30 @@ function canonical(document: DocumentNode): string {
   return text;
 }
 
+/** Refuses an upgrade with an HTTP answer, so the client learns why (a WebSocket is never opened). */
+function refuseUpgrade(socket: Duplex, status: 400 | 429, message: string, headers: Record<string, string> = {}): void {
+  const code = status === 429 ? 'RATE_LIMITED' : 'BAD_USER_INPUT';
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  const lines = [
+    `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Bad Request'}`,
+    'connection: close',
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
 export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
-  const { server, yoga, config, logger, connections, apiKeys, rateLimit } = options;
+  const { server, yoga, config, logger, connections, gate, clientAddress, connects, rateLimit } = options;
   // maxPayload: a larger message closes the socket with 1009 (Message Too Big) before it is buffered whole.
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: config.MAX_BODY_BYTES, handleProtocols });
+  const wss = new WebSocketServer({
+    noServer: true,
+    path: '/graphql',
+    maxPayload: config.MAX_BODY_BYTES,
+    handleProtocols,
+  });
+  const pending = new PendingSockets(config.MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS);
   const maskError = createMaskError(logger);
   const mask = (error: unknown) => maskError(error, MASKED_MESSAGE);
   const shared = new SharedSubscriptions({ maskError: mask, logger });
@@ -160,17 +197,23 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     subscribe: (args) => run(args, (plan) => subscribeShared(args, plan)),
     // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
     onConnect: async (ctx) => {
-      const { socket } = ctx.extra;
+      const { socket, address } = ctx.extra;
       const header = ctx.connectionParams?.authorization;
-      const key = typeof header === 'string' ? bearerKey(header) : null;
-      let principal: Principal | null;
+      let principal: Principal;
       try {
-        principal = key ? await apiKeys.authenticate(key) : null;
-      } catch {
-        socket.close(SecurityCloseCode.TryAgainLater, 'the API key store is unavailable; retry later');
+        principal = await gate.authenticate(typeof header === 'string' ? header : null, address);
+      } catch (error) {
+        const code: ErrorCode = error instanceof DomainError ? error.code : 'UNAVAILABLE';
+        options.onRefused?.(code);
+        if (code === 'UNAUTHENTICATED') return false;
+        const busy = code === 'RATE_LIMITED';
+        socket.close(
+          SecurityCloseCode.TryAgainLater,
+          busy && error instanceof DomainError ? error.message : 'the API key store is unavailable; retry later',
+        );
         return false;
       }
-      if (!principal) return false;
+      ctx.extra.leavePending();
       if (!connections.admit(principal.keyId, socket)) {
         // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
         socket.close(
@@ -199,6 +242,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         socket,
         params: payload,
         principal: principal ?? null,
+        clientAddress: ctx.extra.address,
       });
       // Errors returned here reach the client through onError, which codes them.
       let document: DocumentNode;
@@ -262,7 +306,47 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
   // Keep-alive for every socket from one timer: a socket that did not answer the last ping is gone.
   const alive = new WeakSet<WebSocket>();
 
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client that resets mid-upgrade must not take the process down.
+    socket.on('error', (error) => logger.debug({ err: error }, 'connection error during a WebSocket upgrade'));
+    if (!wss.shouldHandle(request)) {
+      refuseUpgrade(socket, 400, 'WebSocket connections are served on /graphql');
+      return;
+    }
+    const address = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+    const release = pending.admit(address);
+    if (!release) {
+      refuseUpgrade(
+        socket,
+        429,
+        `at most ${config.MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS} WebSockets per address may wait for connection_init`,
+      );
+      return;
+    }
+    // Counted from here until its connection_init is accepted, or until the TCP connection closes, whichever first.
+    socket.once('close', release);
+    void (async () => {
+      const waitMs = await connects?.consume(address);
+      if (waitMs != null) {
+        release();
+        refuseUpgrade(
+          socket,
+          429,
+          `more than ${config.WS_CONNECTS_PER_ADDRESS_PER_MINUTE} WebSocket connections per minute from this address`,
+          { 'retry-after': String(Math.ceil(waitMs / 1000)) },
+        );
+        return;
+      }
+      if (socket.destroyed) return;
+      wss.handleUpgrade(request, socket, head, (webSocket) => open(webSocket, request, address, release));
+    })().catch((error) => {
+      release();
+      logger.error({ err: error }, 'WebSocket upgrade failed');
+      socket.destroy();
+    });
+  });
+
+  function open(socket: WebSocket, request: IncomingMessage, address: string, leavePending: () => void): void {
     // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
     // the code that says so (1009, 1002).
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
@@ -287,7 +371,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
             }
           }),
       },
-      { socket, request, outbound, counted: new Set() },
+      { socket, request, outbound, address, leavePending, counted: new Set() },
     );
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
@@ -295,7 +379,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       alive.delete(socket);
       closed(code, String(reason)).catch((error) => logger.warn({ err: error }, 'WebSocket close handling failed'));
     });
-  });
+  }
 
   const keepAlive = setInterval(() => {
     for (const socket of wss.clients) {
@@ -310,6 +394,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
 
   return {
     wss,
+    pending,
     shared,
     async close() {
       clearInterval(keepAlive);

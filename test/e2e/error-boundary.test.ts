@@ -7,6 +7,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { AuthGate } from '../../src/security/auth-gate.js';
+import { clientAddressResolver } from '../../src/security/client-address.js';
 import { ConnectionRegistry } from '../../src/security/connections.js';
 import { type RateLimiter, rateLimitCheck } from '../../src/security/rate-limit.js';
 import { createYogaServer } from '../../src/transport/http.js';
@@ -40,6 +42,7 @@ beforeAll(async () => {
       if (calls % 2 === 1) throw new Error(`rate limit store unreachable at ${SECRET_IN_FAULT}`);
       return null;
     },
+    async refund() {},
   };
   const { config } = server.app.runtime;
   const rateLimit = rateLimitCheck(failingLimiter, 1_000);
@@ -51,9 +54,24 @@ beforeAll(async () => {
     logger,
     revokedAmong: async () => [],
   });
-  faulty = createServer((req, res) => void yoga(req, res));
-  const { apiKeys } = server.app.services;
-  attachWebSocket({ server: faulty, yoga, config, logger, connections, apiKeys, rateLimit });
+  // The transports hand yoga the principal (the app's HTTP handler does the same, with its body limit besides).
+  const gate = new AuthGate(server.app.services.apiKeys, null);
+  faulty = createServer(async (req, res) => {
+    const principal = await gate.authenticate(req.headers.authorization, 'test client');
+    await yoga(req, res, { principal });
+  });
+  const clientAddress = clientAddressResolver([]);
+  attachWebSocket({
+    server: faulty,
+    yoga,
+    config,
+    logger,
+    connections,
+    gate,
+    clientAddress,
+    connects: null,
+    rateLimit,
+  });
   await new Promise<void>((resolve) => faulty.listen(0, '127.0.0.1', resolve));
   faultyUrl = `http://127.0.0.1:${(faulty.address() as AddressInfo).port}/graphql`;
 });

@@ -170,7 +170,8 @@ describe('publishing and history', () => {
   });
 
   it('should page without duplicates or gaps while new events arrive', async () => {
-    const base = Date.parse('2026-06-01T00:00:00Z');
+    // A week ago, on a whole second: within MAX_EVENT_AGE_MS, and before anything else the test publishes.
+    const base = Math.floor((Date.now() - 7 * 24 * 3_600_000) / 1_000) * 1_000;
     const inputs = Array.from({ length: 30 }, (_, i) => ({
       type: 'PERFORMANCE_METRIC' as const,
       timestamp: new Date(base + Math.floor(i / 3) * 1000).toISOString(), // ties on timestamp too

@@ -14,6 +14,7 @@ import {
 } from '../helpers/app.js';
 import { AGGREGATE, EVENT_PUBLISHED, PUBLISH_EVENT } from '../helpers/operations.js';
 import { sampleValue, scrape } from '../helpers/prometheus.js';
+import { openRaw } from '../helpers/raw-ws.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 let database: TestDatabase;
@@ -148,10 +149,19 @@ describe('GraphQL operations on /metrics', () => {
     expect(grown).toEqual([3, 1, 2, 2, 1]);
   });
 
-  it('should count UNAUTHENTICATED for an operation without a key', async () => {
-    const grown = await growth([[ERRORS, { code: 'UNAUTHENTICATED', type: 'query' }]], async () => {
+  it('should count UNAUTHENTICATED for an operation without a key (refused before its body, so of unknown type)', async () => {
+    const grown = await growth([[ERRORS, { code: 'UNAUTHENTICATED', type: 'unknown' }]], async () => {
       const anonymous = await gql(server.url, AGGREGATE, { metric: 'counted', window: 'M1' });
       expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    });
+    expect(grown).toEqual([1]);
+  });
+
+  it('should count UNAUTHENTICATED for a WebSocket whose connection_init has a bad key', async () => {
+    const grown = await growth([[ERRORS, { code: 'UNAUTHENTICATED', type: 'unknown' }]], async () => {
+      const socket = await openRaw(server.wsUrl, null);
+      socket.send({ type: 'connection_init', payload: { authorization: 'Bearer jds_not-a-key-of-this-server' } });
+      expect((await socket.closed).code).toBe(4403);
     });
     expect(grown).toEqual([1]);
   });

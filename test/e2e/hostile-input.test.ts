@@ -86,6 +86,9 @@ interface Case {
   method?: string;
   /** Sent with the admin key: admin-only operations. */
   admin?: boolean;
+  /** Instead of the viewer's (or the admin's) key. */
+  authorization?: string;
+  forwardedFor?: string;
 }
 
 function httpCases(): Case[] {
@@ -109,6 +112,86 @@ function httpCases(): Case[] {
       body: json({
         query: `{ events(first: $n) { edges { cursor } } }`,
         variables: { n: pick(['x', -1, 1e12, null, [], {}]) },
+      }),
+    });
+  // What issue 10 refuses: values past the magnitude cap, the server's own names and events, old timestamps, series
+  // floods, out-of-range cursors and times, and reads past the per-operation budgets.
+  const cursor = (key: string) => Buffer.from(key).toString('base64url');
+  const digits = () => String(Math.floor(random() * 10 ** 15)) + String(Math.floor(random() * 10 ** 15));
+  const hostileEvents = [
+    () => ({ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: pick([1.7e308, -1.7e308, 1e16, -1e300]) } } }),
+    () => ({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'api_response_time', value: pick([1.7e308, 9e15]) } }),
+    () => ({
+      type: 'BENCHMARK_COMPLETED',
+      data: {
+        metrics: {
+          [pick([
+            'anomaly_count',
+            'benchmark_total',
+            'benchmark_success',
+            'events_received',
+            'rejected_metric_values',
+          ])]: 1,
+        },
+      },
+    }),
+    () => ({ type: 'ALERT_TRIGGERED', data: { alertId: randomBytes(8).toString('hex'), severity: 'CRITICAL' } }),
+    () => ({ type: 'ANOMALY_DETECTED', timestamp: pick(['0001-01-01T00:00:00Z', '1970-01-01T00:00:00Z']), data: {} }),
+    () => ({
+      type: 'COMPETITIVE_UPDATE',
+      data: { metrics: Object.fromEntries(Array.from({ length: 1_000 }, (_, m) => [`flood_${digits()}_${m}`, m])) },
+    }),
+  ];
+  for (let i = 0; i < 60; i++)
+    cases.push({
+      body: json({
+        query: PUBLISH,
+        variables: { inputs: [{ type: 'INSIGHT_GENERATED', data: {} }, pick(hostileEvents)()] },
+      }),
+    });
+  const connections = [
+    'query($a: String) { events(after: $a) { edges { cursor } } }',
+    'query($a: String) { alerts(after: $a) { edges { cursor } } }',
+  ];
+  const badCursors = () => [
+    cursor(`${digits()}:${digits()}`),
+    cursor(`-${digits()}:1`),
+    cursor(digits()),
+    cursor(`1:${digits()}`),
+    cursor('9223372036854775808'),
+    randomBytes(12).toString('base64url'),
+  ];
+  for (let i = 0; i < 60; i++)
+    cases.push({ body: json({ query: pick(connections), variables: { a: pick(badCursors()) } }) });
+  for (let i = 0; i < 20; i++)
+    cases.push({
+      body: json({
+        query: 'query($t: DateTime) { events(since: $t, until: $t) { edges { cursor } } }',
+        variables: { t: pick(['0000-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '-000001-01-01T00:00:00Z', 'now']) },
+      }),
+    });
+  const aliased = (field: string, count: number) =>
+    `query($n: Int, $m: [String!]!, $w: [WindowSize!]!) { ${Array.from({ length: count }, (_, a) => `a${a}: ${field}`).join(' ')} }`;
+  for (let i = 0; i < 30; i++)
+    cases.push({
+      body: json({
+        query: pick([
+          aliased('events(first: $n) { edges { cursor } }', 20),
+          aliased('metricNames(first: $n)', 20),
+          aliased('aggregates(metrics: $m, windows: $w) { count }', 20),
+        ]),
+        variables: {
+          n: pick([500, 1_000, 2 ** 31 - 1, -1]),
+          m: Array.from({ length: pick([100, 500]) }, (_, k) => `m${k}`),
+          w: ['M1', 'M5', 'M15', 'H1', 'H6'],
+        },
+      }),
+    });
+  for (let i = 0; i < 20; i++)
+    cases.push({
+      body: json({
+        query: 'query($n: Int, $a: String) { metricNames(first: $n, after: $a) }',
+        variables: { n: pick([0, -5, 10 ** 9, null]), a: pick(['', 'zzz', '\u0000', 'x'.repeat(10_000)]) },
       }),
     });
   for (let i = 0; i < 50; i++)
@@ -201,6 +284,26 @@ function httpCases(): Case[] {
     ]);
     cases.push({ body: json({ query: CREATE_KEY, variables }), admin: true });
   }
+  // Keys that are no keys: refused before the body is read (and, past the per-address limit, without a look-up).
+  for (let i = 0; i < 60; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      authorization: pick([
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        'bearer a b',
+        `Bearer jds_${randomBytes(16).toString('hex')}`,
+        `Bearer ${'k'.repeat(8_000)}`,
+        `Bearer ${randomBytes(24).toString('base64')}`,
+      ]),
+    });
+  for (let i = 0; i < 40; i++)
+    cases.push({
+      body: json({ query: '{ __typename }' }),
+      forwardedFor: pick(['', ',,,', 'unknown', '999.1.1.1', '::ffff:', `${'1.2.3.4, '.repeat(500)}x`, '[::1]:80']),
+    });
   return cases;
 }
 
@@ -208,7 +311,8 @@ async function send(c: Case) {
   const res = await fetch(server.url, {
     method: c.method ?? 'POST',
     headers: {
-      authorization: `Bearer ${c.admin ? server.adminKey : viewerKey}`,
+      authorization: c.authorization ?? `Bearer ${c.admin ? server.adminKey : viewerKey}`,
+      ...(c.forwardedFor === undefined ? {} : { 'x-forwarded-for': c.forwardedFor }),
       ...(c.contentType === '' ? {} : { 'content-type': c.contentType ?? 'application/json' }),
     },
     body: c.body,
@@ -344,6 +448,15 @@ describe('hostile input', () => {
 
     const health = await (await fetch(server.url.replace('/graphql', '/health'))).json();
     expect(health.status).toBe('healthy');
+    // What got through could not break the dashboard's statistics nor flood the series.
+    const dashboard = await fetch(server.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${viewerKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ dashboard { anomalyCount apiResponseTime competitiveParity } metricNames }' }),
+    });
+    const { data, errors } = await dashboard.json();
+    expect(errors).toBeUndefined();
+    expect(data.metricNames.filter((name: string) => name.startsWith('flood_'))).toEqual([]);
     const typename = graphql(`
       query Typename {
         __typename

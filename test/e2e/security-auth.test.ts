@@ -1,11 +1,15 @@
 // API keys and roles over HTTP and WebSocket: roles per field, keys stored as hashes, the first admin key,
 // revocation (HTTP at once, open sockets within 5 s), connections per key and operations per connection.
 import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import pg from 'pg';
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { firstAdminKeyFile } from '../../src/auth/first-admin.js';
 import { ApiKeyStore } from '../../src/auth/keys.js';
 import { configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -199,15 +203,16 @@ describe('keys', () => {
     }
   });
 
-  it('should generate the first admin key when none is configured, print it once, and not again', async () => {
+  it('should generate the first admin key when none is configured, print it once, keep it in an owner-only file, and not again', async () => {
     const fresh = await createTestDatabase();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'jackdaw-first-admin-'));
     const printed: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       printed.push(String(chunk));
       return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
     }) as typeof process.stdout.write;
-    const config = configWith({ DATABASE_URL: fresh.url, PROCESSOR_POLL_MS: 50 });
+    const config = configWith({ DATABASE_URL: fresh.url, DATA_DIR: dataDir, PROCESSOR_POLL_MS: 50 });
     const logger = createLogger('silent');
     try {
       const first = await buildApp(config, { logger });
@@ -215,14 +220,48 @@ describe('keys', () => {
       const key = /\b(jds_[A-Za-z0-9_-]{20,})\b/.exec(printed.join(''))?.[1];
       assert.exists(key, 'the printed admin key');
       expect(await gqlOk(url, CREATE_KEY, { name: 'by the generated admin', role: 'VIEWER' }, key)).toBeDefined();
+      const keyFile = firstAdminKeyFile(dataDir);
+      expect((await readFile(keyFile, 'utf8')).trim()).toBe(key);
+      expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
       await first.stop();
       printed.length = 0;
       const second = await buildApp(config, { logger });
       await second.stop();
       expect(printed.join('')).not.toContain('jds_');
+      expect((await readFile(keyFile, 'utf8')).trim()).toBe(key);
     } finally {
       process.stdout.write = write;
       await fresh.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('should still start, and say the key was not kept, when DATA_DIR cannot hold the key file', async () => {
+    const fresh = await createTestDatabase();
+    const parent = await mkdtemp(path.join(tmpdir(), 'jackdaw-first-admin-'));
+    // A file where the folder should be: no user, root included, can create anything below it.
+    const dataDir = path.join(parent, 'not-a-folder');
+    await writeFile(dataDir, '');
+    const printed: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      printed.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      const app = await buildApp(configWith({ DATABASE_URL: fresh.url, DATA_DIR: dataDir, PROCESSOR_POLL_MS: 50 }), {
+        logger: createLogger('silent'),
+      });
+      const url = await app.start(0, '127.0.0.1');
+      const key = /\b(jds_[A-Za-z0-9_-]{20,})\b/.exec(printed.join(''))?.[1];
+      assert.exists(key, 'the printed admin key');
+      expect(printed.join('')).toContain(`could not be kept in ${firstAdminKeyFile(dataDir)}`);
+      expect(await gqlOk(url, CREATE_KEY, { name: 'by the unkept admin key', role: 'VIEWER' }, key)).toBeDefined();
+      await app.stop();
+    } finally {
+      process.stdout.write = write;
+      await fresh.drop();
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });

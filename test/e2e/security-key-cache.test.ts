@@ -11,7 +11,14 @@ import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase 
 const REVOCATION_BOUND_MS = 5_000; // the contract's bound on a revocation reaching every instance
 const SHORT_TTL_MS = 1_000;
 const UNKNOWN_CAP = 20;
-const config = { MAX_CONNECTIONS_PER_KEY: 200, API_KEY_NEGATIVE_CACHE_SIZE: UNKNOWN_CAP };
+// The cache alone: the per-address limits in front of it (security-edge.test.ts) would count every test client,
+// all on 127.0.0.1, as one.
+const config = {
+  MAX_CONNECTIONS_PER_KEY: 200,
+  API_KEY_NEGATIVE_CACHE_SIZE: UNKNOWN_CAP,
+  MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS: 1_000,
+  AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: 0,
+};
 
 const lookups = vi.spyOn(ApiKeyStore.prototype, 'authenticate');
 /** Database look-ups of `key`, on every instance of this file. */

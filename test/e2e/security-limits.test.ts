@@ -197,7 +197,11 @@ describe('sizes', () => {
           port: url.port,
           path: url.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          headers: {
+            'content-type': 'application/json',
+            'transfer-encoding': 'chunked',
+            authorization: `Bearer ${limited.adminKey}`,
+          },
         },
         (res) => {
           let text = '';

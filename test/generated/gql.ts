@@ -37,6 +37,9 @@ type Documents = {
     "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": typeof types.ApiKeysHistoryDocument,
     "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": typeof types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": typeof types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
@@ -51,6 +54,12 @@ type Documents = {
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": typeof types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": typeof types.DashboardDocument,
     "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.ClusterHistoryDocument,
+    "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n": typeof types.EventCountDocument,
+    "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n": typeof types.DashboardValuesDocument,
+    "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n": typeof types.HugeStatsDocument,
+    "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n": typeof types.MetricNamesPageDocument,
+    "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n": typeof types.PairsInAliasesDocument,
+    "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n": typeof types.RowsInAliasesDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": typeof types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": typeof types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeApiKeyDocument,
@@ -60,6 +69,7 @@ type Documents = {
     "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": typeof types.AlertRuleWebhookUrlsDocument,
     "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": typeof types.AlertRuleEmailsDocument,
     "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": typeof types.InsightsDocument,
+    "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": typeof types.RevokeEdgeKeyDocument,
     "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DeepEventsDocument,
     "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": typeof types.PublishTwoAnomaliesDocument,
     "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": typeof types.PublishAnomalyWithIdDocument,
@@ -67,6 +77,8 @@ type Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": typeof types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": typeof types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": typeof types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": typeof types.StatusPageAlertsDocument,
     "\n  mutation CreateTracedRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.CreateTracedRuleDocument,
     "\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n": typeof types.TracedAlertTriggeredDocument,
     "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.WebhookQueueCreateRuleDocument,
@@ -104,6 +116,9 @@ const documents: Documents = {
     "\n  query ApiKeysHistory {\n    events(first: 50) {\n      edges {\n        node {\n          type\n        }\n      }\n    }\n  }\n": types.ApiKeysHistoryDocument,
     "\n  query ApiKeysDashboard {\n    dashboard {\n      at\n    }\n  }\n": types.ApiKeysDashboardDocument,
     "\n      query LatestEvents {\n        events(first: 10) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.LatestEventsDocument,
+    "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n": types.DemoRuleNamesDocument,
+    "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
+    "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
@@ -118,6 +133,12 @@ const documents: Documents = {
     "\n        subscription LiveMetric {\n          metricUpdated(metric: \"live_m\", window: M1) {\n            count\n            sum\n            max\n          }\n        }\n      ": types.LiveMetricDocument,
     "\n        subscription Dashboard {\n          dashboardUpdated {\n            at\n            competitiveParity\n            anomalyCount\n            apiResponseTime\n            benchmarkSuccessRate\n            eventsPerSecond\n            firingAlerts\n          }\n        }\n      ": types.DashboardDocument,
     "\n      query ClusterHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.ClusterHistoryDocument,
+    "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n": types.EventCountDocument,
+    "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n": types.DashboardValuesDocument,
+    "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n": types.HugeStatsDocument,
+    "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n": types.MetricNamesPageDocument,
+    "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n": types.PairsInAliasesDocument,
+    "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n": types.RowsInAliasesDocument,
     "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n": types.AggregateSnapshotDocument,
     "\n  mutation PublishAnomaly {\n    publishEvent(input: { type: ANOMALY_DETECTED, data: {} }) {\n      id\n    }\n  }\n": types.PublishAnomalyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeApiKeyDocument,
@@ -127,6 +148,7 @@ const documents: Documents = {
     "\n  query AlertRuleWebhookUrls {\n    alertRules {\n      webhookUrls\n    }\n  }\n": types.AlertRuleWebhookUrlsDocument,
     "\n  query AlertRuleEmails {\n    alertRules {\n      emails\n    }\n  }\n": types.AlertRuleEmailsDocument,
     "\n      subscription Insights {\n        eventPublished(types: [INSIGHT_GENERATED]) {\n          id\n          receivedAt\n          data\n        }\n      }\n    ": types.InsightsDocument,
+    "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n": types.RevokeEdgeKeyDocument,
     "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DeepEventsDocument,
     "\n        mutation PublishTwoAnomalies($a: ID, $b: ID) {\n          a: publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n          b: publishEvent(input: { id: $b, type: ANOMALY_DETECTED, data: {} }) {\n            id\n            type\n            timestamp\n            receivedAt\n            data\n          }\n        }\n      ": types.PublishTwoAnomaliesDocument,
     "\n        mutation PublishAnomalyWithId($a: ID) {\n          publishEvent(input: { id: $a, type: ANOMALY_DETECTED, data: {} }) {\n            id\n          }\n        }\n      ": types.PublishAnomalyWithIdDocument,
@@ -134,6 +156,8 @@ const documents: Documents = {
     "\n      query QueryTypeName {\n        __schema {\n          queryType {\n            name\n          }\n        }\n      }\n    ": types.QueryTypeNameDocument,
     "\n      query SecretsHistory {\n        events(first: 1) {\n          edges {\n            node {\n              id\n            }\n          }\n        }\n      }\n    ": types.SecretsHistoryDocument,
     "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      ": types.CreateProbeRuleDocument,
+    "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.StatusPageCreateRuleDocument,
+    "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n": types.StatusPageAlertsDocument,
     "\n  mutation CreateTracedRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.CreateTracedRuleDocument,
     "\n  subscription TracedAlertTriggered {\n    alertTriggered {\n      id\n      ruleId\n    }\n  }\n": types.TracedAlertTriggeredDocument,
     "\n  mutation WebhookQueueCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.WebhookQueueCreateRuleDocument,
@@ -257,6 +281,18 @@ export function graphql(source: "\n      query LatestEvents {\n        events(fi
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"): (typeof documents)["\n  query DemoRuleNames {\n    alertRules {\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"): (typeof documents)["\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -313,6 +349,30 @@ export function graphql(source: "\n      query ClusterHistory {\n        events(
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query EventCount {\n    events(first: 500) {\n      edges {\n        node {\n          id\n          type\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n"): (typeof documents)["\n  query DashboardValues {\n    dashboard {\n      anomalyCount\n      apiResponseTime\n      competitiveParity\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n"): (typeof documents)["\n  query HugeStats($metric: String!) {\n    aggregate(metric: $metric, window: M5) {\n      count\n      sum\n      avg\n      stddev\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n"): (typeof documents)["\n  query MetricNamesPage($first: Int, $after: String) {\n    metricNames(first: $first, after: $after)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n"): (typeof documents)["\n  query PairsInAliases($metrics: [String!]!, $windows: [WindowSize!]!) {\n    a: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    b: aggregates(metrics: $metrics, windows: $windows) {\n      count\n    }\n    one: aggregate(metric: \"budget_metric_0\", window: M1) {\n      count\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query RowsInAliases($n: Int) {\n    a: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    b: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    c: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    d: events(first: $n) {\n      edges {\n        cursor\n      }\n    }\n    e: alerts(first: $n) {\n      edges {\n        cursor\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n"): (typeof documents)["\n  query AggregateSnapshot {\n    aggregates(metrics: [\"restart_a\", \"restart_b\", \"anomaly_count\"], windows: [M1, M15, H24]) {\n      ...AggregateStats\n    }\n    metricNames\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -349,6 +409,10 @@ export function graphql(source: "\n      subscription Insights {\n        eventP
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"): (typeof documents)["\n  mutation RevokeEdgeKey($id: ID!) {\n    revokeApiKey(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query DeepEvents {\n    events(first: 1) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -374,6 +438,14 @@ export function graphql(source: "\n      query SecretsHistory {\n        events(
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "): (typeof documents)["\n        mutation CreateProbeRule($input: AlertRuleInput!) {\n          createAlertRule(input: $input) {\n            id\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation StatusPageCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query StatusPageAlerts($status: [AlertStatus!]) {\n    alerts(status: $status) {\n      edges {\n        node {\n          id\n          ruleName\n          status\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,10 +1,12 @@
 // Real servers on free ports for end-to-end tests, with GraphQL clients over HTTP and graphql-ws.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { type App, buildApp } from '../../src/app.js';
+import { firstAdminKeyFile } from '../../src/auth/first-admin.js';
 import { type Config, configWith } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { REDIS_URL } from './services.js';
@@ -24,24 +26,26 @@ export interface TestServerOptions {
   redisKeyPrefix?: string;
   redisUrl?: string;
   dataDir?: string;
-  adminKey?: string;
+  /** null: none configured, so the server generates the first admin key (and keeps it in `dataDir`). */
+  adminKey?: string | null;
   config?: Partial<Record<keyof Config, string | number>>;
 }
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const adminKey = options.adminKey ?? `test-admin-${randomUUID()}`;
+  const configuredKey = options.adminKey === null ? undefined : (options.adminKey ?? `test-admin-${randomUUID()}`);
   const config = configWith({
     DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisKeyPrefix ? (options.redisUrl ?? REDIS_URL) : undefined,
     REDIS_KEY_PREFIX: options.redisKeyPrefix,
     DATA_DIR: options.dataDir,
-    ADMIN_API_KEY: adminKey,
+    ADMIN_API_KEY: configuredKey,
     PROCESSOR_POLL_MS: 50,
     SHUTDOWN_GRACE_MS: 2_000,
     ...options.config,
   });
   const app = await buildApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
   const url = await app.start(0, '127.0.0.1');
+  const adminKey = configuredKey ?? (await readFile(firstAdminKeyFile(config.DATA_DIR), 'utf8')).trim();
   return { app, url, wsUrl: url.replace(/^http/, 'ws'), adminKey, stop: () => app.stop() };
 }
 

@@ -319,6 +319,27 @@ describe('MemoryAggregateStore pruning', () => {
 });
 
 describe('RedisAggregateStore', () => {
+  it('should write exactly the hash fields ApplyCost counts (what the stream processor budgets by)', async () => {
+    const now = Date.now();
+    const next = random(7);
+    for (const [metrics, spreadMs, count] of [
+      [3, 1_000, 200],
+      [12, 180_000, 500],
+      [40, 20 * HOUR, 300],
+    ] as const) {
+      const { store, keyPrefix } = redisSubject(now);
+      const samples = Array.from({ length: count }, () => ({
+        metric: `m${Math.floor(next() * metrics)}`,
+        value: next() < 0.1 ? 0 : (next() - 0.2) * 10 ** Math.floor(next() * 6),
+        timestamp: now - Math.floor(next() * spreadMs),
+      }));
+      await store.apply(batch('1'), samples);
+      let written = 0;
+      for (const key of await scanKeys(redis, `${keyPrefix}agg:b:*`)) written += await redis.hlen(key);
+      expect(store.applyCost().with(samples), `${metrics} metrics over ${spreadMs} ms`).toBe(written);
+    }
+  });
+
   it('should let every bucket expire once no window reads it', async () => {
     const now = Date.now();
     const { store, keyPrefix } = redisSubject(now);

@@ -74,6 +74,10 @@ async function startEngine(options: EngineOptions = {}) {
     limits: eventLimitsOf(config),
     maxQueued: config.INGEST_QUEUE_SIZE,
     nudgeLocal: () => {},
+    series: {
+      registry: memory,
+      limits: { maxNewPerMinute: config.MAX_NEW_SERIES_PER_MINUTE, maxSeries: config.MAX_SERIES },
+    },
   });
   const notifier = createAlertNotifier({
     prisma: db.prisma,
@@ -354,6 +358,7 @@ describe('alert engine', () => {
     const setup = await startEngine({
       aggregates: (real) => ({
         lastAppliedBatch: () => real.lastAppliedBatch(),
+        applyCost: () => real.applyCost(),
         apply: (applied, samples) => real.apply(applied, samples),
         rebuild: (samples) => real.rebuild(samples),
         metricNames: (at) => real.metricNames(at),

@@ -93,6 +93,42 @@ describe('ApiKeyService cache', () => {
     expect(lookups).toHaveBeenCalledTimes(1); // refused from memory
   });
 
+  it('should let the guard of a look-up count it once, however many callers share it, and not for cached keys', async () => {
+    const { service, lookups } = await setup();
+    const created = await service.createKey({ name: 'guarded crowd', role: 'VIEWER' });
+    const calls = { before: 0, found: 0 };
+    const guard = {
+      // As slow as a Redis round trip: callers arriving meanwhile must join rather than each ask.
+      before: async () => {
+        calls.before += 1;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+      found: async () => {
+        calls.found += 1;
+      },
+    };
+    await Promise.all(Array.from({ length: 20 }, () => service.authenticate(created.key, undefined, guard)));
+    expect(calls).toEqual({ before: 1, found: 1 });
+    await service.authenticate(created.key, undefined, guard); // cached now
+    expect(await service.authenticate('jds_unknown-to-the-guard', undefined, guard)).toBeNull();
+    expect(calls).toEqual({ before: 2, found: 1 });
+    expect(lookups).toHaveBeenCalledTimes(2);
+  });
+
+  it("should answer a guard's refusal to every caller sharing the look-up, without asking the database", async () => {
+    const { service, lookups } = await setup();
+    const refusal = new DomainError('RATE_LIMITED', 'too many unknown API keys from this address');
+    const guard = { before: async () => Promise.reject(refusal), found: async () => {} };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => service.authenticate('jds_refused', undefined, guard)),
+    );
+    expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason : o.value))).toEqual(
+      Array.from({ length: 5 }, () => refusal),
+    );
+    expect(lookups).not.toHaveBeenCalled();
+    expect(service.cached).toEqual({ keys: 0, unknown: 0 });
+  });
+
   it('should refuse an unknown key from memory for a short while, then ask again', async () => {
     const { service, lookups, advance } = await setup();
     expect(await service.authenticate('jds_nobody')).toBeNull();

@@ -67,6 +67,7 @@ function processorOf(store: EventStore, warnings: string[] = []) {
     lease,
     logger,
     batchSize: 1_000,
+    maxFieldsPerApply: 8_000,
     pollMs: 20,
     leaseRenewMs: 3_000,
   });

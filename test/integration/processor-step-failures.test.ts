@@ -102,6 +102,7 @@ class FaultyEventStore extends EventStore {
 function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injector>): AggregateStore {
   return {
     lastAppliedBatch: () => real.lastAppliedBatch(),
+    applyCost: () => real.applyCost(),
     apply: (applied, samples, fence) => applies.run(() => real.apply(applied, samples, fence)),
     rebuild: (samples, fence) => real.rebuild(samples, fence),
     read: (queries, at) => real.read(queries, at),
@@ -182,6 +183,7 @@ function pipeline(scenario: Scenario, keyPrefix: string) {
       lease: localLease,
       logger,
       batchSize: BATCH_SIZE,
+      maxFieldsPerApply: 8_000,
       broadcastChunk: BROADCAST_CHUNK,
       pollMs: 20,
       leaseRenewMs: 1_000,

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
+import type { AggregateStore, AppliedBatch, MetricSample } from '../../src/aggregation/types.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
@@ -60,7 +61,7 @@ class CrashOnDelete extends EventStore {
   }
 }
 
-function processor(store: EventStore, aggregates: RedisAggregateStore) {
+function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerApply = 8_000) {
   return new StreamProcessor({
     events: store,
     aggregates,
@@ -68,12 +69,48 @@ function processor(store: EventStore, aggregates: RedisAggregateStore) {
     lease: localLease,
     logger,
     batchSize: 100,
+    maxFieldsPerApply,
     pollMs: 20,
     leaseRenewMs: 1_000,
   });
 }
 
 describe('stream processor', () => {
+  it('should apply a batch whose events spread over minutes in runs within the field budget, counting each once', async () => {
+    const real = new RedisAggregateStore({ redis, keyPrefix: `${prefix}budget:` });
+    const applies: number[] = [];
+    // The real store, telling what each apply writes (ApplyCost matches the store's writes: aggregate-store.test.ts).
+    const measured: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
+      apply: async (applied: AppliedBatch, samples: MetricSample[], fence?: string) => {
+        if (samples.length > 0) applies.push(real.applyCost().with(samples));
+        return real.apply(applied, samples, fence);
+      },
+    });
+    const now = Date.now();
+    const spread: NewEvent[] = Array.from({ length: 100 }, (_, i) => {
+      const data = { metrics: Object.fromEntries(Array.from({ length: 8 }, (_, m) => [`spread_${m}`, i * 10 + m])) };
+      return {
+        id: randomUUID(),
+        type: 'COMPETITIVE_UPDATE',
+        timestamp: new Date(now - ((i * 7_919) % 180_000)),
+        data,
+        dataJson: JSON.stringify(data),
+      };
+    });
+    const store = new EventStore(db);
+    await store.insertBatch(spread, new Date());
+    const budget = 1_000;
+    await processor(store, measured, budget).drain();
+    expect(applies.length).toBeGreaterThan(2); // one batch of 100 events, more than two applies
+    for (const fields of applies) expect(fields).toBeLessThanOrEqual(budget);
+    const totals = await real.read(
+      Array.from({ length: 8 }, (_, m) => ({ metric: `spread_${m}`, window: 'M5' as const })),
+      Date.now(),
+    );
+    expect(totals.map((t) => t.count)).toEqual(Array.from({ length: 8 }, () => 100));
+    expect(await store.outboxSize()).toBe(0);
+  });
+
   it('should count every event exactly once when it dies between applying a batch and clearing the outbox', async () => {
     const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
     const store = new CrashOnDelete(db);
@@ -142,6 +179,7 @@ describe('stream processor', () => {
       lease: redisLease(redis, leasePrefix, ttlMs),
       logger,
       batchSize: 100, // at least four slow pages: over 1 s, twice the lease
+      maxFieldsPerApply: 8_000,
       pollMs: 20,
       leaseRenewMs: ttlMs / 3,
     });

@@ -76,6 +76,28 @@ describe('bucket statistics', () => {
     });
   });
 
+  it('should saturate rather than answer Infinity or NaN when sums overflow', () => {
+    const finite = (stats: BucketStats) => {
+      const { sum, avg, stddev, min, max } = finalize('m', 'M5', 0, 1, stats);
+      for (const value of [sum, avg, stddev]) expect(Number.isFinite(value), `${value}`).toBe(true);
+      return { sum, avg, stddev, min, max };
+    };
+    // Two huge values: the sum overflows to Infinity and M2 with it.
+    expect(finite(statsOf([1.7e308, 1.7e308]))).toEqual({
+      sum: Number.MAX_VALUE,
+      avg: 1.7e308,
+      stddev: 0,
+      min: 1.7e308,
+      max: 1.7e308,
+    });
+    const spread = finite(statsOf([-1.7e308, 1.7e308, 1.7e308]));
+    expect(spread.avg).toBeGreaterThan(0);
+    expect(spread.stddev).toBeLessThanOrEqual(1.7e308);
+    // As read back from Redis, where an overflowed sum is stored as "inf" and reads as NaN.
+    const fromRedis = { ...statsOf([1.7e308, 1.7e308]), sum: Number.NaN, m2: Number.NaN };
+    expect(finite(fromRedis).sum).toBe(Number.MAX_VALUE);
+  });
+
   it('should report percentiles within the extremes', () => {
     const aggregate = finalize('m', 'M1', 0, at, statsOf([100, 100, 100]));
     expect([aggregate.p50, aggregate.p95, aggregate.p99]).toEqual([100, 100, 100]);

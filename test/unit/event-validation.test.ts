@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { type EventLimits, type PublishEventInput, validateBatch } from '../../src/events/model.js';
 
-const limits: EventLimits = { maxBatchSize: 3, maxFutureSkewMs: 5 * 60_000, maxEventBytes: 1_000, maxDepth: 4 };
+const DAY_MS = 24 * 60 * 60_000;
+const limits: EventLimits = {
+  maxBatchSize: 3,
+  maxFutureSkewMs: 5 * 60_000,
+  maxEventBytes: 1_000,
+  maxDepth: 4,
+  maxAgeMs: 30 * DAY_MS,
+  maxMetricMagnitude: 1e15,
+  maxMetricsPerEvent: 3,
+};
 const now = Date.parse('2026-11-27T12:00:00Z');
 const event = (over: Partial<PublishEventInput> = {}): PublishEventInput => ({
   type: 'ANOMALY_DETECTED',
@@ -39,10 +48,63 @@ describe('validateBatch', () => {
     expect(problem(event(over))).toMatch(new RegExp(`^1: .*${says.replace(/[()]/g, '\\$&')}`));
   });
 
-  it('should accept a timestamp just inside the future bound and any past one', () => {
+  it('should accept a timestamp just inside the future and past bounds', () => {
     expect(problem(event({ timestamp: new Date(now + 5 * 60_000) }))).toBeNull();
-    expect(problem(event({ timestamp: new Date(0) }))).toBeNull();
-    expect(problem(event({ timestamp: new Date('0001-01-01T00:00:00.000Z') }))).toBeNull();
+    expect(problem(event({ timestamp: new Date(now - 30 * DAY_MS) }))).toBeNull();
+  });
+
+  it("should refuse a client's timestamp older than the bound, naming the event, but not the server's own", () => {
+    expect(problem(event({ timestamp: new Date(now - 30 * DAY_MS - 1) }))).toMatch(
+      /^1: .*more than 720 hours in the past/,
+    );
+    expect(problem(event({ timestamp: new Date('0001-01-01T00:00:00.000Z') }))).toMatch(/^1: .*in the past/);
+    const old = [event({ timestamp: new Date(0) })];
+    expect(validateBatch(old, now, limits, 'server').ok).toBe(true);
+  });
+
+  it('should refuse ALERT_TRIGGERED from a client, and accept it from the server', () => {
+    const forged = event({ type: 'ALERT_TRIGGERED', data: { alertId: 'x' } });
+    expect(problem(forged)).toMatch(/^1: ALERT_TRIGGERED events are the server's own record/);
+    expect(validateBatch([forged], now, limits, 'server').ok).toBe(true);
+  });
+
+  it.each(['anomaly_count', 'benchmark_total', 'benchmark_success', 'events_received', 'rejected_metric_values'])(
+    'should refuse the server metric %s in data.metrics and as metric_name, naming it',
+    (name) => {
+      for (const type of ['BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE'] as const) {
+        const result = validateBatch(
+          [event(), event({ type, data: { metrics: { fine: 1, [name]: 5 } } })],
+          now,
+          limits,
+        );
+        expect(result).toMatchObject({ ok: false, index: 1, metric: name });
+      }
+      const named = event({ type: 'PERFORMANCE_METRIC', data: { metric_name: name, value: 1 } });
+      expect(problem(named)).toMatch(new RegExp(`^1: metric "${name}" is computed by the server`));
+    },
+  );
+
+  it('should refuse a metric value beyond the magnitude limit, naming event and metric, and accept it at the limit', () => {
+    const big = (value: number) => event({ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: value } } });
+    expect(problem(big(1e15))).toBeNull();
+    expect(problem(big(-1e15))).toBeNull();
+    expect(validateBatch([event(), big(-1.7e308)], now, limits)).toMatchObject({
+      ok: false,
+      index: 1,
+      metric: 'parity',
+    });
+    const perf = event({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'latency', value: 2e15 } });
+    expect(problem(perf)).toMatch(/^1: data.value of metric "latency" is 2000000000000000, beyond the largest/);
+    // Values that are not numbers are no danger: they are counted as rejected values, as before.
+    expect(problem(event({ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: 'high' } } }))).toBeNull();
+  });
+
+  it('should refuse more metrics in one event than the limit, naming the first one past it', () => {
+    const metrics = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`m${i}`, i]));
+    expect(problem(event({ type: 'BENCHMARK_COMPLETED', data: { metrics: metrics(3) } }))).toBeNull();
+    const result = validateBatch([event({ type: 'BENCHMARK_COMPLETED', data: { metrics: metrics(4) } })], now, limits);
+    expect(result).toMatchObject({ ok: false, index: 0, metric: 'm3' });
+    expect(result.ok ? '' : result.problem).toMatch(/data.metrics has 4 entries, more than the limit of 3/);
   });
 
   it('should accept data nested exactly to the limit, and count bytes, not characters, against the size limit', () => {

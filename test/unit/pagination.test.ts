@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/errors.js';
-import { decodeCursor, encodeCursor, pageSize, toConnection } from '../../src/pagination.js';
+import { decodeCursor, encodeCursor, MAX_SEQ, pageSize, seqOf, toConnection } from '../../src/pagination.js';
 
 const rules = { defaultSize: 50, maxSize: 500 };
 
@@ -47,13 +47,21 @@ describe('cursors', () => {
   const key = /^(\d+):(\d+)$/;
 
   it('should give back the key a cursor was made from', () => {
-    const match = decodeCursor(encodeCursor('1700000000000:42'), key);
+    const match = decodeCursor(encodeCursor('1700000000000:42'), key, (m) => m);
     expect([match[1], match[2]]).toEqual(['1700000000000', '42']);
   });
 
   it('should refuse cursors this server did not make, or made for another list', () => {
     for (const cursor of ['bogus!', encodeCursor('event:12'), `${encodeCursor('1:2')}=`, 'x'.repeat(200)]) {
-      expect(() => decodeCursor(cursor, key)).toThrow(/is not a cursor this list gave out/);
+      expect(() => decodeCursor(cursor, key, (m) => m)).toThrow(/is not a cursor this list gave out/);
     }
+  });
+
+  it('should refuse a well-formed cursor whose position no row can have', () => {
+    const seq = /^(\d+)$/;
+    expect(decodeCursor(encodeCursor(MAX_SEQ.toString()), seq, ([digits]) => seqOf(digits))).toBe(MAX_SEQ);
+    expect(() => decodeCursor(encodeCursor((MAX_SEQ + 1n).toString()), seq, ([digits]) => seqOf(digits))).toThrow(
+      /is not a cursor this list gave out/,
+    );
   });
 });
