@@ -20,7 +20,7 @@ const schema = z.object({
   /** Where the embedded database keeps its files. */
   DATA_DIR: z.string().default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** `pretty` (readable lines) or `json`; unset: pretty when stdout is a terminal, JSON lines otherwise. */
+  /** `pretty` (readable lines) or `json`; unset: pretty when stdout is a terminal outside production, else JSON. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 
   /** The first admin key; when unset, one is generated at first start and printed once. */
@@ -220,7 +220,7 @@ const schema = z.object({
   /** Most entries in one event's `data.metrics`. */
   MAX_METRICS_PER_EVENT: int(1).default(100),
   /** New series (metric names without samples in the last 24 h) one API key may start per minute. */
-  MAX_NEW_SERIES_PER_MINUTE: int(0).default(1_000),
+  MAX_NEW_SERIES_PER_MINUTE: int(1).default(1_000),
   /** Most live series (metric names with samples in the last 24 h) in the whole deployment. */
   MAX_SERIES: int(1).default(10_000),
   /** Largest `first` of `metricNames` (whose default is 1,000): names are paged like every other list. */

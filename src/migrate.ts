@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as wasmBindings from '@prisma/schema-engine-wasm/schema_engine_bg';
@@ -27,8 +28,9 @@ const { instance } = await (globalThis as Untyped).WebAssembly.instantiate(readF
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is not set');
-const schemaPath = path.resolve('prisma/schema.prisma');
-const migrationsDir = path.resolve('prisma/migrations');
+// Beside src/ and dist/ alike, whatever the working directory (a one-off container or job may start elsewhere).
+const schemaPath = fileURLToPath(new URL('../prisma/schema.prisma', import.meta.url));
+const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
 const schema = readFileSync(schemaPath, 'utf8');
 const filters = { externalTables: [], externalEnums: [] };
 

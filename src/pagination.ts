@@ -18,6 +18,9 @@ export interface Connection<T> {
   pageInfo: { hasNextPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
+/** The contract's default `first` of a history page. */
+export const DEFAULT_PAGE_SIZE = 50;
+
 /** The page size a client asked for, or the default; outside 1..max is BAD_USER_INPUT. */
 export function pageSize(first: number | null | undefined, { defaultSize, maxSize }: PageRules): number {
   const size = first ?? defaultSize;

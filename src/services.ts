@@ -7,6 +7,7 @@
 // (the stream processor, the alert engine and its notifier). `createRuntime` builds both in one process (embedded
 // mode, tests); `createServingRuntime` and `createProcessingRuntime` build one each, for processes of their own
 // (src/roles/), which then hear each other only through the bus.
+
 import { Redis } from 'ioredis';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
@@ -33,6 +34,7 @@ import { DashboardFeed } from './live/dashboard.js';
 import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
+import { DEFAULT_PAGE_SIZE } from './pagination.js';
 import { redisKeyPrefixFor } from './redis-namespace.js';
 
 /** The application services, one per domain: all a resolver may call. */
@@ -286,7 +288,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
 
 function wireServing(shared: Shared, ingestion: Ingestion) {
   const { config, logger, bus, eventStore, aggregates, alertStore, apiKeyStore } = shared;
-  const pages = { defaultSize: 50, maxSize: config.MAX_PAGE_SIZE }; // 50: the contract's default `first`
+  const pages = { defaultSize: DEFAULT_PAGE_SIZE, maxSize: config.MAX_PAGE_SIZE };
   const metricFeed = new MetricFeed({
     aggregates,
     bus,

@@ -147,26 +147,35 @@ return results
 `;
 
 // KEYS: names, the owner's counter of new series this minute.
-// ARGV: names cutoff, most new per minute, most live series, counter lifetime (ms), then (metric, newest) per name
-//       that a read just before found new (the script checks again: another batch may have admitted it since).
-// Returns { 'OK', new } or { limit, the first metric past it, new, used } (used: this minute's count or live names).
-// Admitted names enter the names set at once, so the next batch counts them as live, not new.
+// ARGV: names cutoff, most new per minute, most live series, counter lifetime (ms), how many more new names the
+//       batch has beyond those sent, then (metric, newest) per name that a read just before found new (the script
+//       checks again: another batch may have admitted it since).
+// Returns { 'OK', new } or { limit, the first metric past it ('' when it is one of those not sent), new, used }
+// (used: this minute's count or live names). Admitted names enter the names set at once, so the next batch counts
+// them as live, not new. The names not sent count as new in both checks, so a batch can never pass with them
+// unrecorded: it is refused whenever any are left.
 const ADMIT_SCRIPT = `
 local cutoff = tonumber(ARGV[1])
 local maxNew, maxSeries = tonumber(ARGV[2]), tonumber(ARGV[3])
+local unsent = tonumber(ARGV[5])
 local fresh = {}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if not score or tonumber(score) <= cutoff then fresh[#fresh + 1] = i end
 end
-if #fresh == 0 then return { 'OK', 0 } end
+local wanted = #fresh + unsent
+if wanted == 0 then return { 'OK', 0 } end
+local function past(limit, used)
+  local i = fresh[math.max(1, limit - used + 1)]
+  return i and ARGV[i] or ''
+end
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-if used + #fresh > maxNew then
-  return { 'MAX_NEW_SERIES_PER_MINUTE', ARGV[fresh[math.max(1, maxNew - used + 1)]], #fresh, used }
+if used + wanted > maxNew then
+  return { 'MAX_NEW_SERIES_PER_MINUTE', past(maxNew, used), wanted, used }
 end
 local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
-if live + #fresh > maxSeries then
-  return { 'MAX_SERIES', ARGV[fresh[math.max(1, maxSeries - live + 1)]], #fresh, live }
+if live + wanted > maxSeries then
+  return { 'MAX_SERIES', past(maxSeries, live), wanted, live }
 end
 redis.call('INCRBY', KEYS[2], #fresh)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -321,7 +330,8 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     // One name past the budget is refused whatever the rest: the atomic call never needs more than that.
     const candidates = fresh.slice(0, maxNewPerMinute + 1);
     const keys = [this.namesKey, `${this.keyPrefix}series:new:${owner}:${budgetMinute(at)}`];
-    const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS];
+    const unsent = fresh.length - candidates.length;
+    const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS, unsent];
     for (const metric of candidates) args.push(metric, (series.get(metric) as BatchSeries).newest);
     const [verdict, ...rest] = await this.commands.jackdawSeriesAdmit(keys.length, keys, args);
     if (verdict === 'OK') return { ok: true, new: Number(rest[0]) };
@@ -329,7 +339,8 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     return {
       ok: false,
       limit: verdict === 'MAX_SERIES' ? 'MAX_SERIES' : 'MAX_NEW_SERIES_PER_MINUTE',
-      metric: String(metric),
+      // '' when the first name past the limit is one not sent: the first of those.
+      metric: String(metric) || (fresh[candidates.length] as string),
       new: Math.max(Number(admitted), fresh.length),
       used: Number(used),
     };

@@ -153,16 +153,20 @@ export class ApiKeyStore {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`;
       if (configuredKey) {
         const hash = hashKey(configuredKey);
+        const existing = await tx.apiKey.findUnique({ where: { hash } });
+        // A revoked key stays revoked, and revokes nothing: an instance still configured with an old key (one
+        // restarting in the middle of a rolling change) must not take away the newer key the others use.
+        if (existing?.revokedAt != null) return { generatedKey: null, revokedIds: [], configuredKeyRevoked: true };
+        const current =
+          existing ??
+          (await tx.apiKey.create({ data: { name: 'ADMIN_API_KEY', role: 'ADMIN', hash, bootstrap: true } }));
+        // Only bootstrap keys older than the configured one: a configuration never revokes a key newer than its own.
         const revoked = await tx.apiKey.updateManyAndReturn({
-          where: { bootstrap: true, revokedAt: null, hash: { not: hash } },
+          where: { bootstrap: true, revokedAt: null, hash: { not: hash }, createdAt: { lt: current.createdAt } },
           data: { revokedAt: new Date() },
           select: { id: true },
         });
-        const existing = await tx.apiKey.findUnique({ where: { hash } });
-        if (!existing)
-          await tx.apiKey.create({ data: { name: 'ADMIN_API_KEY', role: 'ADMIN', hash, bootstrap: true } });
-        const configuredKeyRevoked = existing?.revokedAt != null;
-        return { generatedKey: null, revokedIds: revoked.map((row) => row.id), configuredKeyRevoked };
+        return { generatedKey: null, revokedIds: revoked.map((row) => row.id), configuredKeyRevoked: false };
       }
       const now = new Date();
       const admins = await tx.apiKey.count({

@@ -19,14 +19,21 @@ const REDACT = [
 
 export type LogFormat = 'json' | 'pretty';
 
-/** Readable lines for a person at a terminal; JSON lines for everything else (log collectors, files, pipes). */
-export function logFormatFor(stdoutIsTerminal: boolean, setting?: 'json' | 'pretty'): LogFormat {
-  return setting ?? (stdoutIsTerminal ? 'pretty' : 'json');
+/**
+ * Readable lines for a person at a terminal; JSON lines for everything else (log collectors, files, pipes), and in
+ * production whatever stdout is (a container started with a TTY still feeds a log collector).
+ */
+export function logFormatFor(
+  where: { stdoutIsTerminal: boolean; production: boolean },
+  setting?: 'json' | 'pretty',
+): LogFormat {
+  return setting ?? (where.stdoutIsTerminal && !where.production ? 'pretty' : 'json');
 }
 
 /** The server's logger, as configured (LOG_LEVEL, LOG_FORMAT) for where its stdout goes. */
-export function loggerOf(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>): Logger {
-  return createLogger(config.LOG_LEVEL, logFormatFor(Boolean(process.stdout.isTTY), config.LOG_FORMAT));
+export function loggerOf(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT' | 'NODE_ENV'>): Logger {
+  const where = { stdoutIsTerminal: Boolean(process.stdout.isTTY), production: config.NODE_ENV === 'production' };
+  return createLogger(config.LOG_LEVEL, logFormatFor(where, config.LOG_FORMAT));
 }
 
 export function createLogger(level: string, format: LogFormat = 'json'): Logger {

@@ -137,13 +137,20 @@ function refuse(req: IncomingMessage, res: ServerResponse, error: DomainError): 
 }
 
 /**
- * Requests that go to yoga without a key: CORS preflights (browsers never send credentials on them) and a browser
- * asking for the GraphiQL page. Everything else, GET queries included, needs a valid key.
+ * Requests that go to yoga without a key: CORS preflights (browsers never send credentials on them) and, when GraphiQL
+ * is on, a browser asking for its page (a GET with no operation in it). Everything else, GET queries included, needs
+ * a valid key.
  */
-function isAnonymousAllowed(req: IncomingMessage): boolean {
+function isAnonymousAllowed(req: IncomingMessage, graphiql: boolean): boolean {
   if (req.method === 'OPTIONS') return true;
-  const page = req.method === 'GET' || req.method === 'HEAD';
-  return page && req.headers.authorization === undefined && (req.headers.accept ?? '').includes('text/html');
+  if (!graphiql || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  return (
+    req.headers.authorization === undefined &&
+    (req.headers.accept ?? '').includes('text/html') &&
+    !params.has('query') &&
+    !params.has('extensions')
+  );
 }
 
 const HEALTH_TIMEOUT_MS = 2_000; // a dependency slower than this is reported unhealthy
@@ -283,7 +290,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
     const address = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const requestId = randomUUID();
     let principal: Principal | null = null;
-    if (!isAnonymousAllowed(req)) {
+    if (!isAnonymousAllowed(req, config.GRAPHIQL)) {
       try {
         principal = await gate.authenticate(req.headers.authorization, address, requestId);
       } catch (error) {

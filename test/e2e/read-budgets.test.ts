@@ -108,6 +108,14 @@ describe('read budgets', () => {
     expect(under.a.edges).toEqual([]);
   });
 
+  it('should count a `first` given as null as the default page it reads', async () => {
+    // 20 aliases × the default 50, 1,000 names and 1 alert: 2,001 rows, over the budget of 2,000.
+    const aliases = Array.from({ length: 20 }, (_, i) => `e${i}: events(first: $n) { edges { cursor } }`).join(' ');
+    const query = `query($n: Int) { ${aliases} metricNames(first: 1000) alerts(first: 1) { edges { cursor } } }`;
+    const over = await gql(server.url, query, { n: null }, server.adminKey);
+    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'MAX_ROWS_PER_REQUEST' });
+  });
+
   it('should count the rows of metricNames and lists inside fragments, and hold over WebSocket too', async () => {
     const fragments = `
       query($n: Int) { ...Pages ... on Query { m: metricNames(first: $n) n: metricNames(first: $n) } }

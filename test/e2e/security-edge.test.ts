@@ -343,6 +343,15 @@ describe('exposure', () => {
     expect(await (await graphiqlPage(production)).text()).not.toMatch(/graphiql/i);
   });
 
+  it('should run no operation without a key from a browser-looking GET, GraphiQL on or off', async () => {
+    const query = `?query=${encodeURIComponent(INTROSPECT)}`;
+    for (const server of [edge, production]) {
+      const res = await fetch(`${server.url}${query}`, { headers: { accept: 'text/html,*/*;q=0.8' } });
+      expect(res.status).toBe(401);
+      expect(await res.text()).not.toContain('queryType');
+    }
+  });
+
   it('should let browsers of any origin in outside production, none in production, and the listed ones when set', async () => {
     const allowed = async (server: TestServer, origin: string) =>
       (await preflight(server, origin)).headers.get('access-control-allow-origin');

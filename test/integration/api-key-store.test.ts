@@ -71,10 +71,12 @@ describe('bootstrap admin key', () => {
     const active = await prisma().apiKey.count({ where: { bootstrap: true, revokedAt: null } });
     expect(active).toBe(1);
 
-    // Going back to a revoked key does not bring it back.
+    // Going back to a revoked key does not bring it back, and takes nothing from the newer key (an old replica
+    // restarting in the middle of a rolling change must not leave the deployment without an admin key).
     const back = await store.bootstrapAdmin('admin-key-a-0123456789');
-    expect(back.configuredKeyRevoked).toBe(true);
+    expect(back).toEqual({ generatedKey: null, revokedIds: [], configuredKeyRevoked: true });
     expect(await store.authenticate('admin-key-a-0123456789')).toBeNull();
+    expect(await store.authenticate('admin-key-b-0123456789')).toMatchObject({ role: 'ADMIN' });
   });
 });
 

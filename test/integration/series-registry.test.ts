@@ -86,6 +86,33 @@ describe.each(backends)('$name as the series registry', ({ create }) => {
   });
 });
 
+describe('RedisAggregateStore series admission', () => {
+  it('should refuse a batch whose unsent names are still new when another batch admits some of those it sent', async () => {
+    const keyPrefix = `${filePrefix}${++stores}:`;
+    const other = new RedisAggregateStore({ redis, keyPrefix });
+    // Another key's batch lands between this batch's read of which names are new and its atomic check.
+    const racing = new Redis(REDIS_URL);
+    await racing.ping(); // ready: a store does not check names on a connection that is not
+    const zmscore = racing.zmscore.bind(racing) as (...args: unknown[]) => Promise<(string | null)[]>;
+    Object.assign(racing, {
+      async zmscore(...args: unknown[]) {
+        const scores = await zmscore(...args);
+        expect(await other.admitSeries(batch('n0', 'n1', 'n2'), 'key-2', limits, now)).toEqual({ ok: true, new: 3 });
+        return scores;
+      },
+    });
+    try {
+      const store = new RedisAggregateStore({ redis: racing, keyPrefix });
+      const names = Array.from({ length: 10 }, (_, i) => `n${i}`);
+      const verdict = await store.admitSeries(batch(...names), 'key-1', { ...limits, maxSeries: 100 }, now);
+      expect(verdict).toMatchObject({ ok: false, limit: 'MAX_NEW_SERIES_PER_MINUTE' });
+      expect(await store.metricNames(now)).toEqual(['n0', 'n1', 'n2']);
+    } finally {
+      await racing.quit();
+    }
+  });
+});
+
 describe('RedisAggregateStore reads', () => {
   it('should split a large read into calls of AGGREGATE_READ_CHUNK queries, answering the same', async () => {
     const keyPrefix = `${filePrefix}${++stores}:`;

@@ -12,6 +12,13 @@ function environmentValue(name: string): string | undefined {
 }
 
 describe('deployment files', () => {
+  it('should have the shipped Prometheus scrape the port compose serves /metrics on', () => {
+    const metricsPort = environmentValue('METRICS_PORT');
+    expect(metricsPort).toMatch(/^\d+$/);
+    const scrapePorts = [...read('deploy/prometheus/prometheus.yml').matchAll(/^\s+port:\s*(\d+)/gm)].map((m) => m[1]);
+    expect(scrapePorts).toEqual([metricsPort]);
+  });
+
   it('should make compose refuse to start without ADMIN_API_KEY, saying what to set', () => {
     expect(environmentValue('ADMIN_API_KEY')).toMatch(/^\$\{ADMIN_API_KEY:\?set ADMIN_API_KEY [^}]+\}$/);
   });

@@ -17,11 +17,14 @@ function logLine(format: 'json' | 'pretty'): string {
 }
 
 describe('log format', () => {
-  it('should write readable lines to a terminal and JSON lines elsewhere, unless set', () => {
-    expect(logFormatFor(true)).toBe('pretty');
-    expect(logFormatFor(false)).toBe('json');
-    expect(logFormatFor(true, 'json')).toBe('json');
-    expect(logFormatFor(false, 'pretty')).toBe('pretty');
+  it('should write readable lines to a terminal outside production and JSON lines elsewhere, unless set', () => {
+    const terminal = { stdoutIsTerminal: true, production: false };
+    const pipe = { stdoutIsTerminal: false, production: false };
+    expect(logFormatFor(terminal)).toBe('pretty');
+    expect(logFormatFor(pipe)).toBe('json');
+    expect(logFormatFor({ stdoutIsTerminal: true, production: true })).toBe('json');
+    expect(logFormatFor(terminal, 'json')).toBe('json');
+    expect(logFormatFor(pipe, 'pretty')).toBe('pretty');
   });
 
   it('should write one JSON object per line in json format', () => {
