@@ -164,6 +164,11 @@ const schema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: int(1_000).default(30_000),
   /** WebSockets one address may hold open before its connection_init is accepted; past it, 429 on upgrade. */
   MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS: int(1).default(50),
+  /**
+   * Bytes a WebSocket may send before its connection_init is accepted (its handshake frame holds a key and little
+   * else); past it the connection is dropped, so strangers cannot make the server buffer MAX_BODY_BYTES messages.
+   */
+  MAX_UNAUTHENTICATED_WS_BYTES: int(1_024).default(16 * 1_024),
   /** WebSocket upgrades one address may make per minute; past it, 429 on upgrade. 0 switches the limit off. */
   WS_CONNECTS_PER_ADDRESS_PER_MINUTE: int(0).default(600),
   /**

@@ -3,11 +3,25 @@
 // naming itself (pid, host, start time); another process refuses to start, naming the holder. A lock whose holder is
 // gone (killed with SIGKILL, the machine restarted) is taken over.
 //
+// While held, the lock file is touched every LOCK_HEARTBEAT_MS; one untouched for LOCK_STALE_MS is stale whoever it
+// names, which frees a folder left by a process on another host (a container recreated under a new hostname, a
+// folder on shared storage) or by a pid reused after a reboot.
+//
 // The lock appears whole or not at all: it is written under a name of its own, then hard-linked into place, and a
 // link fails when the name exists. A lock found stale is removed only under a short-lived takeover directory (mkdir is
 // atomic too) and only if it is still the same file, so of two processes restarting at once exactly one gets it.
 import { randomUUID } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +45,9 @@ export class DataDirInUseError extends Error {
     super(
       `DATA_DIR ${dataDir} is in use by another process: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}. ` +
         'One process at a time may open an embedded database: stop that one, or give this one another DATA_DIR.' +
-        (sameHost ? '' : ` If that process is gone, delete ${path.join(dataDir, LOCK_FILE)}.`),
+        (sameHost
+          ? ''
+          : ` If that process is gone, its lock is taken over ${LOCK_STALE_MS / 1000} s after its last heartbeat.`),
     );
     this.name = 'DataDirInUseError';
   }
@@ -40,6 +56,10 @@ export class DataDirInUseError extends Error {
 // A process that died inside the takeover (a few file operations) leaves its directory behind; past this age it is
 // taken for abandoned.
 const TAKEOVER_ABANDONED_MS = 10_000;
+
+export const LOCK_HEARTBEAT_MS = 5_000;
+/** Three missed heartbeats: a holder that is alive touches its lock well within this, even when busy. */
+export const LOCK_STALE_MS = 3 * LOCK_HEARTBEAT_MS;
 
 /** Lock files this process holds: its own pid in a lock does not make that lock stale while it holds it. */
 const heldHere = new Set<string>();
@@ -55,8 +75,18 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   for (;;) {
     if (tryCreate(lockPath, content)) {
       heldHere.add(lockPath);
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        try {
+          utimesSync(lockPath, now, now);
+        } catch {
+          // Gone (the folder was removed): nothing to keep fresh.
+        }
+      }, LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
       return {
         release() {
+          clearInterval(heartbeat);
           heldHere.delete(lockPath);
           if (readLock(lockPath) === content) rmSync(lockPath, { force: true });
         },
@@ -106,11 +136,13 @@ function parseHolder(content: string): LockHolder | null {
 }
 
 /**
- * Whether the holder may still be running. A process on another host (a folder on shared storage) cannot be asked,
- * so it counts as running. Here, signal 0 asks the kernel whether the pid exists; this process's own pid is stale
- * unless this process holds the lock (a restarted container often gets the pid its predecessor had).
+ * Whether the holder may still be running. Not if its lock has gone untouched past LOCK_STALE_MS. A process on
+ * another host cannot be asked, so its heartbeat is all there is. Here, signal 0 asks the kernel whether the pid
+ * exists; this process's own pid is stale unless this process holds the lock (a restarted container often gets the
+ * pid its predecessor had).
  */
 function isAlive(holder: LockHolder, lockPath: string): boolean {
+  if (ageMs(lockPath) > LOCK_STALE_MS) return false;
   if (holder.host !== hostname()) return true;
   if (holder.pid === process.pid) return heldHere.has(lockPath);
   try {

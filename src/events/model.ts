@@ -128,9 +128,10 @@ const LATEST_TIMESTAMP = Date.parse('9999-12-31T23:59:59.999Z');
 function checkMetrics(input: PublishEventInput, limits: EventLimits): Problem | null {
   const metrics = publishedMetrics(input.type, input.data);
   if (metrics.length > limits.maxMetricsPerEvent) {
-    const past = String(metrics[limits.maxMetricsPerEvent]?.name);
+    // Any key of data.metrics, however long: echoed cut short, in the message and the extension alike.
+    const past = String(metrics[limits.maxMetricsPerEvent]?.name).slice(0, 128);
     return {
-      problem: `data.metrics has ${metrics.length} entries, more than the limit of ${limits.maxMetricsPerEvent} (from "${past.slice(0, 128)}" on)`,
+      problem: `data.metrics has ${metrics.length} entries, more than the limit of ${limits.maxMetricsPerEvent} (from "${past}" on)`,
       metric: past,
     };
   }

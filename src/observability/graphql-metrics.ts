@@ -3,15 +3,8 @@
 // one plugin sees both. Labels are bounded: an operation type, a root field the schema has (never a name the
 // client chose: an operationName or an unknown field is `unknown`), a code from the contract.
 import type { Plugin } from '@envelop/core';
-import {
-  type DocumentNode,
-  type ExecutionResult,
-  type FragmentDefinitionNode,
-  type GraphQLSchema,
-  getOperationAST,
-  Kind,
-  type SelectionSetNode,
-} from 'graphql';
+import { type DocumentNode, type ExecutionResult, type GraphQLSchema, getOperationAST } from 'graphql';
+import { rootFields } from '../schema/root-fields.js';
 import { errorCode } from '../transport/errors.js';
 import type { Metrics } from './metrics.js';
 
@@ -26,25 +19,6 @@ export interface OperationLabels {
 const UNKNOWN: OperationLabels = { type: 'unknown', field: 'unknown' };
 const META_FIELDS = new Set(['__schema', '__type', '__typename']);
 
-/** The root fields an operation selects, through fragments, each fragment read once (a cycle is invalid anyway). */
-function rootFields(
-  selectionSet: SelectionSetNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-  into: Set<string>,
-  seen = new Set<string>(),
-): Set<string> {
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) into.add(selection.name.value);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFields(selection.selectionSet, fragments, into, seen);
-    else if (!seen.has(selection.name.value)) {
-      seen.add(selection.name.value);
-      const fragment = fragments.get(selection.name.value);
-      if (fragment) rootFields(fragment.selectionSet, fragments, into, seen);
-    }
-  }
-  return into;
-}
-
 /** What /metrics labels an operation with; the document need not be valid. */
 export function operationLabels(
   schema: GraphQLSchema,
@@ -53,11 +27,7 @@ export function operationLabels(
 ): OperationLabels {
   const operation = getOperationAST(document, operationName);
   if (!operation) return UNKNOWN;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
-  const names = rootFields(operation.selectionSet, fragments, new Set());
+  const names = new Set(rootFields(document, operation.selectionSet).map((field) => field.name.value));
   const type = operation.operation;
   if (names.size > 1) return { type, field: 'multiple' };
   const [name] = names;

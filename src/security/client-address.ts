@@ -3,6 +3,17 @@
 // and the first hop that is not a trusted proxy is the client. Hops further left were written by that client and
 // prove nothing. Pure: no I/O.
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * What the per-address limits count by: an IPv4 address, or an IPv6 address's /64 (a host or VM is usually given a
+ * whole /64, so counting single IPv6 addresses would let a client pick a new one for every request).
+ */
+export function limitKeyOf(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const parts = ipaddr.IPv6.parse(address).parts.slice(0, 4);
+  return `${parts.map((part) => part.toString(16)).join(':')}::/64`;
+}
 
 /** An IPv4 address carried in IPv6 (`::ffff:10.0.0.1`, as a dual-stack socket reports it) as plain IPv4. */
 export function normalizeAddress(address: string): string {
@@ -34,6 +45,7 @@ export function parseTrustedProxies(text: string): { entries: string[]; invalid:
   return { entries, invalid: entries.filter((entry) => parseEntry(entry) === null) };
 }
 
+/** The client's address as the per-address limits count it (`limitKeyOf`). */
 export type AddressResolver = (peer: string | undefined, forwardedFor: string | string[] | undefined) => string;
 
 /** How client addresses are found behind these proxies (entries already validated by the configuration). */
@@ -50,7 +62,9 @@ export function clientAddressResolver(trustedProxies: readonly string[]): Addres
     return version !== 0 && trusted.check(address, version === 4 ? 'ipv4' : 'ipv6');
   };
 
-  return (peer, forwardedFor) => {
+  return (peer, forwardedFor) => limitKeyOf(clientOf(peer, forwardedFor));
+
+  function clientOf(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
     let client = normalizeAddress(peer ?? 'unknown');
     if (trustedProxies.length === 0 || !isTrusted(client) || forwardedFor === undefined) return client;
     // Several X-Forwarded-For headers read as one list, in order.
@@ -63,5 +77,5 @@ export function clientAddressResolver(trustedProxies: readonly string[]): Addres
       if (!isTrusted(hop)) return hop;
     }
     return client;
-  };
+  }
 }

@@ -6,16 +6,14 @@ import type { Plugin } from '@envelop/core';
 import {
   type DocumentNode,
   type ExecutionArgs,
-  type FieldNode,
   type GraphQLSchema,
   getArgumentValues,
   getOperationAST,
   getVariableValues,
-  Kind,
-  type SelectionSetNode,
 } from 'graphql';
 import type { Config } from '../config.js';
 import { readCostOf } from '../schema/read-cost.js';
+import { rootFields } from '../schema/root-fields.js';
 import { graphQLError } from '../transport/errors.js';
 
 type BudgetConfig = Pick<Config, 'MAX_AGGREGATE_PAIRS' | 'MAX_ROWS_PER_REQUEST'>;
@@ -23,25 +21,6 @@ type BudgetConfig = Pick<Config, 'MAX_AGGREGATE_PAIRS' | 'MAX_ROWS_PER_REQUEST'>
 interface Spent {
   pairs: number;
   rows: number;
-}
-
-/** The root fields of the operation, through fragments; @skip/@include are ignored, so the count errs high. */
-function rootFields(document: DocumentNode, selectionSet: SelectionSetNode, seen = new Set<string>()): FieldNode[] {
-  const fields: FieldNode[] = [];
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) fields.push(selection);
-    else if (selection.kind === Kind.INLINE_FRAGMENT)
-      fields.push(...rootFields(document, selection.selectionSet, seen));
-    else if (!seen.has(selection.name.value)) {
-      seen.add(selection.name.value);
-      const fragment = document.definitions.find(
-        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
-      );
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION)
-        fields.push(...rootFields(document, fragment.selectionSet, seen));
-    }
-  }
-  return fields;
 }
 
 /**

@@ -346,10 +346,24 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     });
   });
 
-  function open(socket: WebSocket, request: IncomingMessage, address: string, leavePending: () => void): void {
+  function open(socket: WebSocket, request: IncomingMessage, address: string, release: () => void): void {
     // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
     // the code that says so (1009, 1002).
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
+    // Until its key is accepted, a client may send only a little: ws would otherwise buffer a message up to
+    // MAX_BODY_BYTES, and graphql-ws parse it, for anyone at all (over HTTP, the key is checked before the body).
+    let unauthenticatedBytes = 0;
+    const countBytes = (chunk: Buffer) => {
+      unauthenticatedBytes += chunk.length;
+      if (unauthenticatedBytes <= config.MAX_UNAUTHENTICATED_WS_BYTES) return;
+      logger.debug({ address }, 'closed a WebSocket that sent too much before authenticating');
+      socket.terminate();
+    };
+    request.socket.on('data', countBytes);
+    const leavePending = () => {
+      request.socket.off('data', countBytes);
+      release();
+    };
     const outbound = createOutbound(socket, {
       coalesceBytes: config.WS_COALESCE_BYTES,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,

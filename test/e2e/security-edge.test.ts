@@ -175,6 +175,21 @@ const post = (server: TestServer, key: string | null, forwardedFor?: string) =>
   });
 
 describe('before authentication', () => {
+  it('should drop a WebSocket that sends more than MAX_UNAUTHENTICATED_WS_BYTES before its key is accepted', async () => {
+    const stranger = (await upgrade(edge)).socket as WebSocket;
+    const closed = new Promise<number>((resolve) => stranger.once('close', (code) => resolve(code)));
+    // A 100 kB connection_init: well within MAX_BODY_BYTES, far past what a handshake needs (16 kB by default).
+    stranger.send(JSON.stringify({ type: 'connection_init', payload: { padding: 'x'.repeat(100_000) } }));
+    expect(await closed).toBe(1006); // dropped, not answered
+    // A client with a key and a handshake of ordinary size is served as before, and may send more once accepted.
+    const client = (await upgrade(edge)).socket as WebSocket;
+    expect(await init(client, edge.adminKey)).toBe('ack');
+    const answered = new Promise<string>((resolve) => client.once('message', (data) => resolve(String(data))));
+    const big = `{ __typename ${'a: __typename '.repeat(1)} }`.padEnd(40_000, ' ');
+    client.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: big } }));
+    expect(JSON.parse(await answered)).toMatchObject({ id: '1', type: 'next' });
+  });
+
   it('should answer a request without a valid key at once, leaving its unfinished body unread', async () => {
     const revoked = (await gqlOk(edge.url, CREATE_API_KEY, { name: 'to revoke', role: 'VIEWER' }, edge.adminKey))
       .createApiKey;

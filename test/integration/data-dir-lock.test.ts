@@ -1,11 +1,17 @@
 // The embedded database's folder lock (src/data-dir-lock.ts) on the real file system: one holder at a time, a holder
 // named in the refusal, and a lock left by a process that is gone taken over.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DataDirInUseError, LOCK_FILE, lockDataDir } from '../../src/data-dir-lock.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  DataDirInUseError,
+  LOCK_FILE,
+  LOCK_HEARTBEAT_MS,
+  LOCK_STALE_MS,
+  lockDataDir,
+} from '../../src/data-dir-lock.js';
 
 const dirs: string[] = [];
 
@@ -47,12 +53,44 @@ describe('DATA_DIR lock', () => {
     lock.release();
   });
 
-  it('should refuse a lock held on another host, saying which file to delete if that process is gone', async () => {
+  it('should refuse a lock held on another host while its heartbeat is fresh, saying when it would lapse', async () => {
     const dir = tempDir();
     const elsewhere = { pid: process.pid, host: `not-${hostname()}`, startedAt: '2026-11-27T10:00:00.000Z' };
     writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify(elsewhere));
     await expect(lockDataDir(dir)).rejects.toThrow(
-      `pid ${process.pid} on not-${hostname()}, started 2026-11-27T10:00:00.000Z. One process at a time may open an embedded database: stop that one, or give this one another DATA_DIR. If that process is gone, delete ${path.join(dir, LOCK_FILE)}.`,
+      `pid ${process.pid} on not-${hostname()}, started 2026-11-27T10:00:00.000Z. One process at a time may open an embedded database: stop that one, or give this one another DATA_DIR. If that process is gone, its lock is taken over ${LOCK_STALE_MS / 1000} s after its last heartbeat.`,
     );
+  });
+
+  it('should take over a lock whose heartbeat stopped, whatever host or live pid it names', async () => {
+    for (const holder of [
+      { pid: process.pid, host: `not-${hostname()}` }, // a container recreated under another hostname
+      { pid: 1, host: hostname() }, // a pid that exists (reused after a reboot)
+    ]) {
+      const dir = tempDir();
+      const lockPath = path.join(dir, LOCK_FILE);
+      writeFileSync(lockPath, JSON.stringify({ ...holder, startedAt: '2026-11-27T10:00:00.000Z' }));
+      const lastBeat = new Date(Date.now() - LOCK_STALE_MS - 1_000);
+      utimesSync(lockPath, lastBeat, lastBeat);
+      const lock = await lockDataDir(dir);
+      expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
+      lock.release();
+    }
+  });
+
+  it('should keep its own lock fresh while it holds it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const dir = tempDir();
+      const lockPath = path.join(dir, LOCK_FILE);
+      const lock = await lockDataDir(dir);
+      const longAgo = new Date(Date.now() - 60_000);
+      utimesSync(lockPath, longAgo, longAgo);
+      vi.advanceTimersByTime(LOCK_HEARTBEAT_MS);
+      expect(Date.now() - statSync(lockPath).mtimeMs).toBeLessThan(LOCK_STALE_MS);
+      lock.release();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -22,7 +22,16 @@ describe('client addresses', () => {
     expect(behind('10.1.2.3', '198.51.100.1')).toBe('198.51.100.1');
     expect(behind('::ffff:10.1.2.3', 'forged, 198.51.100.9, 198.51.100.1, 10.0.0.7')).toBe('198.51.100.1');
     expect(behind('127.0.0.1', ['198.51.100.2', '10.9.9.9'])).toBe('198.51.100.2');
-    expect(behind('fd00::1', '2001:db8::5')).toBe('2001:db8::5');
+    expect(behind('fd00::1', '2001:db8::5')).toBe('2001:db8:0:0::/64');
+  });
+
+  it('should count an IPv6 client by its /64, so a host cannot pick a new address for every request', () => {
+    const direct = clientAddressResolver([]);
+    expect(direct('2001:db8:1:2::1', undefined)).toBe('2001:db8:1:2::/64');
+    expect(direct('2001:db8:1:2:ffff:eeee:dddd:cccc', undefined)).toBe('2001:db8:1:2::/64');
+    expect(direct('2001:db8:1:3::1', undefined)).toBe('2001:db8:1:3::/64');
+    expect(direct('::1', undefined)).toBe('0:0:0:0::/64');
+    expect(direct('192.0.2.1', undefined)).toBe('192.0.2.1');
   });
 
   it('should stop at a hop that is no address, and fall back to the last trusted one', () => {
