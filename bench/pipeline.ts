@@ -64,7 +64,7 @@ async function sustained(server: BenchServer) {
   // How long the stream processor needs to broadcast and aggregate everything acknowledged.
   const drainStarted = performance.now();
   for (;;) {
-    const health = await (await fetch(server.url.replace('/graphql', '/health'))).json();
+    const health = await server.health();
     if (health.checks.streamProcessor?.detail?.outboxBacklog === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

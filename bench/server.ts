@@ -17,6 +17,8 @@ export interface BenchServer {
   pid: number;
   /** Resident memory of the server process, from its own /metrics. */
   rssBytes(): Promise<number>;
+  /** /health with its details (which production shows only to the metrics token). */
+  health(): Promise<{ checks: Record<string, { detail?: Record<string, unknown> }> }>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,9 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   });
   const prefix = `bench:${randomUUID().slice(0, 8)}:`;
   const adminKey = `bench-admin-${randomUUID()}`;
+  // Production hides /metrics and /health's details from strangers: the benchmark reads them with this token.
+  const metricsToken = `bench-metrics-${randomUUID()}`;
+  const internals = { headers: { authorization: `Bearer ${metricsToken}` } };
   // BENCH_SERVER_NODE_ARGS, e.g. `--cpu-prof`, profiles the server under the benchmark's load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/main.js'], {
@@ -62,6 +67,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
       ADMIN_API_KEY: adminKey,
+      METRICS_TOKEN: metricsToken,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
@@ -90,8 +96,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     adminKey,
     pid: child.pid as number,
     async rssBytes() {
-      const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+      const text = await (await fetch(url.replace('/graphql', '/metrics'), internals)).text();
       return Number(/^jackdaw_process_resident_memory_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+    },
+    async health() {
+      return (await fetch(url.replace('/graphql', '/health'), internals)).json();
     },
     async stop() {
       child.kill('SIGTERM');

@@ -14,6 +14,7 @@
 
 import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
+import { getOrCreate } from '../maps.js';
 import { ApplyCost } from './apply-cost.js';
 import {
   type BatchSeries,
@@ -406,15 +407,6 @@ function preMerge(samples: MetricSample[], now: number, graceMs: number): PreMer
     newest.set(metric, Math.max(timestamp, newest.get(metric) ?? -Infinity));
   }
   return { deltas, newest };
-}
-
-function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
 }
 
 function parseMergedStats(row: string[]): BucketStats {

@@ -82,7 +82,9 @@ describe('stream processor', () => {
     // The real store, telling what each apply writes (ApplyCost matches the store's writes: aggregate-store.test.ts).
     const measured: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
       apply: async (applied: AppliedBatch, samples: MetricSample[], fence?: string) => {
-        if (samples.length > 0) applies.push(real.applyCost().with(samples));
+        const cost = real.applyCost();
+        cost.addWithin(samples, Number.POSITIVE_INFINITY);
+        if (samples.length > 0) applies.push(cost.fields);
         return real.apply(applied, samples, fence);
       },
     });
