@@ -1,6 +1,8 @@
 // Real servers on free ports for end-to-end tests, with GraphQL clients over HTTP and graphql-ws.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
@@ -33,11 +35,15 @@ export interface TestServerOptions {
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const configuredKey = options.adminKey === null ? undefined : (options.adminKey ?? `test-admin-${randomUUID()}`);
+  // An embedded server the test gave no folder gets one of its own, removed when it stops: never the project's
+  // ./.data, which `npm start` uses (and one process at a time may hold).
+  const ownDataDir =
+    options.databaseUrl || options.dataDir ? null : await mkdtemp(path.join(tmpdir(), 'jackdaw-test-data-'));
   const config = configWith({
     DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisKeyPrefix ? (options.redisUrl ?? REDIS_URL) : undefined,
     REDIS_KEY_PREFIX: options.redisKeyPrefix,
-    DATA_DIR: options.dataDir,
+    DATA_DIR: options.dataDir ?? ownDataDir ?? undefined,
     ADMIN_API_KEY: configuredKey,
     PROCESSOR_POLL_MS: 50,
     SHUTDOWN_GRACE_MS: 2_000,
@@ -46,7 +52,11 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   const app = await buildApp(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
   const url = await app.start(0, '127.0.0.1');
   const adminKey = configuredKey ?? (await readFile(firstAdminKeyFile(config.DATA_DIR), 'utf8')).trim();
-  return { app, url, wsUrl: url.replace(/^http/, 'ws'), adminKey, stop: () => app.stop() };
+  const stop = async () => {
+    await app.stop();
+    if (ownDataDir) await rm(ownDataDir, { recursive: true, force: true });
+  };
+  return { app, url, wsUrl: url.replace(/^http/, 'ws'), adminKey, stop };
 }
 
 export interface GraphQLResponse<T> {
