@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 import { isPlainObject } from '../json.js';
+import type { BroadcastPlace } from './cursor.js';
 import { shapeProblem } from './shapes.js';
 
 export type { EventType };
@@ -31,6 +32,8 @@ export interface NewEvent extends EventFields {
 export interface StoredEvent extends EventFields {
   seq: bigint;
   receivedAt: Date;
+  /** Where the stream processor broadcast it, when the event came from a broadcast or a replay (cursor.ts). */
+  broadcast?: BroadcastPlace;
 }
 
 export interface EventLimits {
