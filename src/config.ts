@@ -48,6 +48,11 @@ const schema = z.object({
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
    *  processor batches must fit: the default is two default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
+  /**
+   * Most events one `eventPublished(after:)` replays; past it the subscription is refused, telling the client to page
+   * the `events` history. Below SUBSCRIPTION_BUFFER, so a replay and the live events arriving meanwhile fit.
+   */
+  MAX_REPLAY_EVENTS: int(1).default(5_000),
   /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**

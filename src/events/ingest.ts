@@ -82,9 +82,13 @@ export class Ingestion {
     const now = this.options.now?.() ?? Date.now();
     const validation = validateBatch(inputs, now, limits, internal ? 'server' : 'client');
     if (!validation.ok) {
-      const { index, metric } = validation;
+      const { index, metric, field } = validation;
       const where = index === null ? '' : `event ${index}: `;
-      throw badInput(`${where}${validation.problem}; nothing was stored`, metric ? { index, metric } : { index });
+      throw badInput(`${where}${validation.problem}; nothing was stored`, {
+        index,
+        ...(metric ? { metric } : {}),
+        ...(field ? { field } : {}),
+      });
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 import { isPlainObject } from '../json.js';
+import type { BroadcastPlace } from './cursor.js';
+import { shapeProblem } from './shapes.js';
 
 export type { EventType };
 
@@ -30,6 +32,8 @@ export interface NewEvent extends EventFields {
 export interface StoredEvent extends EventFields {
   seq: bigint;
   receivedAt: Date;
+  /** Where the stream processor broadcast it, when the event came from a broadcast or a replay (cursor.ts). */
+  broadcast?: BroadcastPlace;
 }
 
 export interface EventLimits {
@@ -81,9 +85,10 @@ export const SERVER_EVENT_TYPES: ReadonlySet<EventType> = new Set(['ALERT_TRIGGE
 
 export type Validation =
   | { ok: true; events: NewEvent[] }
-  | { ok: false; index: number | null; problem: string; metric?: string };
+  | { ok: false; index: number | null; problem: string; metric?: string; field?: string };
 
-type Problem = { problem: string; metric?: string };
+/** What is wrong with an event: the metric or the field of `data` it is about, when it is about one. */
+type Problem = { problem: string; metric?: string; field?: string };
 
 /**
  * Whether `value` nests more than `cap` levels of objects and arrays. Recursive, but never deeper than `cap` + 1
@@ -188,7 +193,7 @@ function check(input: PublishEventInput, now: number, limits: EventLimits, publi
     const hours = limits.maxAgeMs / 3_600_000;
     return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${hours} hours in the past` };
   }
-  return checkMetrics(input, limits) ?? dataJson;
+  return shapeProblem(input.type, input.data) ?? checkMetrics(input, limits) ?? dataJson;
 }
 
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */

@@ -102,6 +102,19 @@ async function expectRefused(bad: PublishEventInput, says: RegExp, metric?: stri
   expect(after, 'nothing of the batch stored').toBe(before);
 }
 
+describe('typed payloads', () => {
+  it.each([
+    [{ type: 'PERFORMANCE_METRIC', data: { metric_name: 'latency', value: 'slow' } }, 'data.value'],
+    [{ type: 'PERFORMANCE_METRIC', data: { value: 3 } }, 'data.metric_name'],
+    [{ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: '0.9' } } }, 'data.metrics.parity'],
+    [{ type: 'ANOMALY_DETECTED', data: { labels: { region: 1 } } }, 'data.labels.region'],
+  ] as [PublishEventInput, string][])('should refuse %j whole, naming event 1 and the field %s', async (bad, field) => {
+    await expectRefused(bad, new RegExp(`${field.replace(/\./g, '\\.')} must be a (string|number)`));
+    const result = await gql(server.url, PUBLISH_EVENTS, { inputs: [bad] }, publisherKey);
+    expect(result.errors?.[0]?.extensions?.field).toBe(field);
+  });
+});
+
 describe('values and reserved names', () => {
   it('should refuse a value beyond MAX_METRIC_MAGNITUDE, naming the event and the metric', async () => {
     await expectRefused(
