@@ -180,10 +180,10 @@ export class EventRetention {
   }
 
   /**
-   * Detaches then drops a partition. A partition whose events are still in the outbox cannot be detached (the
+   * Detaches then drops a partition (false: it was not there). A partition whose events are still in the outbox cannot be detached (the
    * outbox's foreign key), so no event is dropped before it is broadcast and aggregated.
    */
-  private async dropPartition(partition: string): Promise<boolean> {
+  async dropPartition(partition: string): Promise<boolean> {
     return this.options.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
       const day = dayOfPartition(partition);
