@@ -135,10 +135,11 @@ export class EventStore {
 
   async findByIds(ids: readonly string[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
-    // Through "EventId": its timestamp names the one partition to look in, where the log's key (id, timestamp)
-    // alone would be probed in every partition.
+    // Through "EventId": its timestamp names the one partition to look in (a LATERAL probe, pruned as it runs),
+    // where the log's key (id, timestamp) alone would be probed in every partition.
     const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
-      `SELECT ${EVENT_COLUMNS} FROM "EventId" i JOIN "Event" e ON e.id = i.id AND e."timestamp" = i."timestamp"
+      `SELECT ${EVENT_COLUMNS} FROM "EventId" i
+       CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.id = i.id AND e."timestamp" = i."timestamp" LIMIT 1) e
        WHERE i.id = ANY($1::uuid[])`,
       [...ids],
     );
@@ -183,14 +184,17 @@ export class EventStore {
   async readOutbox(limit: number): Promise<OutboxEvent[]> {
     // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
     // join that walks the whole event index from its start, which costs more the longer the log grows.
-    // The join is on (seq, timestamp), the outbox's reference: each probe then reads the one partition holding it.
+    // Each event is then looked up by (seq, timestamp), the outbox's reference, in a LATERAL subquery: a probe per
+    // event into the one partition holding it (pruned as it runs). A plain join lets the planner hash the whole log.
     const rows = await this.sql.query<OutboxRow>(
       `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" ORDER BY seq LIMIT $1)
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
               q.traceparent
-       FROM queued q JOIN "Event" e ON e.seq = q.seq AND e."timestamp" = q."timestamp" ORDER BY q.seq`,
+       FROM queued q
+       CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.seq = q.seq AND e."timestamp" = q."timestamp" LIMIT 1) e
+       ORDER BY q.seq`,
       [limit],
     );
     return rows.map((row) => ({
@@ -224,7 +228,8 @@ export class EventStore {
       `SELECT count(*)::int AS n
        FROM unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')::uuid[]) AS b(seq, id)
        JOIN "EventId" i ON i.id = b.id
-       JOIN "Event" e ON e.id = i.id AND e."timestamp" = i."timestamp" AND e.seq = b.seq`,
+       CROSS JOIN LATERAL (SELECT 1 FROM "Event" e
+         WHERE e.id = i.id AND e."timestamp" = i."timestamp" AND e.seq = b.seq LIMIT 1) e`,
       [seqs.join(','), ids.join(',')],
     );
     return Number(row?.n ?? 0) === seqs.length;
