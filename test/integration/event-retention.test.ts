@@ -268,7 +268,7 @@ describe('the migration to a partitioned log', () => {
       await client.end();
       await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     }
-  });
+  }, 120_000);
 
   it('should keep every row on embedded PGlite, whose start applies the migration', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jackdaw-pglite-'));
@@ -297,5 +297,5 @@ describe('the migration to a partitioned log', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
