@@ -1,7 +1,7 @@
 // npm run bench:retention — retention of the partitioned event log: dropping a day of BENCH_RETENTION_EVENTS events
 // (default 1,000,000) with the maintenance pass (src/events/retention.ts: DETACH + DROP of the day's partition),
 // against the DELETE that removes as many events of another day, and the pruning of the dropped day's ids from
-// "EventId" (in chunks, after the drop). On a fresh migrated Postgres database, dropped at the end. Writes its
+// "EventId" (after the drop, as the pass does). On a fresh migrated Postgres database, dropped at the end. Writes its
 // section of BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -110,7 +110,7 @@ async function main() {
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Postgres ${version} (local). The machine is shared with other work (other helpers' builds and tests): \`uptime\` before the run: \`${loadBefore}\`; after: \`${loadAfter}\`.
 
-Method: a fresh database migrated as \`npm run db:migrate\` does; two UTC days of ${integer(EVENTS)} events each (performance metrics spread evenly over the day, with their \`EventId\` rows, none queued in the outbox), filled in ${seconds(fillMs)}, then \`VACUUM ANALYZE\`. One day, within the retention, is emptied with the equivalent \`DELETE FROM "Event" WHERE "timestamp" >= <day> AND "timestamp" < <next day>\` (its time excludes the vacuum the dead rows then need). The other, ${RETENTION_DAYS + 10} days old, is dropped as the maintenance pass drops a day (\`EventRetention.dropPartition\`: one transaction taking the advisory lock, then \`DETACH PARTITION\` and \`DROP TABLE\`); then a whole maintenance pass (\`runOnce\`, \`EVENT_RETENTION_DAYS=${RETENTION_DAYS}\`: partitions listed and checked, nothing left to drop) prunes that day's ids from \`EventId\`, ${integer(10_000)} per statement. One run each.
+Method: a fresh database migrated as \`npm run db:migrate\` does; two UTC days of ${integer(EVENTS)} events each (performance metrics spread evenly over the day, with their \`EventId\` rows, none queued in the outbox), filled in ${seconds(fillMs)}, then \`VACUUM ANALYZE\`. One day, within the retention, is emptied with the equivalent \`DELETE FROM "Event" WHERE "timestamp" >= <day> AND "timestamp" < <next day>\` (its time excludes the vacuum the dead rows then need). The other, ${RETENTION_DAYS + 10} days old, is dropped as the maintenance pass drops a day (\`EventRetention.dropPartition\`: one transaction taking the advisory lock, then \`DETACH PARTITION\` and \`DROP TABLE\`); then a whole maintenance pass (\`runOnce\`, \`EVENT_RETENTION_DAYS=${RETENTION_DAYS}\`: partitions listed and checked, nothing left to drop) prunes that day's ids from \`EventId\` (one \`DELETE\` through its BRIN index). One run each.
 
 | operation                                                   | events removed | time |
 | ----------------------------------------------------------- | -------------: | ---: |
@@ -118,7 +118,7 @@ Method: a fresh database migrated as \`npm run db:migrate\` does; two UTC days o
 | retention drop of one day (its partition)                    | ${integer(EVENTS)} | ${seconds(dropMs)} |
 | maintenance pass pruning the dropped day's ids from \`EventId\` | ${integer(prunePass.idsPruned)} ids | ${seconds(pruneMs)} |
 
-The drop is **${integer(speedup)}×** faster than the \`DELETE\` (target ≥ 100×), and leaves no dead rows to vacuum. Pruning the ids is a \`DELETE\` of narrow rows found through a BRIN index, in chunks that each hold locks briefly and never on \`Event\`; in production it runs after the drop in the same pass, and does not delay publishing (inserts claim new ids only).
+The drop is **${integer(speedup)}×** faster than the \`DELETE\` (target ≥ 100×), and leaves no dead rows to vacuum. Pruning the ids is a \`DELETE\` of narrow rows found through a BRIN index, locking only those old ids and nothing of \`Event\`; in production it runs after the drop in the same pass, and does not delay publishing (inserts claim new ids only).
 `;
     writeSection(HEADING, section);
     execFileSync('npx', ['biome', 'format', '--write', 'BENCHMARKS.md'], { stdio: 'ignore' });
