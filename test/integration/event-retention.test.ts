@@ -93,10 +93,11 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
       .map((row) => row.id)
       .sort();
 
+  // Opening PGlite applies every migration in WebAssembly: tens of seconds on a loaded machine.
   beforeAll(async () => {
     ({ db, another, cleanup } = await open());
     store = new EventStore(db);
-  });
+  }, 180_000);
   afterAll(async () => {
     await db.close();
     await cleanup();

@@ -53,7 +53,7 @@ describe.each(backends)('event store on %s', (_name, open) => {
     const settings = { retentionDays: 30, aheadDays: 7, idRetentionDays: 30 };
     const retention = new EventRetention({ prisma: db.prisma, settings, logger: createLogger('silent') });
     partitionsFor = (events) => retention.createPartitions(events.map((e) => dayOf(e.timestamp.getTime())));
-  });
+  }, 180_000); // opening PGlite applies every migration in WebAssembly: tens of seconds on a loaded machine
   afterAll(async () => {
     await db.close();
     await cleanup();
