@@ -28,6 +28,7 @@ import { BroadcastLog } from './events/broadcast-log.js';
 import { Ingestion } from './events/ingest.js';
 import { eventLimitsOf } from './events/model.js';
 import { StreamProcessor } from './events/processor.js';
+import { EventRetention } from './events/retention.js';
 import { EventService } from './events/service.js';
 import { EventStore } from './events/store.js';
 import { localLease, redisLease } from './lease.js';
@@ -82,6 +83,8 @@ export interface ProcessingRuntime extends SharedRuntime {
   processor: StreamProcessor;
   notifier: AlertNotifier;
   engine: AlertEngine;
+  /** The event log's partitions and id retention (events/retention.ts). */
+  retention: EventRetention;
 }
 
 /** Both roles in one process. */
@@ -101,6 +104,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
     processor: processing.processor,
     notifier: processing.notifier,
     engine: processing.engine,
+    retention: processing.retention,
     async start() {
       await serving.start();
       await processing.start();
@@ -145,6 +149,7 @@ export async function createProcessingRuntime(
     processor: processing.processor,
     notifier: processing.notifier,
     engine: processing.engine,
+    retention: processing.retention,
     start: processing.start,
     async close() {
       await processing.stop();
@@ -278,11 +283,24 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
       },
     },
   });
+  // The log's partitions: made ahead and dropped past the retention, by every processing process (an advisory lock
+  // makes each change once), whether or not it leads: the partitions must be there for any instance to publish.
+  const retention = new EventRetention({
+    prisma: db.prisma,
+    logger,
+    settings: {
+      retentionDays: config.EVENT_RETENTION_DAYS,
+      aheadDays: config.EVENT_PARTITIONS_AHEAD_DAYS,
+      idRetentionDays: config.EVENT_ID_RETENTION_DAYS,
+    },
+  });
   return {
     processor,
     notifier,
     engine,
+    retention,
     async start() {
+      await retention.start();
       await engine.start();
       await processor.start();
       notifier.start();
@@ -292,6 +310,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
       await notifier.stop();
       await processor.stop();
       await engine.stop();
+      await retention.stop();
     },
   };
 }

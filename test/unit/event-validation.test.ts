@@ -8,6 +8,7 @@ const limits: EventLimits = {
   maxEventBytes: 1_000,
   maxDepth: 4,
   maxAgeMs: 30 * DAY_MS,
+  retentionDays: 60,
   maxMetricMagnitude: 1e15,
   maxMetricsPerEvent: 3,
 };
@@ -57,9 +58,26 @@ describe('validateBatch', () => {
     expect(problem(event({ timestamp: new Date(now - 30 * DAY_MS - 1) }))).toMatch(
       /^1: .*more than 720 hours in the past/,
     );
-    expect(problem(event({ timestamp: new Date('0001-01-01T00:00:00.000Z') }))).toMatch(/^1: .*in the past/);
-    const old = [event({ timestamp: new Date(0) })];
+    expect(problem(event({ timestamp: new Date(now - 31 * DAY_MS) }))).toMatch(/^1: .*in the past/);
+    const old = [event({ timestamp: new Date(now - 59 * DAY_MS) })];
     expect(validateBatch(old, now, limits, 'server').ok).toBe(true);
+  });
+
+  it('should refuse a timestamp older than the retention, from a client or the server, naming the retention', () => {
+    const edge = now - 60 * DAY_MS;
+    expect(problem(event({ timestamp: new Date(edge) }))).toMatch(/^1: .*in the past/);
+    for (const publisher of ['client', 'server'] as const) {
+      const result = validateBatch([event(), event({ timestamp: new Date(edge - 1) })], now, limits, publisher);
+      expect(result).toMatchObject({ ok: false, index: 1 });
+      expect(result.ok ? null : result.problem).toMatch(
+        /older than the event retention of 60 days \(EVENT_RETENTION_DAYS\)/,
+      );
+      expect(validateBatch([event({ timestamp: new Date(edge) })], now, limits, 'server').ok).toBe(true);
+    }
+    // The retention is named even when the age limit is as long: it is what the client needs to hear of.
+    const same = { ...limits, retentionDays: 30 };
+    const result = validateBatch([event({ timestamp: new Date(now - 30 * DAY_MS - 1) })], now, same);
+    expect(result.ok ? null : result.problem).toMatch(/event retention of 30 days/);
   });
 
   it('should refuse ALERT_TRIGGERED from a client, and accept it from the server', () => {
