@@ -123,9 +123,13 @@ async function serve<R extends ServingRuntime>(
   const yoga = createYogaServer({ config, logger, services, rateLimit, metrics });
   // A slow client cannot hold a socket for long: headers and whole requests have deadlines, checked every second
   // (node's default check is every 30 s). Node refuses a headers deadline longer than the request's.
+  // An idle keep-alive socket is closed after HTTP_KEEP_ALIVE_TIMEOUT_MS: longer than the proxies in front of us keep
+  // theirs (nginx and cloud load balancers: 60 s), since a client that reuses a socket the server has just closed
+  // gets a reset (ECONNRESET, a 502 through a proxy) instead of an answer. Node's 5 s default raced them.
   const server = createServer({
     headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS),
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     connectionsCheckingInterval: 1_000,
   });
   const webSocket = attachWebSocket({

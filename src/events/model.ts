@@ -1,5 +1,6 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
 import { randomUUID } from 'node:crypto';
+import { type LabelLimits, labelsProblem } from '../aggregation/labels.js';
 import { isValidMetricName, publishedMetrics, SERVER_METRICS } from '../aggregation/samples.js';
 import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
@@ -50,6 +51,8 @@ export interface EventLimits {
   maxMetricMagnitude: number;
   /** Most entries of one event's `data.metrics` (MAX_METRICS_PER_EVENT). */
   maxMetricsPerEvent: number;
+  /** Bounds of `data.labels` (MAX_LABELS_PER_EVENT, MAX_LABEL_VALUE_LENGTH). */
+  labels: LabelLimits;
 }
 
 /** The publishing limits a deployment configured. */
@@ -64,6 +67,8 @@ export function eventLimitsOf(
     | 'EVENT_RETENTION_DAYS'
     | 'MAX_METRIC_MAGNITUDE'
     | 'MAX_METRICS_PER_EVENT'
+    | 'MAX_LABELS_PER_EVENT'
+    | 'MAX_LABEL_VALUE_LENGTH'
   >,
 ): EventLimits {
   return {
@@ -75,6 +80,7 @@ export function eventLimitsOf(
     retentionDays: config.EVENT_RETENTION_DAYS,
     maxMetricMagnitude: config.MAX_METRIC_MAGNITUDE,
     maxMetricsPerEvent: config.MAX_METRICS_PER_EVENT,
+    labels: { maxLabels: config.MAX_LABELS_PER_EVENT, maxValueLength: config.MAX_LABEL_VALUE_LENGTH },
   };
 }
 
@@ -205,7 +211,11 @@ function check(input: PublishEventInput, now: number, limits: EventLimits, publi
     const hours = limits.maxAgeMs / 3_600_000;
     return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${hours} hours in the past` };
   }
-  return shapeProblem(input.type, input.data) ?? checkMetrics(input, limits) ?? dataJson;
+  const shape = shapeProblem(input.type, input.data);
+  if (shape) return shape;
+  const labels = labelsProblem(input.data.labels, limits.labels);
+  if (labels) return { problem: labels, field: 'data.labels' };
+  return checkMetrics(input, limits) ?? dataJson;
 }
 
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */

@@ -223,6 +223,28 @@ describe('before authentication', () => {
     }
   });
 
+  it('should keep an idle keep-alive socket open past the 5 s node default, as a proxy in front expects', async () => {
+    const exchange = await rawConnection(edge);
+    const body = '{"query":"{ __typename }"}';
+    const request = [
+      'POST /graphql HTTP/1.1',
+      'host: edge',
+      'content-type: application/json',
+      `authorization: Bearer ${edge.adminKey}`,
+      `content-length: ${body.length}`,
+      '',
+      body,
+    ].join('\r\n');
+    exchange.socket.write(request);
+    await vi.waitFor(() => expect(exchange.received()).toContain('"__typename"'), { timeout: 5_000 });
+    expect(exchange.received()).toMatch(/keep-alive: timeout=65/i);
+    // Idle for longer than node's default keep-alive timeout: with it, the server would close (and a client reusing
+    // the socket at that moment would get a reset).
+    expect(await exchange.closedWithin(6_000)).toBeNull();
+    exchange.socket.write(request);
+    await vi.waitFor(() => expect(exchange.received().match(/"__typename"/g)).toHaveLength(2), { timeout: 5_000 });
+  });
+
   it('should cut off a client that sends its headers or its body too slowly', async () => {
     const headers = await rawConnection(edge);
     headers.socket.write('POST /graphql HTTP/1.1\r\nhost: edge\r\n');
