@@ -209,7 +209,7 @@ describe('eventPublished(after:)', () => {
     await publish(one, 'flood', MAX_REPLAY + 1, 2);
     await processed(one, two);
     const resumed = subscribe(client(two), EVENTS_AFTER, { after: start.eventPublished.cursor });
-    await resumed.until(() => resumed.errors.length > 0);
+    await resumed.until(() => resumed.errors.length > 0, 30_000);
     expect(resumed.received).toEqual([]);
     expect(JSON.stringify(resumed.errors)).toContain('BAD_USER_INPUT');
     expect(JSON.stringify(resumed.errors)).toContain(`more than ${MAX_REPLAY} events were broadcast since this cursor`);
