@@ -99,7 +99,9 @@ export class BroadcastLog {
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data
        FROM "EventBroadcast" b CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS u(seq, ord)
-       JOIN "Event" e ON e.seq = u.seq
+       -- A probe per seq (the log is partitioned by time, so by seq alone it is one index probe per partition): a
+       -- plain join lets the planner hash the whole log.
+       CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.seq = u.seq LIMIT 1) e
        WHERE b.position >= $1::bigint AND (b.position > $1::bigint OR u.ord > $2::bigint)
        ORDER BY b.position, u.ord
        LIMIT $3`,
