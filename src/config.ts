@@ -228,6 +228,17 @@ const schema = z.object({
   MAX_NEW_SERIES_PER_MINUTE: int(1).default(1_000),
   /** Most live series (metric names with samples in the last 24 h) in the whole deployment. */
   MAX_SERIES: int(1).default(10_000),
+  /** Most labels in one event's `data.labels`: each label set of a metric is a series of its own (at most 32). */
+  MAX_LABELS_PER_EVENT: int(0).max(32).default(8),
+  /** Longest label value, in characters (at most 256). */
+  MAX_LABEL_VALUE_LENGTH: int(1).max(256).default(64),
+  /**
+   * Most label sets one labelled read may merge (`aggregate` or `metricSeries` with labels, every group of an
+   * `aggregateGroups`, a label listing): each set is a series whose 60 buckets are read.
+   */
+  MAX_LABEL_SETS_PER_READ: int(1).default(2_000),
+  /** Slowest `minIntervalMs` a `metricUpdated` / `metricSeriesUpdated` subscriber may ask for (one hour). */
+  MAX_SUBSCRIPTION_INTERVAL_MS: int(1).default(3_600_000),
   /** Largest `first` of `metricNames` (whose default is 1,000): names are paged like every other list. */
   MAX_METRIC_NAMES_PAGE: int(1).default(1_000),
 

@@ -1,6 +1,8 @@
 // What every resolver sees, built the same way for HTTP and WebSocket operations: who is asking, the application
 // services, and this request's batch loaders (fresh per request, so nothing read is served stale later).
+
 import DataLoader from 'dataloader';
+import { queryKey } from './aggregation/labelled-reads.js';
 import type { AggregateBatch } from './aggregation/service.js';
 import type { AlertRule } from './alerts/rules.js';
 import type { AlertDelivery } from './alerts/store.js';
@@ -31,7 +33,7 @@ export function createLoaders(services: Services, at = Date.now()): Loaders {
       return ids.map((id) => found.get(id.toLowerCase()) ?? null);
     }),
     aggregate: new DataLoader((queries) => services.metrics.read(queries, at), {
-      cacheKeyFn: ({ metric, window }) => `${window}|${metric}`,
+      cacheKeyFn: queryKey,
     }),
     alertRule: new DataLoader((ids) => services.alerts.rulesByIds(ids)),
     alertDeliveries: new DataLoader((ids) => services.alerts.deliveriesFor(ids)),

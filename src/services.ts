@@ -9,6 +9,7 @@
 // (src/roles/), which then hear each other only through the bus.
 
 import { Redis } from 'ioredis';
+import { LabelledReads } from './aggregation/labelled-reads.js';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
 import type { SeriesRegistry } from './aggregation/series.js';
@@ -289,8 +290,9 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
 function wireServing(shared: Shared, ingestion: Ingestion) {
   const { config, logger, bus, eventStore, aggregates, alertStore, apiKeyStore } = shared;
   const pages = { defaultSize: DEFAULT_PAGE_SIZE, maxSize: config.MAX_PAGE_SIZE };
+  const reads = new LabelledReads(aggregates, config.MAX_LABEL_SETS_PER_READ);
   const metricFeed = new MetricFeed({
-    aggregates,
+    reads,
     bus,
     logger,
     minIntervalMs: config.METRIC_UPDATE_MIN_INTERVAL_MS,
@@ -308,7 +310,14 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
-    metrics: new MetricService({ aggregates, metricFeed, dashboard, maxNamesPage: config.MAX_METRIC_NAMES_PAGE }),
+    metrics: new MetricService({
+      aggregates,
+      reads,
+      metricFeed,
+      dashboard,
+      maxNamesPage: config.MAX_METRIC_NAMES_PAGE,
+      maxIntervalMs: config.MAX_SUBSCRIPTION_INTERVAL_MS,
+    }),
   };
   return {
     services,

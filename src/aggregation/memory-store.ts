@@ -1,7 +1,9 @@
 // The aggregate store of the embedded, single-process mode: the same buckets as the Redis store, in Maps.
 // State lives only as long as the process, so a restarted process reports no applied batch and gets rebuilt.
 
+import { getOrCreate } from '../maps.js';
 import { ApplyCost } from './apply-cost.js';
+import { splitSeries } from './labels.js';
 import {
   type BatchSeries,
   budgetMinute,
@@ -9,8 +11,15 @@ import {
   type SeriesRegistry,
   type SeriesVerdict,
 } from './series.js';
-import { addValue, type BucketStats, emptyStats, finalize, mergeInto, sketchBin } from './stats.js';
-import type { AggregateQuery, AggregateStore, AppliedBatch, MetricAggregate, MetricSample } from './types.js';
+import { addValue, type BucketStats, emptyStats, finalize, finalizePoint, mergeInto, sketchBin } from './stats.js';
+import type {
+  AggregateQuery,
+  AggregateStore,
+  AppliedBatch,
+  MetricAggregate,
+  MetricPoint,
+  MetricSample,
+} from './types.js';
 import { AGGREGATION_HORIZON_MS, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface MemoryAggregateStoreOptions {
@@ -31,8 +40,10 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly retentionGraceMs: number;
   private readonly pruneIntervalMs: number;
   private readonly buckets = new Map<string, StoredBucket>();
-  /** Metric → newest sample time, for `metricNames`. */
+  /** Series (a metric, or a labelled series) → newest sample time, for `metricNames` and the series limits. */
   private readonly newestSample = new Map<string, number>();
+  /** Metric → label part → newest sample time: each metric's label sets, for `labelSets`. */
+  private readonly labelIndex = new Map<string, Map<string, number>>();
   /** `<owner>:<minute>` → new series the owner started in that minute (this minute's and the last one's only). */
   private readonly newSeries = new Map<string, number>();
   private appliedBatch: AppliedBatch | null = null;
@@ -65,30 +76,46 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   async rebuild(chunks: AsyncIterable<MetricSample[]>): Promise<void> {
     this.buckets.clear();
     this.newestSample.clear();
+    this.labelIndex.clear();
     this.appliedBatch = null;
     for await (const samples of chunks) this.add(samples);
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
-    return queries.map(({ metric, window }) => {
+    return queries.map(({ metric, window, labels = [], series = [metric] }) => {
       const { from, to, first, last } = windowBuckets(window, at);
       const merged = emptyStats();
-      for (let index = first; index <= last; index++) {
-        const bucket = this.buckets.get(bucketKey(metric, window, index));
-        if (bucket) mergeInto(merged, bucket.stats);
-      }
-      return finalize(metric, window, from, to, merged);
+      for (let index = first; index <= last; index++) this.mergeBucket(merged, series, window, index);
+      return finalize(metric, window, from, to, merged, [...labels]);
     });
+  }
+
+  async readPoints({ metric, window, series = [metric] }: AggregateQuery, at: number): Promise<MetricPoint[]> {
+    const { first, last, granularity } = windowBuckets(window, at);
+    const points: MetricPoint[] = [];
+    for (let index = first; index <= last; index++) {
+      const merged = emptyStats();
+      this.mergeBucket(merged, series, window, index);
+      points.push(finalizePoint(index * granularity, merged));
+    }
+    return points;
   }
 
   async metricNames(at: number): Promise<string[]> {
     const since = at - AGGREGATION_HORIZON_MS;
     return [...this.newestSample]
-      .filter(([, newest]) => newest > since)
+      .filter(([series, newest]) => newest > since && splitSeries(series).labelPart === null)
       .map(([metric]) => metric)
       .sort();
   }
 
+  async labelSets(metric: string, at: number): Promise<string[]> {
+    const since = at - AGGREGATION_HORIZON_MS;
+    return [...(this.labelIndex.get(metric) ?? [])]
+      .filter(([, newest]) => newest > since)
+      .map(([labelPart]) => labelPart)
+      .sort();
+  }
   // The same rules as the Redis store's script; one process, so no other publisher can come in between.
   async admitSeries(
     series: Map<string, BatchSeries>,
@@ -127,6 +154,14 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   async close(): Promise<void> {
     this.buckets.clear();
     this.newestSample.clear();
+    this.labelIndex.clear();
+  }
+
+  private mergeBucket(into: BucketStats, series: readonly string[], window: string, index: number): void {
+    for (const name of series) {
+      const bucket = this.buckets.get(bucketKey(name, window, index));
+      if (bucket) mergeInto(into, bucket.stats);
+    }
   }
 
   private add(samples: MetricSample[]): void {
@@ -139,6 +174,11 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
         addValue(this.bucketAt(bucketKey(metric, window, index), expiresAt), value, bin);
       }
       this.newestSample.set(metric, Math.max(timestamp, this.newestSample.get(metric) ?? -Infinity));
+      const { metric: base, labelPart } = splitSeries(metric);
+      if (labelPart !== null) {
+        const sets = getOrCreate(this.labelIndex, base, () => new Map<string, number>());
+        sets.set(labelPart, Math.max(timestamp, sets.get(labelPart) ?? -Infinity));
+      }
     }
     this.pruneIfDue(now);
   }
@@ -157,6 +197,10 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
     for (const [key, bucket] of this.buckets) if (bucket.expiresAt <= now) this.buckets.delete(key);
     const since = now - AGGREGATION_HORIZON_MS;
     for (const [metric, newest] of this.newestSample) if (newest <= since) this.newestSample.delete(metric);
+    for (const [metric, sets] of this.labelIndex) {
+      for (const [labelPart, newest] of sets) if (newest <= since) sets.delete(labelPart);
+      if (sets.size === 0) this.labelIndex.delete(metric);
+    }
   }
 }
 

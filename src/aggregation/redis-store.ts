@@ -8,7 +8,8 @@
 // Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts):
 //   agg:lease                          the stream processor's lease (src/lease.ts); its value is the fence
 //   agg:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
-//   agg:names                          sorted set, metric → newest sample time
+//   agg:names                          sorted set, series (a metric, or a labelled series) → newest sample time
+//   agg:ls:<metric>                    sorted set, the metric's label parts (labels.ts) → newest sample time
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 //   series:new:<owner>:<minute>        new series the owner (an API key) started in that minute
 
@@ -16,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
 import { getOrCreate } from '../maps.js';
 import { ApplyCost } from './apply-cost.js';
+import { splitSeries } from './labels.js';
 import {
   type BatchSeries,
   BUDGET_WINDOW_MS,
@@ -24,12 +26,13 @@ import {
   type SeriesRegistry,
   type SeriesVerdict,
 } from './series.js';
-import { addValue, type BucketStats, emptyStats, finalize, sketchBin } from './stats.js';
+import { addValue, type BucketStats, emptyStats, finalize, finalizePoint, mergeInto, sketchBin } from './stats.js';
 import type {
   AggregateQuery,
   AggregateStore,
   AppliedBatch,
   MetricAggregate,
+  MetricPoint,
   MetricSample,
   WindowSize,
 } from './types.js';
@@ -58,19 +61,28 @@ const LUA_FORMAT_NUMBER = `local function num(x) return string.format('%.17g', x
 // (calls from Lua dominate the cost); a slice keeps unpack() well inside Lua's stack limit of about 8,000 values.
 const LUA_SLICE = 1_000;
 
-// KEYS: lease, applied marker, names, then one bucket per delta.
-// ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, name count, (metric, newest time) per name,
+// KEYS: lease, applied marker, names, then one label index per labelled series, then one bucket per delta.
+// ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, name count, label index count,
+//       (series, newest time) per name, (label part, newest time, expiresAt) per label index,
 //       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
 // Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
 const APPLY_SCRIPT = `${FENCE_CHECK_LUA}
 ${LUA_FORMAT_NUMBER}
-local a = 5
+local a = 6
 for _ = 1, tonumber(ARGV[4]) do
   redis.call('ZADD', KEYS[3], 'GT', ARGV[a + 1], ARGV[a])
   a = a + 2
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
-for k = 4, #KEYS do
+local indexes = tonumber(ARGV[5])
+for k = 4, 3 + indexes do
+  redis.call('ZADD', KEYS[k], 'GT', ARGV[a + 1], ARGV[a])
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', ARGV[3])
+  redis.call('PEXPIREAT', KEYS[k], ARGV[a + 2], 'GT')
+  if redis.call('PTTL', KEYS[k]) < 0 then redis.call('PEXPIREAT', KEYS[k], ARGV[a + 2]) end
+  a = a + 3
+end
+for k = 4 + indexes, #KEYS do
   local key = KEYS[k]
   local count, mean, m2 = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local sum, min, max = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
@@ -109,18 +121,19 @@ if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
 return 'OK'
 `;
 
-// KEYS: the buckets of every query in query order, ARGV[1] of them per query.
-// Returns per query: count, mean, m2, sum, min, max, then (bin, count) per bin.
+// KEYS: buckets, in groups of ARGV[g] keys each; a group's buckets are merged into one row.
+// Returns per group: count, mean, m2, sum, min, max, then (bin, count) per bin.
 const READ_SCRIPT = `
 local STATS = { count = true, mean = true, m2 = true, sum = true, min = true, max = true }
 ${LUA_FORMAT_NUMBER}
-local perQuery = tonumber(ARGV[1])
 local results = {}
-for q = 0, #KEYS / perQuery - 1 do
+local k = 1
+for g = 1, #ARGV do
   local count, mean, m2, sum, min, max = 0, 0, 0, 0, math.huge, -math.huge
   local bins = {}
-  for k = q * perQuery + 1, (q + 1) * perQuery do
+  for _ = 1, tonumber(ARGV[g]) do
     local fields = redis.call('HGETALL', KEYS[k])
+    k = k + 1
     local bucket = {}
     for i = 1, #fields, 2 do
       local name, value = fields[i], tonumber(fields[i + 1])
@@ -272,37 +285,83 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
-    const results: MetricAggregate[] = [];
-    // One call after another, not pipelined: Redis runs a client's pipelined commands back to back.
-    for (let start = 0; start < queries.length; start += this.readChunk) {
-      results.push(...(await this.readChunkOf(queries.slice(start, start + this.readChunk), at)));
-    }
-    return results;
+    const spans = queries.map((query) => ({ query, ...windowBuckets(query.window, at) }));
+    const merged = await this.readGroups(
+      spans.map(({ query: { metric, window, series = [metric] }, first }) =>
+        series.flatMap((name) =>
+          Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(name, window, first + i)),
+        ),
+      ),
+    );
+    return spans.map(({ query: { metric, window, labels = [] }, from, to }, q) =>
+      finalize(metric, window, from, to, merged[q] as BucketStats, [...labels]),
+    );
+  }
+
+  async readPoints({ metric, window, series = [metric] }: AggregateQuery, at: number): Promise<MetricPoint[]> {
+    const { first, granularity } = windowBuckets(window, at);
+    const indexes = Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => first + i);
+    const merged = await this.readGroups(
+      indexes.map((index) => series.map((name) => this.bucketKey(name, window, index))),
+    );
+    return indexes.map((index, i) => finalizePoint(index * granularity, merged[i] as BucketStats));
   }
 
   async metricNames(at: number): Promise<string[]> {
+    const names = await this.liveMembers(this.namesKey, at);
+    return names.filter((name) => splitSeries(name).labelPart === null).sort();
+  }
+
+  async labelSets(metric: string, at: number): Promise<string[]> {
+    return (await this.liveMembers(this.labelIndexKey(metric), at)).sort();
+  }
+
+  /** Members of a sorted set of newest sample times still inside the horizon. */
+  private async liveMembers(key: string, at: number): Promise<string[]> {
     // ZSCAN in steps rather than one ZRANGEBYSCORE, so a large set never blocks Redis; a name may come twice.
     const since = at - AGGREGATION_HORIZON_MS;
     const names = new Set<string>();
     let cursor = '0';
     do {
-      const [next, found] = await this.redis.zscan(this.namesKey, cursor, 'COUNT', this.scanCount);
+      const [next, found] = await this.redis.zscan(key, cursor, 'COUNT', this.scanCount);
       cursor = next;
       for (let i = 0; i + 1 < found.length; i += 2) if (Number(found[i + 1]) > since) names.add(found[i] as string);
     } while (cursor !== '0');
-    return [...names].sort();
+    return [...names];
   }
 
-  private async readChunkOf(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
-    const spans = queries.map(({ metric, window }) => ({ metric, window, ...windowBuckets(window, at) }));
-    const keys = spans.flatMap(({ metric, window, first }) =>
-      Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(metric, window, first + i)),
-    );
-    const rows = await this.commands.jackdawAggregateRead(keys.length, keys, [BUCKETS_PER_WINDOW]);
-    // The script answers one row per query, in order.
-    return spans.map(({ metric, window, from, to }, q) =>
-      finalize(metric, window, from, to, parseMergedStats(rows[q] ?? [])),
-    );
+  /**
+   * Each group of bucket keys merged into one statistics. A read script blocks Redis while it runs, so calls hold at
+   * most `readChunk` windows' worth of buckets, one after another (not pipelined: Redis runs a client's pipelined
+   * commands back to back); a larger group is read in parts, merged here as the script merges.
+   */
+  private async readGroups(groups: string[][]): Promise<BucketStats[]> {
+    const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
+    const results = groups.map(() => emptyStats());
+    let keys: string[] = [];
+    let sizes: number[] = [];
+    let owners: number[] = [];
+    const call = async () => {
+      if (keys.length === 0 && sizes.length === 0) return;
+      const rows = await this.commands.jackdawAggregateRead(keys.length, keys, sizes);
+      owners.forEach((owner, i) => {
+        mergeInto(results[owner] as BucketStats, parseMergedStats(rows[i] ?? []));
+      });
+      keys = [];
+      sizes = [];
+      owners = [];
+    };
+    for (const [owner, group] of groups.entries()) {
+      for (let start = 0; start < group.length; start += maxKeys) {
+        const part = group.slice(start, start + maxKeys);
+        if (keys.length + part.length > maxKeys) await call();
+        keys.push(...part);
+        sizes.push(part.length);
+        owners.push(owner);
+      }
+    }
+    await call();
+    return results;
   }
 
   async admitSeries(
@@ -354,8 +413,16 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     const now = this.clock();
     const { deltas, newest } = preMerge(samples, now, this.retentionGraceMs);
     const keys = [this.leaseKey, this.appliedKey, this.namesKey];
-    const args: ScriptArg[] = [fence, appliedBatch, now - AGGREGATION_HORIZON_MS, newest.size];
+    const indexArgs: ScriptArg[] = [];
+    for (const [series, timestamp] of newest) {
+      const { metric, labelPart } = splitSeries(series);
+      if (labelPart === null) continue;
+      keys.push(this.labelIndexKey(metric));
+      indexArgs.push(labelPart, timestamp, timestamp + AGGREGATION_HORIZON_MS + this.retentionGraceMs);
+    }
+    const args: ScriptArg[] = [fence, appliedBatch, now - AGGREGATION_HORIZON_MS, newest.size, indexArgs.length / 3];
     for (const [metric, timestamp] of newest) args.push(metric, timestamp);
+    args.push(...indexArgs);
     for (const [metric, byWindow] of deltas) {
       for (const byIndex of byWindow.values()) {
         for (const { window, index, expiresAt, stats } of byIndex.values()) {
@@ -383,6 +450,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   private async fencedDelete(keys: string[], fence = ''): Promise<void> {
     const allKeys = [this.leaseKey, ...keys];
     await fenced(() => this.commands.jackdawAggregateFencedDelete(allKeys.length, allKeys, [fence]));
+  }
+
+  private labelIndexKey(metric: string): string {
+    return `${this.keyPrefix}agg:ls:${metric}`;
   }
 
   private bucketKey(metric: string, window: WindowSize, index: number): string {

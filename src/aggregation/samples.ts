@@ -1,6 +1,7 @@
 // What an event adds to the metric windows (API.md, "How events become metrics"). Pure.
 import type { EventType } from '../generated/prisma/enums.js';
 import { isPlainObject } from '../json.js';
+import { labelPartOf, seriesName } from './labels.js';
 import type { MetricSample } from './types.js';
 
 /** Counts the metric values that events carried but that could not be aggregated, so data problems show up. */
@@ -94,7 +95,7 @@ export function eventToSamples(event: SampledEvent): EventSamples {
     default:
       return assertNever(event.type);
   }
-  return values.toSamples(event.timestamp);
+  return values.toSamples(event.timestamp, labelPartOf(event.data));
 }
 
 /** Collects (name, value) pairs, keeping the valid ones and counting the rest. */
@@ -111,8 +112,13 @@ class MetricValues {
     else this.rejected += 1;
   }
 
-  toSamples(timestamp: number): EventSamples {
+  /** With a label part, each value also goes to the series of its metric under those labels (labels.ts). */
+  toSamples(timestamp: number, labelPart: string | null): EventSamples {
     const samples = this.accepted.map(([metric, value]) => ({ metric, value, timestamp }));
+    if (labelPart !== null) {
+      for (const [metric, value] of this.accepted)
+        samples.push({ metric: seriesName(metric, labelPart), value, timestamp });
+    }
     if (this.rejected > 0) samples.push({ metric: REJECTED_VALUES_METRIC, value: this.rejected, timestamp });
     return { samples, rejected: this.rejected };
   }

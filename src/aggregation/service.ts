@@ -3,23 +3,47 @@
 import type DataLoader from 'dataloader';
 import { badInput } from '../errors.js';
 import type { Dashboard, DashboardFeed } from '../live/dashboard.js';
-import type { MetricFeed } from '../live/metric-feed.js';
+import type { MetricFeed, SeriesSubscription } from '../live/metric-feed.js';
 import { pageSize } from '../pagination.js';
+import { checkMatchers, type GroupQuery, type LabelledQuery, type LabelledReads } from './labelled-reads.js';
+import { isLabelName, LABEL_NAME_PATTERN, type Label, sortedLabels } from './labels.js';
 import { isValidMetricName, METRIC_NAME_PATTERN } from './samples.js';
-import type { AggregateQuery, AggregateStore, MetricAggregate, WindowSize } from './types.js';
+import type { AggregateStore, MetricAggregate, MetricPoint, WindowSize } from './types.js';
+import { granularityMs } from './windows.js';
 
 /** A request's reads, gathered and answered in one round trip at one instant. */
-export type AggregateBatch = DataLoader<AggregateQuery, MetricAggregate, string>;
+export type AggregateBatch = DataLoader<LabelledQuery, MetricAggregate, string>;
+
+/** A window's 60 points (MetricSeries in the contract). */
+export interface MetricSeries {
+  metric: string;
+  window: WindowSize;
+  labels: Label[];
+  stepSeconds: number;
+  points: MetricPoint[];
+}
 
 /** The default page of `metricNames`: every name of a deployment within the default MAX_SERIES fits in ten. */
 export const METRIC_NAMES_PAGE = 1_000;
 
 export interface MetricServiceOptions {
   aggregates: AggregateStore;
+  /** Reads with label matchers, over `aggregates`. */
+  reads: LabelledReads;
   metricFeed: MetricFeed;
   dashboard: DashboardFeed;
-  /** Largest page of `metricNames` (MAX_METRIC_NAMES_PAGE). */
+  /** Largest page of `metricNames`, `metricLabelValues` and `aggregateGroups` (MAX_METRIC_NAMES_PAGE). */
   maxNamesPage: number;
+  /** Slowest `minIntervalMs` of a live view (MAX_SUBSCRIPTION_INTERVAL_MS). */
+  maxIntervalMs: number;
+}
+
+/** The default page of `metricLabelValues` and `aggregateGroups` (the contract's). */
+export const LABEL_PAGE = 100;
+
+function checkLabelName(label: string, field = 'label'): void {
+  if (!isLabelName(label))
+    throw badInput(`${field} "${label.slice(0, 64)}" is not a label name: ${LABEL_NAME_PATTERN}`);
 }
 
 function checkMetricName(metric: string, field = 'metric'): void {
@@ -32,13 +56,45 @@ export class MetricService {
   constructor(private readonly options: MetricServiceOptions) {}
 
   /** Every query over the window ending at `at`, in one round trip (a DataLoader's batch). */
-  read(queries: readonly AggregateQuery[], at: number): Promise<MetricAggregate[]> {
-    return this.options.aggregates.read([...queries], at);
+  read(queries: readonly LabelledQuery[], at: number): Promise<MetricAggregate[]> {
+    return this.options.reads.read(queries, at);
   }
 
-  aggregate(query: AggregateQuery, batch: AggregateBatch): Promise<MetricAggregate> {
+  /** The metric's total, or with labels the merge of the label sets holding them all. */
+  aggregate(query: LabelledQuery, batch: AggregateBatch): Promise<MetricAggregate> {
     checkMetricName(query.metric);
+    checkMatchers(query.labels ?? []);
     return batch.load(query);
+  }
+
+  /** One aggregate per value of the `by` labels, the top `first` by `orderBy`. */
+  aggregateGroups(query: Omit<GroupQuery, 'first'> & { first?: number | null }): Promise<MetricAggregate[]> {
+    checkMetricName(query.metric);
+    checkMatchers(query.labels ?? [], query.by);
+    if (query.by.length === 0) throw badInput('by must name at least one label');
+    const first = pageSize(query.first, { defaultSize: LABEL_PAGE, maxSize: this.options.maxNamesPage });
+    return this.options.reads.groups({ ...query, first }, Date.now());
+  }
+
+  /** Names of the metric's labels (last 24 h), sorted. */
+  metricLabels(metric: string): Promise<string[]> {
+    checkMetricName(metric);
+    return this.options.reads.labelNames(metric, Date.now());
+  }
+
+  /** Values of one label of the metric (last 24 h), sorted, the first `first`. */
+  metricLabelValues(metric: string, label: string, first?: number | null): Promise<string[]> {
+    checkMetricName(metric);
+    checkLabelName(label);
+    const size = pageSize(first, { defaultSize: LABEL_PAGE, maxSize: this.options.maxNamesPage });
+    return this.options.reads.labelValues(metric, label, size, Date.now());
+  }
+
+  /** The window's 60 points, oldest first. */
+  async metricSeries(query: LabelledQuery, at = Date.now()): Promise<MetricSeries> {
+    checkMetricName(query.metric);
+    checkMatchers(query.labels ?? []);
+    return seriesOf(query, await this.options.reads.readPoints(query, at));
   }
 
   /** Every metric × window pair, metric-major. */
@@ -69,10 +125,27 @@ export class MetricService {
     return names.slice(start, start + size);
   }
 
-  /** The aggregate at once, then whenever it changes (shared per metric and window on this instance). */
-  subscribe(metric: string, window: WindowSize): AsyncIterableIterator<MetricAggregate> {
-    checkMetricName(metric);
-    return this.options.metricFeed.subscribe(metric, window);
+  /** The aggregate at once, then whenever it changes (shared per view on this instance). */
+  subscribe(query: LabelledQuery, minIntervalMs?: number | null): AsyncIterableIterator<MetricAggregate> {
+    this.checkLive(query, minIntervalMs);
+    return this.options.metricFeed.subscribe(query, minIntervalMs);
+  }
+
+  /** The whole series at once, then the points that change (shared per view on this instance). */
+  subscribeSeries(query: LabelledQuery, minIntervalMs?: number | null): SeriesSubscription {
+    this.checkLive(query, minIntervalMs);
+    return this.options.metricFeed.subscribeSeries(query, minIntervalMs);
+  }
+
+  private checkLive(query: LabelledQuery, minIntervalMs?: number | null): void {
+    checkMetricName(query.metric);
+    checkMatchers(query.labels ?? []);
+    const { maxIntervalMs } = this.options;
+    if (minIntervalMs != null && (minIntervalMs < 0 || minIntervalMs > maxIntervalMs)) {
+      throw badInput(
+        `minIntervalMs must be from 0 to ${maxIntervalMs} (MAX_SUBSCRIPTION_INTERVAL_MS), got ${minIntervalMs}`,
+      );
+    }
   }
 
   dashboard(): Promise<Dashboard> {
@@ -82,4 +155,8 @@ export class MetricService {
   dashboardUpdates(): AsyncIterableIterator<Dashboard> {
     return this.options.dashboard.subscribe();
   }
+}
+
+export function seriesOf({ metric, window, labels }: LabelledQuery, points: MetricPoint[]): MetricSeries {
+  return { metric, window, labels: sortedLabels(labels ?? []), stepSeconds: granularityMs(window) / 1000, points };
 }

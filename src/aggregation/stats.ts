@@ -3,7 +3,8 @@
 // (here, or inside Redis), and `finalize` turns the merge of a window's buckets into a `MetricAggregate`.
 import { DDSketch } from '@datadog/sketches-js';
 import { LogarithmicMapping } from '@datadog/sketches-js/dist/ddsketch/mapping/index.js';
-import type { MetricAggregate, WindowSize } from './types.js';
+import type { Label } from './labels.js';
+import type { MetricAggregate, MetricPoint, WindowSize } from './types.js';
 
 /**
  * Relative accuracy of the percentile sketch. It is part of the stored format (a bin key means a different value
@@ -93,8 +94,9 @@ export function finalize(
   from: number,
   to: number,
   stats: BucketStats,
+  labels: Label[] = [],
 ): MetricAggregate {
-  const span = { metric, window, from: new Date(from), to: new Date(to) };
+  const span = { metric, window, labels, from: new Date(from), to: new Date(to) };
   if (stats.count === 0) {
     return {
       ...span,
@@ -131,6 +133,12 @@ export function finalize(
     p95: q95 ?? null,
     p99: q99 ?? null,
   };
+}
+
+/** One point of a series (a bucket starting at `at`, epoch ms), with the statistics a chart draws. */
+export function finalizePoint(at: number, stats: BucketStats): MetricPoint {
+  const { count, sum, min, max, avg, p50, p95, p99 } = finalize('', 'M1', at, at, stats);
+  return { at, count, sum, min, max, avg, p50, p95, p99 };
 }
 
 /** `value` within the finite doubles. */

@@ -1,5 +1,6 @@
 // The shapes shared by the event pipeline, the aggregate stores and the alert engine.
 import type { ApplyCost } from './apply-cost.js';
+import type { Label } from './labels.js';
 
 export const WINDOW_SIZES = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
@@ -26,12 +27,21 @@ export interface MetricSample {
 export interface AggregateQuery {
   metric: string;
   window: WindowSize;
+  /** The labels the answer is for (its `labels`); a store reads `series` for them, never looks at these. */
+  labels?: readonly Label[];
+  /**
+   * The stored series merged into the answer (the label sets the labels match, labels.ts); absent: the metric's
+   * total, `[metric]`. Empty: nothing matched, an empty window.
+   */
+  series?: readonly string[];
 }
 
 /** What `MetricAggregate` in the GraphQL contract carries; statistics are null when count is 0. */
 export interface MetricAggregate {
   metric: string;
   window: WindowSize;
+  /** The labels it is for, sorted by name; none for the metric's total. */
+  labels: Label[];
   from: Date;
   to: Date;
   count: number;
@@ -40,6 +50,19 @@ export interface MetricAggregate {
   min: number | null;
   max: number | null;
   stddev: number | null;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** One bucket of a window (one of its 60 points): `at` is the bucket's start, epoch ms. */
+export interface MetricPoint {
+  at: number;
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  avg: number | null;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -83,7 +106,11 @@ export interface AggregateStore {
   rebuild(samples: AsyncIterable<MetricSample[]>, fence?: string): Promise<void>;
   /** Answers every query over the window ending at `at` (epoch ms), in one round trip to the store. */
   read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]>;
-  /** Metric names that have samples in the last 24 h, sorted. */
+  /** The window's 60 buckets (its points), oldest first, each the merge of the query's series. */
+  readPoints(query: AggregateQuery, at: number): Promise<MetricPoint[]>;
+  /** Metric names that have samples in the last 24 h, sorted (labelled series are not metric names). */
   metricNames(at: number): Promise<string[]>;
+  /** The label parts (labels.ts) of the metric's label sets with samples in the last 24 h, sorted. */
+  labelSets(metric: string, at: number): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
 import { randomUUID } from 'node:crypto';
+import { type LabelLimits, labelsProblem } from '../aggregation/labels.js';
 import { isValidMetricName, publishedMetrics, SERVER_METRICS } from '../aggregation/samples.js';
 import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
@@ -44,6 +45,8 @@ export interface EventLimits {
   maxMetricMagnitude: number;
   /** Most entries of one event's `data.metrics` (MAX_METRICS_PER_EVENT). */
   maxMetricsPerEvent: number;
+  /** Bounds of `data.labels` (MAX_LABELS_PER_EVENT, MAX_LABEL_VALUE_LENGTH). */
+  labels: LabelLimits;
 }
 
 /** The publishing limits a deployment configured. */
@@ -57,6 +60,8 @@ export function eventLimitsOf(
     | 'MAX_EVENT_AGE_MS'
     | 'MAX_METRIC_MAGNITUDE'
     | 'MAX_METRICS_PER_EVENT'
+    | 'MAX_LABELS_PER_EVENT'
+    | 'MAX_LABEL_VALUE_LENGTH'
   >,
 ): EventLimits {
   return {
@@ -67,6 +72,7 @@ export function eventLimitsOf(
     maxAgeMs: config.MAX_EVENT_AGE_MS,
     maxMetricMagnitude: config.MAX_METRIC_MAGNITUDE,
     maxMetricsPerEvent: config.MAX_METRICS_PER_EVENT,
+    labels: { maxLabels: config.MAX_LABELS_PER_EVENT, maxValueLength: config.MAX_LABEL_VALUE_LENGTH },
   };
 }
 
@@ -188,6 +194,8 @@ function check(input: PublishEventInput, now: number, limits: EventLimits, publi
     const hours = limits.maxAgeMs / 3_600_000;
     return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${hours} hours in the past` };
   }
+  const labels = labelsProblem(input.data.labels, limits.labels);
+  if (labels) return { problem: labels };
   return checkMetrics(input, limits) ?? dataJson;
 }
 

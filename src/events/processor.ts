@@ -4,6 +4,7 @@
 
 import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
+import { isLabelledSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -240,7 +241,8 @@ export class StreamProcessor {
       batch.map((e) => processedAt - e.receivedAt.getTime()),
     );
     if (late > 0) hooks.onLateEvents?.(late);
-    const metrics = [...new Set(samples.map((s) => s.metric))].sort();
+    // Metric names only: a labelled sample comes with its metric's total, so listeners of the metric hear of it.
+    const metrics = [...new Set(samples.map((s) => s.metric))].filter((name) => !isLabelledSeries(name)).sort();
     if (metrics.length > 0) {
       await bus.publish('metrics:changed', { metrics });
       hooks.onMetricsChanged?.(metrics);

@@ -5,7 +5,14 @@ export interface LatestIterator<T> extends AsyncIterableIterator<T> {
   push(value: T): void;
 }
 
-export function latestIterator<T>(onReturn: () => void): LatestIterator<T> {
+/**
+ * `merge` decides what a value not yet taken becomes when a newer one comes (default: the newer one), for streams
+ * whose messages build on each other.
+ */
+export function latestIterator<T>(
+  onReturn: () => void,
+  merge: (pending: T, next: T) => T = (_pending, next) => next,
+): LatestIterator<T> {
   let pending: { value: T } | null = null;
   let waiting: ((result: IteratorResult<T>) => void) | null = null;
   let done = false;
@@ -17,7 +24,7 @@ export function latestIterator<T>(onReturn: () => void): LatestIterator<T> {
         waiting = null;
         resolve({ value, done: false });
       } else {
-        pending = { value };
+        pending = { value: pending ? merge(pending.value, value) : value };
       }
     },
     async next() {

@@ -6,6 +6,12 @@ export interface SubscriptionSharing {
   snapshot: boolean;
   /** An argument that, when given, makes the stream the subscriber's own (a replay from a point it names). */
   perSubscriberWith?: string;
+  /**
+   * For snapshots whose messages build on each other (a series, then its changed points): the event that stands
+   * alone as of `event`, or null when `event` already does. A late joiner is sent it, and so is a subscriber whose
+   * socket dropped a message (outbound coalescing), so nobody is left with a gap.
+   */
+  whole?: (event: unknown) => unknown | null;
 }
 
 const KEY = 'jackdawSharing';

@@ -18,9 +18,11 @@ export interface OutboundOptions {
 export interface Outbound {
   /**
    * Sends one whole message. `snapshotOf` names the subscription when the message is a snapshot update, which may
-   * be held back (latest wins) while the socket is backed up; anything else always goes out, in order.
+   * be held back (latest wins) while the socket is backed up; anything else always goes out, in order. An update
+   * that builds on the ones before comes with `onGap`, called when it replaced one held back: the subscription then
+   * sends one that stands alone.
    */
-  send(data: string | Buffer, snapshotOf?: string): void;
+  send(data: string | Buffer, snapshotOf?: string, onGap?: () => void): void;
   /** Drops the update held for subscription `id`: the client completed it, so nothing of it may follow. */
   drop(id: string): void;
   /** Unsent updates currently held back. */
@@ -57,7 +59,7 @@ export function createOutbound(socket: WebSocket, options: OutboundOptions): Out
   };
 
   return {
-    send(data, snapshotOf) {
+    send(data, snapshotOf, onGap) {
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount + heldBytes > maxBufferedBytes) {
         tooSlow();
@@ -71,6 +73,7 @@ export function createOutbound(socket: WebSocket, options: OutboundOptions): Out
         }
         held.set(snapshotOf, data);
         heldBytes += data.length;
+        if (replaced !== undefined) onGap?.();
         return;
       }
       // Anything else goes out now, after the held updates, so every subscription's messages keep their order.

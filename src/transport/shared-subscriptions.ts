@@ -19,14 +19,19 @@ import { ATTR } from '../observability/tracing.js';
 interface Member {
   /** The frame head for this subscriber: `{"id":<id>,"type":"next","payload":`. */
   head: Buffer;
-  deliver(frame: Buffer): void;
+  deliver(payload: Buffer, partial: boolean): void;
+  /** False while a whole message is being made for it (it joined late, or its socket dropped one): it skips events. */
+  ready: boolean;
   end(): void;
   fail(error: unknown): void;
 }
 
 export interface MemberSink {
-  /** Sends one whole `next` frame; `snapshot` frames may be coalesced on a backed-up socket. */
-  send(frame: Buffer, snapshot: boolean): void;
+  /**
+   * Sends one whole `next` frame; `snapshot` frames may be coalesced on a backed-up socket. A frame that builds on
+   * the ones before comes with `onGap`, to be called if an earlier one was dropped for it.
+   */
+  send(frame: Buffer, snapshot: boolean, onGap?: () => void): void;
 }
 
 export interface GroupSpec {
@@ -40,6 +45,8 @@ export interface GroupSpec {
   context: () => Promise<unknown>;
   /** Every message supersedes the previous one: a subscriber joining late gets the latest at once. */
   snapshot: boolean;
+  /** Messages build on each other; the event standing alone as of one (schema/sharing.ts). */
+  whole?: (event: unknown) => unknown | null;
 }
 
 interface Group {
@@ -47,6 +54,9 @@ interface Group {
   source: AsyncIterator<unknown>;
   /** The latest payload of a snapshot group, for members who join after it was sent. */
   latest: Buffer | null;
+  /** With `whole`: the latest event, and the payload of its whole version once made. */
+  latestEvent: { value: unknown; whole: Promise<Buffer> | null } | null;
+  execute: (rootValue: unknown) => Promise<Buffer>;
 }
 
 const TAIL = Buffer.from('}');
@@ -91,15 +101,48 @@ export class SharedSubscriptions {
     const stream = memberStream(() => this.leave(spec.key, group, member));
     const member: Member = {
       head: Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`),
-      deliver: (payload) => sink.send(Buffer.concat([member.head, payload, TAIL]), spec.snapshot),
+      deliver: (payload, partial) =>
+        sink.send(
+          Buffer.concat([member.head, payload, TAIL]),
+          spec.snapshot,
+          partial ? () => this.sendWhole(group, member) : undefined,
+        ),
+      ready: true,
       end: stream.end,
       fail: stream.fail,
     };
     group.members.add(member);
     const { latest } = group;
     // After graphql-ws has registered the subscription, so the frame follows its own bookkeeping.
-    if (latest) queueMicrotask(() => group.members.has(member) && member.deliver(latest));
+    if (group.latestEvent) this.sendWhole(group, member);
+    else if (latest) queueMicrotask(() => group.members.has(member) && member.deliver(latest, false));
     return stream.iterator;
+  }
+
+  /**
+   * Sends a member the whole version of the group's latest event, skipping events meanwhile; made again if another
+   * came while it was made, so that what the member gets next builds on it.
+   */
+  private sendWhole(group: Group, member: Member): void {
+    member.ready = false;
+    const attempt = (): void => {
+      const latest = group.latestEvent;
+      if (!latest || !group.members.has(member)) return;
+      latest.whole ??= group.execute(latest.value);
+      latest.whole.then(
+        (payload) => {
+          if (group.latestEvent !== latest) return attempt();
+          if (!group.members.has(member)) return;
+          member.ready = true;
+          member.deliver(payload, false);
+        },
+        (error) => {
+          this.options.logger.warn({ err: error }, 'whole subscription message failed');
+          member.fail(error);
+        },
+      );
+    };
+    queueMicrotask(attempt);
   }
 
   private start(spec: GroupSpec): Promise<Group | ExecutionResult> {
@@ -123,14 +166,24 @@ export class SharedSubscriptions {
     // A source that can say when it is live (a bus subscription) is waited for: a member is told it joined only when
     // nothing published from then on can be missed.
     await (source as { ready?: Promise<void> }).ready;
-    const group: Group = { members: new Set(), source: source[Symbol.asyncIterator](), latest: null };
+    const execute = async (rootValue: unknown) => {
+      const result = await executeDocument({ ...args(await spec.context()), rootValue });
+      return Buffer.from(JSON.stringify(this.masked(result)));
+    };
+    const group: Group = {
+      members: new Set(),
+      source: source[Symbol.asyncIterator](),
+      latest: null,
+      latestEvent: null,
+      execute,
+    };
     this.groups.set(spec.key, group);
-    void this.run(spec, group, args);
+    void this.run(spec, group);
     return group;
   }
 
   /** Executes each source event once for the whole group and hands every member the same bytes. */
-  private async run(spec: GroupSpec, group: Group, args: (contextValue: unknown) => ExecutionArgs): Promise<void> {
+  private async run(spec: GroupSpec, group: Group): Promise<void> {
     try {
       for (;;) {
         const event = await group.source.next();
@@ -141,10 +194,15 @@ export class SharedSubscriptions {
           [ATTR.shared]: true,
         });
         // A subscription's own field resolves synchronously from its event; `await` covers the rest.
-        const result = await executeDocument({ ...args(await spec.context()), rootValue: event.value });
-        const payload = Buffer.from(JSON.stringify(this.masked(result)));
+        const payload = await group.execute(event.value);
         if (spec.snapshot) group.latest = payload;
-        for (const member of group.members) member.deliver(payload);
+        const whole = spec.whole?.(event.value);
+        const partial = whole != null;
+        if (spec.whole) {
+          // Set with the delivery below, in one step: a whole message made from it misses nothing delivered.
+          group.latestEvent = { value: whole ?? event.value, whole: partial ? null : Promise.resolve(payload) };
+        }
+        for (const member of group.members) if (member.ready) member.deliver(payload, partial);
       }
       this.close(spec.key, group, (member) => member.end());
     } catch (error) {

@@ -24,7 +24,7 @@ import type { Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
 import { DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { sharingOf } from '../schema/sharing.js';
+import { type SubscriptionSharing, sharingOf } from '../schema/sharing.js';
 import type { AuthGate } from '../security/auth-gate.js';
 import type { AddressResolver } from '../security/client-address.js';
 import { SecurityCloseCode } from '../security/close-codes.js';
@@ -55,7 +55,14 @@ type Enveloped = ReturnType<YogaServer['getEnveloped']>;
 interface OperationPlan {
   enveloped: Enveloped;
   /** Set when the subscription is executed for a group of identical subscribers. */
-  shared: { key: string; snapshot: boolean; principal: Principal; id: string; outbound: Outbound } | null;
+  shared: {
+    key: string;
+    snapshot: boolean;
+    whole?: SubscriptionSharing['whole'];
+    principal: Principal;
+    id: string;
+    outbound: Outbound;
+  } | null;
 }
 
 export interface WebSocketOptions {
@@ -162,9 +169,10 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         variableValues: args.variableValues,
         context: async () => groupEnvelope.contextFactory(),
         snapshot: group.snapshot,
+        whole: group.whole,
       },
       group.id,
-      { send: (frame, snapshot) => group.outbound.send(frame, snapshot ? group.id : undefined) },
+      { send: (frame, snapshot, onGap) => group.outbound.send(frame, snapshot ? group.id : undefined, onGap) },
     );
   }
 
@@ -175,7 +183,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     document: DocumentNode,
     variables: Record<string, unknown> | null | undefined,
     principal: Principal,
-  ): { key: string; snapshot: boolean } | null {
+  ): { key: string; snapshot: boolean; whole?: SubscriptionSharing['whole'] } | null {
     const rootField = operation.selectionSet.selections[0];
     const field =
       rootField?.kind === 'Field' && enveloped.schema.getSubscriptionType()?.getFields()[rootField.name.value];
@@ -189,7 +197,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       if (args[sharing.perSubscriberWith] != null) return null;
     }
     const key = [principal.role, operation.name?.value ?? '', JSON.stringify(coerced.coerced), canonical(document)];
-    return { key: key.join('\n'), snapshot: sharing.snapshot };
+    return { key: key.join('\n'), snapshot: sharing.snapshot, whole: sharing.whole };
   }
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({

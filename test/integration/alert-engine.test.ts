@@ -362,6 +362,8 @@ describe('alert engine', () => {
         apply: (applied, samples) => real.apply(applied, samples),
         rebuild: (samples) => real.rebuild(samples),
         metricNames: (at) => real.metricNames(at),
+        labelSets: (metric, at) => real.labelSets(metric, at),
+        readPoints: (query, at) => real.readPoints(query, at),
         close: () => real.close(),
         async read(queries, at) {
           reads.push(queries);

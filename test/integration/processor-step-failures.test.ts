@@ -107,6 +107,8 @@ function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injec
     rebuild: (samples, fence) => real.rebuild(samples, fence),
     read: (queries, at) => real.read(queries, at),
     metricNames: (at) => real.metricNames(at),
+    labelSets: (metric, at) => real.labelSets(metric, at),
+    readPoints: (query, at) => real.readPoints(query, at),
     close: () => real.close(),
   };
 }

@@ -70,6 +70,7 @@ describe('bucket statistics', () => {
     expect(finalize('m', 'M5', 1_000, 2_000, emptyStats())).toEqual({
       metric: 'm',
       window: 'M5',
+      labels: [],
       from: new Date(1_000),
       to: new Date(2_000),
       ...NO_SAMPLES,

@@ -21,6 +21,7 @@ function aggregate(metric: string, window: WindowSize, stats: Partial<MetricAggr
   return {
     metric,
     window,
+    labels: [],
     from: new Date(T0 - 60_000),
     to: new Date(T0),
     count: 4,

@@ -10,6 +10,7 @@ const limits: EventLimits = {
   maxAgeMs: 30 * DAY_MS,
   maxMetricMagnitude: 1e15,
   maxMetricsPerEvent: 3,
+  labels: { maxLabels: 2, maxValueLength: 8 },
 };
 const now = Date.parse('2026-11-27T12:00:00Z');
 const event = (over: Partial<PublishEventInput> = {}): PublishEventInput => ({
