@@ -418,7 +418,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
       const { metric, labelPart } = splitSeries(series);
       if (labelPart === null) continue;
       keys.push(this.labelIndexKey(metric));
-      indexArgs.push(labelPart, timestamp, timestamp + AGGREGATION_HORIZON_MS + this.retentionGraceMs);
+      indexArgs.push(labelPart, timestamp, Math.ceil(timestamp + AGGREGATION_HORIZON_MS + this.retentionGraceMs));
     }
     const args: ScriptArg[] = [fence, appliedBatch, now - AGGREGATION_HORIZON_MS, newest.size, indexArgs.length / 3];
     for (const [metric, timestamp] of newest) args.push(metric, timestamp);
