@@ -58,7 +58,11 @@ function observations(now: number, size: number): Observation[] {
     const region = REGIONS[Math.floor(next() * REGIONS.length)] as string;
     const labels: Record<string, string> =
       region === 'ap' ? { region } : { region, host: HOSTS[Math.floor(next() * HOSTS.length)] as string };
-    return { labels, value: Math.round(Math.exp(2 + 2 * next()) * 100) / 100, timestamp: Math.round(now - next() * 290_000) };
+    return {
+      labels,
+      value: Math.round(Math.exp(2 + 2 * next()) * 100) / 100,
+      timestamp: Math.round(now - next() * 290_000),
+    };
   });
 }
 
