@@ -149,6 +149,82 @@ function httpCases(): Case[] {
         variables: { inputs: [{ type: 'INSIGHT_GENERATED', data: {} }, pick(hostileEvents)()] },
       }),
     });
+  // Labels (issue 11): hostile names, values and counts at publish, a flood of label sets, and hostile matchers,
+  // group-by names, pages and intervals on every read of them.
+  const hostileLabels = () =>
+    pick<unknown>([
+      'eu',
+      [1, 2],
+      null,
+      { 'a b': 'x' },
+      { '{': 'x' },
+      { 'a=b': 'x' },
+      { a: 'x,y=z}' },
+      { a: '' },
+      { a: 'x'.repeat(100_000) },
+      { ['n'.repeat(10_000)]: 'x' },
+      { a: { nested: 'x' } },
+      { a: 42 },
+      { a: '\u0000' },
+      { a: 'é😀' },
+      Object.fromEntries(Array.from({ length: 1_000 }, (_, l) => [`l${l}`, 'v'])),
+    ]);
+  for (let i = 0; i < 60; i++)
+    cases.push({
+      body: json({
+        query: PUBLISH,
+        variables: {
+          inputs: [
+            { type: 'INSIGHT_GENERATED', data: {} },
+            { type: 'PERFORMANCE_METRIC', data: { metric_name: 'label_hostile', value: 1, labels: hostileLabels() } },
+          ],
+        },
+      }),
+    });
+  for (let i = 0; i < 10; i++)
+    cases.push({
+      body: json({
+        query: PUBLISH,
+        variables: {
+          inputs: Array.from({ length: 1_000 }, (_, e) => ({
+            type: 'PERFORMANCE_METRIC',
+            data: { metric_name: 'label_flood', value: e, labels: { tenant: `t${digits()}`, e: `e${e}` } },
+          })),
+        },
+      }),
+    });
+  const hostileMatchers = () =>
+    pick<unknown>([
+      [{ name: 'a b', value: 'x' }],
+      [{ name: 'a', value: 'x'.repeat(100_000) }],
+      [{ name: 'a', value: 'x,y' }],
+      [{ name: 'a', value: '' }],
+      Array.from({ length: 1_000 }, (_, l) => ({ name: `l${l}`, value: 'v' })),
+      [
+        { name: 'a', value: 'x' },
+        { name: 'a', value: 'y' },
+      ],
+      [{ name: 'a' }],
+      'a=x',
+    ]);
+  const labelReads = [
+    'query($l: [LabelMatcher!], $m: String!) { aggregate(metric: $m, window: M5, labels: $l) { count labels { name } } }',
+    'query($l: [LabelMatcher!], $m: String!, $b: [String!]!, $n: Int) { aggregateGroups(metric: $m, window: M5, by: $b, labels: $l, first: $n) { count } }',
+    'query($l: [LabelMatcher!], $m: String!) { metricSeries(metric: $m, window: H24, labels: $l) { points { count } } }',
+    'query($m: String!, $b: [String!]!, $n: Int) { metricLabels(metric: $m) v: metricLabelValues(metric: $m, label: $b, first: $n) }',
+  ];
+  for (let i = 0; i < 80; i++)
+    cases.push({
+      body: json({
+        query: pick(labelReads),
+        variables: {
+          l: hostileMatchers(),
+          m: pick(['label_flood', 'm{a=b}', 'x'.repeat(10_000), '', 'events_received']),
+          b: pick([[], ['{'], ['tenant', 'tenant'], Array.from({ length: 1_000 }, (_, k) => `b${k}`), 'tenant']),
+          n: pick([0, -1, 10 ** 9, null, 'x']),
+        },
+      }),
+    });
   const connections = [
     'query($a: String) { events(after: $a) { edges { cursor } } }',
     'query($a: String) { alerts(after: $a) { edges { cursor } } }',
@@ -370,6 +446,20 @@ async function runWebSocket(rounds: number): Promise<number> {
       expectClose: [4409],
     },
     { messages: [init, { type: 'subscribe', id: 'x', payload: { query: 42 } }], expectClose: [4400] },
+    ...[-1, 2 ** 31 - 1, 'soon'].map((minIntervalMs) => ({
+      messages: [
+        init,
+        {
+          type: 'subscribe',
+          id: 'i',
+          payload: {
+            query:
+              'subscription($i: Int, $l: [LabelMatcher!]) { metricSeriesUpdated(metric: "m", window: M1, labels: $l, minIntervalMs: $i) { changed { count } } }',
+            variables: { i: minIntervalMs, l: [{ name: '{', value: 'x' }] },
+          },
+        },
+      ],
+    })),
     { messages: [{ type: 'connection_init', payload: 'not an object' }], expectClose: [4400] },
     {
       messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }],
@@ -457,6 +547,14 @@ describe('hostile input', () => {
     const { data, errors } = await dashboard.json();
     expect(errors).toBeUndefined();
     expect(data.metricNames.filter((name: string) => name.startsWith('flood_'))).toEqual([]);
+    // No label set of a hostile event, nor of the floods, was kept.
+    const labels = graphql(`
+      query HostileLabels {
+        hostile: metricLabels(metric: "label_hostile")
+        flood: metricLabels(metric: "label_flood")
+      }
+    `);
+    expect(await gqlOk(server.url, labels, {}, viewerKey)).toEqual({ hostile: [], flood: [] });
     const typename = graphql(`
       query Typename {
         __typename

@@ -46,6 +46,7 @@ type Documents = {
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": typeof types.LatestEventIdDocument,
     "\n  query MetricNamesCounted {\n    metricNames\n  }\n": typeof types.MetricNamesCountedDocument,
     "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": typeof types.AlertsAfterCountedDocument,
+    "\n      query HostileLabels {\n        hostile: metricLabels(metric: \"label_hostile\")\n        flood: metricLabels(metric: \"label_flood\")\n      }\n    ": typeof types.HostileLabelsDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": typeof types.TypenameDocument,
     "\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    ": typeof types.HostileStoredDocument,
     "\n  query AggregateLabelled($metric: String!, $labels: [LabelMatcher!]) {\n    aggregate(metric: $metric, window: M5, labels: $labels) {\n      metric\n      labels {\n        name\n        value\n      }\n      count\n      sum\n      min\n      max\n      p50\n      p99\n    }\n  }\n": typeof types.AggregateLabelledDocument,
@@ -131,6 +132,7 @@ const documents: Documents = {
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": types.LatestEventIdDocument,
     "\n  query MetricNamesCounted {\n    metricNames\n  }\n": types.MetricNamesCountedDocument,
     "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            ": types.AlertsAfterCountedDocument,
+    "\n      query HostileLabels {\n        hostile: metricLabels(metric: \"label_hostile\")\n        flood: metricLabels(metric: \"label_flood\")\n      }\n    ": types.HostileLabelsDocument,
     "\n      query Typename {\n        __typename\n      }\n    ": types.TypenameDocument,
     "\n      query HostileStored {\n        alertRules {\n          id\n        }\n        apiKeys {\n          name\n        }\n      }\n    ": types.HostileStoredDocument,
     "\n  query AggregateLabelled($metric: String!, $labels: [LabelMatcher!]) {\n    aggregate(metric: $metric, window: M5, labels: $labels) {\n      metric\n      labels {\n        name\n        value\n      }\n      count\n      sum\n      min\n      max\n      p50\n      p99\n    }\n  }\n": types.AggregateLabelledDocument,
@@ -326,6 +328,10 @@ export function graphql(source: "\n  query MetricNamesCounted {\n    metricNames
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            "): (typeof documents)["\n              subscription AlertsAfterCounted($after: ID) {\n                alertTriggered(after: $after) {\n                  id\n                }\n              }\n            "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n      query HostileLabels {\n        hostile: metricLabels(metric: \"label_hostile\")\n        flood: metricLabels(metric: \"label_flood\")\n      }\n    "): (typeof documents)["\n      query HostileLabels {\n        hostile: metricLabels(metric: \"label_hostile\")\n        flood: metricLabels(metric: \"label_flood\")\n      }\n    "];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
