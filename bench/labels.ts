@@ -155,9 +155,9 @@ ${row('in process, M5', results['in process, M5'])}
 A group-by reads 60 buckets of each of the 1,000 sets (60,000 hashes), in calls of \`AGGREGATE_READ_CHUNK\` (10)
 windows' worth (600 buckets) one after another, so Redis serves other clients between them; the series of one set is
 one call of 60 buckets. Applying ${integer(APPLY_EVENTS)} events in batches of ${EVENTS_PER_BATCH} (5 metrics; with labels, 2 labels
-per event from 200 label sets, so twice the samples): ${integer(unlabelled)} events/s unlabelled, ${integer(labelled)} events/s labelled.
+per event, 100 label sets in all, so twice the samples): ${integer(unlabelled)} events/s unlabelled, ${integer(labelled)} events/s labelled.
 An unlabelled event costs what it did before labels (one look-up of \`data.labels\`, absent); a labelled one writes
-its samples twice, the second time into the buckets of its label set's series: 1,000 series here instead of 5, each
+its samples twice, the second time into the buckets of its label set's series: 105 series here instead of 5, each
 with its own buckets in six windows, so the apply writes many more hash fields and runs several times slower. Label
 sets are series, and cost what series cost.
 `;
