@@ -64,6 +64,11 @@ export class LabelledReads {
     );
   }
 
+  /** Refuses a query whose labels match more sets than one read may merge, reading no bucket. */
+  async check(query: LabelledQuery, at: number): Promise<void> {
+    this.storeQuery(query, await this.labelSetsOf([query], at));
+  }
+
   async readPoints(query: LabelledQuery, at: number): Promise<MetricPoint[]> {
     const sets = await this.labelSetsOf([query], at);
     return this.store.readPoints(this.storeQuery(query, sets), at);

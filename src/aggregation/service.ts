@@ -3,7 +3,7 @@
 import type DataLoader from 'dataloader';
 import { badInput } from '../errors.js';
 import type { Dashboard, DashboardFeed } from '../live/dashboard.js';
-import type { MetricFeed, SeriesSubscription } from '../live/metric-feed.js';
+import type { MetricFeed, SeriesUpdate } from '../live/metric-feed.js';
 import { pageSize } from '../pagination.js';
 import { checkMatchers, type GroupQuery, type LabelledQuery, type LabelledReads } from './labelled-reads.js';
 import { isLabelName, LABEL_NAME_PATTERN, type Label, sortedLabels } from './labels.js';
@@ -126,18 +126,25 @@ export class MetricService {
   }
 
   /** The aggregate at once, then whenever it changes (shared per view on this instance). */
-  subscribe(query: LabelledQuery, minIntervalMs?: number | null): AsyncIterableIterator<MetricAggregate> {
-    this.checkLive(query, minIntervalMs);
+  async subscribe(
+    query: LabelledQuery,
+    minIntervalMs?: number | null,
+  ): Promise<AsyncIterableIterator<MetricAggregate>> {
+    await this.checkLive(query, minIntervalMs);
     return this.options.metricFeed.subscribe(query, minIntervalMs);
   }
 
   /** The whole series at once, then the points that change (shared per view on this instance). */
-  subscribeSeries(query: LabelledQuery, minIntervalMs?: number | null): SeriesSubscription {
-    this.checkLive(query, minIntervalMs);
+  async subscribeSeries(
+    query: LabelledQuery,
+    minIntervalMs?: number | null,
+  ): Promise<AsyncIterableIterator<SeriesUpdate>> {
+    await this.checkLive(query, minIntervalMs);
     return this.options.metricFeed.subscribeSeries(query, minIntervalMs);
   }
 
-  private checkLive(query: LabelledQuery, minIntervalMs?: number | null): void {
+  /** Refused at subscribe, with the error a client sees, rather than a stream that never sends. */
+  private async checkLive(query: LabelledQuery, minIntervalMs?: number | null): Promise<void> {
     checkMetricName(query.metric);
     checkMatchers(query.labels ?? []);
     const { maxIntervalMs } = this.options;
@@ -146,6 +153,7 @@ export class MetricService {
         `minIntervalMs must be from 0 to ${maxIntervalMs} (MAX_SUBSCRIPTION_INTERVAL_MS), got ${minIntervalMs}`,
       );
     }
+    await this.options.reads.check(query, Date.now());
   }
 
   dashboard(): Promise<Dashboard> {

@@ -6,7 +6,7 @@
 //
 // A series group sends a subscriber the whole series first, then only the points that changed. A subscriber that
 // has not taken a diff when the next comes is sent the whole series instead of both (a dropped diff would leave its
-// chart wrong), and so is one whose socket coalesced a diff (`resync`).
+// chart wrong); one whose socket coalesced a diff is sent it by the transport (schema/sharing.ts, `whole`).
 import type { LabelledQuery, LabelledReads } from '../aggregation/labelled-reads.js';
 import { queryKey } from '../aggregation/labelled-reads.js';
 import { type MetricSeries, seriesOf } from '../aggregation/service.js';
@@ -64,11 +64,6 @@ export interface MetricFeedOptions {
   now?: () => number;
 }
 
-/** A series subscription: its stream, and how its transport asks for the whole series again. */
-export interface SeriesSubscription extends AsyncIterableIterator<SeriesUpdate> {
-  resync(): void;
-}
-
 const statsKey = ({ from: _from, to: _to, ...stats }: MetricAggregate) => JSON.stringify(stats);
 const pointKey = (point: MetricPoint) => JSON.stringify(point);
 
@@ -122,7 +117,7 @@ export class MetricFeed {
   }
 
   /** The whole series at once, then the points that change. */
-  subscribeSeries(query: LabelledQuery, intervalMs?: number | null): SeriesSubscription {
+  subscribeSeries(query: LabelledQuery, intervalMs?: number | null): AsyncIterableIterator<SeriesUpdate> {
     const group = this.group('series', query, intervalMs) as SeriesGroup;
     // A diff not yet taken when the next comes: the whole series replaces both.
     let left = false;
@@ -152,11 +147,7 @@ export class MetricFeed {
         void subscriber.return?.();
       });
     }
-    return Object.assign(subscriber, {
-      resync: () => {
-        if (group.current && group.subscribers.has(subscriber)) subscriber.push(wholeUpdate(group.current));
-      },
-    });
+    return subscriber;
   }
 
   private group(kind: Group['kind'], query: LabelledQuery, intervalMs?: number | null): Group {

@@ -27,7 +27,12 @@ const MAX_NEW_SERIES_PER_MINUTE = 40;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  const config = { MAX_NEW_SERIES_PER_MINUTE, MAX_LABELS_PER_EVENT: 3, MAX_LABEL_VALUE_LENGTH: 16 };
+  const config = {
+    MAX_NEW_SERIES_PER_MINUTE,
+    MAX_LABELS_PER_EVENT: 3,
+    MAX_LABEL_VALUE_LENGTH: 16,
+    MAX_LABEL_SETS_PER_READ: MAX_NEW_SERIES_PER_MINUTE - 10,
+  };
   one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
   two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
 });
@@ -228,11 +233,24 @@ describe('labels', () => {
       { name: 'labels-budget', role: 'PUBLISHER' },
       adminKey,
     );
-    const inputs = Array.from({ length: MAX_NEW_SERIES_PER_MINUTE + 1 }, (_, i) => latency(1, { tenant: `t${i}` }));
+    const inputs = Array.from({ length: MAX_NEW_SERIES_PER_MINUTE + 1 }, (_, i) =>
+      latency(1, { tenant: `t${i}`, kind: 'flood' }),
+    );
     const { errors } = await publish(one, inputs, createApiKey.key);
     expect(errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'MAX_NEW_SERIES_PER_MINUTE' });
     const { errors: fits } = await publish(one, inputs.slice(0, MAX_NEW_SERIES_PER_MINUTE - 1), createApiKey.key);
     expect(fits).toBeUndefined();
+    await processed(one, two);
+    // Those sets are more than one read may merge (MAX_LABEL_SETS_PER_READ): refused, on a query and a subscription.
+    const flood = [{ name: 'kind', value: 'flood' }];
+    const read = await gql(two.url, AGGREGATE_LABELLED, { metric: 'lbl_latency', labels: flood }, adminKey);
+    expect(read.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'MAX_LABEL_SETS_PER_READ' });
+    const client = wsClient(one.wsUrl, adminKey);
+    const sub = subscribe(client, SERIES_UPDATED, { metric: 'lbl_latency', labels: flood });
+    await sub.until(() => sub.errors.length > 0);
+    expect(JSON.stringify(sub.errors)).toContain('MAX_LABEL_SETS_PER_READ');
+    sub.dispose();
+    await client.dispose();
   });
 
   it('should charge group-by and series reads to the read budgets', async () => {
