@@ -472,3 +472,56 @@ describe('a series subscriber whose socket backs up', () => {
     }
   }, 60_000);
 });
+
+describe('a late joiner of a shared series group', () => {
+  it('should get the whole series first, never a diff', async () => {
+    const labels = [{ name: 'region', value: 'late' }];
+    const event = (value: number) => ({
+      type: 'PERFORMANCE_METRIC' as const,
+      data: { metric_name: 'lbl_late', value, labels: { region: 'late' } },
+    });
+    const early = wsClient(one.wsUrl, adminKey);
+    const first = subscribe(early, SERIES_UPDATED, { metric: 'lbl_late', labels });
+    await first.result(0);
+    await publish(two, [event(1)]);
+    await processed(one, two);
+    // The group has sent a diff: a subscriber joining now shares it, and must still start from a whole series.
+    await first.until((received) => received.length >= 2);
+    const late = wsClient(one.wsUrl, adminKey);
+    const second = subscribe(late, SERIES_UPDATED, { metric: 'lbl_late', labels });
+    const joined = (await second.result(0)).metricSeriesUpdated;
+    expect(joined.series?.points.reduce((n, p) => n + p.count, 0)).toBe(1);
+    await publish(two, [event(2)]);
+    await processed(one, two);
+    await second.until((received) => chart(received).reduce((n, p) => n + p.count, 0) === 2);
+    expect(chart(second.received)).toEqual(chart(first.received));
+    for (const sub of [first, second]) sub.dispose();
+    await Promise.all([early.dispose(), late.dispose()]);
+  });
+});
+
+describe('the embedded mode (in-process store, no Redis)', () => {
+  it('should keep labels, group them and answer series as the Redis store does', async () => {
+    const embedded = await startServer({ adminKey });
+    try {
+      const { errors } = await publish(embedded, [
+        latency(10, { region: 'eu', host: 'a' }),
+        latency(30, { region: 'eu', host: 'b' }),
+        latency(50, { region: 'us', host: 'c' }),
+      ]);
+      expect(errors).toBeUndefined();
+      await processed(embedded);
+      const groups = await gqlOk(embedded.url, GROUPS, { metric: 'lbl_latency', by: ['region'] }, adminKey);
+      expect(groups.aggregateGroups).toEqual([
+        { labels: eu, count: 2, sum: 40, max: 30 },
+        { labels: [{ name: 'region', value: 'us' }], count: 1, sum: 50, max: 50 },
+      ]);
+      const lists = await gqlOk(embedded.url, LABEL_LISTS, { metric: 'lbl_latency' }, adminKey);
+      expect(lists).toEqual({ metricLabels: ['host', 'region'], regions: ['eu', 'us'], firstHost: ['a'] });
+      const series = await gqlOk(embedded.url, SERIES, { metric: 'lbl_latency', labels: eu }, adminKey);
+      expect(series.metricSeries.points.reduce((n, p) => n + p.count, 0)).toBe(2);
+    } finally {
+      await embedded.stop();
+    }
+  }, 60_000);
+});
