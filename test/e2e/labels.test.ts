@@ -523,5 +523,5 @@ describe('the embedded mode (in-process store, no Redis)', () => {
     } finally {
       await embedded.stop();
     }
-  }, 60_000);
+  }, 180_000); // PGlite starts slowly on a loaded machine
 });
