@@ -128,6 +128,7 @@ describe('validateBatch with labels', () => {
     maxMetricMagnitude: 1e15,
     maxMetricsPerEvent: 10,
     labels: limits,
+    retentionDays: 30,
   };
 
   it('should refuse a batch whose event has bad labels, naming the event and the label', () => {
