@@ -124,6 +124,7 @@ export class SharedSubscriptions {
    * came while it was made, so that what the member gets next builds on it.
    */
   private sendWhole(group: Group, member: Member): void {
+    if (!member.ready) return; // one is being made for it already
     member.ready = false;
     const attempt = (): void => {
       const latest = group.latestEvent;

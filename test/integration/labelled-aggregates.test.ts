@@ -265,7 +265,12 @@ describe.each(backends)('$name with labels', (backend) => {
     const again = new LabelledReads(rebuilt, 100);
     expect(await again.labelNames('latency', now)).toEqual(['host', 'region']);
     const query = { metric: 'latency', window: 'M5' as const, labels: [{ name: 'host', value: 'h1' }] };
-    expect(await again.read([query], now)).toEqual(await reads.read([query], now));
+    const [rebuiltAggregate] = await again.read([query], now);
+    const [appliedAggregate] = await reads.read([query], now);
+    // Applied in batches or at once, the buckets merged in another order: equal but for floating-point rounding.
+    const { count, min, max, p50, p99, labels } = appliedAggregate as MetricAggregate;
+    expect(rebuiltAggregate).toMatchObject({ count, min, max, p50, p99, labels });
+    expect(rebuiltAggregate?.sum).toBeCloseTo(appliedAggregate?.sum as number, 6);
   });
 });
 

@@ -125,10 +125,10 @@ describe('validateBatch with labels', () => {
     maxEventBytes: 10_000,
     maxDepth: 8,
     maxAgeMs: 86_400_000,
-    retentionDays: 30,
     maxMetricMagnitude: 1e15,
     maxMetricsPerEvent: 10,
     labels: limits,
+    retentionDays: 30,
   };
 
   it('should refuse a batch whose event has bad labels, naming the event and the label', () => {
