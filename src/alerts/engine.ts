@@ -118,7 +118,7 @@ export class AlertEngine {
     const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
-      const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule.forSeconds);
+      const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule);
       try {
         if (transition === 'fire') {
           const attributes = { [ATTR.ruleId]: rule.id, [ATTR.severity]: rule.severity };

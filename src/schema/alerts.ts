@@ -6,6 +6,7 @@ import {
   type AlertCondition,
   type AlertRule,
   COMPARISON_OPERATORS,
+  NO_DATA_STATES,
   SEVERITIES,
 } from '../alerts/rules.js';
 import type { AlertDelivery } from '../alerts/store.js';
@@ -21,6 +22,13 @@ const AlertStatusEnum = builder.enumType('AlertStatus', { values: ALERT_STATUSES
 const ComparisonOperatorEnum = builder.enumType('ComparisonOperator', {
   values: COMPARISON_OPERATORS,
   description: 'EQ holds when |value − threshold| < 0.001.',
+});
+const NoDataStateEnum = builder.enumType('NoDataState', {
+  values: NO_DATA_STATES,
+  description:
+    'What a rule does while a condition\'s window holds no samples. OK: the condition is false (COUNT is 0 and ' +
+    'compares). KEEP: the rule stays in the state it is in, unless another condition with data fails. ALERTING: ' +
+    'the condition holds.',
 });
 const DeliveryChannelEnum = builder.enumType('DeliveryChannel', { values: Object.values(DeliveryChannels) });
 
@@ -46,6 +54,10 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
       resolve: (r) => r.conditions,
     }),
     forSeconds: t.exposeInt('forSeconds', { description: 'How long the conditions must hold before the rule fires' }),
+    keepFiringForSeconds: t.exposeInt('keepFiringForSeconds', {
+      description: 'How long the conditions must stop holding before a firing rule resolves',
+    }),
+    noDataState: t.field({ type: NoDataStateEnum, resolve: (r) => r.noDataState }),
     // Admins only: webhook URLs often carry tokens, and addresses are personal data.
     webhookUrls: t.exposeStringList('webhookUrls', { authScopes: { admin: true }, description: 'Admins only' }),
     emails: t.exposeStringList('emails', {
@@ -116,6 +128,8 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     conditions: t.field({ type: [AlertConditionInput], required: true }),
     enabled: t.boolean({ defaultValue: true }),
     forSeconds: t.int({ defaultValue: 0 }),
+    keepFiringForSeconds: t.int({ defaultValue: 0 }),
+    noDataState: t.field({ type: NoDataStateEnum, defaultValue: 'OK' }),
     webhookUrls: t.stringList({ defaultValue: [] }),
     emails: t.stringList({ defaultValue: [] }),
   }),

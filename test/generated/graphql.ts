@@ -28,7 +28,9 @@ export type AlertRuleInput = {
   emails?: Array<string> | null | undefined;
   enabled?: boolean | null | undefined;
   forSeconds?: number | null | undefined;
+  keepFiringForSeconds?: number | null | undefined;
   name: string;
+  noDataState?: NoDataState | null | undefined;
   severity: Severity;
   webhookUrls?: Array<string> | null | undefined;
 };
@@ -57,6 +59,12 @@ export type EventType =
   | 'COMPETITIVE_UPDATE'
   | 'INSIGHT_GENERATED'
   | 'PERFORMANCE_METRIC';
+
+/** What a rule does while a condition's window holds no samples. OK: the condition is false (COUNT is 0 and compares). KEEP: the rule stays in the state it is in, unless another condition with data fails. ALERTING: the condition holds. */
+export type NoDataState =
+  | 'ALERTING'
+  | 'KEEP'
+  | 'OK';
 
 export type PublishEventInput = {
   data: unknown;
