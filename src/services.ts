@@ -14,6 +14,7 @@ import { RedisAggregateStore } from './aggregation/redis-store.js';
 import type { SeriesRegistry } from './aggregation/series.js';
 import { MetricService } from './aggregation/service.js';
 import type { AggregateStore } from './aggregation/types.js';
+import { Backtester } from './alerts/backtester.js';
 import { AlertEngine } from './alerts/engine.js';
 import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
 import { AlertService } from './alerts/service.js';
@@ -306,7 +307,18 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
   const subscriptionBuffer = config.SUBSCRIPTION_BUFFER;
   const services: Services = {
     events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
-    alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
+    alerts: new AlertService({
+      store: alertStore,
+      bus,
+      pages,
+      subscriptionBuffer,
+      backtester: new Backtester({
+        sql: shared.db.sql,
+        databaseUrl: config.DATABASE_URL,
+        maxRows: config.MAX_BACKTEST_ROWS,
+        maxConcurrent: config.MAX_CONCURRENT_BACKTESTS,
+      }),
+    }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({ aggregates, metricFeed, dashboard, maxNamesPage: config.MAX_METRIC_NAMES_PAGE }),
   };

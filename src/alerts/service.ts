@@ -12,6 +12,8 @@ import {
   seqOf,
   toConnection,
 } from '../pagination.js';
+import type { AlertPreview } from './backtest.js';
+import type { Backtester } from './backtester.js';
 import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
 import type { AlertDelivery, AlertStore } from './store.js';
 
@@ -36,6 +38,7 @@ export interface AlertServiceOptions {
   pages: PageRules;
   /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
   subscriptionBuffer: number;
+  backtester: Backtester;
 }
 
 // Inside, a cursor is the alert's seq.
@@ -94,6 +97,11 @@ export class AlertService {
     await this.rulesChanged(id);
     if (resolved) await this.options.bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
     return true;
+  }
+
+  /** When a rule would have fired and resolved over the stored history (backtest.ts). */
+  previewAlertRule(input: AlertRuleInput, since: Date, until: Date | null): Promise<AlertPreview[]> {
+    return this.options.backtester.preview(input, since, until);
   }
 
   acknowledgeAlert(id: string): Promise<Alert> {

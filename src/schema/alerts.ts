@@ -1,5 +1,6 @@
 // Alert rules, alerts, their deliveries, and the alert subscriptions.
 
+import type { AlertPreview } from '../alerts/backtest.js';
 import {
   ALERT_STATUSES,
   type Alert,
@@ -26,7 +27,7 @@ const ComparisonOperatorEnum = builder.enumType('ComparisonOperator', {
 const NoDataStateEnum = builder.enumType('NoDataState', {
   values: NO_DATA_STATES,
   description:
-    'What a rule does while a condition\'s window holds no samples. OK: the condition is false (COUNT is 0 and ' +
+    "What a rule does while a condition's window holds no samples. OK: the condition is false (COUNT is 0 and " +
     'compares). KEEP: the rule stays in the state it is in, unless another condition with data fails. ALERTING: ' +
     'the condition holds.',
 });
@@ -111,6 +112,20 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
 
 const AlertConnectionRef = connectionType('Alert', AlertRef);
 
+const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implement({
+  description: 'A firing a rule would have had over the stored history (previewAlertRule).',
+  fields: (t) => ({
+    firedAt: t.field({ type: 'DateTime', resolve: (p) => p.firedAt }),
+    resolvedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Null when it was still firing at `until`',
+      resolve: (p) => p.resolvedAt,
+    }),
+    values: t.field({ type: 'JSON', description: 'The condition values when it fired', resolve: (p) => p.values }),
+  }),
+});
+
 const AlertConditionInput = builder.inputType('AlertConditionInput', {
   fields: (t) => ({
     metric: t.string({ required: true }),
@@ -162,6 +177,24 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, { services }) =>
       services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
+  }),
+}));
+
+builder.queryFields((t) => ({
+  previewAlertRule: t.field({
+    type: [AlertPreviewRef],
+    description:
+      'Backtest: when `input` would have fired and resolved between `since` and `until` (default now), evaluated ' +
+      'over the stored events as they stand, with the buckets and semantics of live evaluation, at whole seconds. ' +
+      'Reads at most MAX_BACKTEST_ROWS events (admins only).',
+    authScopes: { admin: true },
+    args: {
+      input: t.arg({ type: AlertRuleInput, required: true }),
+      since: t.arg({ type: 'DateTime', required: true }),
+      until: t.arg({ type: 'DateTime' }),
+    },
+    resolve: (_root, { input, since, until }, { services }) =>
+      services.alerts.previewAlertRule(input, since, until ?? null),
   }),
 }));
 
