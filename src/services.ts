@@ -332,6 +332,7 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
       dashboard.stop();
       await metricFeed.stop();
       services.apiKeys.stop();
+      await services.alerts.stop();
     },
   };
 }

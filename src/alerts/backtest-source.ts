@@ -39,7 +39,7 @@ export function eventFilter(metrics: readonly string[], first: number): { sql: s
   if (names.has(EVENTS_RECEIVED_METRIC)) return { sql: 'true', params: [] };
   // Any event with a metric may carry a rejected value, whatever its name.
   if (names.has(REJECTED_VALUES_METRIC))
-    return { sql: `e.type::text IN ('PERFORMANCE_METRIC', 'BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE')`, params: [] };
+    return { sql: `e.type IN ('PERFORMANCE_METRIC', 'BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE')`, params: [] };
   const published = [...names].filter((name) => !SERVER_METRICS.has(name));
   const parts: string[] = [];
   const params: string[] = [];
@@ -48,51 +48,84 @@ export function eventFilter(metrics: readonly string[], first: number): { sql: s
     params.push(published.join(','));
     const list = `string_to_array($${first}, ',')`;
     parts.push(
-      `(e.type::text = 'PERFORMANCE_METRIC' AND e.data->>'metric_name' = ANY(${list}))`,
-      `(e.type::text IN ('BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE') AND e.data->'metrics' ?| ${list})`,
+      `(e.type = 'PERFORMANCE_METRIC' AND e.data->>'metric_name' = ANY(${list}))`,
+      `(e.type IN ('BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE') AND e.data->'metrics' ?| ${list})`,
     );
   }
-  if (names.has('anomaly_count')) parts.push(`e.type::text = 'ANOMALY_DETECTED'`);
+  if (names.has('anomaly_count')) parts.push(`e.type = 'ANOMALY_DETECTED'`);
   if (names.has('benchmark_total') || names.has('benchmark_success'))
-    parts.push(`e.type::text = 'BENCHMARK_COMPLETED'`);
+    parts.push(`e.type = 'BENCHMARK_COMPLETED'`);
   return { sql: parts.length ? `(${parts.join(' OR ')})` : 'false', params };
 }
 
+/** Runs `text` and hands its rows over in pages, oldest event first within a page. */
+export type PagedQuery = (text: string, params: readonly unknown[], pageSize: number) => AsyncIterable<Row[]>;
+
 /**
- * The samples of `metrics` from the events with an event time in [from, until] (epoch ms), oldest first. An event
- * counts in `events_received` at the time it was received, as the processor counts it; it is read by its event time.
+ * Pages through a cursor, on a connection the caller owns (the worker's): one plan, one pass over the matching
+ * events, no sort (samples are sorted by time when evaluated).
+ */
+export function cursorPages(client: { query: Sql['query'] }): PagedQuery {
+  return async function* (text, params, pageSize) {
+    await client.query('BEGIN READ ONLY', []);
+    try {
+      await client.query(`DECLARE backtest NO SCROLL CURSOR FOR ${text}`, params);
+      for (;;) {
+        const rows = await client.query<Row>(`FETCH ${pageSize} FROM backtest`, []);
+        if (rows.length === 0) return;
+        yield rows;
+      }
+    } finally {
+      await client.query('ROLLBACK', []);
+    }
+  };
+}
+
+/**
+ * Pages by keyset (event time, seq) on a shared connection (the embedded database's, where a cursor's transaction
+ * would take in the other statements of the process).
+ */
+export function keysetPages(sql: Sql): PagedQuery {
+  return async function* (text, params, pageSize) {
+    let after = { t: '-infinity', seq: '0' };
+    for (;;) {
+      const rows = await sql.query<Row>(
+        `SELECT * FROM (${text}) page
+         WHERE (to_timestamp(page.t / 1000), page.seq::bigint) > ($${params.length + 1}::timestamptz, $${params.length + 2}::bigint)
+         ORDER BY page.t, page.seq::bigint LIMIT ${pageSize}`,
+        [...params, after.t, after.seq],
+      );
+      const last = rows[rows.length - 1];
+      if (!last) return;
+      yield rows;
+      if (rows.length < pageSize) return;
+      after = { t: new Date(Number(last.t)).toISOString(), seq: last.seq };
+    }
+  };
+}
+
+/**
+ * The samples of `metrics` from the events with an event time in [from, until] (epoch ms). An event counts in
+ * `events_received` at the time it was received, as the processor counts it; it is read by its event time.
  */
 export async function readBacktestSamples(
-  sql: Sql,
+  pages: PagedQuery,
   metrics: readonly string[],
   from: number,
   until: number,
   { maxRows, pageSize = DEFAULT_PAGE_SIZE }: BacktestReadOptions,
 ): Promise<MetricSample[]> {
   const wanted = new Set(metrics);
-  const filter = eventFilter(metrics, 6);
+  const countsReceived = wanted.has(EVENTS_RECEIVED_METRIC);
+  const filter = eventFilter(metrics, 3);
   const samples: MetricSample[] = [];
   let rows = 0;
-  let after: { t: number; seq: string } = { t: from - 1, seq: '0' };
-  for (;;) {
-    const limit = Math.min(pageSize, maxRows + 1 - rows);
-    const page = await sql.query<Row>(
-      `SELECT e.seq::text AS seq, e.type::text AS type, (extract(epoch FROM e."timestamp") * 1000)::float8 AS t,
+  const query = `SELECT e.seq::text AS seq, e.type::text AS type, (extract(epoch FROM e."timestamp") * 1000)::float8 AS t,
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS r, e.data::text AS data
        FROM "Event" e
-       WHERE e."timestamp" >= $1::timestamptz AND e."timestamp" <= $2::timestamptz
-         AND (e."timestamp", e.seq) > ($3::timestamptz, $4::bigint) AND ${filter.sql}
-       ORDER BY e."timestamp", e.seq
-       LIMIT $5`,
-      [
-        new Date(from).toISOString(),
-        new Date(until).toISOString(),
-        new Date(after.t).toISOString(),
-        after.seq,
-        limit,
-        ...filter.params,
-      ],
-    );
+       WHERE e."timestamp" >= $1::timestamptz AND e."timestamp" <= $2::timestamptz AND ${filter.sql}`;
+  const params = [new Date(from).toISOString(), new Date(until).toISOString(), ...filter.params];
+  for await (const page of pages(query, params, pageSize)) {
     rows += page.length;
     if (rows > maxRows) {
       throw badInput(
@@ -104,11 +137,8 @@ export async function readBacktestSamples(
       const timestamp = Number(row.t);
       for (const sample of eventToSamples({ type: row.type, timestamp, data: JSON.parse(row.data) }).samples)
         if (wanted.has(sample.metric)) samples.push(sample);
-      if (wanted.has(EVENTS_RECEIVED_METRIC))
-        samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: Number(row.r) });
+      if (countsReceived) samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: Number(row.r) });
     }
-    const last = page[page.length - 1];
-    if (!last || page.length < limit) return samples;
-    after = { t: Number(last.t), seq: last.seq };
   }
+  return samples;
 }

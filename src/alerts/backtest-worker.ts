@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { DomainError } from '../errors.js';
+import { cursorPages } from './backtest-source.js';
 import { type BacktestJob, runBacktestJob } from './backtester.js';
 
 const job = workerData as BacktestJob & { databaseUrl: string };
@@ -12,7 +13,7 @@ try {
   const sql = {
     query: async (text: string, params: readonly unknown[]) => (await client.query(text, [...params])).rows,
   };
-  parentPort?.postMessage({ ok: true, previews: await runBacktestJob(sql, job) });
+  parentPort?.postMessage({ ok: true, previews: await runBacktestJob(cursorPages(sql), job) });
 } catch (error) {
   const domain = error instanceof DomainError ? { code: error.code, details: error.details } : null;
   parentPort?.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), domain });

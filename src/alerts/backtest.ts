@@ -2,11 +2,12 @@
 // (the same W/60 buckets, the same merge of them, evaluate.ts's conditions and state machine), but over every sample
 // as the history finally stands. Pure: the caller reads the samples (backtest-source.ts).
 //
-// Live evaluation runs whenever a metric changes and at least once a second; the backtest evaluates at whole seconds
-// (epoch-aligned ticks), counting the samples whose time is at or before the tick. Between two ticks at which no
-// window changes (no sample becomes visible, no bucket leaves a window) and no timer of the rule runs out (forSeconds,
-// keepFiringForSeconds), an evaluation would give the same verdict, so only those ticks are evaluated: the result is
-// that of evaluating at every tick (the property test checks it against exactly that).
+// Live evaluation runs whenever a metric changes and at least once a second; the backtest steps through the bucket
+// boundaries of the rule's finest window (every W/60: 1 s for M1, 5 s for M5, ...; the coarser windows' boundaries
+// are among them), counting at each the samples whose time is at or before it. Between two steps at which no window
+// changes (no sample becomes visible, no bucket leaves a window) and no timer of the rule runs out (forSeconds,
+// keepFiringForSeconds), an evaluation would give the same verdict, so only those steps are evaluated: the result is
+// that of evaluating at every step (the property test checks it against exactly that).
 import {
   addValue,
   type BucketStats,
@@ -31,8 +32,10 @@ import {
 } from './evaluate.js';
 import type { AlertRuleDefinition } from './rules.js';
 
-/** Evaluations are at whole seconds, as live evaluation's "at least once a second". */
-export const TICK_MS = 1_000;
+/** The backtest's step for `rule`: the bucket width of its finest window. */
+export function backtestStep(rule: Pick<AlertRuleDefinition, 'conditions'>): number {
+  return Math.min(...rule.conditions.map((c) => granularityMs(c.window)));
+}
 
 const PERCENTILES = new Set(['P50', 'P95', 'P99']);
 
@@ -54,8 +57,8 @@ export function backtestReadFrom(rule: Pick<AlertRuleDefinition, 'conditions'>, 
   return since - longest;
 }
 
-export function firstTickAtOrAfter(time: number): number {
-  return Math.ceil(time / TICK_MS) * TICK_MS;
+function firstTickAtOrAfter(time: number, step: number): number {
+  return Math.ceil(time / step) * step;
 }
 
 /**
@@ -82,15 +85,16 @@ export function backtestRule(rule: BacktestRule, samples: readonly MetricSample[
   for (const list of byMetric.values()) list.sort((a, b) => a.timestamp - b.timestamp);
   for (const s of series) s.load(byMetric.get(s.metric) ?? []);
 
-  const first = firstTickAtOrAfter(since);
+  const step = backtestStep(rule);
+  const first = firstTickAtOrAfter(since, step);
   const changes = new Set<number>([first]);
-  for (const s of series) for (const tick of s.changeTicks()) if (tick > first && tick <= until) changes.add(tick);
+  for (const s of series) for (const tick of s.changeTicks(step)) if (tick > first && tick <= until) changes.add(tick);
   const ticks = [...changes].sort((a, b) => a - b);
 
   const previews: AlertPreview[] = [];
   let state: RuleState = INACTIVE;
   let open: AlertPreview | null = null;
-  const step = (tick: number) => {
+  const evaluate = (tick: number) => {
     const aggregates = indexAggregates(series.map((s) => s.aggregateAt(tick)));
     const { holds, values } = evaluateRule(rule, aggregates);
     const next = nextRuleState(state, holds, tick, rule);
@@ -105,14 +109,14 @@ export function backtestRule(rule: BacktestRule, samples: readonly MetricSample[
   };
   for (let i = 0; i < ticks.length; i++) {
     const tick = ticks[i] as number;
-    step(tick);
+    evaluate(tick);
     // Nothing changes before the next change tick, except a timer of the rule running out: evaluate there too. A
     // timer that has not moved after its evaluation (no data under KEEP) has nothing more to do until then.
     const next = i + 1 < ticks.length ? (ticks[i + 1] as number) : Infinity;
     for (let at = tick; ; ) {
-      const timer = timerTick(state, rule);
+      const timer = timerTick(state, rule, step);
       if (timer === null || timer <= at || timer >= next || timer > until) break;
-      step(timer);
+      evaluate(timer);
       at = timer;
     }
   }
@@ -120,11 +124,11 @@ export function backtestRule(rule: BacktestRule, samples: readonly MetricSample[
 }
 
 /** The tick at which the rule's state changes on its own if its verdict stays as it is, or null. */
-function timerTick(state: RuleState, rule: BacktestRule): number | null {
+function timerTick(state: RuleState, rule: BacktestRule, step: number): number | null {
   const fires = firesAt(state, rule);
-  if (fires !== null) return firstTickAtOrAfter(fires);
+  if (fires !== null) return firstTickAtOrAfter(fires, step);
   if (state.kind === 'firing' && state.clearSince !== undefined)
-    return firstTickAtOrAfter(state.clearSince + rule.keepFiringForSeconds * 1_000);
+    return firstTickAtOrAfter(state.clearSince + rule.keepFiringForSeconds * 1_000, step);
   return null;
 }
 
@@ -165,8 +169,8 @@ class SeriesWindow {
   }
 
   /** Ticks at which this window's aggregate may change: a sample becomes visible, or a bucket leaves the window. */
-  *changeTicks(): Iterable<number> {
-    for (const { timestamp } of this.samples) yield firstTickAtOrAfter(timestamp);
+  *changeTicks(step: number): Iterable<number> {
+    for (const { timestamp } of this.samples) yield firstTickAtOrAfter(timestamp, step);
     for (const index of this.buckets.keys()) yield (index + BUCKETS_PER_WINDOW) * this.granularity;
   }
 

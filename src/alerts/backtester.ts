@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Sql } from '../db.js';
 import { badInput, DomainError, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { type AlertPreview, type BacktestRule, backtestReadFrom, backtestRule } from './backtest.js';
-import { readBacktestSamples } from './backtest-source.js';
+import { keysetPages, type PagedQuery, readBacktestSamples } from './backtest-source.js';
 import { queriesForRules } from './evaluate.js';
 import { type AlertRuleInput, validateRuleInput } from './rules.js';
 
@@ -29,9 +29,12 @@ export interface BacktestJob {
 }
 
 /** Reads the samples and evaluates: the same steps in a worker and in process. */
-export async function runBacktestJob(sql: Sql, { rule, since, until, maxRows }: BacktestJob): Promise<AlertPreview[]> {
+export async function runBacktestJob(
+  pages: PagedQuery,
+  { rule, since, until, maxRows }: BacktestJob,
+): Promise<AlertPreview[]> {
   const metrics = queriesForRules([rule]).map((q) => q.metric);
-  const samples = await readBacktestSamples(sql, [...new Set(metrics)], backtestReadFrom(rule, since), until, {
+  const samples = await readBacktestSamples(pages, [...new Set(metrics)], backtestReadFrom(rule, since), until, {
     maxRows,
   });
   return backtestRule(rule, samples, since, until);
@@ -76,7 +79,7 @@ export class Backtester {
     try {
       return this.options.databaseUrl
         ? await inWorker(job, this.options.databaseUrl)
-        : await runBacktestJob(this.options.sql, job);
+        : await runBacktestJob(keysetPages(this.options.sql), job);
     } finally {
       this.running -= 1;
     }

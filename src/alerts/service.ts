@@ -14,6 +14,7 @@ import {
 } from '../pagination.js';
 import type { AlertPreview } from './backtest.js';
 import type { Backtester } from './backtester.js';
+import { type AlertRuleState, RuleStateBoard } from './rule-states.js';
 import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
 import type { AlertDelivery, AlertStore } from './store.js';
 
@@ -45,7 +46,20 @@ export interface AlertServiceOptions {
 const CURSOR_KEY = /^\d{1,19}$/;
 
 export class AlertService {
-  constructor(private readonly options: AlertServiceOptions) {}
+  private readonly ruleStates: RuleStateBoard;
+
+  constructor(private readonly options: AlertServiceOptions) {
+    this.ruleStates = new RuleStateBoard(options.bus, options.subscriptionBuffer);
+  }
+
+  async stop(): Promise<void> {
+    await this.ruleStates.stop();
+  }
+
+  /** Each rule's state (inactive, pending, firing) and condition values at once, then as they change. */
+  subscribeRuleStates(ruleIds?: readonly string[] | null): AsyncIterableIterator<AlertRuleState> {
+    return this.ruleStates.subscribe(ruleIds);
+  }
 
   listRules(): Promise<AlertRule[]> {
     return this.options.store.listRules();

@@ -1,6 +1,7 @@
 // Alert rules, alerts, their deliveries, and the alert subscriptions.
 
 import type { AlertPreview } from '../alerts/backtest.js';
+import type { AlertRuleState } from '../alerts/rule-states.js';
 import {
   ALERT_STATUSES,
   type Alert,
@@ -111,6 +112,28 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
 });
 
 const AlertConnectionRef = connectionType('Alert', AlertRef);
+
+const RuleStateEnum = builder.enumType('RuleState', {
+  values: ['INACTIVE', 'PENDING', 'FIRING'] as const,
+  description: 'PENDING: the conditions hold, for less than forSeconds so far.',
+});
+
+const AlertRuleStateRef = builder.objectRef<AlertRuleState>('AlertRuleState').implement({
+  description: "A rule's state as the alert engine last evaluated it.",
+  fields: (t) => ({
+    ruleId: t.exposeID('ruleId'),
+    state: t.field({ type: RuleStateEnum, resolve: (s) => s.state }),
+    values: t.field({ type: 'JSON', description: 'The current value of each condition', resolve: (s) => s.values }),
+    pendingSince: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.pendingSince }),
+    firesAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a pending rule fires if its conditions go on holding',
+      resolve: (s) => s.firesAt,
+    }),
+    at: t.field({ type: 'DateTime', description: 'When it was evaluated', resolve: (s) => s.at }),
+  }),
+});
 
 const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implement({
   description: 'A firing a rule would have had over the stored history (previewAlertRule).',
@@ -240,6 +263,16 @@ builder.subscriptionFields((t) => ({
         after: after == null ? null : String(after),
       }),
     resolve: (alert) => alert,
+  }),
+  alertRuleState: t.field({
+    type: AlertRuleStateRef,
+    description:
+      "Each rule's state and condition values at once (every enabled rule, or those in `ruleIds`), then each " +
+      'change: of state at once, of values at most once a second.',
+    authScopes: { viewer: true },
+    args: { ruleIds: t.arg.idList() },
+    subscribe: (_root, { ruleIds }, { services }) => services.alerts.subscribeRuleStates(ruleIds?.map(String)),
+    resolve: (state) => state,
   }),
   alertResolved: t.field({
     type: AlertRef,
