@@ -53,8 +53,7 @@ export function eventFilter(metrics: readonly string[], first: number): { sql: s
     );
   }
   if (names.has('anomaly_count')) parts.push(`e.type = 'ANOMALY_DETECTED'`);
-  if (names.has('benchmark_total') || names.has('benchmark_success'))
-    parts.push(`e.type = 'BENCHMARK_COMPLETED'`);
+  if (names.has('benchmark_total') || names.has('benchmark_success')) parts.push(`e.type = 'BENCHMARK_COMPLETED'`);
   return { sql: parts.length ? `(${parts.join(' OR ')})` : 'false', params };
 }
 
@@ -70,9 +69,16 @@ export function cursorPages(client: { query: Sql['query'] }): PagedQuery {
     await client.query('BEGIN READ ONLY', []);
     try {
       await client.query(`DECLARE backtest NO SCROLL CURSOR FOR ${text}`, params);
-      for (;;) {
-        const rows = await client.query<Row>(`FETCH ${pageSize} FROM backtest`, []);
+      const fetch = () => {
+        const page = client.query<Row>(`FETCH ${pageSize} FROM backtest`, []);
+        page.catch(() => {}); // awaited below, unless the reader stopped early (then the rollback ends it all)
+        return page;
+      };
+      // The next page is asked for before this one is handed over: Postgres reads it while this one is mapped.
+      for (let next = fetch(); ; ) {
+        const rows = await next;
         if (rows.length === 0) return;
+        next = fetch();
         yield rows;
       }
     } finally {

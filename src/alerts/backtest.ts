@@ -135,14 +135,19 @@ function timerTick(state: RuleState, rule: BacktestRule, step: number): number |
 /**
  * One (metric, window) over the history: its buckets, and the merge of a window's buckets as the live stores do it
  * (in bucket order, into an empty statistic). The merge of the full buckets is kept while the window's last bucket
- * stays the same; only the last, partly visible bucket is merged at each tick.
+ * stays the same; only the last, partly visible bucket is merged at each step. The sketch bins of the full buckets
+ * slide instead (added as a bucket enters, taken off as it leaves): they are whole counts, which add up to the same
+ * in any order, where the floating-point statistics are merged again in bucket order to stay those of live reads.
  */
 class SeriesWindow {
   private readonly granularity: number;
   private samples: MetricSample[] = [];
   private readonly buckets = new Map<number, BucketStats>();
+  /** The buckets without their bins, for the ordered merge of the floating-point statistics. */
+  private readonly scalars = new Map<number, BucketStats>();
   private foldLast: number | null = null;
   private fold: BucketStats = emptyStats();
+  private foldBins = new Map<string, number>();
   /** Samples of the bucket `partialIndex` at or before the last tick asked, and where the next one starts. */
   private partialIndex: number | null = null;
   private partial: BucketStats = emptyStats();
@@ -166,6 +171,8 @@ class SeriesWindow {
       this.buckets.set(index, stats);
       addValue(stats, value, this.binOf(value));
     }
+    const noBins = new Map<string, number>();
+    for (const [index, stats] of this.buckets) this.scalars.set(index, { ...stats, bins: noBins });
   }
 
   /** Ticks at which this window's aggregate may change: a sample becomes visible, or a bucket leaves the window. */
@@ -183,15 +190,37 @@ class SeriesWindow {
     if (this.foldLast !== last) {
       this.fold = emptyStats();
       for (let index = first; index < last; index++) {
-        const bucket = this.buckets.get(index);
+        const bucket = this.scalars.get(index);
         if (bucket) mergeInto(this.fold, bucket);
       }
+      this.slideBins(this.foldLast, last);
       this.foldLast = last;
     }
     this.advancePartial(last, tick);
-    const merged = { ...this.fold, bins: new Map(this.fold.bins) };
+    const merged = { ...this.fold, bins: new Map(this.foldBins) };
     mergeInto(merged, this.partial);
     return finalize(this.metric, this.window, first * this.granularity, tick, merged);
+  }
+
+  /** Moves the full buckets' bins from those before `from` (the window's last bucket) to those before `to`. */
+  private slideBins(from: number | null, to: number): void {
+    const span = BUCKETS_PER_WINDOW - 1;
+    const add = (index: number, sign: number) => {
+      const bucket = this.buckets.get(index);
+      if (!bucket) return;
+      for (const [bin, count] of bucket.bins) {
+        const total = (this.foldBins.get(bin) ?? 0) + sign * count;
+        if (total === 0) this.foldBins.delete(bin);
+        else this.foldBins.set(bin, total);
+      }
+    };
+    if (from === null || to - from >= span) {
+      this.foldBins = new Map();
+      for (let index = to - span; index < to; index++) add(index, 1);
+      return;
+    }
+    for (let index = from - span; index < to - span; index++) add(index, -1);
+    for (let index = from; index < to; index++) add(index, 1);
   }
 
   private advancePartial(index: number, tick: number): void {
