@@ -75,8 +75,11 @@ describe('alertRuleState', () => {
       server.adminKey,
     );
     const first = subscribe(client(), RULE_STATE, { ruleIds: [rule.id] });
-    const [inactive] = await first.waitFor(1);
-    expect(inactive?.alertRuleState).toMatchObject({
+    // The engine evaluates a new rule at its next pass; until then it has no values to show.
+    const evaluated = await first.until((items) =>
+      items.some((i) => 'max(rs_latency)[M1]' in (i.alertRuleState.values as Record<string, unknown>)),
+    );
+    expect(evaluated.at(-1)?.alertRuleState).toMatchObject({
       ruleId: rule.id,
       state: 'INACTIVE',
       values: { 'max(rs_latency)[M1]': null },
