@@ -9,7 +9,8 @@ import { DomainError } from '../../src/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 import { deferred } from '../helpers/waits.js';
 
-const T = Date.parse('2026-06-01T00:00:00Z');
+// Recent (whole minutes), so that the events fall in the day partitions the migrations made.
+const T = Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000;
 let database: TestDatabase;
 let pool: pg.Pool;
 let sql: Sql;
