@@ -130,7 +130,7 @@ describe('previewAlertRule on the embedded database (in process)', () => {
   beforeAll(async () => {
     server = await startServer({ config: { MAX_BACKTEST_ROWS: MAX_ROWS } });
     await publishHistory(server);
-  });
+  }, 180_000); // opening PGlite applies every migration in WebAssembly: tens of seconds on a loaded machine
 
   afterAll(async () => {
     await server?.stop();
