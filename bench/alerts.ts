@@ -10,11 +10,36 @@ const HEADING = '## Alert latency (npm run bench:alerts)';
 const RATES = [1_000, 10_000];
 const TRIGGERS_PER_RATE = 40;
 const TRIGGER_INTERVAL_MS = 250;
+/** Rules in all: besides the trigger rules, rules on the background metrics that are evaluated at every change. */
+const TOTAL_RULES = 1_000;
+const WINDOWS = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
+const AGGREGATIONS = ['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'P50', 'P95', 'P99', 'STDDEV'] as const;
 
 const loadEvent = (i: number) => ({
   type: 'PERFORMANCE_METRIC',
   data: { metric_name: `load_${i % 10}`, value: i % 997 },
 });
+
+/** Rules over the background load that never fire (a threshold no value reaches), in every window and aggregation. */
+async function createQuietRules(server: BenchServer, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await graphql(server, `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }`, {
+      input: {
+        name: `bench quiet ${i}`,
+        severity: 'LOW',
+        conditions: [
+          {
+            metric: `load_${i % 10}`,
+            window: WINDOWS[i % WINDOWS.length],
+            aggregation: AGGREGATIONS[i % AGGREGATIONS.length],
+            operator: 'GT',
+            threshold: 1e12,
+          },
+        ],
+      },
+    });
+  }
+}
 
 async function createRules(server: BenchServer, names: string[]): Promise<Map<string, string>> {
   const ruleIdByMetric = new Map<string, string>();
@@ -98,6 +123,7 @@ async function main(): Promise<void> {
       Array.from({ length: TRIGGERS_PER_RATE }, (_, i) => `trigger_${rate}_${i}`),
     );
     const ruleIds = await createRules(server, metricsByRate.flat());
+    await createQuietRules(server, TOTAL_RULES - ruleIds.size);
     const results = [];
     for (const [index, rate] of RATES.entries()) {
       console.log(`alert latency at ${rate}/s…`);
@@ -107,7 +133,7 @@ async function main(): Promise<void> {
       HEADING,
       '',
       `Run ${new Date().toISOString()} on ${machine}. One server instance (Postgres and Redis mode: a primary, one processing ` +
-        `process and one serving process per core) and the load generator in another process on the same 2 cores. ${TRIGGERS_PER_RATE} rules per rate, each \`MAX(trigger_n) over M1 > 0\` on a metric of its own; ` +
+        `process and one serving process per core) and the load generator in another process on the same 2 cores. ${integer(TOTAL_RULES)} rules: ${TRIGGERS_PER_RATE} per rate, each \`MAX(trigger_n) over M1 > 0\` on a metric of its own, and the rest on the ten background metrics (every window and aggregation, never firing), so each background batch, which changes all ten, has ${integer(TOTAL_RULES - TRIGGERS_PER_RATE * RATES.length)} rules to evaluate; ` +
         `while background events run at the rate shown, one trigger event every ${TRIGGER_INTERVAL_MS} ms fires one rule. Latency is ` +
         'from the publish call to the alert arriving at a graphql-ws subscriber (commit, stream processor, aggregation, rule ' +
         'evaluation, alert stored, bus, delivery).',

@@ -87,6 +87,10 @@ const schema = z.object({
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
   ALERT_EVALUATION_INTERVAL_MS: int(50).default(1_000),
+  /** Most stored events one `previewAlertRule` backtest may read; past it the backtest is refused (BAD_USER_INPUT). */
+  MAX_BACKTEST_ROWS: int(1).default(1_000_000),
+  /** Backtests one serving process runs at once (each in a worker thread); past it, OVERLOADED. */
+  MAX_CONCURRENT_BACKTESTS: int(1).default(2),
   /** Key of the HMAC-SHA256 in X-Jackdaw-Signature(-V2); unset, rules with webhooks are refused. */
   WEBHOOK_SECRET: z.string().default(''),
   /** The secret being rotated out: the V2 header carries a signature with it too, until receivers have the new one. */

@@ -15,6 +15,7 @@ import { RedisAggregateStore } from './aggregation/redis-store.js';
 import type { SeriesRegistry } from './aggregation/series.js';
 import { MetricService } from './aggregation/service.js';
 import type { AggregateStore } from './aggregation/types.js';
+import { Backtester } from './alerts/backtester.js';
 import { AlertEngine } from './alerts/engine.js';
 import { type AlertNotifier, createAlertNotifier } from './alerts/notifier.js';
 import { AlertService } from './alerts/service.js';
@@ -347,7 +348,18 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
       maxReplay: config.MAX_REPLAY_EVENTS,
       pollMs: config.PROCESSOR_POLL_MS,
     }),
-    alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
+    alerts: new AlertService({
+      store: alertStore,
+      bus,
+      pages,
+      subscriptionBuffer,
+      backtester: new Backtester({
+        sql: shared.db.sql,
+        databaseUrl: config.DATABASE_URL,
+        maxRows: config.MAX_BACKTEST_ROWS,
+        maxConcurrent: config.MAX_CONCURRENT_BACKTESTS,
+      }),
+    }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({
       aggregates,
@@ -368,6 +380,7 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
       dashboard.stop();
       await metricFeed.stop();
       services.apiKeys.stop();
+      await services.alerts.stop();
     },
   };
 }

@@ -5,12 +5,15 @@
 import type { AggregateStore } from '../aggregation/types.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toAlertMessage } from '../bus/codecs.js';
+import type { RuleStateMessage } from '../bus/topics.js';
 import type { Ingestion } from '../events/ingest.js';
 import type { Logger } from '../observability/logger.js';
 import { ATTR, activeTraceparent, inSpan, SPAN, type Traced } from '../observability/tracing.js';
 import {
   alertMessage,
+  type ConditionValues,
   evaluateRule,
+  firesAt,
   INACTIVE,
   indexAggregates,
   nextRuleState,
@@ -23,6 +26,11 @@ import type { AlertStore } from './store.js';
 
 /** Alerts recorded per publish when a new leader re-records the open ones (well under the batch limit). */
 const RECORD_CHUNK = 500;
+
+/** Every rule's state and values are published this often; a change of state at once (alertRuleState). */
+const STATE_SNAPSHOT_MS = 1_000;
+/** Rule states per bus message, so that no message grows with the number of rules. */
+const STATE_CHUNK = 500;
 
 export interface AlertEngineOptions {
   store: AlertStore;
@@ -47,6 +55,9 @@ export class AlertEngine {
   private pending: Set<string> | 'all' | null = null;
   private running: Promise<void> | null = null;
   private readonly now: () => number;
+  /** The last values of each enabled rule, for the state snapshots. */
+  private values = new Map<string, ConditionValues>();
+  private lastSnapshotAt = -Infinity;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.now = options.now ?? Date.now;
@@ -105,6 +116,7 @@ export class AlertEngine {
       // Another instance evaluates; our view of rule states is stale from now on.
       this.seeded = false;
       this.states.clear();
+      this.values.clear();
       return;
     }
     if (!this.seeded) await this.seed();
@@ -116,9 +128,12 @@ export class AlertEngine {
     if (due.length === 0) return;
     const now = this.now();
     const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
+    const moved: AlertRule[] = [];
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
-      const { state, transition } = nextRuleState(this.states.get(rule.id) ?? INACTIVE, holds, now, rule.forSeconds);
+      const before = this.states.get(rule.id) ?? INACTIVE;
+      this.values.set(rule.id, values);
+      const { state, transition } = nextRuleState(before, holds, now, rule);
       try {
         if (transition === 'fire') {
           const attributes = { [ATTR.ruleId]: rule.id, [ATTR.severity]: rule.severity };
@@ -127,11 +142,46 @@ export class AlertEngine {
         }
         if (transition === 'resolve') await this.resolve(rule.id);
         this.states.set(rule.id, state);
+        if (publicState(state) !== publicState(before) || firesAt(state, rule) !== firesAt(before, rule))
+          moved.push(rule);
       } catch (error) {
         // The transition is retried at the next evaluation; the other rules go on.
         this.options.logger.warn({ err: error, ruleId: rule.id }, 'alert transition failed');
       }
     }
+    await this.publishStates(rules, moved, now);
+  }
+
+  /** Changes of state at once; every rule's state and values at most once per STATE_SNAPSHOT_MS. */
+  private async publishStates(rules: AlertRule[], moved: AlertRule[], now: number): Promise<void> {
+    const complete = now - this.lastSnapshotAt >= STATE_SNAPSHOT_MS;
+    const publishing = complete ? rules : moved;
+    if (publishing.length === 0) return;
+    if (complete) this.lastSnapshotAt = now;
+    const at = new Date(now).toISOString();
+    const states = publishing.map((rule) => this.stateMessage(rule, at));
+    for (let i = 0; i < states.length; i += STATE_CHUNK) {
+      // A snapshot's last chunk says it is complete: rules in none of its chunks are gone.
+      await this.options.bus
+        .publish('alertRules:state', {
+          states: states.slice(i, i + STATE_CHUNK),
+          complete: complete && i + STATE_CHUNK >= states.length,
+        })
+        .catch((error) => this.options.logger.warn({ err: error }, 'rule state broadcast failed'));
+    }
+  }
+
+  private stateMessage(rule: AlertRule, at: string): RuleStateMessage {
+    const state = this.states.get(rule.id) ?? INACTIVE;
+    const fires = firesAt(state, rule);
+    return {
+      ruleId: rule.id,
+      state: publicState(state),
+      values: this.values.get(rule.id) ?? {},
+      pendingSince: state.kind === 'pending' ? new Date(state.since).toISOString() : null,
+      firesAt: fires === null ? null : new Date(fires).toISOString(),
+      at,
+    };
   }
 
   /** A new leader starts from what is stored: rules with an open alert are firing. */
@@ -151,6 +201,7 @@ export class AlertEngine {
       if (enabled.has(ruleId)) continue;
       if (state.kind === 'firing') await this.resolve(ruleId);
       this.states.delete(ruleId);
+      this.values.delete(ruleId);
     }
   }
 
@@ -198,4 +249,8 @@ export class AlertEngine {
     this.options.logger.info({ alertId: alert.id, ruleId }, 'alert resolved');
     await this.broadcast('alerts:resolved', alert);
   }
+}
+
+function publicState(state: RuleState): RuleStateMessage['state'] {
+  return state.kind === 'inactive' ? 'INACTIVE' : state.kind === 'pending' ? 'PENDING' : 'FIRING';
 }

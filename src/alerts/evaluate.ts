@@ -1,6 +1,6 @@
 // Rule evaluation and the per-rule alert state machine. Pure: the caller reads the aggregates and keeps the state.
 import type { AggregateQuery, MetricAggregate } from '../aggregation/types.js';
-import type { AlertCondition, AlertRuleDefinition, ComparisonOperator } from './rules.js';
+import type { AlertCondition, AlertRuleDefinition, ComparisonOperator, NoDataState } from './rules.js';
 
 /** The contract's meaning of EQ: |value − threshold| < EQ_TOLERANCE, so that float noise does not defeat it. */
 export const EQ_TOLERANCE = 0.001;
@@ -9,16 +9,29 @@ export const EQ_TOLERANCE = 0.001;
 export type ConditionValues = Record<string, number | null>;
 
 export interface RuleEvaluation {
-  holds: boolean;
+  /** Null: no data under noDataState KEEP, and no other condition fails, so the rule's state stays as it is. */
+  holds: boolean | null;
   values: ConditionValues;
 }
 
-/** Where a rule is in its life: `pending` waits out `forSeconds`; resolving returns it to `inactive`. */
-export type RuleState = { kind: 'inactive' } | { kind: 'pending'; since: number } | { kind: 'firing' };
+/**
+ * Where a rule is in its life: `pending` waits out `forSeconds`; resolving returns it to `inactive`. A firing rule
+ * whose conditions stopped holding at `clearSince` waits out `keepFiringForSeconds` before it resolves.
+ * Times are epoch milliseconds.
+ */
+export type RuleState =
+  | { kind: 'inactive' }
+  | { kind: 'pending'; since: number }
+  | { kind: 'firing'; clearSince?: number };
+
+/** How long a rule's conditions must hold before it fires, and stop holding before it resolves. */
+export type RuleTiming = Pick<AlertRuleDefinition, 'forSeconds'> &
+  Partial<Pick<AlertRuleDefinition, 'keepFiringForSeconds'>>;
 
 export type RuleTransition = 'fire' | 'resolve' | null;
 
 export const INACTIVE: RuleState = { kind: 'inactive' };
+const FIRING: RuleState = { kind: 'firing' };
 
 const MS_PER_SECOND = 1_000;
 
@@ -88,13 +101,20 @@ export function compare(operator: ComparisonOperator, value: number, threshold: 
   }
 }
 
-/** Whether all conditions hold (AND), and the value of every condition, for the alert to show. */
+/**
+ * Whether all conditions hold (AND), and the value of every condition, for the alert to show. A condition whose
+ * window holds no samples is "no data": under noDataState OK (the default) it compares as any other (false, but
+ * COUNT is 0); under ALERTING it holds; under KEEP it neither holds nor fails, so unless another condition fails the
+ * verdict is null (keep the state).
+ */
 export function evaluateRule(
-  rule: Pick<AlertRuleDefinition, 'conditions'>,
+  rule: Pick<AlertRuleDefinition, 'conditions'> & { noDataState?: NoDataState },
   aggregatesByKey: ReadonlyMap<string, MetricAggregate>,
 ): RuleEvaluation {
+  const noDataState = rule.noDataState ?? 'OK';
   const values: ConditionValues = {};
   let holds = true;
+  let keep = false;
   for (const condition of rule.conditions) {
     const key = aggregateKey(condition);
     const aggregate = aggregatesByKey.get(key);
@@ -102,9 +122,10 @@ export function evaluateRule(
     if (!aggregate) throw new Error(`no aggregate was read for "${key}": build the reads with queriesForRules`);
     const value = conditionValue(condition, aggregate);
     values[conditionKey(condition)] = value;
-    holds &&= value !== null && compare(condition.operator, value, condition.threshold);
+    if (aggregate.count === 0 && noDataState !== 'OK') keep ||= noDataState === 'KEEP';
+    else holds &&= value !== null && compare(condition.operator, value, condition.threshold);
   }
-  return { holds, values };
+  return { holds: holds && keep ? null : holds, values };
 }
 
 // ASCII, so that the message reads the same in an email subject, a chat webhook and a log line.
@@ -123,18 +144,29 @@ export function alertMessage(rule: Pick<AlertRuleDefinition, 'conditions'>, valu
 
 /**
  * One step of a rule's state machine: inactive → pending (while the conditions have held for less than
- * `forSeconds`) → firing → resolved, which is inactive again, so the rule may fire later.
- * `now` and `pending.since` are epoch milliseconds.
+ * `forSeconds`) → firing → (once they have not held for `keepFiringForSeconds`) resolved, which is inactive again,
+ * so the rule may fire later. A null verdict (no data under KEEP) changes nothing. `now` is epoch milliseconds.
  */
 export function nextRuleState(
   state: RuleState,
-  holds: boolean,
+  holds: boolean | null,
   now: number,
-  forSeconds: number,
+  { forSeconds, keepFiringForSeconds = 0 }: RuleTiming,
 ): { state: RuleState; transition: RuleTransition } {
-  if (!holds) return { state: INACTIVE, transition: state.kind === 'firing' ? 'resolve' : null };
-  if (state.kind === 'firing') return { state, transition: null };
+  if (holds === null) return { state, transition: null };
+  if (!holds) {
+    if (state.kind !== 'firing') return { state: INACTIVE, transition: null };
+    const clearSince = state.clearSince ?? now;
+    if (now - clearSince >= keepFiringForSeconds * MS_PER_SECOND) return { state: INACTIVE, transition: 'resolve' };
+    return { state: { kind: 'firing', clearSince }, transition: null };
+  }
+  if (state.kind === 'firing') return { state: FIRING, transition: null };
   const since = state.kind === 'pending' ? state.since : now;
-  if (now - since >= forSeconds * MS_PER_SECOND) return { state: { kind: 'firing' }, transition: 'fire' };
+  if (now - since >= forSeconds * MS_PER_SECOND) return { state: FIRING, transition: 'fire' };
   return { state: { kind: 'pending', since }, transition: null };
+}
+
+/** When a pending rule fires if its conditions go on holding (epoch ms); null in any other state. */
+export function firesAt(state: RuleState, { forSeconds }: RuleTiming): number | null {
+  return state.kind === 'pending' ? state.since + forSeconds * MS_PER_SECOND : null;
 }

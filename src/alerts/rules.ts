@@ -14,6 +14,13 @@ import { literalTargetProblem } from './targets.js';
 export const COMPARISON_OPERATORS = ['GT', 'GTE', 'LT', 'LTE', 'EQ'] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 
+/**
+ * What a rule does while a condition's window holds no samples: OK compares as always (the condition is false,
+ * except COUNT, which is 0), KEEP leaves the rule's state as it is, ALERTING counts the condition as holding.
+ */
+export const NO_DATA_STATES = ['OK', 'KEEP', 'ALERTING'] as const;
+export type NoDataState = (typeof NO_DATA_STATES)[number];
+
 // Severities and statuses are the database's enums (prisma/schema.prisma), listed once there.
 export type { AlertStatus, Severity };
 export const SEVERITIES = Object.values(Severities);
@@ -25,7 +32,16 @@ export const RULE_DEFAULTS = {
   aggregation: 'AVG',
   enabled: true,
   forSeconds: 0,
-} as const satisfies { window: WindowSize; aggregation: Aggregation; enabled: boolean; forSeconds: number };
+  keepFiringForSeconds: 0,
+  noDataState: 'OK',
+} as const satisfies {
+  window: WindowSize;
+  aggregation: Aggregation;
+  enabled: boolean;
+  forSeconds: number;
+  keepFiringForSeconds: number;
+  noDataState: NoDataState;
+};
 
 /** Bounds on what one rule may hold, so that one rule cannot make evaluation or notification unbounded. */
 export const RULE_LIMITS = {
@@ -35,7 +51,7 @@ export const RULE_LIMITS = {
   /** What browsers and proxies commonly accept; a longer URL is not a webhook. */
   maxWebhookUrlLength: 2_048,
   maxEmails: 20,
-  /** `forSeconds` is stored in a Postgres `integer` column. */
+  /** `forSeconds` and `keepFiringForSeconds` are stored in Postgres `integer` columns. */
   maxForSeconds: 2_147_483_647,
 } as const;
 
@@ -54,6 +70,9 @@ export interface AlertRuleDefinition {
   conditions: AlertCondition[];
   enabled: boolean;
   forSeconds: number;
+  /** Flapping: a firing rule resolves only once its conditions have stopped holding for this long. */
+  keepFiringForSeconds: number;
+  noDataState: NoDataState;
   webhookUrls: string[];
   emails: string[];
 }
@@ -93,6 +112,8 @@ export interface AlertRuleInput {
   conditions: AlertConditionInput[];
   enabled?: boolean | null;
   forSeconds?: number | null;
+  keepFiringForSeconds?: number | null;
+  noDataState?: NoDataState | null;
   webhookUrls?: string[] | null;
   emails?: string[] | null;
 }
@@ -123,6 +144,14 @@ function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
 
 function oneOf<const Value extends string>(values: readonly Value[]) {
   return z.enum(values as [Value, ...Value[]], { error: expected(`one of ${values.join(', ')}`) });
+}
+
+function seconds() {
+  return z
+    .int({ error: expected('a whole number of seconds') })
+    .min(0, 'must be 0 or more')
+    .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
+    .nullish();
 }
 
 /** A list without repeats: naming a webhook or an address twice must not notify it twice. */
@@ -194,12 +223,11 @@ const ruleSchemaFor = (policy: WebhookPolicy) =>
       .boolean({ error: expected('true or false') })
       .nullish()
       .transform((enabled) => enabled ?? RULE_DEFAULTS.enabled),
-    forSeconds: z
-      .int({ error: expected('a whole number of seconds') })
-      .min(0, 'must be 0 or more')
-      .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
+    forSeconds: seconds().transform((seconds) => seconds ?? RULE_DEFAULTS.forSeconds),
+    keepFiringForSeconds: seconds().transform((seconds) => seconds ?? RULE_DEFAULTS.keepFiringForSeconds),
+    noDataState: oneOf(NO_DATA_STATES)
       .nullish()
-      .transform((seconds) => seconds ?? RULE_DEFAULTS.forSeconds),
+      .transform((state) => state ?? RULE_DEFAULTS.noDataState),
     webhookUrls: distinctList(webhookUrlSchema(policy), RULE_LIMITS.maxWebhookUrls, 'webhook URLs').refine(
       (urls) => policy.secretSet || urls.length === 0,
       'need WEBHOOK_SECRET to be set on the server: receivers could not verify an unsigned alert',

@@ -12,6 +12,9 @@ import {
   seqOf,
   toConnection,
 } from '../pagination.js';
+import type { AlertPreview } from './backtest.js';
+import type { Backtester } from './backtester.js';
+import { type AlertRuleState, RuleStateBoard } from './rule-states.js';
 import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
 import type { AlertDelivery, AlertStore } from './store.js';
 
@@ -36,13 +39,27 @@ export interface AlertServiceOptions {
   pages: PageRules;
   /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
   subscriptionBuffer: number;
+  backtester: Backtester;
 }
 
 // Inside, a cursor is the alert's seq.
 const CURSOR_KEY = /^\d{1,19}$/;
 
 export class AlertService {
-  constructor(private readonly options: AlertServiceOptions) {}
+  private readonly ruleStates: RuleStateBoard;
+
+  constructor(private readonly options: AlertServiceOptions) {
+    this.ruleStates = new RuleStateBoard(options.bus, options.subscriptionBuffer);
+  }
+
+  async stop(): Promise<void> {
+    await this.ruleStates.stop();
+  }
+
+  /** Each rule's state (inactive, pending, firing) and condition values at once, then as they change. */
+  subscribeRuleStates(ruleIds?: readonly string[] | null): AsyncIterableIterator<AlertRuleState> {
+    return this.ruleStates.subscribe(ruleIds);
+  }
 
   listRules(): Promise<AlertRule[]> {
     return this.options.store.listRules();
@@ -94,6 +111,11 @@ export class AlertService {
     await this.rulesChanged(id);
     if (resolved) await this.options.bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
     return true;
+  }
+
+  /** When a rule would have fired and resolved over the stored history (backtest.ts). */
+  previewAlertRule(input: AlertRuleInput, since: Date, until: Date | null): Promise<AlertPreview[]> {
+    return this.options.backtester.preview(input, since, until);
   }
 
   acknowledgeAlert(id: string): Promise<Alert> {

@@ -113,6 +113,8 @@ function toRule(row: AlertRuleRow): AlertRule {
     // Validated before it was stored (validateRuleInput), so the JSON has this shape.
     conditions: row.conditions as unknown as AlertCondition[],
     forSeconds: row.forSeconds,
+    keepFiringForSeconds: row.keepFiringForSeconds,
+    noDataState: row.noDataState,
     webhookUrls: row.webhookUrls,
     emails: row.emails,
     createdAt: row.createdAt,

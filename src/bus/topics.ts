@@ -29,6 +29,16 @@ export interface AlertMessage {
   traceparent?: string;
 }
 
+/** Where one rule is, as the alert engine last evaluated it (alertRuleState). Times are ISO strings. */
+export interface RuleStateMessage {
+  ruleId: string;
+  state: 'INACTIVE' | 'PENDING' | 'FIRING';
+  values: Record<string, number | null>;
+  pendingSince: string | null;
+  firesAt: string | null;
+  at: string;
+}
+
 export interface Topics {
   /**
    * Committed events, in outbox order, broadcast by the stream processor in batches (a batch may take several
@@ -43,6 +53,11 @@ export interface Topics {
   'processor:nudge': Record<string, never>;
   /** A rule was created, changed or deleted: the alert engine reloads its rules. */
   'alertRules:changed': { id: string };
+  /**
+   * Rule states from the alert engine: every enabled rule's once a second (`complete`: rules not in it are gone),
+   * and a rule's at once when it changes state.
+   */
+  'alertRules:state': { states: RuleStateMessage[]; complete: boolean };
   /** An API key was revoked: every instance closes its sockets. */
   'apiKeys:revoked': { id: string };
 }

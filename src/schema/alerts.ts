@@ -1,11 +1,14 @@
 // Alert rules, alerts, their deliveries, and the alert subscriptions.
 
+import type { AlertPreview } from '../alerts/backtest.js';
+import type { AlertRuleState } from '../alerts/rule-states.js';
 import {
   ALERT_STATUSES,
   type Alert,
   type AlertCondition,
   type AlertRule,
   COMPARISON_OPERATORS,
+  NO_DATA_STATES,
   SEVERITIES,
 } from '../alerts/rules.js';
 import type { AlertDelivery } from '../alerts/store.js';
@@ -21,6 +24,13 @@ const AlertStatusEnum = builder.enumType('AlertStatus', { values: ALERT_STATUSES
 const ComparisonOperatorEnum = builder.enumType('ComparisonOperator', {
   values: COMPARISON_OPERATORS,
   description: 'EQ holds when |value − threshold| < 0.001.',
+});
+const NoDataStateEnum = builder.enumType('NoDataState', {
+  values: NO_DATA_STATES,
+  description:
+    "What a rule does while a condition's window holds no samples. OK: the condition is false (COUNT is 0 and " +
+    'compares). KEEP: the rule stays in the state it is in, unless another condition with data fails. ALERTING: ' +
+    'the condition holds.',
 });
 const DeliveryChannelEnum = builder.enumType('DeliveryChannel', { values: Object.values(DeliveryChannels) });
 
@@ -46,6 +56,10 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
       resolve: (r) => r.conditions,
     }),
     forSeconds: t.exposeInt('forSeconds', { description: 'How long the conditions must hold before the rule fires' }),
+    keepFiringForSeconds: t.exposeInt('keepFiringForSeconds', {
+      description: 'How long the conditions must stop holding before a firing rule resolves',
+    }),
+    noDataState: t.field({ type: NoDataStateEnum, resolve: (r) => r.noDataState }),
     // Admins only: webhook URLs often carry tokens, and addresses are personal data.
     webhookUrls: t.exposeStringList('webhookUrls', { authScopes: { admin: true }, description: 'Admins only' }),
     emails: t.exposeStringList('emails', {
@@ -99,6 +113,42 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
 
 const AlertConnectionRef = connectionType('Alert', AlertRef);
 
+const RuleStateEnum = builder.enumType('RuleState', {
+  values: ['INACTIVE', 'PENDING', 'FIRING'] as const,
+  description: 'PENDING: the conditions hold, for less than forSeconds so far.',
+});
+
+const AlertRuleStateRef = builder.objectRef<AlertRuleState>('AlertRuleState').implement({
+  description: "A rule's state as the alert engine last evaluated it.",
+  fields: (t) => ({
+    ruleId: t.exposeID('ruleId'),
+    state: t.field({ type: RuleStateEnum, resolve: (s) => s.state }),
+    values: t.field({ type: 'JSON', description: 'The current value of each condition', resolve: (s) => s.values }),
+    pendingSince: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.pendingSince }),
+    firesAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a pending rule fires if its conditions go on holding',
+      resolve: (s) => s.firesAt,
+    }),
+    at: t.field({ type: 'DateTime', description: 'When it was evaluated', resolve: (s) => s.at }),
+  }),
+});
+
+const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implement({
+  description: 'A firing a rule would have had over the stored history (previewAlertRule).',
+  fields: (t) => ({
+    firedAt: t.field({ type: 'DateTime', resolve: (p) => p.firedAt }),
+    resolvedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Null when it was still firing at `until`',
+      resolve: (p) => p.resolvedAt,
+    }),
+    values: t.field({ type: 'JSON', description: 'The condition values when it fired', resolve: (p) => p.values }),
+  }),
+});
+
 const AlertConditionInput = builder.inputType('AlertConditionInput', {
   fields: (t) => ({
     metric: t.string({ required: true }),
@@ -116,6 +166,8 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     conditions: t.field({ type: [AlertConditionInput], required: true }),
     enabled: t.boolean({ defaultValue: true }),
     forSeconds: t.int({ defaultValue: 0 }),
+    keepFiringForSeconds: t.int({ defaultValue: 0 }),
+    noDataState: t.field({ type: NoDataStateEnum, defaultValue: 'OK' }),
     webhookUrls: t.stringList({ defaultValue: [] }),
     emails: t.stringList({ defaultValue: [] }),
   }),
@@ -148,6 +200,24 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, { services }) =>
       services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
+  }),
+}));
+
+builder.queryFields((t) => ({
+  previewAlertRule: t.field({
+    type: [AlertPreviewRef],
+    description:
+      'Backtest: when `input` would have fired and resolved between `since` and `until` (default now), evaluated ' +
+      'over the stored events as they stand, with the buckets and semantics of live evaluation, at whole seconds. ' +
+      'Reads at most MAX_BACKTEST_ROWS events (admins only).',
+    authScopes: { admin: true },
+    args: {
+      input: t.arg({ type: AlertRuleInput, required: true }),
+      since: t.arg({ type: 'DateTime', required: true }),
+      until: t.arg({ type: 'DateTime' }),
+    },
+    resolve: (_root, { input, since, until }, { services }) =>
+      services.alerts.previewAlertRule(input, since, until ?? null),
   }),
 }));
 
@@ -193,6 +263,16 @@ builder.subscriptionFields((t) => ({
         after: after == null ? null : String(after),
       }),
     resolve: (alert) => alert,
+  }),
+  alertRuleState: t.field({
+    type: AlertRuleStateRef,
+    description:
+      "Each rule's state and condition values at once (every enabled rule, or those in `ruleIds`), then each " +
+      'change: of state at once, of values at most once a second.',
+    authScopes: { viewer: true },
+    args: { ruleIds: t.arg.idList() },
+    subscribe: (_root, { ruleIds }, { services }) => services.alerts.subscribeRuleStates(ruleIds?.map(String)),
+    resolve: (state) => state,
   }),
   alertResolved: t.field({
     type: AlertRef,

@@ -14,6 +14,9 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": typeof types.PreviewAlertRuleDocument,
+    "\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n": typeof types.CreateRuleForStateDocument,
+    "\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n": typeof types.AlertRuleStateDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": typeof types.AlertRuleFieldsFragmentDoc,
     "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": typeof types.AlertFieldsFragmentDoc,
     "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": typeof types.CreateAlertRuleDocument,
@@ -103,6 +106,9 @@ type Documents = {
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
 };
 const documents: Documents = {
+    "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": types.PreviewAlertRuleDocument,
+    "\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n": types.CreateRuleForStateDocument,
+    "\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n": types.AlertRuleStateDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": types.AlertRuleFieldsFragmentDoc,
     "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": types.AlertFieldsFragmentDoc,
     "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": types.CreateAlertRuleDocument,
@@ -206,6 +212,18 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"): (typeof documents)["\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n"): (typeof documents)["\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n"): (typeof documents)["\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,5 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Backtester } from '../../src/alerts/backtester.js';
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
@@ -39,6 +40,11 @@ beforeAll(async () => {
     bus: createMemoryBus(),
     pages: { defaultSize: 50, maxSize: 100 },
     subscriptionBuffer: 100,
+    backtester: new Backtester({
+      sql: { query: () => Promise.reject(new Error('not used')) },
+      maxRows: 1,
+      maxConcurrent: 1,
+    }),
   });
 });
 

@@ -6,6 +6,7 @@ import {
   conditionKey,
   conditionValue,
   evaluateRule,
+  firesAt,
   INACTIVE,
   indexAggregates,
   nextRuleState,
@@ -194,21 +195,24 @@ describe('conditionKey and alertMessage', () => {
 
 describe('nextRuleState', () => {
   it('should fire at once when forSeconds is 0', () => {
-    expect(nextRuleState(INACTIVE, true, T0, 0)).toEqual({ state: { kind: 'firing' }, transition: 'fire' });
+    expect(nextRuleState(INACTIVE, true, T0, { forSeconds: 0 })).toEqual({
+      state: { kind: 'firing' },
+      transition: 'fire',
+    });
   });
 
   it('should stay inactive while the conditions do not hold', () => {
-    expect(nextRuleState(INACTIVE, false, T0, 0)).toEqual({ state: INACTIVE, transition: null });
+    expect(nextRuleState(INACTIVE, false, T0, { forSeconds: 0 })).toEqual({ state: INACTIVE, transition: null });
   });
 
   it('should wait out forSeconds in pending before firing', () => {
-    const pending = nextRuleState(INACTIVE, true, T0, 30);
+    const pending = nextRuleState(INACTIVE, true, T0, { forSeconds: 30 });
     expect(pending).toEqual({ state: { kind: 'pending', since: T0 }, transition: null });
-    expect(nextRuleState(pending.state, true, T0 + 29_999, 30)).toEqual({
+    expect(nextRuleState(pending.state, true, T0 + 29_999, { forSeconds: 30 })).toEqual({
       state: { kind: 'pending', since: T0 },
       transition: null,
     });
-    expect(nextRuleState(pending.state, true, T0 + 30_000, 30)).toEqual({
+    expect(nextRuleState(pending.state, true, T0 + 30_000, { forSeconds: 30 })).toEqual({
       state: { kind: 'firing' },
       transition: 'fire',
     });
@@ -216,24 +220,27 @@ describe('nextRuleState', () => {
 
   it('should start the wait again when the conditions stop holding while pending', () => {
     const pending: RuleState = { kind: 'pending', since: T0 };
-    const broken = nextRuleState(pending, false, T0 + 20_000, 30);
+    const broken = nextRuleState(pending, false, T0 + 20_000, { forSeconds: 30 });
     expect(broken).toEqual({ state: INACTIVE, transition: null });
-    const again = nextRuleState(broken.state, true, T0 + 25_000, 30);
+    const again = nextRuleState(broken.state, true, T0 + 25_000, { forSeconds: 30 });
     expect(again.state).toEqual({ kind: 'pending', since: T0 + 25_000 });
-    expect(nextRuleState(again.state, true, T0 + 40_000, 30).transition).toBeNull();
-    expect(nextRuleState(again.state, true, T0 + 55_000, 30).transition).toBe('fire');
+    expect(nextRuleState(again.state, true, T0 + 40_000, { forSeconds: 30 }).transition).toBeNull();
+    expect(nextRuleState(again.state, true, T0 + 55_000, { forSeconds: 30 }).transition).toBe('fire');
   });
 
   it('should not fire again while firing', () => {
     const firing: RuleState = { kind: 'firing' };
-    expect(nextRuleState(firing, true, T0, 0)).toEqual({ state: firing, transition: null });
-    expect(nextRuleState(firing, true, T0 + 3_600_000, 30)).toEqual({ state: firing, transition: null });
+    expect(nextRuleState(firing, true, T0, { forSeconds: 0 })).toEqual({ state: firing, transition: null });
+    expect(nextRuleState(firing, true, T0 + 3_600_000, { forSeconds: 30 })).toEqual({
+      state: firing,
+      transition: null,
+    });
   });
 
   it('should resolve when the conditions stop holding, and may fire again after', () => {
-    const resolved = nextRuleState({ kind: 'firing' }, false, T0, 0);
+    const resolved = nextRuleState({ kind: 'firing' }, false, T0, { forSeconds: 0 });
     expect(resolved).toEqual({ state: INACTIVE, transition: 'resolve' });
-    expect(nextRuleState(resolved.state, true, T0 + 1_000, 0).transition).toBe('fire');
+    expect(nextRuleState(resolved.state, true, T0 + 1_000, { forSeconds: 0 }).transition).toBe('fire');
   });
 
   it('should go through a whole life one evaluation a second', () => {
@@ -242,10 +249,97 @@ describe('nextRuleState', () => {
     let state: RuleState = INACTIVE;
     const transitions: (string | null)[] = [];
     holdsAt.forEach((holds, second) => {
-      const step = nextRuleState(state, holds, T0 + second * 1_000, forSeconds);
+      const step = nextRuleState(state, holds, T0 + second * 1_000, { forSeconds });
       state = step.state;
       transitions.push(step.transition);
     });
     expect(transitions).toEqual([null, null, null, 'fire', null, 'resolve', null, null, null, 'fire']);
+  });
+});
+
+describe('noDataState', () => {
+  const latency = cond({ metric: 'api_response_time', aggregation: 'AVG', operator: 'GT', threshold: 500 });
+  const calls = cond({ metric: 'calls', window: 'M1', aggregation: 'COUNT', operator: 'LT', threshold: 1 });
+  const errors = cond({ metric: 'error_count', window: 'M1', aggregation: 'SUM', operator: 'GTE', threshold: 3 });
+  const empty = indexAggregates([
+    emptyAggregate('api_response_time', 'M5'),
+    emptyAggregate('calls', 'M1'),
+    aggregate('error_count', 'M1', { sum: 2 }),
+  ]);
+
+  it('OK should keep the behaviour of a rule without it: false over an empty window, except COUNT, which is 0', () => {
+    expect(evaluateRule({ conditions: [latency], noDataState: 'OK' }, empty).holds).toBe(false);
+    expect(evaluateRule({ conditions: [calls], noDataState: 'OK' }, empty)).toEqual({
+      holds: true,
+      values: { 'count(calls)[M1]': 0 },
+    });
+  });
+
+  it('ALERTING should count a condition over an empty window as holding, COUNT included', () => {
+    expect(evaluateRule({ conditions: [latency], noDataState: 'ALERTING' }, empty)).toEqual({
+      holds: true,
+      values: { 'avg(api_response_time)[M5]': null },
+    });
+    const countAbove = cond({ metric: 'calls', window: 'M1', aggregation: 'COUNT', operator: 'GT', threshold: 5 });
+    expect(evaluateRule({ conditions: [countAbove], noDataState: 'ALERTING' }, empty).holds).toBe(true);
+    // Another condition with data that fails still decides.
+    expect(evaluateRule({ conditions: [latency, errors], noDataState: 'ALERTING' }, empty).holds).toBe(false);
+  });
+
+  it('KEEP should give no verdict over an empty window, unless a condition with data fails', () => {
+    expect(evaluateRule({ conditions: [latency], noDataState: 'KEEP' }, empty).holds).toBeNull();
+    expect(evaluateRule({ conditions: [calls], noDataState: 'KEEP' }, empty).holds).toBeNull();
+    expect(evaluateRule({ conditions: [latency, errors], noDataState: 'KEEP' }, empty).holds).toBe(false);
+    const data = indexAggregates([aggregate('api_response_time', 'M5', { avg: 600 })]);
+    expect(evaluateRule({ conditions: [latency], noDataState: 'KEEP' }, data).holds).toBe(true);
+  });
+
+  it('a null verdict should leave every state as it is, timers included', () => {
+    const states: RuleState[] = [INACTIVE, { kind: 'pending', since: T0 }, { kind: 'firing', clearSince: T0 }];
+    for (const state of states) {
+      expect(nextRuleState(state, null, T0 + 3_600_000, { forSeconds: 1, keepFiringForSeconds: 1 })).toEqual({
+        state,
+        transition: null,
+      });
+    }
+  });
+});
+
+describe('keepFiringForSeconds', () => {
+  const timing = { forSeconds: 0, keepFiringForSeconds: 10 };
+
+  it('should resolve only once the conditions have stopped holding for that long', () => {
+    const cleared = nextRuleState({ kind: 'firing' }, false, T0, timing);
+    expect(cleared).toEqual({ state: { kind: 'firing', clearSince: T0 }, transition: null });
+    expect(nextRuleState(cleared.state, false, T0 + 9_999, timing)).toEqual({
+      state: { kind: 'firing', clearSince: T0 },
+      transition: null,
+    });
+    expect(nextRuleState(cleared.state, false, T0 + 10_000, timing)).toEqual({
+      state: INACTIVE,
+      transition: 'resolve',
+    });
+  });
+
+  it('should start the wait afresh when the conditions hold again in between (flapping)', () => {
+    const cleared = nextRuleState({ kind: 'firing' }, false, T0, timing);
+    const back = nextRuleState(cleared.state, true, T0 + 5_000, timing);
+    expect(back).toEqual({ state: { kind: 'firing' }, transition: null });
+    const clearedAgain = nextRuleState(back.state, false, T0 + 6_000, timing);
+    expect(nextRuleState(clearedAgain.state, false, T0 + 15_000, timing).transition).toBeNull();
+    expect(nextRuleState(clearedAgain.state, false, T0 + 16_000, timing).transition).toBe('resolve');
+  });
+
+  it('should not hold back a pending rule: it returns to inactive at once', () => {
+    expect(nextRuleState({ kind: 'pending', since: T0 }, false, T0 + 1_000, { ...timing, forSeconds: 30 })).toEqual({
+      state: INACTIVE,
+      transition: null,
+    });
+  });
+
+  it('firesAt should be when a pending rule fires, and null otherwise', () => {
+    expect(firesAt({ kind: 'pending', since: T0 }, { forSeconds: 30 })).toBe(T0 + 30_000);
+    expect(firesAt(INACTIVE, { forSeconds: 30 })).toBeNull();
+    expect(firesAt({ kind: 'firing' }, { forSeconds: 30 })).toBeNull();
   });
 });

@@ -33,6 +33,8 @@ describe('validateRuleInput', () => {
       conditions: [{ metric: 'api_response_time', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
       enabled: true,
       forSeconds: 0,
+      keepFiringForSeconds: 0,
+      noDataState: 'OK',
       webhookUrls: [],
       emails: [],
     });
@@ -44,10 +46,19 @@ describe('validateRuleInput', () => {
       conditions: [{ ...condition, window: null, aggregation: null }],
       enabled: null,
       forSeconds: null,
+      keepFiringForSeconds: null,
+      noDataState: null,
       webhookUrls: null,
       emails: null,
     });
-    expect(value).toMatchObject({ enabled: true, forSeconds: 0, webhookUrls: [], emails: [] });
+    expect(value).toMatchObject({
+      enabled: true,
+      forSeconds: 0,
+      keepFiringForSeconds: 0,
+      noDataState: 'OK',
+      webhookUrls: [],
+      emails: [],
+    });
     expect(value.conditions[0]).toMatchObject({ window: 'M5', aggregation: 'AVG' });
   });
 
@@ -61,6 +72,8 @@ describe('validateRuleInput', () => {
       ],
       enabled: false,
       forSeconds: 120,
+      keepFiringForSeconds: 300,
+      noDataState: 'KEEP',
       webhookUrls: ['https://hooks.example.com/a', 'http://127.0.0.1:8080/alerts'],
       emails: ['ops@example.com'],
     };
@@ -127,6 +140,21 @@ describe('validateRuleInput', () => {
     expect(problemsOf({ ...rule, conditions: [condition, { ...condition, threshold }] })).toEqual([
       'conditions[1].threshold must be a finite number',
     ]);
+  });
+
+  it('should require keepFiringForSeconds to be a whole number of 0 or more, and noDataState a known one', () => {
+    expect(problemsOf({ ...rule, keepFiringForSeconds: -1 })).toEqual(['keepFiringForSeconds must be 0 or more']);
+    expect(problemsOf({ ...rule, keepFiringForSeconds: 0.5 })).toEqual([
+      'keepFiringForSeconds must be a whole number of seconds',
+    ]);
+    expect(problemsOf({ ...rule, keepFiringForSeconds: RULE_LIMITS.maxForSeconds + 1 })).toEqual([
+      'keepFiringForSeconds must be at most 2147483647',
+    ]);
+    expect(validated({ ...rule, keepFiringForSeconds: RULE_LIMITS.maxForSeconds }).keepFiringForSeconds).toBe(
+      RULE_LIMITS.maxForSeconds,
+    );
+    expect(problemsOf({ ...rule, noDataState: 'NODATA' })).toEqual(['noDataState must be one of OK, KEEP, ALERTING']);
+    expect(validated({ ...rule, noDataState: 'ALERTING' }).noDataState).toBe('ALERTING');
   });
 
   it('should require forSeconds to be a whole number of 0 or more', () => {

@@ -1,0 +1,150 @@
+// The samples a backtest reads: the stored events of the rule's metrics, mapped to samples as the stream processor
+// maps them (samples.ts), read in keyset pages of only the columns needed, and bounded by MAX_BACKTEST_ROWS.
+import {
+  EVENTS_RECEIVED_METRIC,
+  eventToSamples,
+  REJECTED_VALUES_METRIC,
+  SERVER_METRICS,
+} from '../aggregation/samples.js';
+import type { MetricSample } from '../aggregation/types.js';
+import type { Sql } from '../db.js';
+import { badInput } from '../errors.js';
+import type { EventType } from '../generated/prisma/enums.js';
+
+export interface BacktestReadOptions {
+  /** Most event rows one backtest may read (MAX_BACKTEST_ROWS); past it the backtest is refused. */
+  maxRows: number;
+  /** Rows per keyset page. */
+  pageSize?: number;
+}
+
+interface Row extends Record<string, unknown> {
+  seq: string;
+  type: EventType;
+  t: number;
+  r: number;
+  data: string;
+}
+
+const DEFAULT_PAGE_SIZE = 20_000;
+
+/**
+ * Which stored events may carry a sample of `metrics`, as SQL over the event `e` (parameters from `$first`). A
+ * superset is enough (eventToSamples decides); a subset would lose samples, so this follows samples.ts's mapping:
+ * publishers' metrics come from PERFORMANCE_METRIC's metric_name and BENCHMARK_COMPLETED and COMPETITIVE_UPDATE's
+ * `metrics`, the server's own from the event types that make them.
+ */
+export function eventFilter(metrics: readonly string[], first: number): { sql: string; params: string[] } {
+  const names = new Set(metrics);
+  if (names.has(EVENTS_RECEIVED_METRIC)) return { sql: 'true', params: [] };
+  // Any event with a metric may carry a rejected value, whatever its name.
+  if (names.has(REJECTED_VALUES_METRIC))
+    return { sql: `e.type IN ('PERFORMANCE_METRIC', 'BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE')`, params: [] };
+  const published = [...names].filter((name) => !SERVER_METRICS.has(name));
+  const parts: string[] = [];
+  const params: string[] = [];
+  if (published.length > 0) {
+    // Metric names hold no comma (METRIC_NAME_PATTERN): one text parameter, as the embedded driver takes no arrays.
+    params.push(published.join(','));
+    const list = `string_to_array($${first}, ',')`;
+    parts.push(
+      `(e.type = 'PERFORMANCE_METRIC' AND e.data->>'metric_name' = ANY(${list}))`,
+      `(e.type IN ('BENCHMARK_COMPLETED', 'COMPETITIVE_UPDATE') AND e.data->'metrics' ?| ${list})`,
+    );
+  }
+  if (names.has('anomaly_count')) parts.push(`e.type = 'ANOMALY_DETECTED'`);
+  if (names.has('benchmark_total') || names.has('benchmark_success')) parts.push(`e.type = 'BENCHMARK_COMPLETED'`);
+  return { sql: parts.length ? `(${parts.join(' OR ')})` : 'false', params };
+}
+
+/** Runs `text` and hands its rows over in pages, oldest event first within a page. */
+export type PagedQuery = (text: string, params: readonly unknown[], pageSize: number) => AsyncIterable<Row[]>;
+
+/**
+ * Pages through a cursor, on a connection the caller owns (the worker's): one plan, one pass over the matching
+ * events, no sort (samples are sorted by time when evaluated).
+ */
+export function cursorPages(client: { query: Sql['query'] }): PagedQuery {
+  return async function* (text, params, pageSize) {
+    await client.query('BEGIN READ ONLY', []);
+    try {
+      await client.query(`DECLARE backtest NO SCROLL CURSOR FOR ${text}`, params);
+      const fetch = () => {
+        const page = client.query<Row>(`FETCH ${pageSize} FROM backtest`, []);
+        page.catch(() => {}); // awaited below, unless the reader stopped early (then the rollback ends it all)
+        return page;
+      };
+      // The next page is asked for before this one is handed over: Postgres reads it while this one is mapped.
+      for (let next = fetch(); ; ) {
+        const rows = await next;
+        if (rows.length === 0) return;
+        next = fetch();
+        yield rows;
+      }
+    } finally {
+      await client.query('ROLLBACK', []);
+    }
+  };
+}
+
+/**
+ * Pages by keyset (event time, seq) on a shared connection (the embedded database's, where a cursor's transaction
+ * would take in the other statements of the process).
+ */
+export function keysetPages(sql: Sql): PagedQuery {
+  return async function* (text, params, pageSize) {
+    let after = { t: '-infinity', seq: '0' };
+    for (;;) {
+      const rows = await sql.query<Row>(
+        `SELECT * FROM (${text}) page
+         WHERE (to_timestamp(page.t / 1000), page.seq::bigint) > ($${params.length + 1}::timestamptz, $${params.length + 2}::bigint)
+         ORDER BY page.t, page.seq::bigint LIMIT ${pageSize}`,
+        [...params, after.t, after.seq],
+      );
+      const last = rows[rows.length - 1];
+      if (!last) return;
+      yield rows;
+      if (rows.length < pageSize) return;
+      after = { t: new Date(Number(last.t)).toISOString(), seq: last.seq };
+    }
+  };
+}
+
+/**
+ * The samples of `metrics` from the events with an event time in [from, until] (epoch ms). An event counts in
+ * `events_received` at the time it was received, as the processor counts it; it is read by its event time.
+ */
+export async function readBacktestSamples(
+  pages: PagedQuery,
+  metrics: readonly string[],
+  from: number,
+  until: number,
+  { maxRows, pageSize = DEFAULT_PAGE_SIZE }: BacktestReadOptions,
+): Promise<MetricSample[]> {
+  const wanted = new Set(metrics);
+  const countsReceived = wanted.has(EVENTS_RECEIVED_METRIC);
+  const filter = eventFilter(metrics, 3);
+  const samples: MetricSample[] = [];
+  let rows = 0;
+  const query = `SELECT e.seq::text AS seq, e.type::text AS type, (extract(epoch FROM e."timestamp") * 1000)::float8 AS t,
+              (extract(epoch FROM e."receivedAt") * 1000)::float8 AS r, e.data::text AS data
+       FROM "Event" e
+       WHERE e."timestamp" >= $1::timestamptz AND e."timestamp" <= $2::timestamptz AND ${filter.sql}`;
+  const params = [new Date(from).toISOString(), new Date(until).toISOString(), ...filter.params];
+  for await (const page of pages(query, params, pageSize)) {
+    rows += page.length;
+    if (rows > maxRows) {
+      throw badInput(
+        `the backtest would read more than MAX_BACKTEST_ROWS (${maxRows}) stored events: shorten the range`,
+        { limit: 'MAX_BACKTEST_ROWS' },
+      );
+    }
+    for (const row of page) {
+      const timestamp = Number(row.t);
+      for (const sample of eventToSamples({ type: row.type, timestamp, data: JSON.parse(row.data) }).samples)
+        if (wanted.has(sample.metric)) samples.push(sample);
+      if (countsReceived) samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: Number(row.r) });
+    }
+  }
+  return samples;
+}
