@@ -11,6 +11,7 @@ import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { CREATE_API_KEY } from '../helpers/operations.js';
 import { isMessage, openRaw } from '../helpers/raw-ws.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { claims, hs256, signingKey, TEST_AUDIENCE, TEST_JWT_SECRET, unsigned } from '../helpers/tokens.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -18,14 +19,47 @@ const gc = runInNewContext('gc') as () => void;
 let database: TestDatabase;
 let server: TestServer;
 let viewerKey: string;
+/** Browser tokens that must all be refused: expired, wrong key, wrong audience, `alg: none`, garbage, huge. */
+let badTokens: string[];
+/** A good token, whose socket hostile refreshes are sent on. */
+let goodToken: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   server = await startServer({
     databaseUrl: database.url,
     // A webhook secret, so hostile webhook URLs reach the target checks.
-    config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0, WEBHOOK_SECRET: 'whsec-hostile' },
+    config: {
+      MAX_BODY_BYTES: 1024 * 1024,
+      RATE_LIMIT_PER_SECOND: 0,
+      WEBHOOK_SECRET: 'whsec-hostile',
+      // Tokens are checked, so hostile ones reach the verification.
+      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_AUDIENCE: TEST_AUDIENCE,
+      JWT_MAX_ROLE: 'ADMIN',
+    },
   });
+  goodToken = await hs256(claims('hostile', 'VIEWER', 30 * 60));
+  const otherKey = await signingKey('RS256');
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  badTokens = [
+    await hs256(claims('hostile', 'ADMIN', -60)),
+    await hs256(claims('hostile', 'ADMIN'), 'not-the-secret-but-32-bytes-long!!'),
+    await otherKey.sign(claims('hostile', 'ADMIN')),
+    await hs256(claims('hostile', 'ADMIN', 60, { aud: 'elsewhere' })),
+    await hs256(claims('hostile', 'ADMIN', 60 * 60 * 24 * 365)),
+    await hs256({ ...claims('hostile', 'ADMIN'), exp: undefined }),
+    await hs256(claims('hostile', 'ROOT')),
+    await hs256(claims('x'.repeat(1_000), 'VIEWER')),
+    unsigned(claims('hostile', 'ADMIN')),
+    `${part({ alg: 'HS256' })}.${part(claims('hostile', 'ADMIN'))}.`,
+    `${part({ alg: 'none' })}.${randomBytes(64).toString('base64url')}.`,
+    `${part({ alg: 'RS256', kid: '../../etc/passwd' })}.${part(claims('hostile', 'ADMIN'))}.${randomBytes(256).toString('base64url')}`,
+    `${randomBytes(40).toString('base64url')}.${randomBytes(40).toString('base64url')}.${randomBytes(40).toString('base64url')}`,
+    `${part({ alg: 'HS256' })}.${randomBytes(12_000).toString('base64url')}.x`,
+    '..',
+    'a.b.c',
+  ];
   viewerKey = (await gqlOk(server.url, CREATE_API_KEY, { name: 'hostile', role: 'PUBLISHER' }, server.adminKey))
     .createApiKey.key;
 });
@@ -89,6 +123,8 @@ interface Case {
   /** Instead of the viewer's (or the admin's) key. */
   authorization?: string;
   forwardedFor?: string;
+  /** The HTTP status it must be answered with, when only one is right. */
+  status?: number;
 }
 
 function httpCases(): Case[] {
@@ -299,6 +335,8 @@ function httpCases(): Case[] {
         `Bearer ${randomBytes(24).toString('base64')}`,
       ]),
     });
+  for (let i = 0; i < 80; i++)
+    cases.push({ body: json({ query: '{ __typename }' }), authorization: `Bearer ${pick(badTokens)}`, status: 401 });
   for (let i = 0; i < 40; i++)
     cases.push({
       body: json({ query: '{ __typename }' }),
@@ -324,6 +362,7 @@ async function send(c: Case) {
 function expectClean({ status, text }: { status: number; text: string }, c: Case) {
   const context = `${status} ${text.slice(0, 300)} ← ${c.body.slice(0, 120)}`;
   expect(status, context).toBeLessThan(500);
+  if (c.status !== undefined) expect(status, context).toBe(c.status);
   expect(text, context).not.toMatch(/\bat .+\.(ts|js):\d+|node_modules|\/work\//);
   if (status === 405 || status === 415) return; // refused before GraphQL, by method or content type
   const body = JSON.parse(text);
@@ -347,9 +386,10 @@ async function runHttp(cases: Case[]) {
 async function runWebSocket(rounds: number): Promise<number> {
   let inputs = 0;
   const init = { type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } };
+  const tokenInit = { type: 'connection_init', payload: { authorization: `Bearer ${goodToken}` } };
   // The close codes are graphql-transport-ws's: 4400 bad request, 4401 unauthorized (a subscribe before the ack),
   // 4403 forbidden, 4409 subscriber already exists, 4429 too many initialisation requests; 1009 is WebSocket's.
-  const scripts: { messages: unknown[]; expectClose?: number[] }[] = [
+  const scripts: { messages: unknown[]; expectClose?: number[]; expectCode?: { id: string; code: string } }[] = [
     { messages: ['not json at all'], expectClose: [4400] },
     {
       messages: [{ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }],
@@ -375,29 +415,25 @@ async function runWebSocket(rounds: number): Promise<number> {
       messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }],
       expectClose: [4403],
     },
-    { messages: [init, { type: 'complete', id: 'never-started' }, { type: 'ping' }, { type: 'pong' }] },
-    { messages: [init, { type: 'subscribe', id: 'r', payload: { query: randomDocument() } }] },
-    {
+    ...badTokens.map((token) => ({
+      messages: [{ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }],
+      expectClose: [4403],
+    })),
+    // A refresh with a bad token: UNAUTHENTICATED, and the socket goes on with its own token.
+    ...badTokens.map((token) => ({
       messages: [
-        init,
+        tokenInit,
         {
           type: 'subscribe',
-          id: 'v',
-          payload: { query: 'query($n: Int) { events(first: $n) { edges { cursor } } }', variables: { n: 'many' } },
+          id: 't',
+          payload: {
+            query: 'mutation($t: String!) { refreshAuthentication(token: $t) { subject } }',
+            variables: { t: token },
+          },
         },
       ],
-    },
-    {
-      messages: [
-        init,
-        {
-          type: 'subscribe',
-          id: 'h',
-          payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } },
-        },
-      ],
-      expectClose: [1009],
-    },
+      expectCode: { id: 't', code: 'UNAUTHENTICATED' },
+    })),
   ];
   for (let round = 0; round < rounds; round++) {
     for (const script of scripts) {
@@ -406,7 +442,8 @@ async function runWebSocket(rounds: number): Promise<number> {
         socket.send(message);
         inputs += 1;
         // After a valid init the rest comes in order, once acknowledged (before it, anything is out of order: 4401).
-        if (index === 0 && message === init) await socket.waitFor((m) => m.type === 'connection_ack');
+        if (index === 0 && (message === init || message === tokenInit))
+          await socket.waitFor((m) => m.type === 'connection_ack');
       }
       if (script.expectClose) {
         const { code } = await socket.closed;
@@ -418,6 +455,11 @@ async function runWebSocket(rounds: number): Promise<number> {
         // Whatever it answered must be an ack, a pong, or coded errors; and the connection must still work.
         socket.send({ type: 'subscribe', id: 'probe', payload: { query: '{ __typename }' } });
         await socket.waitFor((m) => m.id === 'probe' && m.type === 'complete');
+        if (script.expectCode) {
+          const { id, code } = script.expectCode;
+          const answer = await socket.waitFor(isMessage('next', (m) => m.id === id));
+          expect(answer.payload.errors?.[0]?.extensions?.code, JSON.stringify(answer)).toBe(code);
+        }
         for (const m of socket.messages.filter((m) => m.type === 'error')) {
           for (const error of m.payload) expect(ERROR_CODES).toContain(error.extensions?.code);
         }
