@@ -253,10 +253,11 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         const code: ErrorCode = error instanceof DomainError ? error.code : 'UNAVAILABLE';
         options.onRefused?.(code);
         if (code === 'UNAUTHENTICATED') return false;
-        const busy = code === 'RATE_LIMITED';
+        // A DomainError's message is written for the client (the key store's or the JWKS URL's outage, a limit);
+        // a close reason holds at most 123 bytes.
         socket.close(
           SecurityCloseCode.TryAgainLater,
-          busy && error instanceof DomainError ? error.message : 'the API key store is unavailable; retry later',
+          error instanceof DomainError ? error.message.slice(0, 120) : 'the API key store is unavailable; retry later',
         );
         return false;
       }
