@@ -389,7 +389,8 @@ async function runWebSocket(rounds: number): Promise<number> {
   const tokenInit = { type: 'connection_init', payload: { authorization: `Bearer ${goodToken}` } };
   // The close codes are graphql-transport-ws's: 4400 bad request, 4401 unauthorized (a subscribe before the ack),
   // 4403 forbidden, 4409 subscriber already exists, 4429 too many initialisation requests; 1009 is WebSocket's.
-  const scripts: { messages: unknown[]; expectClose?: number[]; expectCode?: { id: string; code: string } }[] = [
+  type Script = { messages: unknown[]; expectClose?: number[]; expectCode?: { id: string; code: string } };
+  const scripts: Script[] = [
     { messages: ['not json at all'], expectClose: [4400] },
     {
       messages: [{ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }],
@@ -415,12 +416,18 @@ async function runWebSocket(rounds: number): Promise<number> {
       messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }],
       expectClose: [4403],
     },
-    ...badTokens.map((token) => ({
-      messages: [{ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }],
+  ];
+  // Bad tokens at connection_init and in refreshAuthentication: two of them each round (every one over the rounds of
+  // a run), which keeps the upgrades within WS_CONNECTS_PER_ADDRESS_PER_MINUTE.
+  const tokenScripts = (round: number): Script[] => [
+    {
+      messages: [
+        { type: 'connection_init', payload: { authorization: `Bearer ${badTokens[round % badTokens.length]}` } },
+      ],
       expectClose: [4403],
-    })),
+    },
     // A refresh with a bad token: UNAUTHENTICATED, and the socket goes on with its own token.
-    ...badTokens.map((token) => ({
+    {
       messages: [
         tokenInit,
         {
@@ -428,15 +435,15 @@ async function runWebSocket(rounds: number): Promise<number> {
           id: 't',
           payload: {
             query: 'mutation($t: String!) { refreshAuthentication(token: $t) { subject } }',
-            variables: { t: token },
+            variables: { t: badTokens[(round + 1) % badTokens.length] },
           },
         },
       ],
       expectCode: { id: 't', code: 'UNAUTHENTICATED' },
-    })),
+    },
   ];
   for (let round = 0; round < rounds; round++) {
-    for (const script of scripts) {
+    for (const script of [...scripts, ...tokenScripts(round)]) {
       const socket = await openRaw(server.wsUrl, null);
       for (const [index, message] of script.messages.entries()) {
         socket.send(message);
