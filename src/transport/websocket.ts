@@ -62,6 +62,8 @@ interface LiveSubscription {
   shared: OperationPlan['shared'];
   /** What graphql-ws iterates; set once the subscription started. */
   stream: SwitchableStream | null;
+  /** The socket's state: its principal now, which a refresh may have replaced while this one was starting. */
+  extra: SocketExtra;
 }
 
 interface SocketExtra {
@@ -240,6 +242,9 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         if (!live || !(Symbol.asyncIterator in result)) return result;
         const stream = switchableStream(result[Symbol.asyncIterator]());
         live.stream = stream;
+        // Refreshed to another role while this one was starting: it runs as that role, like the others.
+        const now = live.extra.principal;
+        if (now && now.role !== live.role) void runAs(live, now);
         return stream;
       }),
     // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
@@ -339,6 +344,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
           role: principal.role,
           context: plan.shared ? null : (contextValue as Context),
           shared: plan.shared,
+          extra: ctx.extra,
           stream: null,
         };
         ctx.extra.live.set(id, plan.live);
@@ -509,9 +515,19 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     return next;
   }
 
-  /** Moves a running subscription to another role, or ends it when that role may not read all it asks for. */
+  /** Moves a running subscription to another role (see moveTo); a failure to do so ends it, masked. */
   async function runAs(live: LiveSubscription, principal: Principal): Promise<void> {
+    try {
+      await moveTo(live, principal);
+    } catch (error) {
+      live.stream?.endWith({ errors: [mask(error)] });
+    }
+  }
+
+  /** Moves a running subscription to another role, or ends it when that role may not read all it asks for. */
+  async function moveTo(live: LiveSubscription, principal: Principal): Promise<void> {
     const { stream } = live;
+    if (live.context) live.context.principal = principal;
     if (live.role === principal.role || !stream || stream.ended) return;
     if (ROLE_RANK[live.need.role] > ROLE_RANK[principal.role]) {
       const message = `the ${principal.role} role may not hold this subscription: it reads ${live.need.field}`;
@@ -519,7 +535,6 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       return;
     }
     live.role = principal.role;
-    if (live.context) live.context.principal = principal;
     const sharing =
       live.shared && sharingPlan(live.enveloped, live.operation, live.document, live.variables, principal);
     if (!live.shared || !sharing) return;
