@@ -115,8 +115,8 @@ export class TokenVerifier {
     if (exp - nowS > settings.JWT_MAX_LIFETIME_S + settings.JWT_CLOCK_SKEW_S) {
       refusedWith(`it expires more than JWT_MAX_LIFETIME_S (${settings.JWT_MAX_LIFETIME_S} s) from now`);
     }
-    const subject = payload.sub as string;
-    if (subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
+    const subject = payload.sub;
+    if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
       refusedWith(`its subject must be 1 to ${MAX_SUBJECT_LENGTH} characters`);
     }
     const role = payload[settings.JWT_ROLE_CLAIM];

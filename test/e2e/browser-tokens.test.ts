@@ -196,6 +196,11 @@ describe('browser tokens over HTTP', () => {
       ['alg none', unsigned(claims('bad', 'ADMIN')), /algorithm/],
       ['no exp', await hs256({ ...claims('bad', 'VIEWER'), exp: undefined }), /"exp"/],
       ['no sub', await hs256({ ...claims('bad', 'VIEWER'), sub: undefined }), /"sub"/],
+      [
+        'a sub that is no string',
+        await hs256({ ...claims('bad', 'VIEWER'), sub: 42 as unknown as string }),
+        /"sub"|subject/,
+      ],
       ['too long a lifetime', await hs256(claims('bad', 'VIEWER', MAX_LIFETIME_S * 2)), /JWT_MAX_LIFETIME_S/],
       ['not valid yet', await hs256(claims('bad', 'VIEWER', 60, { nbf: now + 30 })), /nbf/],
       ['no role', await hs256({ ...claims('bad', 'VIEWER'), role: undefined }), /"role" claim/],
