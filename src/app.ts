@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/first-admin.js';
+import { TOKEN_ID_PREFIX, TokenVerifier } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { InstanceView } from './observability/instance.js';
 import { type Logger, loggerOf } from './observability/logger.js';
@@ -102,7 +103,8 @@ async function serve<R extends ServingRuntime>(
     checkEveryMs: config.REVOCATION_CHECK_MS,
     bus: runtime.bus,
     logger,
-    revokedAmong: (ids) => services.apiKeys.revokedAmong(ids),
+    // A token's sockets close when it expires (transport/websocket.ts): nothing in the database to ask about them.
+    revokedAmong: (ids) => services.apiKeys.revokedAmong(ids.filter((id) => !id.startsWith(TOKEN_ID_PREFIX))),
   });
 
   // Per-address limits before authentication: global through Redis like the rate limit, per process without it.
@@ -116,6 +118,7 @@ async function serve<R extends ServingRuntime>(
   const gate = new AuthGate(
     services.apiKeys,
     perAddressPerMinute(config.AUTH_FAILURES_PER_ADDRESS_PER_MINUTE, 'authfailures'),
+    TokenVerifier.fromConfig(config),
   );
   const clientAddress = clientAddressResolver(config.TRUSTED_PROXIES);
 

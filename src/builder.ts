@@ -6,6 +6,12 @@ import { ROLE_RANK, type Role } from './auth/keys.js';
 import type { Context } from './context.js';
 import { DomainError } from './errors.js';
 
+/** The role each auth scope stands for: a field with `authScopes: { admin: true }` is for ADMIN and above. */
+export const SCOPE_ROLES = { viewer: 'VIEWER', publisher: 'PUBLISHER', admin: 'ADMIN' } as const satisfies Record<
+  string,
+  Role
+>;
+
 const atLeast = (context: Context, role: Role) =>
   context.principal !== null && ROLE_RANK[context.principal.role] >= ROLE_RANK[role];
 
@@ -15,7 +21,7 @@ interface SchemaTypesInput {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
   };
-  AuthScopes: { viewer: boolean; publisher: boolean; admin: boolean };
+  AuthScopes: Record<keyof typeof SCOPE_ROLES, boolean>;
   DefaultFieldNullability: false;
 }
 
@@ -28,9 +34,9 @@ export const builder = new SchemaBuilder<SchemaTypesInput>({
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (context) => ({
-      viewer: atLeast(context, 'VIEWER'),
-      publisher: atLeast(context, 'PUBLISHER'),
-      admin: atLeast(context, 'ADMIN'),
+      viewer: atLeast(context, SCOPE_ROLES.viewer),
+      publisher: atLeast(context, SCOPE_ROLES.publisher),
+      admin: atLeast(context, SCOPE_ROLES.admin),
     }),
     unauthorizedError: (_parent, context, info) =>
       context.principal

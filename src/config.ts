@@ -37,6 +37,36 @@ const schema = z.object({
   /** How long an unknown key is refused without asking again; short, as ADMIN_API_KEY is registered at start. */
   API_KEY_NEGATIVE_CACHE_TTL_MS: int(0).default(5_000),
 
+  // Browser tokens (src/auth/tokens.ts): JWTs a frontend's backend issues; none accepted unless a key is set.
+  /** HS256 secret shared with the token issuer; unset: no HS256 tokens. At least 32 bytes (RFC 7518: a key as
+   *  long as the hash), so it cannot be guessed offline from one token. */
+  JWT_SECRET: z.string().min(32).optional(),
+  /** A JWKS URL whose keys sign RS256/ES256 tokens (fetched at first use and when a token names an unknown key). */
+  JWT_JWKS_URL: z.string().url().optional(),
+  /** A JWKS file whose keys sign RS256/ES256 tokens, read at start. */
+  JWT_JWKS_FILE: z.string().min(1).optional(),
+  /** The `iss` every token must carry; unset: not checked. */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** The `aud` every token must include; unset: not checked. */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The claim holding VIEWER, PUBLISHER or ADMIN. */
+  JWT_ROLE_CLAIM: z.string().min(1).default('role'),
+  /** The highest role a token may carry: browsers hold tokens, so by default they only watch. */
+  JWT_MAX_ROLE: z.enum(['VIEWER', 'PUBLISHER', 'ADMIN']).default('VIEWER'),
+  /** Longest a token may still run when presented: tokens cannot be revoked, so they must be short-lived. At
+   *  most 24 h. */
+  JWT_MAX_LIFETIME_S: int(1)
+    .max(24 * 60 * 60)
+    .default(60 * 60),
+  /** Clock difference tolerated between the issuer and this server for `exp`, `nbf` and `iat`. At most 5 min. */
+  JWT_CLOCK_SKEW_S: int(0).max(300).default(30),
+  /** Largest token accepted: a real one is well under 2 KB; bigger costs parsing for nothing. */
+  JWT_MAX_BYTES: int(256).default(8 * 1024),
+  /** How long a JWKS URL fetch may take before the token is answered UNAVAILABLE. */
+  JWT_JWKS_TIMEOUT_MS: int(100).default(5_000),
+  /** Least time between two JWKS URL fetches for tokens naming a key the set lacks. */
+  JWT_JWKS_COOLDOWN_MS: int(0).default(30_000),
+
   /** Largest `publishEvents` batch. */
   MAX_BATCH_SIZE: int(1).default(1_000),
   /** How far ahead of the server clock an event timestamp may be. */
@@ -278,8 +308,11 @@ const schema = z.object({
 
 const DAY_MS = 86_400_000;
 
-/** Settings that bound each other: the retention's (src/events/retention.ts). */
+/** Settings that bound each other: the retention's (src/events/retention.ts), the token key sources. */
 const checked = schema.superRefine((config, ctx) => {
+  if (config.JWT_JWKS_URL && config.JWT_JWKS_FILE) {
+    ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_FILE'], message: 'set JWT_JWKS_URL or JWT_JWKS_FILE, not both' });
+  }
   const skewDays = Math.ceil(config.MAX_FUTURE_SKEW_MS / DAY_MS);
   if (config.EVENT_PARTITIONS_AHEAD_DAYS < skewDays + 1) {
     ctx.addIssue({

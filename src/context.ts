@@ -20,9 +20,17 @@ export interface Loaders {
   alertDeliveries: DataLoader<string, AlertDelivery[]>;
 }
 
+/** The WebSocket an operation was sent on, as resolvers may act on it. */
+export interface Connection {
+  /** Replaces the connection's token by a new one of the same subject, keeping its subscriptions. */
+  refresh(token: string): Promise<Principal>;
+}
+
 export interface Context {
   /** The API key's owner, or null when the request carried no valid key. */
   principal: Principal | null;
+  /** The WebSocket the operation came on; null over HTTP. */
+  connection: Connection | null;
   requestId: string;
   services: Services;
   loaders: Loaders;

@@ -8,8 +8,12 @@ export type { Role };
 export const ROLE_RANK: Record<Role, number> = { VIEWER: 1, PUBLISHER: 2, ADMIN: 3 };
 
 export interface Principal {
+  /** Whom limits are counted under: the API key's id, or `token:<subject>` for a browser token (tokens.ts). */
   keyId: string;
+  /** Who it is, for people: the API key's name, or the token's subject. */
   name: string;
+  /** The token's subject (`sub`); absent for an API key. */
+  subject?: string;
   role: Role;
   /** When the key stops being valid; caches must not answer for it past this. */
   expiresAt?: Date | null;

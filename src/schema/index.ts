@@ -5,5 +5,6 @@ import './metrics.js';
 import './dashboard.js';
 import './alerts.js';
 import './apiKeys.js';
+import './authentication.js';
 
 export const schema = builder.toSchema();

@@ -3,9 +3,11 @@
 // client address first: made-up keys never repeat, so no cache can stop a flood of them, but this limit does. A
 // look-up that finds a good key is given back, so the limit counts failures only; callers joining a look-up already
 // under way (a crowd reconnecting with one key) cost nothing, so they count nothing.
+// A browser token (a JWT: auth/tokens.ts) is checked by its signature alone, with no look-up, so it counts nothing.
 import type { Principal } from '../auth/keys.js';
 import { bearerKey } from '../auth/keys.js';
 import type { ApiKeyService, LookupGuard } from '../auth/service.js';
+import { looksLikeToken, type TokenVerifier } from '../auth/tokens.js';
 import { DomainError } from '../errors.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -16,6 +18,8 @@ export class AuthGate {
     private readonly apiKeys: ApiKeyService,
     /** Failed look-ups per address (AUTH_FAILURES_PER_ADDRESS_PER_MINUTE); null when unlimited. */
     private readonly failures: RateLimiter | null,
+    /** Browser tokens; null when none is accepted (no JWT_SECRET, JWT_JWKS_URL or JWT_JWKS_FILE). */
+    readonly tokens: TokenVerifier | null = null,
   ) {}
 
   /**
@@ -29,6 +33,7 @@ export class AuthGate {
   ): Promise<Principal> {
     const key = bearerKey(authorization);
     if (!key) throw new DomainError('UNAUTHENTICATED', MISSING_KEY_MESSAGE);
+    if (looksLikeToken(key)) return this.verifyToken(key);
     const { failures } = this;
     const guard: LookupGuard | undefined = failures
       ? {
@@ -47,5 +52,16 @@ export class AuthGate {
     const principal = await this.apiKeys.authenticate(key, requestId, guard);
     if (!principal) throw new DomainError('UNAUTHENTICATED', 'the API key is unknown or revoked');
     return principal;
+  }
+
+  /** The principal of a browser token; UNAUTHENTICATED when tokens are not accepted here or this one is bad. */
+  verifyToken(token: string): Promise<Principal> {
+    if (!this.tokens) {
+      throw new DomainError(
+        'UNAUTHENTICATED',
+        'this server accepts API keys only, not tokens (no JWT key is configured)',
+      );
+    }
+    return this.tokens.verify(token);
   }
 }

@@ -9,7 +9,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
 import type { Config } from '../config.js';
-import { type Context, createLoaders } from '../context.js';
+import { type Connection, type Context, createLoaders } from '../context.js';
 import { DomainError } from '../errors.js';
 import { graphqlMetricsPlugin } from '../observability/graphql-metrics.js';
 import { runChecks } from '../observability/health.js';
@@ -34,6 +34,8 @@ export interface ServerContext {
   requestId?: string;
   /** The client's address (client-address.ts), for limits counted per address. */
   clientAddress?: string;
+  /** The WebSocket the operation came on. */
+  connection?: Connection;
 }
 
 export type YogaServer = YogaServerInstance<ServerContext, Context>;
@@ -60,6 +62,7 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
     // The transports authenticate (security/auth-gate.ts) and hand the principal over; none means anonymous.
     context: async (initial) => ({
       principal: initial.principal ?? null,
+      connection: initial.connection ?? null,
       requestId: initial.requestId ?? randomUUID(),
       services,
       loaders: createLoaders(services),

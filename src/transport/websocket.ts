@@ -5,6 +5,9 @@
 // sharing (schema/sharing.ts) are executed once per group of identical subscribers (shared-subscriptions.ts).
 // Upgrades are taken here rather than by ws, so an address over its limits (sockets waiting for connection_init,
 // upgrades per minute) is refused with 429 before any WebSocket exists.
+// A connection has one principal. One opened with a browser token (auth/tokens.ts) closes with 4403 when the token
+// expires, unless `refreshAuthentication` replaced it on the socket first: same subject, same subscriptions, each now
+// running as the new role (a shared one moves to its new role's group; one the new role may not hold ends).
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
@@ -20,8 +23,10 @@ import {
 } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { Principal } from '../auth/keys.js';
+import { type Principal, ROLE_RANK, type Role } from '../auth/keys.js';
+import { type RoleNeed, requiredRole } from '../auth/required-role.js';
 import type { Config } from '../config.js';
+import type { Connection, Context } from '../context.js';
 import { DomainError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type SubscriptionSharing, sharingOf } from '../schema/sharing.js';
@@ -35,6 +40,31 @@ import type { RateLimitCheck, RateLimiter } from '../security/rate-limit.js';
 import { createMaskError, graphQLError, MASKED_MESSAGE } from './errors.js';
 import type { YogaServer } from './http.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
+import { type SwitchableStream, switchableStream } from './switchable-stream.js';
+
+/** The close reason of a socket whose token ran out (code 4403, as for a revoked key). */
+export const TOKEN_EXPIRED_REASON = 'the token expired: send refreshAuthentication before it does';
+
+/** A running subscription, as a token refresh must re-check it. */
+interface LiveSubscription {
+  enveloped: Enveloped;
+  operation: OperationDefinitionNode;
+  document: DocumentNode;
+  operationName?: string | null;
+  variables: Record<string, unknown> | null | undefined;
+  /** The highest role its fields need. */
+  need: RoleNeed;
+  /** The role it runs as now. */
+  role: Role;
+  /** Executed alone: its context, whose principal a refresh replaces. */
+  context: Context | null;
+  /** A member of a shared group: the group it is in. */
+  shared: OperationPlan['shared'];
+  /** What graphql-ws iterates; set once the subscription started. */
+  stream: SwitchableStream | null;
+  /** The socket's state: its principal now, which a refresh may have replaced while this one was starting. */
+  extra: SocketExtra;
+}
 
 interface SocketExtra {
   socket: WebSocket;
@@ -47,6 +77,12 @@ interface SocketExtra {
   principal?: Principal;
   /** Subscriptions of this socket counted against its key's budget, by operation id. */
   counted: Set<string>;
+  /** Running subscriptions by operation id. */
+  live: Map<string, LiveSubscription>;
+  /** Closes the socket when its token expires; replaced at each refresh. */
+  expiry: NodeJS.Timeout | null;
+  /** What resolvers of this socket's operations may do to it (refreshAuthentication). */
+  connection: Connection;
 }
 
 type Enveloped = ReturnType<YogaServer['getEnveloped']>;
@@ -63,6 +99,7 @@ interface OperationPlan {
     id: string;
     outbound: Outbound;
   } | null;
+  live: LiveSubscription | null;
 }
 
 export interface WebSocketOptions {
@@ -159,6 +196,10 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     // Nothing executes for a subscriber joining a group, so the per-key operation count is taken here.
     const refusal = await rateLimit?.({ principal: group.principal });
     if (refusal) return { errors: [refusal] };
+    return joinGroup(args, group);
+  }
+
+  function joinGroup(args: ExecutionArgs, group: NonNullable<OperationPlan['shared']>) {
     const groupEnvelope = roleEnvelope(group.principal.role);
     return shared.join(
       {
@@ -202,7 +243,18 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
     execute: (args) => run(args, (plan) => plan.enveloped.execute(args)),
-    subscribe: (args) => run(args, (plan) => subscribeShared(args, plan)),
+    subscribe: (args) =>
+      run(args, async (plan) => {
+        const result = await subscribeShared(args, plan);
+        const { live } = plan;
+        if (!live || !(Symbol.asyncIterator in result)) return result;
+        const stream = switchableStream(result[Symbol.asyncIterator]());
+        live.stream = stream;
+        // Refreshed to another role while this one was starting: it runs as that role, like the others.
+        const now = live.extra.principal;
+        if (now && now.role !== live.role) void runAs(live, now);
+        return stream;
+      }),
     // Authenticate once per connection; returning false closes the socket with 4403 Forbidden.
     onConnect: async (ctx) => {
       const { socket, address } = ctx.extra;
@@ -214,10 +266,11 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         const code: ErrorCode = error instanceof DomainError ? error.code : 'UNAVAILABLE';
         options.onRefused?.(code);
         if (code === 'UNAUTHENTICATED') return false;
-        const busy = code === 'RATE_LIMITED';
+        // A DomainError's message is written for the client (the key store's or the JWKS URL's outage, a limit);
+        // a close reason holds at most 123 bytes.
         socket.close(
           SecurityCloseCode.TryAgainLater,
-          busy && error instanceof DomainError ? error.message : 'the API key store is unavailable; retry later',
+          error instanceof DomainError ? error.message.slice(0, 120) : 'the API key store is unavailable; retry later',
         );
         return false;
       }
@@ -226,11 +279,12 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         // Closed with our own code first; graphql-ws's 4403 for `false` then finds the socket closing already.
         socket.close(
           SecurityCloseCode.TooManyConnections,
-          `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key`,
+          `at most ${config.MAX_CONNECTIONS_PER_KEY} connections per API key or token subject`,
         );
         return false;
       }
       ctx.extra.principal = principal;
+      watchExpiry(ctx.extra);
       return true;
     },
     onSubscribe: async (ctx, id, payload) => {
@@ -251,6 +305,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         params: payload,
         principal: principal ?? null,
         clientAddress: ctx.extra.address,
+        connection: ctx.extra.connection,
       });
       // Errors returned here reach the client through onError, which codes them.
       let document: DocumentNode;
@@ -273,7 +328,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
           return [
             graphQLError(
               'RATE_LIMITED',
-              `at most ${config.MAX_SUBSCRIPTIONS_PER_KEY} subscriptions may run at once with one API key on this process`,
+              `at most ${config.MAX_SUBSCRIPTIONS_PER_KEY} subscriptions may run at once with one API key or token subject on this process`,
             ),
           ];
         }
@@ -282,14 +337,32 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       const plan: OperationPlan = {
         enveloped,
         shared: sharing && principal ? { ...sharing, principal, id, outbound } : null,
+        live: null,
       };
+      // A shared subscription executes with its group's contexts, one per event.
+      const contextValue = plan.shared ? {} : await enveloped.contextFactory();
+      if (operation?.operation === 'subscription' && principal) {
+        plan.live = {
+          enveloped,
+          operation,
+          document,
+          operationName: payload.operationName,
+          variables: payload.variables,
+          need: requiredRole(enveloped.schema, document),
+          role: principal.role,
+          context: plan.shared ? null : (contextValue as Context),
+          shared: plan.shared,
+          extra: ctx.extra,
+          stream: null,
+        };
+        ctx.extra.live.set(id, plan.live);
+      }
       return {
         schema: enveloped.schema,
         operationName: payload.operationName,
         document,
         variableValues: payload.variables,
-        // A shared subscription executes with its group's contexts, one per event.
-        contextValue: plan.shared ? {} : await enveloped.contextFactory(),
+        contextValue,
         rootValue: plan,
       };
     },
@@ -301,10 +374,12 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       const { principal, counted } = ctx.extra;
       if (principal) for (const _ of counted) connections.releaseSubscription(principal.keyId);
       counted.clear();
+      ctx.extra.live.clear();
     },
     onComplete: (ctx, id) => {
       const { principal, counted, outbound } = ctx.extra;
       if (principal && counted.delete(id)) connections.releaseSubscription(principal.keyId);
+      ctx.extra.live.delete(id);
       // graphql-ws has already removed an operation the client completed, and not yet one that ended here: an
       // update still held for a completed one must not follow the client's `complete`.
       if (!(id in ctx.subscriptions)) outbound.drop(id);
@@ -377,6 +452,17 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       onSlowConsumer: () => logger.warn('closed a WebSocket client too slow to keep up'),
     });
+    const extra: SocketExtra = {
+      socket,
+      request,
+      outbound,
+      address,
+      leavePending,
+      counted: new Set(),
+      live: new Map(),
+      expiry: null,
+      connection: { refresh: (token) => refresh(extra, token) },
+    };
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
@@ -393,14 +479,87 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
             }
           }),
       },
-      { socket, request, outbound, address, leavePending, counted: new Set() },
+      extra,
     );
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
     socket.once('close', (code, reason) => {
       alive.delete(socket);
+      if (extra.expiry) clearTimeout(extra.expiry);
       closed(code, String(reason)).catch((error) => logger.warn({ err: error }, 'WebSocket close handling failed'));
     });
+  }
+
+  /** Closes a token's socket once the token is past its expiry (and the clock skew tokens are allowed). */
+  function watchExpiry(extra: SocketExtra): void {
+    if (extra.expiry) clearTimeout(extra.expiry);
+    extra.expiry = null;
+    const { principal } = extra;
+    if (!principal?.subject || !principal.expiresAt) return;
+    const inMs = principal.expiresAt.getTime() + config.JWT_CLOCK_SKEW_S * 1000 - Date.now();
+    extra.expiry = setTimeout(() => extra.socket.close(CloseCode.Forbidden, TOKEN_EXPIRED_REASON), Math.max(0, inMs));
+  }
+
+  /**
+   * refreshAuthentication: the socket takes a new token of the same subject (a socket never becomes someone else;
+   * an API key's socket has no token to refresh). Its subscriptions go on as the new role.
+   */
+  async function refresh(extra: SocketExtra, token: string): Promise<Principal> {
+    const current = extra.principal;
+    if (!current?.subject) {
+      throw new DomainError('FORBIDDEN', 'this connection was opened with an API key: only a token can be refreshed');
+    }
+    const next = await gate.verifyToken(token);
+    if (next.subject !== current.subject) {
+      throw new DomainError(
+        'FORBIDDEN',
+        "the new token is for another subject than this connection's: open a new connection for it",
+      );
+    }
+    if (extra.socket.readyState !== extra.socket.OPEN) return next;
+    extra.principal = next;
+    watchExpiry(extra);
+    await Promise.all([...extra.live.values()].map((live) => runAs(live, next)));
+    return next;
+  }
+
+  /** Moves a running subscription to another role (see moveTo); a failure to do so ends it, masked. */
+  async function runAs(live: LiveSubscription, principal: Principal): Promise<void> {
+    try {
+      await moveTo(live, principal);
+    } catch (error) {
+      live.stream?.endWith({ errors: [mask(error)] });
+    }
+  }
+
+  /** Moves a running subscription to another role, or ends it when that role may not read all it asks for. */
+  async function moveTo(live: LiveSubscription, principal: Principal): Promise<void> {
+    const { stream } = live;
+    if (live.context) live.context.principal = principal;
+    if (live.role === principal.role || !stream || stream.ended) return;
+    if (ROLE_RANK[live.need.role] > ROLE_RANK[principal.role]) {
+      const message = `the ${principal.role} role may not hold this subscription: it reads ${live.need.field}`;
+      stream.endWith({ errors: [graphQLError('FORBIDDEN', message)] });
+      return;
+    }
+    live.role = principal.role;
+    const sharing =
+      live.shared && sharingPlan(live.enveloped, live.operation, live.document, live.variables, principal);
+    if (!live.shared || !sharing) return;
+    const plan = { ...live.shared, ...sharing, principal };
+    live.shared = plan;
+    // Joined before the old group is left: a message may come twice at the switch, but none is lost.
+    const joined = await joinGroup(
+      {
+        schema: live.enveloped.schema,
+        document: live.document,
+        operationName: live.operationName,
+        variableValues: live.variables,
+      },
+      plan,
+    );
+    if (Symbol.asyncIterator in joined) stream.switchTo(joined);
+    else stream.endWith(joined);
   }
 
   const keepAlive = setInterval(() => {

@@ -11,6 +11,7 @@ import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
 import { CREATE_API_KEY, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { isMessage, openRaw, type RawMessageOf } from '../helpers/raw-ws.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { claims, hs256, signingKey, TEST_AUDIENCE, TEST_JWT_SECRET, unsigned } from '../helpers/tokens.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -18,6 +19,10 @@ const gc = runInNewContext('gc') as () => void;
 let database: TestDatabase;
 let server: TestServer;
 let viewerKey: string;
+/** Browser tokens that must all be refused: expired, wrong key, wrong audience, `alg: none`, garbage, huge. */
+let badTokens: string[];
+/** A good token, whose socket hostile refreshes are sent on. */
+let goodToken: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -28,10 +33,36 @@ beforeAll(async () => {
       MAX_BODY_BYTES: 1024 * 1024,
       RATE_LIMIT_PER_SECOND: 0,
       WEBHOOK_SECRET: 'whsec-hostile',
+      // Tokens are checked, so hostile ones reach the verification.
+      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_AUDIENCE: TEST_AUDIENCE,
+      JWT_MAX_ROLE: 'ADMIN',
       // Small, so a cursor from the far past hits the replay bound once the fuzz has published a few hundred events.
       MAX_REPLAY_EVENTS: 20,
     },
   });
+  goodToken = await hs256(claims('hostile', 'VIEWER', 30 * 60));
+  const otherKey = await signingKey('RS256');
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  badTokens = [
+    await hs256(claims('hostile', 'ADMIN', -60)),
+    await hs256(claims('hostile', 'ADMIN'), 'not-the-secret-but-32-bytes-long!!'),
+    await otherKey.sign(claims('hostile', 'ADMIN')),
+    await hs256(claims('hostile', 'ADMIN', 60, { aud: 'elsewhere' })),
+    await hs256(claims('hostile', 'ADMIN', 60 * 60 * 24 * 365)),
+    await hs256({ ...claims('hostile', 'ADMIN'), exp: undefined }),
+    await hs256(claims('hostile', 'ROOT')),
+    await hs256(claims('x'.repeat(1_000), 'VIEWER')),
+    unsigned(claims('hostile', 'ADMIN')),
+    `${part({ alg: 'HS256' })}.${part(claims('hostile', 'ADMIN'))}.`,
+    `${part({ alg: 'none' })}.${randomBytes(64).toString('base64url')}.`,
+    `${part({ alg: 'RS256', kid: '../../etc/passwd' })}.${part(claims('hostile', 'ADMIN'))}.${randomBytes(256).toString('base64url')}`,
+    `${randomBytes(40).toString('base64url')}.${randomBytes(40).toString('base64url')}.${randomBytes(40).toString('base64url')}`,
+    // Past JWT_MAX_BYTES, within node's 16 KB of headers (past those, node resets the connection before any token check).
+    `${part({ alg: 'HS256' })}.${randomBytes(6_750).toString('base64url')}.x`,
+    '..',
+    'a.b.c',
+  ];
   viewerKey = (await gqlOk(server.url, CREATE_API_KEY, { name: 'hostile', role: 'PUBLISHER' }, server.adminKey))
     .createApiKey.key;
   // A broadcast history longer than MAX_REPLAY_EVENTS, for cursors from the far past.
@@ -99,6 +130,8 @@ interface Case {
   /** Instead of the viewer's (or the admin's) key. */
   authorization?: string;
   forwardedFor?: string;
+  /** The HTTP status it must be answered with, when only one is right. */
+  status?: number;
 }
 
 function httpCases(): Case[] {
@@ -385,6 +418,8 @@ function httpCases(): Case[] {
         `Bearer ${randomBytes(24).toString('base64')}`,
       ]),
     });
+  for (let i = 0; i < 80; i++)
+    cases.push({ body: json({ query: '{ __typename }' }), authorization: `Bearer ${pick(badTokens)}`, status: 401 });
   for (let i = 0; i < 40; i++)
     cases.push({
       body: json({ query: '{ __typename }' }),
@@ -410,6 +445,7 @@ async function send(c: Case) {
 function expectClean({ status, text }: { status: number; text: string }, c: Case) {
   const context = `${status} ${text.slice(0, 300)} ← ${c.body.slice(0, 120)}`;
   expect(status, context).toBeLessThan(500);
+  if (c.status !== undefined) expect(status, context).toBe(c.status);
   expect(text, context).not.toMatch(/\bat .+\.(ts|js):\d+|node_modules|\/work\//);
   if (status === 405 || status === 415) return; // refused before GraphQL, by method or content type
   const body = JSON.parse(text);
@@ -433,6 +469,7 @@ async function runHttp(cases: Case[]) {
 async function runWebSocket(rounds: number): Promise<number> {
   let inputs = 0;
   const init = { type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } };
+  const tokenInit = { type: 'connection_init', payload: { authorization: `Bearer ${goodToken}` } };
   // The close codes are graphql-transport-ws's: 4400 bad request, 4401 unauthorized (a subscribe before the ack),
   // 4403 forbidden, 4409 subscriber already exists, 4429 too many initialisation requests; 1009 is WebSocket's.
   // eventPublished(after:) cursors: garbage, forged (past the log's end, an index past its batch, a pending seq no event
@@ -455,7 +492,9 @@ async function runWebSocket(rounds: number): Promise<number> {
     id: 'resume',
     payload: { query: 'subscription($a: String) { eventPublished(after: $a) { id cursor } }', variables: { a: after } },
   });
-  const scripts: { messages: unknown[]; expectClose?: number[]; expectCode?: string }[] = [
+  /** `expectCode`: the code the operation `answerId` (default `resume`) must be refused with. */
+  type Script = { messages: unknown[]; expectClose?: number[]; expectCode?: string; answerId?: string };
+  const scripts: Script[] = [
     ...hostileCursors.map((cursor) => ({ messages: [init, resume(cursor)], expectCode: 'BAD_USER_INPUT' })),
     { messages: [init, resume(forged(`e1:${name}:1:0`))], expectCode: 'BAD_USER_INPUT' },
     { messages: [init, resume(pick([42, {}, ['x'], true]))], expectCode: 'BAD_USER_INPUT' },
@@ -498,38 +537,42 @@ async function runWebSocket(rounds: number): Promise<number> {
       messages: [{ type: 'connection_init', payload: { authorization: 'Bearer nope' } }],
       expectClose: [4403],
     },
-    { messages: [init, { type: 'complete', id: 'never-started' }, { type: 'ping' }, { type: 'pong' }] },
-    { messages: [init, { type: 'subscribe', id: 'r', payload: { query: randomDocument() } }] },
+  ];
+  // Bad tokens at connection_init and in refreshAuthentication: two of them each round (every one over the rounds of
+  // a run), which keeps the upgrades within WS_CONNECTS_PER_ADDRESS_PER_MINUTE.
+  const tokenScripts = (round: number): Script[] => [
     {
       messages: [
-        init,
-        {
-          type: 'subscribe',
-          id: 'v',
-          payload: { query: 'query($n: Int) { events(first: $n) { edges { cursor } } }', variables: { n: 'many' } },
-        },
+        { type: 'connection_init', payload: { authorization: `Bearer ${badTokens[round % badTokens.length]}` } },
       ],
+      expectClose: [4403],
     },
+    // A refresh with a bad token: UNAUTHENTICATED, and the socket goes on with its own token.
     {
       messages: [
-        init,
+        tokenInit,
         {
           type: 'subscribe',
-          id: 'h',
-          payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } },
+          id: 't',
+          payload: {
+            query: 'mutation($t: String!) { refreshAuthentication(token: $t) { subject } }',
+            variables: { t: badTokens[(round + 1) % badTokens.length] },
+          },
         },
       ],
-      expectClose: [1009],
+      expectCode: 'UNAUTHENTICATED',
+      answerId: 't',
     },
   ];
   for (let round = 0; round < rounds; round++) {
-    for (const script of scripts) {
+    for (const script of [...scripts, ...tokenScripts(round)]) {
       const socket = await openRaw(server.wsUrl, null);
       for (const [index, message] of script.messages.entries()) {
         socket.send(message);
         inputs += 1;
         // After a valid init the rest comes in order, once acknowledged (before it, anything is out of order: 4401).
-        if (index === 0 && message === init) await socket.waitFor((m) => m.type === 'connection_ack');
+        if (index === 0 && (message === init || message === tokenInit))
+          await socket.waitFor((m) => m.type === 'connection_ack');
       }
       if (script.expectClose) {
         const { code } = await socket.closed;
@@ -541,7 +584,8 @@ async function runWebSocket(rounds: number): Promise<number> {
         // Whatever it answered must be an ack, a pong, or coded errors; and the connection must still work.
         if (script.expectCode) {
           const refused = await socket.waitFor(
-            (m): m is RawMessageOf<'error' | 'next'> => m.id === 'resume' && (m.type === 'error' || m.type === 'next'),
+            (m): m is RawMessageOf<'error' | 'next'> =>
+              m.id === (script.answerId ?? 'resume') && (m.type === 'error' || m.type === 'next'),
           );
           const errors = refused.type === 'error' ? refused.payload : (refused.payload.errors ?? []);
           expect(
