@@ -29,7 +29,10 @@ export type AlertRuleInput = {
   enabled?: boolean | null | undefined;
   forSeconds?: number | null | undefined;
   name: string;
+  notifyOnResolve?: boolean | null | undefined;
+  repeatIntervalSeconds?: number | null | undefined;
   severity: Severity;
+  summary?: string | null | undefined;
   webhookUrls?: Array<string> | null | undefined;
 };
 

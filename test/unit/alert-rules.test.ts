@@ -35,6 +35,9 @@ describe('validateRuleInput', () => {
       forSeconds: 0,
       webhookUrls: [],
       emails: [],
+      summary: null,
+      notifyOnResolve: true,
+      repeatIntervalSeconds: null,
     });
   });
 
@@ -63,6 +66,9 @@ describe('validateRuleInput', () => {
       forSeconds: 120,
       webhookUrls: ['https://hooks.example.com/a', 'http://127.0.0.1:8080/alerts'],
       emails: ['ops@example.com'],
+      summary: '{{rule}}: {{metric}} at {{value}}, {{value.2}} anomalies',
+      notifyOnResolve: false,
+      repeatIntervalSeconds: 3_600,
     };
     expect(validated(full)).toEqual(full);
   });
