@@ -387,21 +387,22 @@ export function createAlertStore(
           FROM "Alert" o WHERE o."status" <> 'RESOLVED'
         ) AS m
         WHERE a."id" = m."id" AND a."silencedBy" IS DISTINCT FROM m."silence"`;
-      // Due: never notified (silenced when it fired), or a repeat whose interval has passed; by the database's clock,
-      // so instances with skewed clocks agree. Acknowledged alerts are not paged again.
+      // Due: never notified (silenced when it fired), or a repeat whose interval has passed. By this instance's clock,
+      // which also wrote notifiedAt (fireAlert, below): skew between instances moves a repeat, never duplicates it.
+      const now = new Date();
       const due = await prisma.$queryRaw<{ id: string; notices: number }[]>`
         SELECT a."id", a."notices" FROM "Alert" a JOIN "AlertRule" r ON r."id" = a."ruleId"
         WHERE a."status" = 'FIRING' AND a."silencedBy" IS NULL AND r."enabled" AND (
           a."notices" = 0
           OR (r."repeatIntervalSeconds" IS NOT NULL
-              AND a."notifiedAt" <= now() - r."repeatIntervalSeconds" * interval '1 second'))
+              AND a."notifiedAt" <= ${now}::timestamptz - r."repeatIntervalSeconds" * interval '1 second'))
         ORDER BY a."seq"`;
       let queued = 0;
       for (const { id, notices: seen } of due) {
         const sent = await prisma.$transaction(async (tx) => {
           const [row] = await tx.alert.updateManyAndReturn({
             where: { id, notices: seen, status: 'FIRING', silencedBy: null },
-            data: { notices: { increment: 1 }, notifiedAt: new Date() },
+            data: { notices: { increment: 1 }, notifiedAt: now },
           });
           const rule = row && (await tx.alertRule.findUnique({ where: { id: row.ruleId } }));
           if (!row || !rule) return false;

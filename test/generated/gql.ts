@@ -14,6 +14,15 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": typeof types.NoticesCreateRuleDocument,
+    "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.NoticesRulesDocument,
+    "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": typeof types.NoticesAlertsDocument,
+    "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n": typeof types.NoticesAcknowledgeDocument,
+    "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n": typeof types.NoticesRedeliverDocument,
+    "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n": typeof types.NoticesCreateSilenceDocument,
+    "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": typeof types.NoticesExpireSilenceDocument,
+    "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n": typeof types.NoticesSilencesDocument,
+    "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n": typeof types.NoticesTriggeredDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": typeof types.AlertRuleFieldsFragmentDoc,
     "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": typeof types.AlertFieldsFragmentDoc,
     "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": typeof types.CreateAlertRuleDocument,
@@ -93,6 +102,15 @@ type Documents = {
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
 };
 const documents: Documents = {
+    "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": types.NoticesCreateRuleDocument,
+    "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": types.NoticesRulesDocument,
+    "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": types.NoticesAlertsDocument,
+    "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n": types.NoticesAcknowledgeDocument,
+    "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n": types.NoticesRedeliverDocument,
+    "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n": types.NoticesCreateSilenceDocument,
+    "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": types.NoticesExpireSilenceDocument,
+    "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n": types.NoticesSilencesDocument,
+    "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n": types.NoticesTriggeredDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": types.AlertRuleFieldsFragmentDoc,
     "\n  fragment AlertFields on Alert {\n    id\n    ruleId\n    ruleName\n    severity\n    message\n    values\n    status\n    triggeredAt\n    resolvedAt\n    acknowledgedAt\n  }\n": types.AlertFieldsFragmentDoc,
     "\n  mutation CreateAlertRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      ...AlertRuleFields\n    }\n  }\n": types.CreateAlertRuleDocument,
@@ -186,6 +204,42 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n"): (typeof documents)["\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n"): (typeof documents)["\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
