@@ -146,6 +146,8 @@ async function instance(): Promise<TestServer> {
       ALERT_EMAIL_FROM: 'alerts@jackdaw.test',
       MIN_REPEAT_INTERVAL_SECONDS: REPEAT_SECONDS,
       MAX_COMMENT_LENGTH: 100,
+      MAX_SUMMARY_LENGTH: 200,
+      MAX_SILENCES: 3,
     },
   });
   servers.push(server);
@@ -407,6 +409,7 @@ describe('bad input', () => {
     for (const [input, problem] of [
       [ruleInput('bad', { summary: '{{rule}} on {{host}}' }), 'summary has an unknown placeholder {{host}}'],
       [ruleInput('bad', { repeatIntervalSeconds: -5 }), 'repeatIntervalSeconds must be at least 1'],
+      [ruleInput('bad', { summary: 'x'.repeat(201) }), 'summary must be at most 200 characters (MAX_SUMMARY_LENGTH)'],
     ] as const) {
       const { errors } = await gql(api().url, CREATE_RULE, { input }, adminKey);
       expect(errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -430,6 +433,17 @@ describe('bad input', () => {
     expect(errors?.[0]?.message).toContain('comment must be at most 100 characters (MAX_COMMENT_LENGTH)');
     const silences = (await gqlOk(api().url, SILENCES, {}, adminKey)).silences;
     expect(silences.every((silence) => !silence.active)).toBe(true);
+
+    // MAX_SILENCES not yet ended: the next is refused until one ends.
+    const valid = { ruleIds: [ruleId], endsAt: at(60_000), comment: 'planned' };
+    const created = [];
+    for (let i = 0; i < 3; i++)
+      created.push((await gqlOk(api().url, CREATE_SILENCE, { input: valid }, adminKey)).createSilence);
+    const full = await gql(api().url, CREATE_SILENCE, { input: valid }, adminKey);
+    expect(full.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(full.errors?.[0]?.message).toContain('there are already 3 silences not yet ended');
+    for (const { id } of created) await gqlOk(api().url, EXPIRE_SILENCE, { id }, adminKey);
+    expect((await gqlOk(api().url, SILENCES, { active: true }, adminKey)).silences).toEqual([]);
   });
 });
 

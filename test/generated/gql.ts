@@ -14,6 +14,9 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": typeof types.EmbeddedNoticesExpireSilenceDocument,
     "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": typeof types.NoticesCreateRuleDocument,
     "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.NoticesRulesDocument,
     "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": typeof types.NoticesAlertsDocument,
@@ -102,6 +105,9 @@ type Documents = {
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
 };
 const documents: Documents = {
+    "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": types.EmbeddedNoticesExpireSilenceDocument,
     "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": types.NoticesCreateRuleDocument,
     "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": types.NoticesRulesDocument,
     "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": types.NoticesAlertsDocument,
@@ -204,6 +210,18 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
