@@ -423,7 +423,10 @@ export function createAlertStore(
         if (!rule) throw badInput(`alert ${id} cannot be redelivered: its rule was deleted, and with it its channels`);
         const { targets } = notificationTargets(toRule(rule), emailEnabled);
         if (targets.length === 0) {
-          throw badInput(`alert ${id} cannot be redelivered: rule ${rule.id} has no webhook or email to send it to`);
+          throw badInput(
+            `alert ${id} cannot be redelivered: rule ${rule.id} has no channel to send it to ` +
+              '(webhooks, or emails for HIGH and CRITICAL alerts with SMTP_URL set)',
+          );
         }
         const alert = toAlert(row);
         await tx.notificationDelivery.createMany({ data: queueRows('REDELIVERY', alert, targets) });

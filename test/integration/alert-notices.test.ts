@@ -247,7 +247,7 @@ describe('acknowledgement and redelivery', () => {
 
     const silent = await store.createRule({ ...input, name: 'silent', webhookUrls: [], emails: [] });
     const lonely = await firing(silent);
-    expect((await refused(store.redeliverAlert(lonely.id))).message).toMatch(/has no webhook or email/);
+    expect((await refused(store.redeliverAlert(lonely.id))).message).toMatch(/has no channel to send it to/);
     await store.deleteRule(rule.id);
     expect((await refused(store.redeliverAlert(alert.id))).message).toMatch(/its rule was deleted/);
     expect((await refused(store.redeliverAlert(MISSING_ID))).code).toBe('NOT_FOUND');
