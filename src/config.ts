@@ -264,6 +264,9 @@ const withExposureDefaults = schema.transform((config) => {
 
 export type Config = z.infer<typeof withExposureDefaults>;
 
+/** Every setting's name: the README's configuration table must have a row for each (test/unit/config-docs.test.ts). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parseEnv(withExposureDefaults, env, 'configuration');
 }
