@@ -4,12 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { driverErrorOf } from '../db.js';
 import { badInput, type DomainError, notFound } from '../errors.js';
-import type {
-  Alert as AlertRow,
-  AlertRule as AlertRuleRow,
-  DeliveryChannel,
+import {
+  type Alert as AlertRow,
+  type AlertRule as AlertRuleRow,
+  type DeliveryChannel,
   Prisma,
-  PrismaClient,
+  type PrismaClient,
 } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
@@ -103,10 +103,10 @@ export interface AlertStore {
   /** One entry per id, in order, null where there is no such rule: the shape a DataLoader wants. */
   getRulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]>;
   /**
-   * Stores a FIRING alert and, in the same transaction, queues its notifications to `targets`; null when the rule
-   * already has an unresolved one (fired here or on another instance).
+   * Stores a FIRING alert and, in the same transaction, queues its notifications to the rule's channels; null when the
+   * rule already has an unresolved one (fired here or on another instance). When a silence matches, the alert is
+   * stored marked with it and nothing is queued.
    */
-  /** When a silence matches the rule it is stored marked with it, and nothing is queued. */
   fireAlert(rule: NotifiedRule, message: string, values: ConditionValues): Promise<Alert | null>;
   /**
    * Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it).
@@ -187,15 +187,23 @@ export type NotifiedRule = Pick<
 
 type Tx = Prisma.TransactionClient;
 
-/** The silence in force that matches an alert of this rule and severity, the one lasting longest; null if none. */
+/**
+ * The id of the silence in force that matches an alert of this rule and severity (the one lasting longest), or null:
+ * one subquery for the firing and for the silences' sync alike. A silence's lists each match all when empty.
+ */
+function silenceSubquery(ruleId: Prisma.Sql, severity: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(
+    SELECT s."id" FROM "Silence" s
+    WHERE s."startsAt" <= now() AND s."endsAt" > now()
+      AND (coalesce(cardinality(s."ruleIds"), 0) = 0 OR ${ruleId} = ANY (s."ruleIds"))
+      AND (coalesce(cardinality(s."severities"), 0) = 0 OR ${severity} = ANY (s."severities"))
+    ORDER BY s."endsAt" DESC, s."id" LIMIT 1)`;
+}
+
 async function matchingSilence(tx: Tx, ruleId: string, severity: Severity): Promise<string | null> {
-  const [silence] = await tx.$queryRaw<{ id: string }[]>`
-    SELECT "id" FROM "Silence"
-    WHERE "startsAt" <= now() AND "endsAt" > now()
-      AND (coalesce(cardinality("ruleIds"), 0) = 0 OR ${ruleId}::uuid = ANY ("ruleIds"))
-      AND (coalesce(cardinality("severities"), 0) = 0 OR ${severity}::"Severity" = ANY ("severities"))
-    ORDER BY "endsAt" DESC, "id" LIMIT 1`;
-  return silence?.id ?? null;
+  const subquery = silenceSubquery(Prisma.sql`${ruleId}::uuid`, Prisma.sql`${severity}::"Severity"`);
+  const [match] = await tx.$queryRaw<{ id: string | null }[]>`SELECT ${subquery} AS "id"`;
+  return match?.id ?? null;
 }
 
 type RuleData = Omit<AlertRuleDefinition, 'conditions'> & { conditions: Prisma.InputJsonValue };
@@ -377,13 +385,7 @@ export function createAlertStore(
       await prisma.$executeRaw`
         UPDATE "Alert" AS a SET "silencedBy" = m."silence"
         FROM (
-          SELECT o."id", (
-            SELECT s."id" FROM "Silence" s
-            WHERE s."startsAt" <= now() AND s."endsAt" > now()
-              AND (coalesce(cardinality(s."ruleIds"), 0) = 0 OR o."ruleId" = ANY (s."ruleIds"))
-              AND (coalesce(cardinality(s."severities"), 0) = 0 OR o."severity" = ANY (s."severities"))
-            ORDER BY s."endsAt" DESC, s."id" LIMIT 1
-          ) AS "silence"
+          SELECT o."id", ${silenceSubquery(Prisma.raw('o."ruleId"'), Prisma.raw('o."severity"'))} AS "silence"
           FROM "Alert" o WHERE o."status" <> 'RESOLVED'
         ) AS m
         WHERE a."id" = m."id" AND a."silencedBy" IS DISTINCT FROM m."silence"`;
