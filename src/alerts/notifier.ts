@@ -209,15 +209,17 @@ export function createAlertNotifier({
       });
   }
 
-  let queueing = false;
+  let queueing: Promise<void> | null = null;
   /** What has fallen due is queued, then the queue looked at; a slow database never stacks these up. */
   function poll() {
     if (stopping.signal.aborted || !isLeader() || queueing) return wake();
-    queueing = true;
-    queueDue()
-      .catch((error) => logger.warn({ err: error }, 'due notifications could not be queued'))
+    queueing = queueDue()
+      .then(
+        () => {},
+        (error) => logger.warn({ err: error }, 'due notifications could not be queued'),
+      )
       .finally(() => {
-        queueing = false;
+        queueing = null;
         wake();
       });
   }
@@ -236,7 +238,8 @@ export function createAlertNotifier({
       timers.clear();
       email?.close();
       // Webhook attempts end at the abort and give their rows back; an email under way is not waited for.
-      await Promise.race([Promise.allSettled(inFlight), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
+      const running = [...inFlight, ...(queueing ? [queueing] : [])];
+      await Promise.race([Promise.allSettled(running), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
     },
   };
 }
