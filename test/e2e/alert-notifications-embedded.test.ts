@@ -38,7 +38,7 @@ beforeAll(async () => {
       ALERT_EVALUATION_INTERVAL_MS: 100,
     },
   });
-});
+}, 180_000); // PGlite migrates its new folder first: slow on a loaded machine
 
 afterAll(async () => {
   await server?.stop();
