@@ -123,14 +123,17 @@ async function rawPostgresCeiling() {
             data.push(JSON.stringify(event.data));
           }
           const { rows } = await client.query<{ new: number }>(
-            `WITH inserted AS (
+            // The same work as the server's statement: ids claimed in "EventId", then the log and the outbox.
+            `WITH batch AS MATERIALIZED (
+               SELECT * FROM unnest($1::uuid[], $2::"EventType"[], $3::timestamptz[], $4::jsonb[]) AS t(id, type, ts, data)
+             ), new_ids AS (
+               INSERT INTO "EventId" (id, "timestamp") SELECT id, ts FROM batch ON CONFLICT (id) DO NOTHING RETURNING id
+             ), inserted AS (
                INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
-               SELECT id, type, ts, $5::timestamptz, data
-               FROM unnest($1::uuid[], $2::"EventType"[], $3::timestamptz[], $4::jsonb[]) AS t(id, type, ts, data)
-               ON CONFLICT (id) DO NOTHING
-               RETURNING seq
+               SELECT b.id, b.type, b.ts, $5::timestamptz, b.data FROM batch b JOIN new_ids n ON n.id = b.id
+               RETURNING seq, "timestamp"
              ), queued AS (
-               INSERT INTO "EventOutbox" (seq) SELECT seq FROM inserted
+               INSERT INTO "EventOutbox" (seq, "timestamp") SELECT seq, "timestamp" FROM inserted
              )
              SELECT count(*)::int AS new FROM inserted`,
             [ids, types, timestamps, data, now],

@@ -48,6 +48,11 @@ const schema = z.object({
   /** Items a subscription may have waiting for a slow client before it is ended with OVERLOADED (bursts of whole
    *  processor batches must fit: the default is two default batches). */
   SUBSCRIPTION_BUFFER: int(1).default(10_000),
+  /**
+   * Most events one `eventPublished(after:)` replays; past it the subscription is refused, telling the client to page
+   * the `events` history. Below SUBSCRIPTION_BUFFER, so a replay and the live events arriving meanwhile fit.
+   */
+  MAX_REPLAY_EVENTS: int(1).default(5_000),
   /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**
@@ -225,6 +230,18 @@ const schema = z.object({
    */
   MAX_EVENT_AGE_MS: int(24 * 60 * 60_000).default(30 * 24 * 60 * 60_000),
   /**
+   * Days of events kept (src/events/retention.ts): the log is partitioned by UTC day and a day is dropped whole
+   * once all of it is older than this. An event older than it is refused at publish (BAD_USER_INPUT).
+   */
+  EVENT_RETENTION_DAYS: int(1).default(30),
+  /** Days after today with a partition made ahead of time; must cover MAX_FUTURE_SKEW_MS with a day to spare. */
+  EVENT_PARTITIONS_AHEAD_DAYS: int(1).default(7),
+  /**
+   * Days an event id is kept in "EventId" after its event's timestamp, so that a repeat of it is a duplicate (the
+   * idempotency window); unset: EVENT_RETENTION_DAYS. Never less: every stored event keeps its id.
+   */
+  EVENT_ID_RETENTION_DAYS: int(1).optional(),
+  /**
    * Largest magnitude of a metric value: far beyond any real measurement, and small enough that sums of a whole
    * window stay finite (a sum reaches Number.MAX_VALUE only after 10^293 such values).
    */
@@ -251,11 +268,33 @@ const schema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('jackdaw-sentry'),
 });
 
+const DAY_MS = 86_400_000;
+
+/** Settings that bound each other: the retention's (src/events/retention.ts). */
+const checked = schema.superRefine((config, ctx) => {
+  const skewDays = Math.ceil(config.MAX_FUTURE_SKEW_MS / DAY_MS);
+  if (config.EVENT_PARTITIONS_AHEAD_DAYS < skewDays + 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['EVENT_PARTITIONS_AHEAD_DAYS'],
+      message: `must be at least ${skewDays + 1}: MAX_FUTURE_SKEW_MS (${config.MAX_FUTURE_SKEW_MS}) accepts events ${skewDays} day(s) ahead, and a partition must exist for them with a day to spare`,
+    });
+  }
+  if (config.EVENT_ID_RETENTION_DAYS !== undefined && config.EVENT_ID_RETENTION_DAYS < config.EVENT_RETENTION_DAYS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['EVENT_ID_RETENTION_DAYS'],
+      message: `must be at least EVENT_RETENTION_DAYS (${config.EVENT_RETENTION_DAYS}): a stored event must keep its id, or a repeat of it would be stored again`,
+    });
+  }
+});
+
 /** Defaults that depend on NODE_ENV: what strangers could use is off in production unless asked for. */
-const withExposureDefaults = schema.transform((config) => {
+const withExposureDefaults = checked.transform((config) => {
   const production = config.NODE_ENV === 'production';
   return {
     ...config,
+    EVENT_ID_RETENTION_DAYS: config.EVENT_ID_RETENTION_DAYS ?? config.EVENT_RETENTION_DAYS,
     INTROSPECTION: config.INTROSPECTION ?? !production,
     GRAPHIQL: config.GRAPHIQL ?? !production,
     CORS_ORIGINS: config.CORS_ORIGINS ?? (production ? '' : '*'),

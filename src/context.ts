@@ -10,6 +10,8 @@ import type { Services } from './services.js';
 
 export interface Loaders {
   event: DataLoader<string, StoredEvent | null>;
+  /** Cursors of events read from the history or just published: one look-up in the broadcast log per request. */
+  eventCursor: DataLoader<StoredEvent, string, string>;
   /** Every aggregate a request asks for is read in one round trip, at one instant. */
   aggregate: AggregateBatch;
   alertRule: DataLoader<string, AlertRule | null>;
@@ -30,6 +32,7 @@ export function createLoaders(services: Services, at = Date.now()): Loaders {
       const found = new Map((await services.events.findByIds(ids)).map((e) => [e.id, e]));
       return ids.map((id) => found.get(id.toLowerCase()) ?? null);
     }),
+    eventCursor: new DataLoader((events) => services.events.cursorsOf(events), { cacheKeyFn: (event) => event.id }),
     aggregate: new DataLoader((queries) => services.metrics.read(queries, at), {
       cacheKeyFn: ({ metric, window }) => `${window}|${metric}`,
     }),

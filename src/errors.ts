@@ -20,6 +20,8 @@ export interface ErrorDetails {
   index?: number | null;
   /** The metric an event was refused for (a reserved name, a value too large, a series limit). */
   metric?: string;
+  /** The field of an event's `data` that does not fit its type's shape (`data.value`, `data.metrics.<name>`). */
+  field?: string;
   /** The limit or budget that refused the operation, by its setting's name. */
   limit?: string;
   /** Every problem found in an alert rule, one per entry. */

@@ -67,9 +67,13 @@ const pgConfig = {
   database: parsed.pathname.slice(1),
 };
 
-// adapter-pg 7.10.1 cannot map Postgres' internal "char" type (OID 18, used in pg_catalog), which breaks the
-// engine's introspection; report it as text (OID 25).
-function reportCharAsText<T>(adapter: T): T {
+// Two fixes to adapter-pg 7.10.1 for the schema engine:
+// - it cannot map Postgres' internal "char" type (OID 18, used in pg_catalog), which breaks the engine's
+//   introspection; report it as text (OID 25);
+// - its executeScript splits a migration on every ";" and runs the pieces one by one, outside any transaction: a
+//   ";" in a comment or in a DO block breaks the script, and a failure leaves the migration half applied. Send the
+//   script whole instead, as Prisma's native engine does: one simple query, which Postgres runs as one transaction.
+function fixAdapter<T>(adapter: T): T {
   const a = adapter as Untyped;
   const performIO = a.performIO.bind(a);
   a.performIO = async (query: unknown) => {
@@ -77,12 +81,19 @@ function reportCharAsText<T>(adapter: T): T {
     for (const field of result?.fields ?? []) if (field.dataTypeID === 18) field.dataTypeID = 25;
     return result;
   };
+  a.executeScript = async (script: string) => {
+    try {
+      await a.client.query(script);
+    } catch (error) {
+      a.onError(error);
+    }
+  };
   return adapter;
 }
 
 class OfflinePgFactory extends PrismaPg {
   override async connect() {
-    return reportCharAsText(await super.connect());
+    return fixAdapter(await super.connect());
   }
   // adapter-pg's own shadow database disposal drops the database before closing its pool ("being accessed by
   // other users"); close first, then drop WITH (FORCE).
@@ -90,7 +101,7 @@ class OfflinePgFactory extends PrismaPg {
     const admin = await this.connect();
     const database = `prisma_shadow_${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
     await admin.executeScript(`CREATE DATABASE "${database}"`);
-    const shadow = reportCharAsText(await new PrismaPg({ ...pgConfig, database }).connect());
+    const shadow = fixAdapter(await new PrismaPg({ ...pgConfig, database }).connect());
     const close = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
       await close();

@@ -18,10 +18,15 @@ export async function databaseIdentity(sql: Sql): Promise<string> {
   return row.identity;
 }
 
-/** The prefix every Redis key and channel of this deployment starts with. */
-export async function redisKeyPrefixFor(configuredPrefix: string, sql: Sql): Promise<string> {
+/** This database's name: 12 hex digits of its identity. Event cursors carry it too (events/cursor.ts). */
+export async function databaseName(sql: Sql): Promise<string> {
   const digest = createHash('sha256')
     .update(await databaseIdentity(sql))
     .digest('hex');
-  return `${configuredPrefix}${digest.slice(0, 12)}:`;
+  return digest.slice(0, 12);
+}
+
+/** The prefix every Redis key and channel of this deployment starts with. */
+export async function redisKeyPrefixFor(configuredPrefix: string, sql: Sql): Promise<string> {
+  return `${configuredPrefix}${await databaseName(sql)}:`;
 }

@@ -24,9 +24,11 @@ import { ApiKeyService } from './auth/service.js';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db.js';
+import { BroadcastLog } from './events/broadcast-log.js';
 import { Ingestion } from './events/ingest.js';
 import { eventLimitsOf } from './events/model.js';
 import { StreamProcessor } from './events/processor.js';
+import { EventRetention } from './events/retention.js';
 import { EventService } from './events/service.js';
 import { EventStore } from './events/store.js';
 import { localLease, redisLease } from './lease.js';
@@ -35,7 +37,7 @@ import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { DEFAULT_PAGE_SIZE } from './pagination.js';
-import { redisKeyPrefixFor } from './redis-namespace.js';
+import { databaseName } from './redis-namespace.js';
 
 /** The application services, one per domain: all a resolver may call. */
 export interface Services {
@@ -54,7 +56,11 @@ export interface SharedRuntime {
   redis: Redis | null;
   /** REDIS_KEY_PREFIX and this database's name under it (redis-namespace.ts): every Redis key and channel's start. */
   redisKeyPrefix: string;
+  /** This database's name (redis-namespace.ts), which event cursors carry. */
+  databaseName: string;
   eventStore: EventStore;
+  /** The order events were broadcast in, which cursors point into. */
+  broadcasts: BroadcastLog;
   aggregates: AggregateStore;
   /** The live series and each key's budget for new ones: the aggregate store, asked at publish. */
   series: SeriesRegistry;
@@ -77,6 +83,8 @@ export interface ProcessingRuntime extends SharedRuntime {
   processor: StreamProcessor;
   notifier: AlertNotifier;
   engine: AlertEngine;
+  /** The event log's partitions and id retention (events/retention.ts). */
+  retention: EventRetention;
 }
 
 /** Both roles in one process. */
@@ -96,6 +104,7 @@ export async function createRuntime(config: Config, logger: Logger, metrics: Met
     processor: processing.processor,
     notifier: processing.notifier,
     engine: processing.engine,
+    retention: processing.retention,
     async start() {
       await serving.start();
       await processing.start();
@@ -140,6 +149,7 @@ export async function createProcessingRuntime(
     processor: processing.processor,
     notifier: processing.notifier,
     engine: processing.engine,
+    retention: processing.retention,
     start: processing.start,
     async close() {
       await processing.stop();
@@ -153,8 +163,10 @@ type Shared = Omit<SharedRuntime, 'ingestion' | 'start'>;
 async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   let redisKeyPrefix: string;
+  let name: string;
   try {
-    redisKeyPrefix = config.REDIS_URL ? await redisKeyPrefixFor(config.REDIS_KEY_PREFIX, db.sql) : '';
+    name = await databaseName(db.sql);
+    redisKeyPrefix = config.REDIS_URL ? `${config.REDIS_KEY_PREFIX}${name}:` : '';
   } catch (error) {
     await db.close();
     throw error;
@@ -176,7 +188,9 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     bus,
     redis,
     redisKeyPrefix,
+    databaseName: name,
     eventStore: new EventStore(db),
+    broadcasts: new BroadcastLog(db.sql),
     aggregates,
     series: aggregates,
     alertStore: createAlertStore(db.prisma, {
@@ -229,7 +243,7 @@ function createIngestion(
 // The processor and the engine know each other only through closures, called once started: the processor tells
 // the engine which metrics changed, the engine asks whether this process leads.
 function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) {
-  const { config, logger, db, bus, redis, redisKeyPrefix, eventStore, aggregates, alertStore } = shared;
+  const { config, logger, db, bus, redis, redisKeyPrefix, eventStore, broadcasts, aggregates, alertStore } = shared;
   if (!config.WEBHOOK_SECRET) logger.warn('WEBHOOK_SECRET is not set: rules with webhooks are refused');
   const notifier = createAlertNotifier({
     prisma: db.prisma,
@@ -256,6 +270,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
   });
   const processor = new StreamProcessor({
     events: eventStore,
+    broadcasts,
     aggregates,
     bus,
     lease: redis ? redisLease(redis, redisKeyPrefix, config.PROCESSOR_LEASE_MS) : localLease,
@@ -276,11 +291,24 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
       },
     },
   });
+  // The log's partitions: made ahead and dropped past the retention, by every processing process (an advisory lock
+  // makes each change once), whether or not it leads: the partitions must be there for any instance to publish.
+  const retention = new EventRetention({
+    prisma: db.prisma,
+    logger,
+    settings: {
+      retentionDays: config.EVENT_RETENTION_DAYS,
+      aheadDays: config.EVENT_PARTITIONS_AHEAD_DAYS,
+      idRetentionDays: config.EVENT_ID_RETENTION_DAYS,
+    },
+  });
   return {
     processor,
     notifier,
     engine,
+    retention,
     async start() {
+      await retention.start();
       await engine.start();
       await processor.start();
       notifier.start();
@@ -290,12 +318,13 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
       await notifier.stop();
       await processor.stop();
       await engine.stop();
+      await retention.stop();
     },
   };
 }
 
 function wireServing(shared: Shared, ingestion: Ingestion) {
-  const { config, logger, bus, eventStore, aggregates, alertStore, apiKeyStore } = shared;
+  const { config, logger, bus, eventStore, broadcasts, databaseName, aggregates, alertStore, apiKeyStore } = shared;
   const pages = { defaultSize: DEFAULT_PAGE_SIZE, maxSize: config.MAX_PAGE_SIZE };
   const metricFeed = new MetricFeed({
     aggregates,
@@ -313,7 +342,17 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
 
   const subscriptionBuffer = config.SUBSCRIPTION_BUFFER;
   const services: Services = {
-    events: new EventService({ store: eventStore, ingestion, bus, pages, subscriptionBuffer }),
+    events: new EventService({
+      store: eventStore,
+      ingestion,
+      bus,
+      pages,
+      subscriptionBuffer,
+      broadcasts,
+      database: databaseName,
+      maxReplay: config.MAX_REPLAY_EVENTS,
+      pollMs: config.PROCESSOR_POLL_MS,
+    }),
     alerts: new AlertService({ store: alertStore, bus, pages, subscriptionBuffer }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({ aggregates, metricFeed, dashboard, maxNamesPage: config.MAX_METRIC_NAMES_PAGE }),

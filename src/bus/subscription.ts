@@ -14,10 +14,21 @@ export interface BusIteratorOptions<K extends Topic, T> {
   /** Maps one bus message to the items this subscriber should receive (often a filter). */
   select: (payload: Topics[K]) => T[];
   maxBuffered: number;
-  /** Items to deliver before live ones (e.g. a replay); subscribing happens first, so nothing falls between. */
-  initial?: () => Promise<T[]>;
+  /**
+   * Items to deliver before live ones (e.g. a replay); subscribing happens first, so nothing falls between. `closed`
+   * says whether the subscriber has gone meanwhile (for a replay that waits).
+   */
+  initial?: (closed: () => boolean) => Promise<T[]>;
   /** Deduplicates across the seam between `initial` and live items. */
   key?: (item: T) => string;
+  /**
+   * For a stream in a total order (a replay, then live): an item's place in it, or null when it has none. An item not
+   * after the last one delivered is dropped, which closes the seam between `initial` and live items whatever arrives
+   * when, and drops an item broadcast again.
+   */
+  order?: (item: T) => bigint | null;
+  /** With `order`: the place delivery starts after, read once `initial` has run (it may be found by `initial`). */
+  startAfter?: () => bigint | null;
 }
 
 /** An iterator that also says when it is live: subscribed on the bus, so nothing published from then on is missed. */
@@ -31,7 +42,7 @@ export interface LiveIterator<T> extends AsyncIterableIterator<T> {
 }
 
 export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T>): LiveIterator<T> {
-  const { bus, topic, select, maxBuffered, initial, key } = options;
+  const { bus, topic, select, maxBuffered, initial, key, order, startAfter } = options;
   const buffer: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | null = null;
   let failure: Error | null = null;
@@ -41,9 +52,18 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
   // item could duplicate (an item stored before the replay's read may still be on its way through the bus).
   const seen = key && initial ? new Set<string>() : null;
   let replaying = initial !== undefined;
+  let last: bigint | null = null;
 
-  const deliver = (item: T) => {
+  /** `inOrder`: whether the item is checked against the order now (not while a replay is read: it is held). */
+  const deliver = (item: T, inOrder = !replaying) => {
     if (done) return;
+    if (order && inOrder) {
+      const place = order(item);
+      if (place !== null) {
+        if (last !== null && place <= last) return;
+        last = place;
+      }
+    }
     if (seen && key) {
       const k = key(item);
       if (seen.has(k)) return;
@@ -82,7 +102,7 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
     if (initial) {
       let replay: T[];
       try {
-        replay = await initial();
+        replay = await initial(() => done);
       } catch (error) {
         finish(); // the client gets the error from next(); nothing stays subscribed for it
         throw error;
@@ -90,7 +110,8 @@ export function busIterator<K extends Topic, T>(options: BusIteratorOptions<K, T
       // Replayed items go first: they are older than anything that arrived live meanwhile.
       const live = buffer.splice(0);
       if (seen && key) for (const item of live) seen.delete(key(item));
-      for (const item of [...replay, ...live]) deliver(item);
+      last = startAfter?.() ?? null;
+      for (const item of [...replay, ...live]) deliver(item, true);
       replaying = false;
     }
   })();

@@ -34,8 +34,11 @@ export interface AlertMessage {
 }
 
 export interface Topics {
-  /** Committed events, in outbox order, broadcast by the stream processor in batches. */
-  'events:published': { events: EventMessage[] };
+  /**
+   * Committed events, in outbox order, broadcast by the stream processor in batches (a batch may take several
+   * messages): `position` is the batch's in the broadcast log, `offset` the index in it of the message's first event.
+   */
+  'events:published': { events: EventMessage[]; position?: string; offset?: number };
   /** Metrics whose aggregates changed with the last applied batch. */
   'metrics:changed': { metrics: string[] };
   'alerts:triggered': AlertMessage;

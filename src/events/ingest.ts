@@ -82,9 +82,13 @@ export class Ingestion {
     const now = this.options.now?.() ?? Date.now();
     const validation = validateBatch(inputs, now, limits, internal ? 'server' : 'client');
     if (!validation.ok) {
-      const { index, metric } = validation;
+      const { index, metric, field } = validation;
       const where = index === null ? '' : `event ${index}: `;
-      throw badInput(`${where}${validation.problem}; nothing was stored`, metric ? { index, metric } : { index });
+      throw badInput(`${where}${validation.problem}; nothing was stored`, {
+        index,
+        ...(metric ? { metric } : {}),
+        ...(field ? { field } : {}),
+      });
     }
     const { events } = validation;
     if (!internal && this.queued + events.length > maxQueued) {
@@ -107,6 +111,13 @@ export class Ingestion {
         const refused = sqlErrorOf(error);
         if (refused?.code.startsWith('22')) {
           throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
+        }
+        // No partition of the log holds an event's time: past the retention by the clock of the instance that
+        // dropped its day, or ahead of the partitions made (their maintenance has not run for days).
+        if (refused?.code === '23514' && /no partition/.test(refused.message)) {
+          throw badInput(
+            `an event's timestamp is outside the days the event log holds (older than the retention of ${limits.retentionDays} days, EVENT_RETENTION_DAYS, or beyond the partitions made ahead); nothing was stored`,
+          );
         }
         logger.error({ err: error }, 'event store write failed');
         throw new DomainError('UNAVAILABLE', 'the event store is unavailable; nothing was stored, retry later');

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
 import { isUuid } from '../ids.js';
 import { isPlainObject } from '../json.js';
+import type { BroadcastPlace } from './cursor.js';
+import { shapeProblem } from './shapes.js';
 
 export type { EventType };
 
@@ -30,6 +32,8 @@ export interface NewEvent extends EventFields {
 export interface StoredEvent extends EventFields {
   seq: bigint;
   receivedAt: Date;
+  /** Where the stream processor broadcast it, when the event came from a broadcast or a replay (cursor.ts). */
+  broadcast?: BroadcastPlace;
 }
 
 export interface EventLimits {
@@ -40,6 +44,8 @@ export interface EventLimits {
   maxDepth: number;
   /** How far in the past a client's timestamp may be (MAX_EVENT_AGE_MS). */
   maxAgeMs: number;
+  /** Days of events kept (EVENT_RETENTION_DAYS): an older event, the server's own included, cannot be stored. */
+  retentionDays: number;
   /** Largest magnitude of a metric value (MAX_METRIC_MAGNITUDE). */
   maxMetricMagnitude: number;
   /** Most entries of one event's `data.metrics` (MAX_METRICS_PER_EVENT). */
@@ -55,6 +61,7 @@ export function eventLimitsOf(
     | 'MAX_EVENT_BYTES'
     | 'MAX_EVENT_DEPTH'
     | 'MAX_EVENT_AGE_MS'
+    | 'EVENT_RETENTION_DAYS'
     | 'MAX_METRIC_MAGNITUDE'
     | 'MAX_METRICS_PER_EVENT'
   >,
@@ -65,6 +72,7 @@ export function eventLimitsOf(
     maxEventBytes: config.MAX_EVENT_BYTES,
     maxDepth: config.MAX_EVENT_DEPTH,
     maxAgeMs: config.MAX_EVENT_AGE_MS,
+    retentionDays: config.EVENT_RETENTION_DAYS,
     maxMetricMagnitude: config.MAX_METRIC_MAGNITUDE,
     maxMetricsPerEvent: config.MAX_METRICS_PER_EVENT,
   };
@@ -81,9 +89,10 @@ export const SERVER_EVENT_TYPES: ReadonlySet<EventType> = new Set(['ALERT_TRIGGE
 
 export type Validation =
   | { ok: true; events: NewEvent[] }
-  | { ok: false; index: number | null; problem: string; metric?: string };
+  | { ok: false; index: number | null; problem: string; metric?: string; field?: string };
 
-type Problem = { problem: string; metric?: string };
+/** What is wrong with an event: the metric or the field of `data` it is about, when it is about one. */
+type Problem = { problem: string; metric?: string; field?: string };
 
 /**
  * Whether `value` nests more than `cap` levels of objects and arrays. Recursive, but never deeper than `cap` + 1
@@ -112,6 +121,8 @@ const UNSTORABLE_TEXT = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
 /** The most UTF-8 bytes one UTF-16 code unit of a JavaScript string takes. */
 const MAX_UTF8_BYTES_PER_UNIT = 3;
+
+const DAY_MS = 86_400_000;
 
 /**
  * Event times a stored event can be read back with: year 1 to 9999, the years of an RFC 3339 date. Postgres would
@@ -184,11 +195,17 @@ function check(input: PublishEventInput, now: number, limits: EventLimits, publi
   if (ts !== undefined && !isStorableTime(ts)) {
     return { problem: `timestamp ${input.timestamp?.toISOString()} is outside the years 1 to 9999` };
   }
+  // Before the age limit, which may be as long: the retention is what the client needs to hear of.
+  if (ts !== undefined && ts < now - limits.retentionDays * DAY_MS) {
+    return {
+      problem: `timestamp ${input.timestamp?.toISOString()} is older than the event retention of ${limits.retentionDays} days (EVENT_RETENTION_DAYS): it would not be kept`,
+    };
+  }
   if (ts !== undefined && publisher === 'client' && ts < now - limits.maxAgeMs) {
     const hours = limits.maxAgeMs / 3_600_000;
     return { problem: `timestamp ${input.timestamp?.toISOString()} is more than ${hours} hours in the past` };
   }
-  return checkMetrics(input, limits) ?? dataJson;
+  return shapeProblem(input.type, input.data) ?? checkMetrics(input, limits) ?? dataJson;
 }
 
 /** Validates a whole batch: either every event is good, or the first bad one is named and none is accepted. */

@@ -13,6 +13,7 @@ import type { EventMessage } from '../bus/topics.js';
 import type { Lease } from '../lease.js';
 import type { Logger } from '../observability/logger.js';
 import { ATTR, inSpan, linksTo, SPAN, traceparentOf } from '../observability/tracing.js';
+import type { BroadcastLog } from './broadcast-log.js';
 import type { StoredEvent } from './model.js';
 import type { EventStore, OutboxEvent } from './store.js';
 
@@ -26,6 +27,8 @@ export interface ProcessorHooks {
 
 export interface StreamProcessorOptions {
   events: EventStore;
+  /** Where each batch's broadcast position is recorded before it is broadcast (the events' cursors). */
+  broadcasts: BroadcastLog;
   aggregates: AggregateStore;
   bus: Bus;
   lease: Lease;
@@ -201,13 +204,19 @@ export class StreamProcessor {
   }
 
   private async applyBatch(batch: OutboxEvent[], traceparent: string | undefined): Promise<void> {
-    const { bus } = this.options;
+    const { bus, broadcasts } = this.options;
+    // Recorded first, in one insert per batch: a subscriber resumes from the position before it was told of it.
+    const position = (await broadcasts.record(batch.map((event) => event.seq))).toString();
     // Broadcast before applying: if we die in between, the events are broadcast again (at least once) rather
     // than never. The whole batch at once, so no event waits for the applies of those before it.
     const chunk = this.options.broadcastChunk ?? 500;
-    const messages: { events: EventMessage[] }[] = [];
+    const messages: { events: EventMessage[]; position: string; offset: number }[] = [];
     for (let i = 0; i < batch.length; i += chunk)
-      messages.push({ events: batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)) });
+      messages.push({
+        events: batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)),
+        position,
+        offset: i,
+      });
     // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
     await Promise.all(messages.map((message) => bus.publish('events:published', message)));
     const now = this.now();

@@ -16,6 +16,8 @@ import {
   seqOf,
   toConnection,
 } from '../pagination.js';
+import type { BroadcastLog } from './broadcast-log.js';
+import { type BroadcastPlace, decodeEventCursor, type EventCursor, encodeEventCursor, ordinalOf } from './cursor.js';
 import type { Ingestion, PublishResult } from './ingest.js';
 import { type EventType, isStorableTime, type PublishEventInput, type StoredEvent } from './model.js';
 import type { EventStore } from './store.js';
@@ -35,6 +37,13 @@ export interface EventServiceOptions {
   pages: PageRules;
   /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
   subscriptionBuffer: number;
+  broadcasts: BroadcastLog;
+  /** This database's name in cursors (redis-namespace.ts): a cursor from another database is refused. */
+  database: string;
+  /** Most events one resume may replay (MAX_REPLAY_EVENTS). */
+  maxReplay: number;
+  /** How often a resume after an event not yet broadcast looks again (PROCESSOR_POLL_MS). */
+  pollMs: number;
 }
 
 // Inside, a cursor is the (timestamp, seq) key the history is ordered by.
@@ -103,14 +112,100 @@ export class EventService {
     return this.options.store.findByIds(ids.filter(isUuid).map((id) => id.toLowerCase()));
   }
 
-  /** Events as the stream processor broadcasts them, of the given types (all when none). */
-  subscribe(types?: readonly EventType[] | null): AsyncIterableIterator<StoredEvent> {
+  /** The cursor of an event from a broadcast or a replay, without a look-up; null for others (see `cursorsOf`). */
+  cursorOfBroadcast(event: StoredEvent): string | null {
+    const place = event.broadcast;
+    return place ? encodeEventCursor({ kind: 'broadcast', database: this.options.database, place }) : null;
+  }
+
+  /** The events' cursors, in the order of `events`: one look-up for those not from a broadcast. */
+  async cursorsOf(events: readonly StoredEvent[]): Promise<string[]> {
+    const { broadcasts, database } = this.options;
+    const unplaced = events.filter((e) => !e.broadcast).map((e) => e.seq);
+    const places = unplaced.length ? await broadcasts.placesOf(unplaced) : new Map<bigint, BroadcastPlace>();
+    return events.map((event) => {
+      const place = event.broadcast ?? places.get(event.seq);
+      return encodeEventCursor(
+        place ? { kind: 'broadcast', database, place } : { kind: 'pending', database, seq: event.seq },
+      );
+    });
+  }
+
+  /**
+   * Events as the stream processor broadcasts them, of the given types (all when none). With `after` (a cursor), first
+   * every event broadcast since it, from Postgres, then live ones: in broadcast order, none missed or repeated at the
+   * seam (the order closes it, busIterator).
+   */
+  subscribe(types?: readonly EventType[] | null, after?: string | null): AsyncIterableIterator<StoredEvent> {
     const wanted = types?.length ? new Set<string>(types) : null;
+    const isWanted = (event: StoredEvent) => !wanted || wanted.has(event.type);
+    const cursor = after == null ? null : decodeEventCursor(after, this.options.database);
+    let from: BroadcastPlace | null = null;
     return busIterator({
       bus: this.options.bus,
       topic: 'events:published',
-      select: ({ events }) => events.filter((e) => !wanted || wanted.has(e.type)).map(fromEventMessage),
+      select: ({ events, position, offset = 0 }) => {
+        const selected: StoredEvent[] = [];
+        const at = position === undefined ? null : BigInt(position);
+        for (let i = 0; i < events.length; i++) {
+          const message = events[i] as (typeof events)[number];
+          if (wanted && !wanted.has(message.type)) continue;
+          const event: StoredEvent = fromEventMessage(message);
+          if (at !== null) event.broadcast = { position: at, index: offset + i };
+          selected.push(event);
+        }
+        return selected;
+      },
       maxBuffered: this.options.subscriptionBuffer,
+      ...(cursor && {
+        initial: async (closed: () => boolean) => {
+          from = await this.placeOf(cursor, closed);
+          return from ? (await this.replay(from)).filter(isWanted) : [];
+        },
+        order: (event: StoredEvent) => (event.broadcast ? ordinalOf(event.broadcast) : null),
+        startAfter: () => (from ? ordinalOf(from) : null),
+      }),
     });
+  }
+
+  /** Events broadcast after `from`, at most MAX_REPLAY_EVENTS, or BAD_USER_INPUT saying to page the history. */
+  private async replay(from: BroadcastPlace): Promise<StoredEvent[]> {
+    const { broadcasts, maxReplay } = this.options;
+    const events = await broadcasts.since(from, maxReplay + 1);
+    if (events.length > maxReplay)
+      throw badInput(
+        `after: more than ${maxReplay} events were broadcast since this cursor (MAX_REPLAY_EVENTS): ` +
+          'page them with the events query instead, then subscribe without after',
+        { limit: 'MAX_REPLAY_EVENTS' },
+      );
+    return events;
+  }
+
+  /**
+   * The place a cursor names, checked against the broadcast log. A pending cursor's event may not be broadcast yet:
+   * then this waits for it (the subscriber is live meanwhile, and what arrives before it is dropped by the order).
+   */
+  private async placeOf(cursor: EventCursor, closed: () => boolean): Promise<BroadcastPlace | null> {
+    const { broadcasts } = this.options;
+    if (cursor.kind === 'pending') {
+      while (!closed()) {
+        const place = (await broadcasts.placesOf([cursor.seq])).get(cursor.seq);
+        if (place) return place;
+        if (!(await broadcasts.holdsEvent(cursor.seq)))
+          throw badInput('after: the cursor names no event of this database');
+        await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
+      }
+      return null;
+    }
+    const { place } = cursor;
+    const { first, last, size } = await broadcasts.extent(place.position);
+    if (first !== null && place.position < first)
+      throw badInput(
+        'after: the cursor is older than the broadcast history kept: page the events query instead, ' +
+          'then subscribe without after',
+      );
+    if (size === null || place.index >= size || last === null || place.position > last)
+      throw badInput('after: the cursor names no broadcast event of this database');
+    return place;
   }
 }

@@ -59,18 +59,27 @@ export interface EventPageQuery {
 }
 
 /**
- * The publish statement: the batch arrives as one JSON array parameter (see `batchJson`), is inserted, and the new
- * events are queued in the outbox, all in one statement. An id already stored, or repeated within the batch, is
- * skipped; the answer is how many events were new.
+ * The publish statement: the batch arrives as one JSON array parameter (see `batchJson`); its ids are claimed in
+ * "EventId", and only the events whose id was new are inserted in the log and queued in the outbox, all in one
+ * statement. The log is partitioned by time, so its own keys cannot make an id unique: "EventId" does, whatever
+ * timestamp a repeat carries. An id already stored, or repeated within the batch (its first event is kept), is
+ * skipped; the answer is how many events were new. An event in no partition fails the statement (SQLSTATE 23514).
  */
-const INSERT_BATCH = `WITH inserted AS (
-    INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
-    SELECT id, type, to_timestamp(ms / 1000), $2::timestamptz, data
-    FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, type "EventType", ms float8, data jsonb)
+const INSERT_BATCH = `WITH batch AS MATERIALIZED (
+    SELECT DISTINCT ON (id) id, type, to_timestamp(ms / 1000) AS ts, data, ord
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id uuid, type "EventType", ms float8, data jsonb))
+      WITH ORDINALITY AS t(id, type, ms, data, ord)
+    ORDER BY id, ord
+  ), new_ids AS (
+    INSERT INTO "EventId" (id, "timestamp") SELECT id, ts FROM batch
     ON CONFLICT (id) DO NOTHING
-    RETURNING seq
+    RETURNING id
+  ), inserted AS (
+    INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
+    SELECT b.id, b.type, b.ts, $2::timestamptz, b.data FROM batch b JOIN new_ids n ON n.id = b.id ORDER BY b.ord
+    RETURNING seq, "timestamp"
   ), queued AS (
-    INSERT INTO "EventOutbox" (seq, traceparent) SELECT seq, $3 FROM inserted
+    INSERT INTO "EventOutbox" (seq, "timestamp", traceparent) SELECT seq, "timestamp", $3 FROM inserted
   )
   SELECT count(*)::int AS new FROM inserted`;
 
@@ -126,8 +135,12 @@ export class EventStore {
 
   async findByIds(ids: readonly string[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
+    // Through "EventId": its timestamp names the one partition to look in (a LATERAL probe, pruned as it runs),
+    // where the log's key (id, timestamp) alone would be probed in every partition.
     const rows = await this.prisma.$queryRawUnsafe<EventRow[]>(
-      `SELECT ${EVENT_COLUMNS} FROM "Event" e WHERE e.id = ANY($1::uuid[])`,
+      `SELECT ${EVENT_COLUMNS} FROM "EventId" i
+       CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.id = i.id AND e."timestamp" = i."timestamp" LIMIT 1) e
+       WHERE i.id = ANY($1::uuid[])`,
       [...ids],
     );
     return rows.map(toEvent);
@@ -144,7 +157,9 @@ export class EventStore {
     if (query.after) {
       const timestamp = param(query.after.timestamp.toISOString());
       const seq = param(query.after.seq.toString());
+      // The bound on the timestamp alone repeats the row comparison, for partition pruning (which reads no rows).
       where.push(`(e."timestamp", e.seq) < (${timestamp}::timestamptz, ${seq}::bigint)`);
+      where.push(`e."timestamp" <= ${timestamp}::timestamptz`);
     }
     // One parameter per type, each cast to the enum, so the (type, timestamp, seq) index applies; a cast of the
     // column (type::text) would rule it out. (An enum[] parameter is not portable to the embedded driver.)
@@ -169,13 +184,17 @@ export class EventStore {
   async readOutbox(limit: number): Promise<OutboxEvent[]> {
     // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
     // join that walks the whole event index from its start, which costs more the longer the log grows.
+    // Each event is then looked up by (seq, timestamp), the outbox's reference, in a LATERAL subquery: a probe per
+    // event into the one partition holding it (pruned as it runs). A plain join lets the planner hash the whole log.
     const rows = await this.sql.query<OutboxRow>(
-      `WITH queued AS MATERIALIZED (SELECT seq, traceparent FROM "EventOutbox" ORDER BY seq LIMIT $1)
+      `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" ORDER BY seq LIMIT $1)
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
               q.traceparent
-       FROM queued q JOIN "Event" e ON e.seq = q.seq ORDER BY q.seq`,
+       FROM queued q
+       CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.seq = q.seq AND e."timestamp" = q."timestamp" LIMIT 1) e
+       ORDER BY q.seq`,
       [limit],
     );
     return rows.map((row) => ({
@@ -208,7 +227,9 @@ export class EventStore {
     const [row] = await this.sql.query<{ n: number }>(
       `SELECT count(*)::int AS n
        FROM unnest(string_to_array($1, ',')::bigint[], string_to_array($2, ',')::uuid[]) AS b(seq, id)
-       JOIN "Event" e ON e.seq = b.seq AND e.id = b.id`,
+       JOIN "EventId" i ON i.id = b.id
+       CROSS JOIN LATERAL (SELECT 1 FROM "Event" e
+         WHERE e.id = i.id AND e."timestamp" = i."timestamp" AND e.seq = b.seq LIMIT 1) e`,
       [seqs.join(','), ids.join(',')],
     );
     return Number(row?.n ?? 0) === seqs.length;

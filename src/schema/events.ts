@@ -15,6 +15,11 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
     timestamp: t.field({ type: 'DateTime', resolve: (e) => e.timestamp }),
     receivedAt: t.field({ type: 'DateTime', description: 'When the server accepted it', resolve: (e) => e.receivedAt }),
     data: t.field({ type: 'JSON', resolve: (e) => e.data }),
+    cursor: t.string({
+      description:
+        'Where the event stands in the order events are broadcast in: `eventPublished(after:)` resumes after it. Opaque.',
+      resolve: (e, _args, { services, loaders }) => services.events.cursorOfBroadcast(e) ?? loaders.eventCursor.load(e),
+    }),
   }),
 });
 
@@ -90,10 +95,13 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   eventPublished: t.field({
     type: EventRef,
-    extensions: shared({ snapshot: false }),
+    extensions: shared({ snapshot: false, perSubscriberWith: 'after' }),
+    description:
+      "Events as they are broadcast. With `after` (an event's cursor), first every event broadcast since that one " +
+      '(from storage, at most MAX_REPLAY_EVENTS), then live ones, with no gap or duplicate between them.',
     authScopes: { viewer: true },
-    args: { types: t.arg({ type: [EventTypeEnum] }) },
-    subscribe: (_root, { types }, { services }) => services.events.subscribe(types),
+    args: { types: t.arg({ type: [EventTypeEnum] }), after: t.arg.string() },
+    subscribe: (_root, { types, after }, { services }) => services.events.subscribe(types, after),
     resolve: (event) => event,
   }),
 }));

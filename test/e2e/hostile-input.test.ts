@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
 import { graphql } from '../generated/index.js';
 import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
-import { CREATE_API_KEY } from '../helpers/operations.js';
-import { isMessage, openRaw } from '../helpers/raw-ws.js';
+import { CREATE_API_KEY, PUBLISH_EVENTS } from '../helpers/operations.js';
+import { isMessage, openRaw, type RawMessageOf } from '../helpers/raw-ws.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 setFlagsFromString('--expose-gc');
@@ -24,10 +24,20 @@ beforeAll(async () => {
   server = await startServer({
     databaseUrl: database.url,
     // A webhook secret, so hostile webhook URLs reach the target checks.
-    config: { MAX_BODY_BYTES: 1024 * 1024, RATE_LIMIT_PER_SECOND: 0, WEBHOOK_SECRET: 'whsec-hostile' },
+    config: {
+      MAX_BODY_BYTES: 1024 * 1024,
+      RATE_LIMIT_PER_SECOND: 0,
+      WEBHOOK_SECRET: 'whsec-hostile',
+      // Small, so a cursor from the far past hits the replay bound once the fuzz has published a few hundred events.
+      MAX_REPLAY_EVENTS: 20,
+    },
   });
   viewerKey = (await gqlOk(server.url, CREATE_API_KEY, { name: 'hostile', role: 'PUBLISHER' }, server.adminKey))
     .createApiKey.key;
+  // A broadcast history longer than MAX_REPLAY_EVENTS, for cursors from the far past.
+  const inputs = Array.from({ length: 30 }, (_, n) => ({ type: 'INSIGHT_GENERATED' as const, data: { n } }));
+  await gqlOk(server.url, PUBLISH_EVENTS, { inputs }, viewerKey);
+  await server.app.runtime.processor.drain();
 });
 
 afterAll(async () => {
@@ -349,7 +359,30 @@ async function runWebSocket(rounds: number): Promise<number> {
   const init = { type: 'connection_init', payload: { authorization: `Bearer ${viewerKey}` } };
   // The close codes are graphql-transport-ws's: 4400 bad request, 4401 unauthorized (a subscribe before the ack),
   // 4403 forbidden, 4409 subscriber already exists, 4429 too many initialisation requests; 1009 is WebSocket's.
-  const scripts: { messages: unknown[]; expectClose?: number[] }[] = [
+  // eventPublished(after:) cursors: garbage, forged (past the log's end, an index past its batch, a pending seq no event
+  // has, out of range), another database's, and the far past (a replay past MAX_REPLAY_EVENTS once events exist).
+  const name = server.app.runtime.databaseName;
+  const forged = (key: string) => Buffer.from(key).toString('base64url');
+  const hostileCursors = [
+    randomBytes(Math.floor(random() * 40)).toString('base64url'),
+    randomDocument(),
+    forged(`e1:${name}:${Math.floor(random() * 1e9) + 1e6}:0`),
+    forged(`e1:${name}:1:${Math.floor(random() * 1e6) + 1e5}`),
+    forged(`e1:${name}:pending:${Math.floor(random() * 1e12) + 1e9}`),
+    forged(`e1:${name}:99999999999999999999:0`),
+    forged(`e1:${name}:-1:0`),
+    forged(`e1:${randomBytes(6).toString('hex')}:1:0`),
+    `${forged(`e1:${name}:1:0`)}==`,
+  ];
+  const resume = (after: unknown) => ({
+    type: 'subscribe',
+    id: 'resume',
+    payload: { query: 'subscription($a: String) { eventPublished(after: $a) { id cursor } }', variables: { a: after } },
+  });
+  const scripts: { messages: unknown[]; expectClose?: number[]; expectCode?: string }[] = [
+    ...hostileCursors.map((cursor) => ({ messages: [init, resume(cursor)], expectCode: 'BAD_USER_INPUT' })),
+    { messages: [init, resume(forged(`e1:${name}:1:0`))], expectCode: 'BAD_USER_INPUT' },
+    { messages: [init, resume(pick([42, {}, ['x'], true]))], expectCode: 'BAD_USER_INPUT' },
     { messages: ['not json at all'], expectClose: [4400] },
     {
       messages: [{ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }],
@@ -416,6 +449,16 @@ async function runWebSocket(rounds: number): Promise<number> {
         ).toContain(code);
       } else {
         // Whatever it answered must be an ack, a pong, or coded errors; and the connection must still work.
+        if (script.expectCode) {
+          const refused = await socket.waitFor(
+            (m): m is RawMessageOf<'error' | 'next'> => m.id === 'resume' && (m.type === 'error' || m.type === 'next'),
+          );
+          const errors = refused.type === 'error' ? refused.payload : (refused.payload.errors ?? []);
+          expect(
+            errors.map((e) => e.extensions?.code),
+            JSON.stringify(script.messages),
+          ).toContain(script.expectCode);
+        }
         socket.send({ type: 'subscribe', id: 'probe', payload: { query: '{ __typename }' } });
         await socket.waitFor((m) => m.id === 'probe' && m.type === 'complete');
         for (const m of socket.messages.filter((m) => m.type === 'error')) {

@@ -42,7 +42,7 @@ describe('aggregates', () => {
       metric('latency_a', 0),
       metric('latency_a', 10),
       metric('latency_a', 20),
-      metric('latency_a', 'n/a'),
+      metric('latency a!', 5), // not a metric name: counted as rejected
     ]);
     await processed(one, two);
     const result = await aggregate(one, 'latency_a');

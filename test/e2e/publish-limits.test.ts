@@ -1,8 +1,10 @@
 // What a publisher may not send, and reads that must stay clean: values beyond the magnitude cap, the server's own
 // metric names, forged ALERT_TRIGGERED events, timestamps older than the bound, and out-of-range cursors. Each is
 // refused as BAD_USER_INPUT naming the event (and metric), with nothing of the batch stored. Real Postgres and Redis.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configWith } from '../../src/config.js';
+import { dayOf, partitionName } from '../../src/events/retention.js';
 import { encodeCursor } from '../../src/pagination.js';
 import type { PublishEventInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
@@ -101,6 +103,19 @@ async function expectRefused(bad: PublishEventInput, says: RegExp, metric?: stri
   const after = (await gqlOk(server.url, EVENT_COUNT, {}, server.adminKey)).events.edges.length;
   expect(after, 'nothing of the batch stored').toBe(before);
 }
+
+describe('typed payloads', () => {
+  it.each([
+    [{ type: 'PERFORMANCE_METRIC', data: { metric_name: 'latency', value: 'slow' } }, 'data.value'],
+    [{ type: 'PERFORMANCE_METRIC', data: { value: 3 } }, 'data.metric_name'],
+    [{ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: '0.9' } } }, 'data.metrics.parity'],
+    [{ type: 'ANOMALY_DETECTED', data: { labels: { region: 1 } } }, 'data.labels.region'],
+  ] as [PublishEventInput, string][])('should refuse %j whole, naming event 1 and the field %s', async (bad, field) => {
+    await expectRefused(bad, new RegExp(`${field.replace(/\./g, '\\.')} must be a (string|number)`));
+    const result = await gql(server.url, PUBLISH_EVENTS, { inputs: [bad] }, publisherKey);
+    expect(result.errors?.[0]?.extensions?.field).toBe(field);
+  });
+});
 
 describe('values and reserved names', () => {
   it('should refuse a value beyond MAX_METRIC_MAGNITUDE, naming the event and the metric', async () => {
@@ -241,13 +256,11 @@ describe('cardinality', () => {
 });
 
 describe('edges', () => {
-  it('should refuse a timestamp older than MAX_EVENT_AGE_MS (30 days), naming the event', async () => {
+  it('should refuse a timestamp older than the retention and MAX_EVENT_AGE_MS (30 days each), naming the event and the retention', async () => {
     const old = new Date(Date.now() - 31 * DAY_MS).toISOString();
-    await expectRefused({ type: 'ANOMALY_DETECTED', timestamp: old, data: {} }, /is more than 720 hours in the past/);
-    await expectRefused(
-      { type: 'ANOMALY_DETECTED', timestamp: '0001-01-01T00:00:00.000Z', data: {} },
-      /0001-01-01T00:00:00.000Z is more than 720 hours in the past/,
-    );
+    const retention = /is older than the event retention of 30 days \(EVENT_RETENTION_DAYS\)/;
+    await expectRefused({ type: 'ANOMALY_DETECTED', timestamp: old, data: {} }, retention);
+    await expectRefused({ type: 'ANOMALY_DETECTED', timestamp: '0001-01-01T00:00:00.000Z', data: {} }, retention);
     const recent = new Date(Date.now() - 29 * DAY_MS).toISOString();
     const accepted = await gqlOk(
       server.url,
@@ -256,6 +269,42 @@ describe('edges', () => {
       publisherKey,
     );
     expect(accepted.publishEvents.accepted).toBe(1);
+  });
+
+  it('should refuse an event whose day has no partition as BAD_USER_INPUT, never INTERNAL, until maintenance makes it', async () => {
+    const day = new Date(Date.now() - 20 * DAY_MS);
+    const partition = partitionName(dayOf(day.getTime()));
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query(`ALTER TABLE "Event" DETACH PARTITION "${partition}"`);
+      await client.query(`DROP TABLE "${partition}"`);
+    } finally {
+      await client.end();
+    }
+    const inputs = [{ type: 'ANOMALY_DETECTED' as const, timestamp: day.toISOString(), data: {} }];
+    const refused = await gql(server.url, PUBLISH_EVENTS, { inputs }, publisherKey);
+    expect(refused.errors?.[0]?.extensions?.code, JSON.stringify(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toMatch(/outside the days the event log holds.*EVENT_RETENTION_DAYS/);
+    const pass = await server.app.runtime.retention.runOnce();
+    expect(pass.created).toEqual([partition]);
+    expect((await gqlOk(server.url, PUBLISH_EVENTS, { inputs }, publisherKey)).publishEvents.accepted).toBe(1);
+  });
+
+  it('should refuse settings that would leave events without a partition or a stored event without its id', () => {
+    expect(() => configWith({ EVENT_PARTITIONS_AHEAD_DAYS: 0 })).toThrow(/EVENT_PARTITIONS_AHEAD_DAYS/);
+    // Two days of future skew need three days of partitions ahead.
+    expect(() => configWith({ MAX_FUTURE_SKEW_MS: 2 * DAY_MS, EVENT_PARTITIONS_AHEAD_DAYS: 2 })).toThrow(
+      /EVENT_PARTITIONS_AHEAD_DAYS: must be at least 3/,
+    );
+    expect(configWith({ MAX_FUTURE_SKEW_MS: 2 * DAY_MS, EVENT_PARTITIONS_AHEAD_DAYS: 3 }).MAX_FUTURE_SKEW_MS).toBe(
+      2 * DAY_MS,
+    );
+    expect(() => configWith({ EVENT_RETENTION_DAYS: 10, EVENT_ID_RETENTION_DAYS: 9 })).toThrow(
+      /EVENT_ID_RETENTION_DAYS: must be at least EVENT_RETENTION_DAYS/,
+    );
+    expect(configWith({ EVENT_RETENTION_DAYS: 10 }).EVENT_ID_RETENTION_DAYS).toBe(10);
+    expect(configWith({}).EVENT_RETENTION_DAYS).toBe(30);
   });
 
   it('should refuse a MAX_EVENT_AGE_MS under 24 hours', () => {

@@ -53,6 +53,9 @@ type Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": typeof types.EventsAfterDocument,
+    "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": typeof types.PublishOneWithCursorDocument,
+    "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": typeof types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": typeof types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": typeof types.LatestEventIdDocument,
@@ -144,6 +147,9 @@ const documents: Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": types.EventsAfterDocument,
+    "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": types.PublishOneWithCursorDocument,
+    "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
     "\n  query Event($id: ID!) {\n    event(id: $id) {\n      id\n      data\n    }\n  }\n": types.EventDocument,
     "\n        query LatestEventId {\n          events(first: 1) {\n            edges {\n              node {\n                id\n              }\n            }\n          }\n        }\n      ": types.LatestEventIdDocument,
@@ -366,6 +372,18 @@ export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"): (typeof documents)["\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n"): (typeof documents)["\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -42,7 +42,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   // A starting engine reads every open alert and every rule: each test starts from none.
   await db.prisma.$executeRawUnsafe(
-    'TRUNCATE "NotificationDelivery", "AlertDelivery", "Alert", "AlertRule", "EventOutbox", "Event"',
+    'TRUNCATE "NotificationDelivery", "AlertDelivery", "Alert", "AlertRule", "EventOutbox", "Event", "EventId"',
   );
 });
 

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase, sqlErrorOf } from '../../src/db.js';
 import type { NewEvent } from '../../src/events/model.js';
+import { dayOf, EventRetention } from '../../src/events/retention.js';
 import { EventStore } from '../../src/events/store.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 const event = (over: Partial<NewEvent> = {}): NewEvent => {
@@ -43,10 +45,15 @@ describe.each(backends)('event store on %s', (_name, open) => {
   let db: Database;
   let store: EventStore;
   let cleanup: () => Promise<void>;
+  // The log holds the days around today; these tests also store events of days far off, whose partitions they make.
+  let partitionsFor: (events: NewEvent[]) => Promise<unknown>;
   beforeAll(async () => {
     ({ db, cleanup } = await open());
     store = new EventStore(db);
-  });
+    const settings = { retentionDays: 30, aheadDays: 7, idRetentionDays: 30 };
+    const retention = new EventRetention({ prisma: db.prisma, settings, logger: createLogger('silent') });
+    partitionsFor = (events) => retention.createPartitions(events.map((e) => dayOf(e.timestamp.getTime())));
+  }, 180_000); // opening PGlite applies every migration in WebAssembly: tens of seconds on a loaded machine
   afterAll(async () => {
     await db.close();
     await cleanup();
@@ -86,6 +93,7 @@ describe.each(backends)('event store on %s', (_name, open) => {
       event({ type: 'BENCHMARK_COMPLETED', timestamp: new Date('9999-12-31T23:59:59.999Z'), data: { last: 'year' } }),
       event({ type: 'COMPETITIVE_UPDATE', timestamp: new Date('1969-07-20T20:17:40.123Z'), data: {} }),
     ];
+    await partitionsFor(batch);
     expect(await store.insertBatch(batch, receivedAt)).toBe(batch.length);
     // Both ways events are read back: Prisma's (history, look-ups) and the driver's (the stream processor's outbox).
     const stored = await store.findByIds(batch.map((e) => e.id));
@@ -107,10 +115,12 @@ describe.each(backends)('event store on %s', (_name, open) => {
   });
 
   it('should page newest first by timestamp with stable keyset cursors', async () => {
-    const base = Date.parse('2026-01-01T00:00:00Z');
+    // Across midnight, so across two partitions.
+    const base = Date.parse('2025-12-31T23:59:57Z');
     const batch = Array.from({ length: 7 }, (_, i) =>
       event({ type: 'INSIGHT_GENERATED', timestamp: new Date(base + i * 1000) }),
     );
+    await partitionsFor(batch);
     await store.insertBatch(batch, new Date());
     const page1 = await store.page({ first: 3, types: ['INSIGHT_GENERATED'] });
     expect(page1.map((e) => e.timestamp.getTime())).toEqual([base + 6000, base + 5000, base + 4000]);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
+import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent } from '../../src/events/model.js';
 import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
@@ -43,8 +44,12 @@ async function open(database: TestDatabase): Promise<EventStore> {
   databases.push(database);
   const db = await openDatabase({ url: database.url, dataDir: '' });
   opened.push(db);
-  return new EventStore(db);
+  const store = new EventStore(db);
+  broadcastLogs.set(store, new BroadcastLog(db.sql));
+  return store;
 }
+
+const broadcastLogs = new Map<EventStore, BroadcastLog>();
 
 const events = (n: number, name: string): NewEvent[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -62,6 +67,7 @@ function processorOf(store: EventStore, warnings: string[] = []) {
   const lease = redisLease(redis, prefix, 10_000);
   const processor = new StreamProcessor({
     events: store,
+    broadcasts: broadcastLogs.get(store) as BroadcastLog,
     aggregates,
     bus: createMemoryBus(),
     lease,

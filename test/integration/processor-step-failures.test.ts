@@ -10,6 +10,7 @@ import type { AggregateStore } from '../../src/aggregation/types.js';
 import { type Bus, createMemoryBus } from '../../src/bus/bus.js';
 import type { Topic, Topics } from '../../src/bus/topics.js';
 import { type Database, openDatabase } from '../../src/db.js';
+import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent } from '../../src/events/model.js';
 import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
@@ -178,6 +179,7 @@ function pipeline(scenario: Scenario, keyPrefix: string) {
   const processor = () =>
     new StreamProcessor({
       events,
+      broadcasts: new BroadcastLog(db.sql),
       aggregates,
       bus,
       lease: localLease,

@@ -7,6 +7,7 @@ import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../../src/aggregation/types.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
+import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
 import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
@@ -64,6 +65,7 @@ class CrashOnDelete extends EventStore {
 function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerApply = 8_000) {
   return new StreamProcessor({
     events: store,
+    broadcasts: new BroadcastLog(db.sql),
     aggregates,
     bus: createMemoryBus(),
     lease: localLease,
@@ -176,6 +178,7 @@ describe('stream processor', () => {
     const ttlMs = 500;
     const processor = new StreamProcessor({
       events: store,
+      broadcasts: new BroadcastLog(db.sql),
       aggregates,
       bus: createMemoryBus(),
       lease: redisLease(redis, leasePrefix, ttlMs),

@@ -199,6 +199,37 @@ describe('busIterator', () => {
     expect(listenersWhenReplayStarted).toBe(1);
   });
 
+  it('should deliver an ordered stream from where the replay started, dropping what is not after the last delivered', async () => {
+    const s = setup();
+    const replay = deferred<string[]>();
+    // Ids are places in the order ("3" comes after "2"); the replay finds that it starts after 2.
+    let start: bigint | null = null;
+    const iterator = busIterator({
+      bus: s.bus,
+      topic: TOPIC,
+      select: ids,
+      maxBuffered: 10,
+      initial: async () => {
+        const items = await replay.promise;
+        start = 2n;
+        return items;
+      },
+      order: (id) => BigInt(id),
+      startAfter: () => start,
+    });
+    s.iterators.push(iterator);
+    const probe = await probeAfterIterator(s);
+    // Live while the replay is read: items before the start, items the replay holds, and a new one.
+    await s.bus.publish(TOPIC, message('1', '2', '3', '4', '5'));
+    await probe.atLeast(1);
+    replay.resolve(['3', '4']);
+    expect(await take(iterator, 3)).toEqual(['3', '4', '5']);
+    // The rest of a batch the replay already covered (broadcast again, or still on its way) is dropped.
+    await s.bus.publish(TOPIC, message('4', '5', '6'));
+    await s.bus.publish(TOPIC, message('7'));
+    expect(await take(iterator, 2)).toEqual(['6', '7']);
+  });
+
   it('should end with the replay error when initial rejects, and unsubscribe', async () => {
     const s = setup();
     const failure = new Error('replay failed: the database is down');

@@ -8,6 +8,7 @@ const limits: EventLimits = {
   maxEventBytes: 1_000,
   maxDepth: 4,
   maxAgeMs: 30 * DAY_MS,
+  retentionDays: 60,
   maxMetricMagnitude: 1e15,
   maxMetricsPerEvent: 3,
 };
@@ -57,9 +58,26 @@ describe('validateBatch', () => {
     expect(problem(event({ timestamp: new Date(now - 30 * DAY_MS - 1) }))).toMatch(
       /^1: .*more than 720 hours in the past/,
     );
-    expect(problem(event({ timestamp: new Date('0001-01-01T00:00:00.000Z') }))).toMatch(/^1: .*in the past/);
-    const old = [event({ timestamp: new Date(0) })];
+    expect(problem(event({ timestamp: new Date(now - 31 * DAY_MS) }))).toMatch(/^1: .*in the past/);
+    const old = [event({ timestamp: new Date(now - 59 * DAY_MS) })];
     expect(validateBatch(old, now, limits, 'server').ok).toBe(true);
+  });
+
+  it('should refuse a timestamp older than the retention, from a client or the server, naming the retention', () => {
+    const edge = now - 60 * DAY_MS;
+    expect(problem(event({ timestamp: new Date(edge) }))).toMatch(/^1: .*in the past/);
+    for (const publisher of ['client', 'server'] as const) {
+      const result = validateBatch([event(), event({ timestamp: new Date(edge - 1) })], now, limits, publisher);
+      expect(result).toMatchObject({ ok: false, index: 1 });
+      expect(result.ok ? null : result.problem).toMatch(
+        /older than the event retention of 60 days \(EVENT_RETENTION_DAYS\)/,
+      );
+      expect(validateBatch([event({ timestamp: new Date(edge) })], now, limits, 'server').ok).toBe(true);
+    }
+    // The retention is named even when the age limit is as long: it is what the client needs to hear of.
+    const same = { ...limits, retentionDays: 30 };
+    const result = validateBatch([event({ timestamp: new Date(now - 30 * DAY_MS - 1) })], now, same);
+    expect(result.ok ? null : result.problem).toMatch(/event retention of 30 days/);
   });
 
   it('should refuse ALERT_TRIGGERED from a client, and accept it from the server', () => {
@@ -95,8 +113,44 @@ describe('validateBatch', () => {
     });
     const perf = event({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'latency', value: 2e15 } });
     expect(problem(perf)).toMatch(/^1: data.value of metric "latency" is 2000000000000000, beyond the largest/);
-    // Values that are not numbers are no danger: they are counted as rejected values, as before.
-    expect(problem(event({ type: 'COMPETITIVE_UPDATE', data: { metrics: { parity: 'high' } } }))).toBeNull();
+  });
+
+  it.each([
+    ['PERFORMANCE_METRIC', { value: 1 }, 'data.metric_name', 'must be a string for PERFORMANCE_METRIC, got missing'],
+    ['PERFORMANCE_METRIC', { metric_name: 7, value: 1 }, 'data.metric_name', 'must be a string .* got a number'],
+    ['PERFORMANCE_METRIC', { metric_name: 'cpu' }, 'data.value', 'must be a number .* got missing'],
+    ['PERFORMANCE_METRIC', { metric_name: 'cpu', value: '5' }, 'data.value', 'must be a number .* got a string'],
+    ['PERFORMANCE_METRIC', { metric_name: 'cpu', value: null }, 'data.value', 'must be a number .* got null'],
+    ['COMPETITIVE_UPDATE', { metrics: { parity: 'high' } }, 'data.metrics.parity', 'must be a number'],
+    ['COMPETITIVE_UPDATE', { metrics: [1, 2] }, 'data.metrics', 'must be an object .* got an array'],
+    ['BENCHMARK_COMPLETED', { metrics: { ok: 1, bad: true } }, 'data.metrics.bad', 'must be a number'],
+    ['BENCHMARK_COMPLETED', { success: 'yes' }, 'data.success', 'must be true or false'],
+    ['ANOMALY_DETECTED', { labels: { region: 3 } }, 'data.labels.region', 'must be a string'],
+    ['INSIGHT_GENERATED', { labels: 'eu' }, 'data.labels', 'must be an object'],
+    [
+      'PERFORMANCE_METRIC',
+      { metric_name: 'cpu', value: 1, labels: { a: 'x', b: ['y'] } },
+      'data.labels.b',
+      'must be a string .* got an array',
+    ],
+  ] as const)('should refuse a %s event whose data is %j, naming the event and %s', (type, data, field, says) => {
+    const result = validateBatch([event(), event({ type, data })], now, limits);
+    expect(result).toMatchObject({ ok: false, index: 1, field });
+    expect(result.ok ? '' : result.problem).toMatch(new RegExp(`^${field.replace(/\./g, '\\.')} ${says}`));
+  });
+
+  it('should accept every shape with extra fields of any kind, and a value of 0', () => {
+    const extra = { note: 'free text', nested: { any: [1, 'two', null] } };
+    const result = validateBatch(
+      [
+        event({ type: 'PERFORMANCE_METRIC', data: { metric_name: 'cpu', value: 0, labels: { host: 'a' }, ...extra } }),
+        event({ type: 'BENCHMARK_COMPLETED', data: { metrics: { ms: 1.5 }, success: false, ...extra } }),
+        event({ type: 'COMPETITIVE_UPDATE', data: { ...extra } }),
+      ],
+      now,
+      limits,
+    );
+    expect(result.ok).toBe(true);
   });
 
   it('should refuse more metrics in one event than the limit, naming the first one past it', () => {

@@ -1,0 +1,125 @@
+// The order the stream processor broadcast events in, kept in Postgres so a subscriber can resume after a cursor
+// (cursor.ts). One row per broadcast batch, apart from the event log: publishing never writes it.
+
+import type { Sql } from '../db.js';
+import type { BroadcastPlace } from './cursor.js';
+import type { EventType, StoredEvent } from './model.js';
+
+/**
+ * The next position is the last one plus one, in the statement that inserts it: two processors racing (one whose
+ * lease lapsed unnoticed) would both compute it, and the second fails on the primary key instead of committing a
+ * lower position after a higher one. So positions are gap-free and commit in order, which a resume relies on. A batch
+ * recorded again as the last (a pass retried after the bus failed) keeps its position.
+ */
+const RECORD = `WITH last AS (SELECT position, seqs FROM "EventBroadcast" ORDER BY position DESC LIMIT 1),
+  batch AS (SELECT string_to_array($1, ',')::bigint[] AS seqs),
+  inserted AS (
+    INSERT INTO "EventBroadcast" (position, seqs, "seqRange")
+    SELECT coalesce((SELECT position FROM last), 0) + 1, batch.seqs,
+           int8range((SELECT min(s) FROM unnest(batch.seqs) AS s), (SELECT max(s) FROM unnest(batch.seqs) AS s), '[]')
+    FROM batch
+    WHERE NOT EXISTS (SELECT 1 FROM last, batch WHERE last.seqs = batch.seqs)
+    RETURNING position
+  )
+  SELECT position::text AS position FROM inserted
+  UNION ALL SELECT last.position::text FROM last, batch WHERE last.seqs = batch.seqs`;
+
+interface ReplayRow extends Record<string, unknown> {
+  position: string;
+  ord: string;
+  id: string;
+  seq: string;
+  type: EventType;
+  timestampMs: number;
+  receivedAtMs: number;
+  data: string;
+}
+
+export type ReplayedEvent = StoredEvent & { broadcast: BroadcastPlace };
+
+export class BroadcastLog {
+  constructor(private readonly sql: Sql) {}
+
+  /** Records a batch (its seqs in the order it is broadcast) as the next one; answers its position. */
+  async record(seqs: readonly bigint[]): Promise<bigint> {
+    const [row] = await this.sql.query<{ position: string }>(RECORD, [seqs.join(',')]);
+    if (!row) throw new Error('the broadcast log recorded no position');
+    return BigInt(row.position);
+  }
+
+  /** The places of the given events that were broadcast, by seq (the first place, if broadcast twice). */
+  async placesOf(seqs: readonly bigint[]): Promise<Map<bigint, BroadcastPlace>> {
+    const places = new Map<bigint, BroadcastPlace>();
+    if (seqs.length === 0) return places;
+    // The range index finds the few batches whose seqs span each one (one entry per batch: a GIN index of the seqs
+    // cost the processor's insert ~5 times more); unnest finds its index in its batch.
+    const rows = await this.sql.query<{ seq: string; position: string; ord: string }>(
+      `SELECT u.seq::text AS seq, b.position::text AS position, u.ord::text AS ord
+       FROM unnest(string_to_array($1, ',')::bigint[]) AS wanted(seq)
+       JOIN "EventBroadcast" b ON b."seqRange" @> wanted.seq
+       CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS u(seq, ord)
+       WHERE u.seq = wanted.seq
+       ORDER BY b.position DESC`,
+      [seqs.join(',')],
+    );
+    for (const row of rows) places.set(BigInt(row.seq), { position: BigInt(row.position), index: Number(row.ord) - 1 });
+    return places;
+  }
+
+  /** What a cursor's place can be checked against: the batch size at its position, and the log's first and last. */
+  async extent(position: bigint): Promise<{ first: bigint | null; last: bigint | null; size: number | null }> {
+    const [row] = await this.sql.query<{ first: string | null; last: string | null; size: number | null }>(
+      `SELECT (SELECT min(position) FROM "EventBroadcast")::text AS first,
+              (SELECT max(position) FROM "EventBroadcast")::text AS last,
+              (SELECT cardinality(seqs) FROM "EventBroadcast" WHERE position = $1::bigint) AS size`,
+      [position.toString()],
+    );
+    const big = (value: string | null | undefined) => (value == null ? null : BigInt(value));
+    return { first: big(row?.first), last: big(row?.last), size: row?.size == null ? null : Number(row.size) };
+  }
+
+  /** Whether the event `seq` is in the log (so will be broadcast, if it was not yet). */
+  async holdsEvent(seq: bigint): Promise<boolean> {
+    const [row] = await this.sql.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM "Event" WHERE seq = $1::bigint) AS found`,
+      [seq.toString()],
+    );
+    return row?.found === true;
+  }
+
+  /**
+   * Up to `limit` events broadcast after `after`, in broadcast order, each once (a batch broadcast again after a
+   * processor failed midway repeats some events: the first place counts). Of every type: the caller filters, so the
+   * bound counts what is read.
+   */
+  async since(after: BroadcastPlace, limit: number): Promise<ReplayedEvent[]> {
+    const rows = await this.sql.query<ReplayRow>(
+      `SELECT b.position::text AS position, u.ord::text AS ord,
+              e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
+              (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
+              (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data
+       FROM "EventBroadcast" b CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS u(seq, ord)
+       JOIN "Event" e ON e.seq = u.seq
+       WHERE b.position >= $1::bigint AND (b.position > $1::bigint OR u.ord > $2::bigint)
+       ORDER BY b.position, u.ord
+       LIMIT $3`,
+      [after.position.toString(), after.index + 1, limit],
+    );
+    const seen = new Set<string>();
+    const events: ReplayedEvent[] = [];
+    for (const row of rows) {
+      if (seen.has(row.seq)) continue;
+      seen.add(row.seq);
+      events.push({
+        id: row.id,
+        seq: BigInt(row.seq),
+        type: row.type,
+        timestamp: new Date(row.timestampMs),
+        receivedAt: new Date(row.receivedAtMs),
+        data: JSON.parse(row.data) as Record<string, unknown>,
+        broadcast: { position: BigInt(row.position), index: Number(row.ord) - 1 },
+      });
+    }
+    return events;
+  }
+}

@@ -1,0 +1,223 @@
+// Retention of the event log. "Event" is partitioned by UTC day on "timestamp" (migration
+// 20261127204401_event_partitions): this job makes the partitions ahead of time, drops those past
+// EVENT_RETENTION_DAYS (a whole day at once, where a DELETE would visit every row), and prunes "EventId" rows past
+// EVENT_ID_RETENTION_DAYS whose events are gone. Which days to make and drop is pure (`planPartitions`); the rest is
+// a few statements, under an advisory lock so that instances running it together do each change once.
+import type { PrismaClient } from '../db.js';
+import { sqlErrorOf } from '../db.js';
+import type { Logger } from '../observability/logger.js';
+
+export const DAY_MS = 86_400_000;
+
+/** How often the job runs besides at start: partitions are made days ahead, so a pass an hour is plenty. */
+const MAINTENANCE_INTERVAL_MS = 60 * 60_000;
+/** How long a drop waits for its lock on "Event": a drop queued behind a long read would stall every insert. */
+const DROP_LOCK_TIMEOUT_MS = 2_000;
+/** Serialises passes across instances (pg_advisory_xact_lock); any constant no other lock of ours uses. */
+const PARTITION_LOCK = 0x6a61636b6470n;
+
+export interface RetentionSettings {
+  /** Days of events kept (EVENT_RETENTION_DAYS): a day is dropped once all of it is older than this. */
+  retentionDays: number;
+  /** Days after today with a partition made (EVENT_PARTITIONS_AHEAD_DAYS). */
+  aheadDays: number;
+  /** Days an event id is kept for idempotency, from its event's timestamp (EVENT_ID_RETENTION_DAYS). */
+  idRetentionDays: number;
+}
+
+/** The UTC day (days since 1970-01-01) holding an instant. */
+export function dayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS);
+}
+
+/** A day's date as YYYY-MM-DD (years past 9999 with more digits, as Postgres reads them). */
+function dateOf(day: number): string {
+  const date = new Date(day * DAY_MS);
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  return `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}`;
+}
+
+/** The table holding a day's events: `Event_pYYYYMMDD`. */
+export function partitionName(day: number): string {
+  return `Event_p${dateOf(day).replaceAll('-', '')}`;
+}
+
+/** The day of a partition named by `partitionName`; null for any other table. */
+export function dayOfPartition(name: string): number | null {
+  const match = /^Event_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+  if (!match) return null;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  return dayOf(date.getTime());
+}
+
+/** The oldest instant an event may have and still be kept: older ones are past the retention. */
+export function retentionStart(now: number, retentionDays: number): number {
+  return now - retentionDays * DAY_MS;
+}
+
+/**
+ * Which partitions to make and which to drop: every day from the one holding the retention start to `aheadDays`
+ * after today exists, and a day whose end is past the retention start goes. Days outside both (a partition made
+ * for a far-off day) are left alone.
+ */
+export function planPartitions(
+  now: number,
+  existingDays: readonly number[],
+  settings: Pick<RetentionSettings, 'retentionDays' | 'aheadDays'>,
+): { create: number[]; drop: number[] } {
+  const firstKept = dayOf(retentionStart(now, settings.retentionDays));
+  const last = dayOf(now) + settings.aheadDays;
+  const existing = new Set(existingDays);
+  const create: number[] = [];
+  for (let day = firstKept; day <= last; day++) if (!existing.has(day)) create.push(day);
+  const drop = [...existing].filter((day) => day < firstKept).sort((a, b) => a - b);
+  return { create, drop };
+}
+
+/**
+ * Ids with a timestamp before this instant may be pruned: past their own retention, and older than every partition
+ * still there, so no stored event loses its id (a drop that failed keeps its ids until it succeeds).
+ */
+export function idPruneBefore(now: number, oldestDay: number | null, idRetentionDays: number): number {
+  const window = dayOf(retentionStart(now, idRetentionDays)) * DAY_MS;
+  return oldestDay === null ? window : Math.min(window, oldestDay * DAY_MS);
+}
+
+export interface RetentionPass {
+  created: string[];
+  dropped: string[];
+  /** Partitions past the retention that could not be dropped this time, with the reason. */
+  kept: { partition: string; reason: string }[];
+  idsPruned: number;
+}
+
+export interface EventRetentionOptions {
+  prisma: PrismaClient;
+  settings: RetentionSettings;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class EventRetention {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(private readonly options: EventRetentionOptions) {}
+
+  /** Runs a pass (a failure is logged: the next one retries), then one every hour until `stop`. */
+  async start(): Promise<void> {
+    await this.pass();
+    this.timer = setInterval(() => void this.pass(), MAINTENANCE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private async pass(): Promise<void> {
+    if (this.running) return;
+    this.running = this.runOnce().catch((error) =>
+      this.options.logger.warn({ err: error }, 'event log maintenance failed; retried at the next pass'),
+    );
+    await this.running;
+    this.running = null;
+  }
+
+  /** One maintenance pass: make the missing partitions, drop those past the retention, prune the ids. */
+  async runOnce(): Promise<RetentionPass> {
+    const { settings, logger } = this.options;
+    const now = this.options.now?.() ?? Date.now();
+    const plan = planPartitions(now, await this.existingDays(), settings);
+    const created = await this.createPartitions(plan.create);
+    const dropped: string[] = [];
+    const kept: RetentionPass['kept'] = [];
+    for (const day of plan.drop) {
+      const partition = partitionName(day);
+      try {
+        if (await this.dropPartition(partition)) dropped.push(partition);
+      } catch (error) {
+        kept.push({ partition, reason: dropRefusal(error) });
+      }
+    }
+    const days = await this.existingDays();
+    const oldest = days.length > 0 ? Math.min(...days) : null;
+    const idsPruned = await this.pruneIds(idPruneBefore(now, oldest, settings.idRetentionDays));
+    if (created.length > 0 || dropped.length > 0 || idsPruned > 0) {
+      logger.info({ created, dropped, idsPruned }, 'event log partitions maintained');
+    }
+    for (const { partition, reason } of kept) {
+      logger.warn(
+        { partition, reason },
+        'event log partition past the retention not dropped; retried at the next pass',
+      );
+    }
+    return { created, dropped, kept, idsPruned };
+  }
+
+  /** Makes the partitions of these days where missing (idempotent); returns the names it made. */
+  async createPartitions(days: readonly number[]): Promise<string[]> {
+    if (days.length === 0) return [];
+    return this.options.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
+      const existing = new Set(await this.existingDays(tx));
+      const made: string[] = [];
+      for (const day of new Set(days)) {
+        if (existing.has(day)) continue;
+        const [from, to] = [dateOf(day), dateOf(day + 1)];
+        await tx.$executeRawUnsafe(
+          `CREATE TABLE "${partitionName(day)}" PARTITION OF "Event" FOR VALUES FROM ('${from} 00:00:00+00') TO ('${to} 00:00:00+00')`,
+        );
+        made.push(partitionName(day));
+      }
+      return made;
+    });
+  }
+
+  /**
+   * Detaches then drops a partition (false: it was not there). A partition whose events are still in the outbox cannot be detached (the
+   * outbox's foreign key), so no event is dropped before it is broadcast and aggregated.
+   */
+  async dropPartition(partition: string): Promise<boolean> {
+    return this.options.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
+      const day = dayOfPartition(partition);
+      if (day === null || !(await this.existingDays(tx)).includes(day)) return false;
+      await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = ${DROP_LOCK_TIMEOUT_MS}`);
+      await tx.$executeRawUnsafe(`ALTER TABLE "Event" DETACH PARTITION "${partition}"`);
+      await tx.$executeRawUnsafe(`DROP TABLE "${partition}"`);
+      return true;
+    });
+  }
+
+  /**
+   * Deletes the ids with a timestamp before `before`; returns how many. One statement: its rows are found through
+   * the BRIN index in one pass (deleting in LIMITed chunks re-reads the dead rows of every chunk before, which costs
+   * the square of a day's ids), and it locks only those old ids, which no insert of a new event waits on.
+   */
+  private async pruneIds(before: number): Promise<number> {
+    return this.options.prisma.$executeRawUnsafe(
+      `DELETE FROM "EventId" WHERE "timestamp" < $1::timestamptz`,
+      new Date(before).toISOString(),
+    );
+  }
+
+  private async existingDays(client: Pick<PrismaClient, '$queryRawUnsafe'> = this.options.prisma): Promise<number[]> {
+    const rows = await client.$queryRawUnsafe<{ name: string }[]>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = '"Event"'::regclass`,
+    );
+    return rows.map((row) => dayOfPartition(row.name)).filter((day): day is number => day !== null);
+  }
+}
+
+/** Why a drop failed, in words for the log. */
+function dropRefusal(error: unknown): string {
+  const sql = sqlErrorOf(error);
+  if (sql?.code === '23503') return 'events of that day are still in the outbox, waiting for the stream processor';
+  if (sql?.code === '55P03') return `"Event" stayed locked for ${DROP_LOCK_TIMEOUT_MS} ms (a long read or write)`;
+  return sql ? `${sql.code}: ${sql.message}` : String(error);
+}
