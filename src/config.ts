@@ -136,6 +136,15 @@ const schema = z.object({
   /** SMTP server for HIGH and CRITICAL alert emails, e.g. smtp://user:pass@host:587; unset means no email. */
   SMTP_URL: z.string().url().optional(),
   ALERT_EMAIL_FROM: z.string().default('Jackdaw Sentry <alerts@jackdaw.invalid>'),
+  // Notifications (issue 12)
+  /** Shortest `repeatIntervalSeconds` a rule may ask for: no receiver wants paging more than once a minute. */
+  MIN_REPEAT_INTERVAL_SECONDS: int(1).default(60),
+  /** Longest `summary` template: a paragraph. */
+  MAX_SUMMARY_LENGTH: int(1).default(1_000),
+  /** Silences not yet ended; each is checked against every open alert once a second. */
+  MAX_SILENCES: int(1).default(1_000),
+  /** Longest comment on a silence or an acknowledgement. */
+  MAX_COMMENT_LENGTH: int(1).default(1_000),
   DASHBOARD_INTERVAL_MS: int(50).default(5_000),
   /** Least time between two `metricUpdated` messages of one subscription. */
   METRIC_UPDATE_MIN_INTERVAL_MS: int(0).default(250),

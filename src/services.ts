@@ -198,6 +198,13 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     alertStore: createAlertStore(db.prisma, {
       maxReplay: config.MAX_PAGE_SIZE,
       webhooks: { secretSet: config.WEBHOOK_SECRET !== '', allowPrivateTargets: config.ALLOW_PRIVATE_WEBHOOK_TARGETS },
+      emailEnabled: config.SMTP_URL !== undefined,
+      notices: {
+        maxSummaryLength: config.MAX_SUMMARY_LENGTH,
+        minRepeatIntervalSeconds: config.MIN_REPEAT_INTERVAL_SECONDS,
+      },
+      maxSilences: config.MAX_SILENCES,
+      maxCommentLength: config.MAX_COMMENT_LENGTH,
     }),
     apiKeyStore: new ApiKeyStore(db.prisma),
     async close() {
@@ -251,6 +258,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     backoffMs: config.WEBHOOK_BACKOFF_MS,
     smtpUrl: config.SMTP_URL,
     emailFrom: config.ALERT_EMAIL_FROM,
+    queueDue: () => alertStore.queueDueNotices(),
   });
   const engine = new AlertEngine({
     store: alertStore,

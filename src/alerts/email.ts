@@ -1,5 +1,6 @@
 // Alert emails over SMTP (nodemailer). One message per alert, addressed to all of the rule's recipients.
 import { createTransport, type NodemailerError } from 'nodemailer';
+import type { Notification, NotificationKind } from './queue.js';
 import type { Alert } from './rules.js';
 
 export interface EmailNotifierOptions {
@@ -23,23 +24,40 @@ export interface EmailOutcome {
 
 export interface EmailNotifier {
   /** `deliveryId` makes the Message-ID, the same for every attempt, so mail software can drop a repeat. */
-  send(alert: Alert, recipients: string[], deliveryId: string): Promise<EmailOutcome>;
+  send(notification: Notification, recipients: string[], deliveryId: string): Promise<EmailOutcome>;
   close(): void;
 }
 
-export function emailSubject(alert: Pick<Alert, 'severity' | 'ruleName' | 'message'>): string {
-  return `[${alert.severity}] ${alert.ruleName}: ${alert.message}`;
+/** Put before the subject, so a mail reader's list tells a resolution or a repeat from a new firing. */
+const SUBJECT_PREFIX: Record<NotificationKind, string> = {
+  FIRING: '',
+  REPEAT: '[still firing] ',
+  RESOLVED: '[RESOLVED] ',
+  REDELIVERY: '[redelivered] ',
+};
+
+export function emailSubject({
+  kind,
+  alert,
+}: {
+  kind: NotificationKind;
+  alert: Pick<Alert, 'severity' | 'ruleName' | 'message'>;
+}): string {
+  return `${SUBJECT_PREFIX[kind]}[${alert.severity}] ${alert.ruleName}: ${alert.message}`;
 }
 
-export function emailText(alert: Alert): string {
+export function emailText({ kind, alert }: Notification): string {
   const values = Object.entries(alert.values).map(([key, value]) => `  ${key} = ${value ?? 'no data'}`);
   return [
     `${alert.severity} alert: ${alert.ruleName}`,
     '',
     alert.message,
     '',
+    `Notice:       ${kind}`,
     `Status:       ${alert.status}`,
     `Triggered at: ${alert.triggeredAt.toISOString()}`,
+    ...(alert.resolvedAt ? [`Resolved at:  ${alert.resolvedAt.toISOString()}`] : []),
+    ...(alert.acknowledgedBy ? [`Acknowledged: by ${alert.acknowledgedBy}`] : []),
     `Rule id:      ${alert.ruleId}`,
     `Alert id:     ${alert.id}`,
     '',
@@ -93,14 +111,14 @@ export function createEmailNotifier({
     socketTimeout: timeoutMs,
   });
 
-  async function send(alert: Alert, recipients: string[], deliveryId: string): Promise<EmailOutcome> {
+  async function send(notification: Notification, recipients: string[], deliveryId: string): Promise<EmailOutcome> {
     try {
       const info = await transport.sendMail({
         messageId: `<${deliveryId}@jackdaw-sentry>`,
         from,
         to: recipients,
-        subject: emailSubject(alert),
-        text: emailText(alert),
+        subject: emailSubject(notification),
+        text: emailText(notification),
       });
       // The server may accept the message for some recipients and refuse others; it was still delivered.
       const error = info.rejected.length > 0 ? `refused recipients: ${info.rejected.join(', ')}` : null;

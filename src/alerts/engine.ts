@@ -23,6 +23,7 @@ import {
 import type { AlertNotifier } from './notifier.js';
 import type { Alert, AlertRule } from './rules.js';
 import type { AlertStore } from './store.js';
+import { alertText } from './template.js';
 
 /** Alerts recorded per publish when a new leader re-records the open ones (well under the batch limit). */
 const RECORD_CHUNK = 500;
@@ -207,10 +208,12 @@ export class AlertEngine {
 
   private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
     const { store, notifier, logger } = this.options;
-    // Its notifications are queued in the same transaction: stored, the alert will be sent whatever happens next.
-    const alert = await store.fireAlert(rule, alertMessage(rule, values), values, notifier.targetsFor(rule));
+    // Its notifications are queued in the same transaction (unless a silence holds them back): stored, the alert
+    // will be sent whatever happens next.
+    const alert = await store.fireAlert(rule, alertText(rule, values), values);
     if (!alert) return; // already firing: fired by a previous leader
-    logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity }, 'alert fired');
+    const { silencedBy } = alert;
+    logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity, silencedBy }, 'alert fired');
     notifier.wake();
     // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
     await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));

@@ -9,17 +9,14 @@ import type { Logger } from '../observability/logger.js';
 import { ATTR, inSpan, SPAN, spanOutcome } from '../observability/tracing.js';
 import { createEmailNotifier, type EmailNotifier } from './email.js';
 import {
-  alertOfPayload,
   claimDue,
   emailRecipients,
   finishRow,
-  type NotificationTarget,
-  notificationTargets,
+  notificationOfPayload,
   type QueuedNotification,
   releaseRow,
   rescheduleRow,
 } from './queue.js';
-import type { AlertRule } from './rules.js';
 import { type AttemptOutcome, backoffDelayMs, postWebhook, type WebhookSecrets } from './webhook.js';
 
 export interface AlertNotifierOptions {
@@ -45,11 +42,14 @@ export interface AlertNotifierOptions {
   smtpUrl?: string;
   /** ALERT_EMAIL_FROM; required with smtpUrl. */
   emailFrom?: string;
+  /**
+   * Queues the notices that have fallen due (repeats, silences that ended: AlertStore.queueDueNotices), run by the
+   * leader at every poll, so they are driven from the one place that sends.
+   */
+  queueDue?: () => Promise<number>;
 }
 
 export interface AlertNotifier {
-  /** The channels an alert of `rule` is queued for (logs emails skipped for want of SMTP_URL). */
-  targetsFor(rule: AlertRule): NotificationTarget[];
   start(): void;
   /** Looks at the queue now: something was enqueued. */
   wake(): void;
@@ -76,6 +76,7 @@ export function createAlertNotifier({
   concurrency = 32, // each is a socket waiting on a receiver, not CPU
   smtpUrl,
   emailFrom,
+  queueDue = async () => 0,
 }: AlertNotifierOptions): AlertNotifier {
   const email = createEmail(smtpUrl, emailFrom, timeoutMs);
   // An email attempt is bounded per SMTP step (connect, greeting, each silence), so by a few timeouts; past the
@@ -116,14 +117,19 @@ export function createAlertNotifier({
     }
     if (!email)
       return { result: { ok: false, statusCode: null, error: 'not sent: SMTP_URL is not set' }, retryable: false };
-    const { retryable, ...result } = await email.send(alertOfPayload(row.payload), emailRecipients(row.target), row.id);
+    const { retryable, ...result } = await email.send(
+      notificationOfPayload(row.payload),
+      emailRecipients(row.target),
+      row.id,
+    );
     return { result, retryable };
   }
 
   /** `target` is what the log may show: webhook URLs often carry a token, and addresses are personal data. */
   function logOutcome(row: QueuedNotification, outcome: AttemptOutcome, done: boolean) {
     const target = row.channel === 'WEBHOOK' ? 'webhook' : `${emailRecipients(row.target).length} recipient(s)`;
-    const context = { alertId: row.alertId, deliveryId: row.id, channel: row.channel, target, attempts: row.attempts };
+    const { alertId, id: deliveryId, kind, channel, attempts } = row;
+    const context = { alertId, deliveryId, kind, channel, target, attempts };
     const { ok, statusCode, error } = outcome.result;
     if (ok) logger.info(context, 'alert delivered');
     else if (done) logger.warn({ ...context, statusCode, error }, 'alert delivery failed');
@@ -203,15 +209,26 @@ export function createAlertNotifier({
       });
   }
 
+  let queueing: Promise<void> | null = null;
+  /** What has fallen due is queued, then the queue looked at; a slow database never stacks these up. */
+  function poll() {
+    if (stopping.signal.aborted || !isLeader() || queueing) return wake();
+    queueing = queueDue()
+      .then(
+        () => {},
+        (error) => logger.warn({ err: error }, 'due notifications could not be queued'),
+      )
+      .finally(() => {
+        queueing = null;
+        wake();
+      });
+  }
+
   return {
-    targetsFor(rule) {
-      const { targets, emailSkipped } = notificationTargets(rule, email !== null);
-      if (emailSkipped) logger.warn({ ruleId: rule.id }, 'alert emails skipped: SMTP_URL is not set');
-      return targets;
-    },
     start() {
-      poller ??= setInterval(wake, pollMs);
-      wake();
+      if (!email) logger.info('alert emails are off: SMTP_URL is not set');
+      poller ??= setInterval(poll, pollMs);
+      poll();
     },
     wake,
     async stop() {
@@ -221,7 +238,8 @@ export function createAlertNotifier({
       timers.clear();
       email?.close();
       // Webhook attempts end at the abort and give their rows back; an email under way is not waited for.
-      await Promise.race([Promise.allSettled(inFlight), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
+      const running = [...inFlight, ...(queueing ? [queueing] : [])];
+      await Promise.race([Promise.allSettled(running), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
     },
   };
 }

@@ -1,7 +1,7 @@
 // The notification queue in Postgres (model NotificationDelivery): what is enqueued with a firing alert, and how the
 // notifier claims, reschedules and finishes rows. A claim moves the row's nextAttemptAt past the longest an attempt
 // can take, so a row whose instance dies mid-attempt becomes due again by itself, for whichever instance leads then.
-import type { DeliveryChannel, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import type { DeliveryChannel, NotificationKind, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { activeTraceparent } from '../observability/tracing.js';
 import type { Alert, AlertRule, Severity } from './rules.js';
 
@@ -17,9 +17,18 @@ export interface NotificationTarget {
   target: string;
 }
 
+export type { NotificationKind };
+
+/** What a queued row sends: the kind of notice, and the alert as it stood when the notice was queued. */
+export interface Notification {
+  kind: NotificationKind;
+  alert: Alert;
+}
+
 export interface QueuedNotification extends NotificationTarget {
   id: string;
   alertId: string;
+  kind: NotificationKind;
   payload: string;
   /** Counting the attempt just claimed. */
   attempts: number;
@@ -27,20 +36,29 @@ export interface QueuedNotification extends NotificationTarget {
   traceparent: string | null;
 }
 
-/** The JSON document POSTed to webhooks; `alert.status` tells a firing from a resolved one. */
-function webhookPayload(alert: Alert): string {
-  return JSON.stringify({ alert });
+/**
+ * The JSON document POSTed to webhooks: `kind` says which notice it is (FIRING, REPEAT, RESOLVED, REDELIVERY) and
+ * `alert.id` pairs a resolution with its firing; `alert.status` is the alert's status when the notice was queued.
+ */
+function webhookPayload(kind: NotificationKind, alert: Alert): string {
+  return JSON.stringify({ kind, alert });
 }
 
-/** The alert back from a stored payload, its dates revived. */
-export function alertOfPayload(payload: string): Alert {
-  const { alert } = JSON.parse(payload) as { alert: Alert & Record<keyof Alert, unknown> };
+/** The notice back from a stored payload, the alert's dates revived. Rows queued before `kind` existed are firings. */
+export function notificationOfPayload(payload: string): Notification {
+  const { kind = 'FIRING', alert } = JSON.parse(payload) as {
+    kind?: NotificationKind;
+    alert: Alert & Record<keyof Alert, unknown>;
+  };
   const date = (value: unknown) => (value == null ? null : new Date(value as string));
   return {
-    ...alert,
-    triggeredAt: new Date(alert.triggeredAt as unknown as string),
-    resolvedAt: date(alert.resolvedAt),
-    acknowledgedAt: date(alert.acknowledgedAt),
+    kind,
+    alert: {
+      ...alert,
+      triggeredAt: new Date(alert.triggeredAt as unknown as string),
+      resolvedAt: date(alert.resolvedAt),
+      acknowledgedAt: date(alert.acknowledgedAt),
+    },
   };
 }
 
@@ -59,11 +77,18 @@ export function notificationTargets(
   return { targets, emailSkipped: wantsEmail && !emailEnabled };
 }
 
-/** The rows to insert beside `alert`, in the same transaction (and in the firing's span, whose context they keep). */
-export function queueRows(alert: Alert, targets: NotificationTarget[]): Prisma.NotificationDeliveryCreateManyInput[] {
-  const payload = webhookPayload(alert);
+/**
+ * The rows of one notice about `alert`, inserted in the transaction that decided it is due (and in the span of the
+ * firing, whose context they keep). Each row's id is its idempotency key: one per notice and channel.
+ */
+export function queueRows(
+  kind: NotificationKind,
+  alert: Alert,
+  targets: NotificationTarget[],
+): Prisma.NotificationDeliveryCreateManyInput[] {
+  const payload = webhookPayload(kind, alert);
   const traceparent = activeTraceparent() ?? null;
-  return targets.map(({ channel, target }) => ({ alertId: alert.id, channel, target, payload, traceparent }));
+  return targets.map(({ channel, target }) => ({ alertId: alert.id, kind, channel, target, payload, traceparent }));
 }
 
 /** Takes up to `limit` due rows, counting an attempt on each and holding it for `claimMs`. */
@@ -75,7 +100,8 @@ export function claimDue(prisma: PrismaClient, limit: number, claimMs: number): 
       SELECT "id" FROM "NotificationDelivery" WHERE "nextAttemptAt" <= now()
       ORDER BY "nextAttemptAt" LIMIT ${limit}::int FOR UPDATE SKIP LOCKED
     )
-    RETURNING "id", "alertId", "channel"::text AS "channel", "target", "payload", "attempts", "traceparent"`;
+    RETURNING "id", "alertId", "kind"::text AS "kind", "channel"::text AS "channel", "target", "payload", "attempts",
+      "traceparent"`;
 }
 
 /** Due again after `delayMs` (a backoff), by the database's clock like the claim. */

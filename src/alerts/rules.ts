@@ -10,6 +10,7 @@ import {
   type Severity,
 } from '../generated/prisma/enums.js';
 import { literalTargetProblem } from './targets.js';
+import { templateProblems } from './template.js';
 
 export const COMPARISON_OPERATORS = ['GT', 'GTE', 'LT', 'LTE', 'EQ'] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
@@ -34,6 +35,7 @@ export const RULE_DEFAULTS = {
   forSeconds: 0,
   keepFiringForSeconds: 0,
   noDataState: 'OK',
+  notifyOnResolve: true,
 } as const satisfies {
   window: WindowSize;
   aggregation: Aggregation;
@@ -41,6 +43,7 @@ export const RULE_DEFAULTS = {
   forSeconds: number;
   keepFiringForSeconds: number;
   noDataState: NoDataState;
+  notifyOnResolve: boolean;
 };
 
 /** Bounds on what one rule may hold, so that one rule cannot make evaluation or notification unbounded. */
@@ -75,6 +78,12 @@ export interface AlertRuleDefinition {
   noDataState: NoDataState;
   webhookUrls: string[];
   emails: string[];
+  // Notifications (issue 12)
+  /** A template (template.ts) for the alert's message; null: the conditions' account (alertMessage). */
+  summary: string | null;
+  notifyOnResolve: boolean;
+  /** Re-notify a firing, unacknowledged, unsilenced alert this often; null: never. */
+  repeatIntervalSeconds: number | null;
 }
 
 export interface AlertRule extends AlertRuleDefinition {
@@ -95,6 +104,12 @@ export interface Alert {
   triggeredAt: Date;
   resolvedAt: Date | null;
   acknowledgedAt: Date | null;
+  // Notifications (issue 12)
+  /** The silence keeping its notices back, while one matches. */
+  silencedBy: string | null;
+  /** The API key's name (or token's subject) that acknowledged it. */
+  acknowledgedBy: string | null;
+  acknowledgeComment: string | null;
 }
 
 // GraphQL lets a client send an explicit null for an argument that has a default; null means "the default".
@@ -116,7 +131,21 @@ export interface AlertRuleInput {
   noDataState?: NoDataState | null;
   webhookUrls?: string[] | null;
   emails?: string[] | null;
+  summary?: string | null;
+  notifyOnResolve?: boolean | null;
+  repeatIntervalSeconds?: number | null;
 }
+
+/** The server's limits on a rule's notifications (MAX_SUMMARY_LENGTH, MIN_REPEAT_INTERVAL_SECONDS). */
+export interface NoticeLimits {
+  maxSummaryLength: number;
+  minRepeatIntervalSeconds: number;
+}
+
+export const DEFAULT_NOTICE_LIMITS: NoticeLimits = {
+  maxSummaryLength: 1_000, // a paragraph: a message that fits an email subject's preview and a chat line or two
+  minRepeatIntervalSeconds: 60, // no receiver wants to be paged more than once a minute for one alert
+};
 
 /** What the server's settings allow of webhook URLs. */
 export interface WebhookPolicy {
@@ -207,7 +236,7 @@ function webhookUrlSchema({ allowPrivateTargets }: WebhookPolicy) {
     });
 }
 
-const ruleSchemaFor = (policy: WebhookPolicy) =>
+const ruleSchemaFor = (policy: WebhookPolicy, notices: NoticeLimits) =>
   strictObject({
     name: z
       .string({ error: expected('a string') })
@@ -233,6 +262,29 @@ const ruleSchemaFor = (policy: WebhookPolicy) =>
       'need WEBHOOK_SECRET to be set on the server: receivers could not verify an unsigned alert',
     ),
     emails: distinctList(z.email({ error: expected('an email address') }), RULE_LIMITS.maxEmails, 'email addresses'),
+    summary: z
+      .string({ error: expected('a string') })
+      .max(notices.maxSummaryLength, `must be at most ${notices.maxSummaryLength} characters (MAX_SUMMARY_LENGTH)`)
+      .nullish()
+      .transform((summary) => (summary?.trim() ? summary : null)),
+    notifyOnResolve: z
+      .boolean({ error: expected('true or false') })
+      .nullish()
+      .transform((notify) => notify ?? RULE_DEFAULTS.notifyOnResolve),
+    repeatIntervalSeconds: z
+      .int({ error: expected('a whole number of seconds') })
+      .min(
+        notices.minRepeatIntervalSeconds,
+        `must be at least ${notices.minRepeatIntervalSeconds} (MIN_REPEAT_INTERVAL_SECONDS), or null for no repeats`,
+      )
+      .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
+      .nullish()
+      .transform((seconds) => seconds ?? null),
+  }).superRefine((rule, context) => {
+    if (rule.summary === null) return;
+    for (const message of templateProblems(rule.summary, rule.conditions.length)) {
+      context.addIssue({ code: 'custom', path: ['summary'], message });
+    }
   }) satisfies z.ZodType<AlertRuleDefinition, AlertRuleInput>;
 
 /** "conditions[1].threshold" for the path ["conditions", 1, "threshold"]; "input" for the whole input. */
@@ -244,8 +296,12 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Checks a rule as a client sent it, against what the server allows; on success returns it with every default applied. */
-export function validateRuleInput(input: unknown, policy: WebhookPolicy): RuleValidation {
-  const parsed = ruleSchemaFor(policy).safeParse(input);
+export function validateRuleInput(
+  input: unknown,
+  policy: WebhookPolicy,
+  notices: NoticeLimits = DEFAULT_NOTICE_LIMITS,
+): RuleValidation {
+  const parsed = ruleSchemaFor(policy, notices).safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, problems: parsed.error.issues.map((issue) => `${formatPath(issue.path)} ${issue.message}`) };
 }

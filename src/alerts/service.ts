@@ -16,7 +16,8 @@ import type { AlertPreview } from './backtest.js';
 import type { Backtester } from './backtester.js';
 import { type AlertRuleState, RuleStateBoard } from './rule-states.js';
 import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
-import type { AlertDelivery, AlertStore } from './store.js';
+import type { Silence, SilenceInput } from './silences.js';
+import type { Acknowledgement, AlertDelivery, AlertStore } from './store.js';
 
 export interface AlertPageArgs {
   first?: number | null;
@@ -118,8 +119,26 @@ export class AlertService {
     return this.options.backtester.preview(input, since, until);
   }
 
-  acknowledgeAlert(id: string): Promise<Alert> {
-    return this.options.store.acknowledgeAlert(id);
+  acknowledgeAlert(id: string, acknowledgement: Acknowledgement): Promise<Alert> {
+    return this.options.store.acknowledgeAlert(id, acknowledgement);
+  }
+
+  /** Queued in Postgres; the leader's notifier sends it within its poll interval, wherever this runs. */
+  redeliverAlert(id: string): Promise<Alert> {
+    return this.options.store.redeliverAlert(id);
+  }
+
+  // Silences take effect through the store: the leader reads them at every fire and every poll (queueDueNotices).
+  createSilence(input: SilenceInput, createdBy: string): Promise<Silence> {
+    return this.options.store.createSilence(input, createdBy);
+  }
+
+  expireSilence(id: string): Promise<Silence> {
+    return this.options.store.expireSilence(id);
+  }
+
+  listSilences(active?: boolean | null): Promise<Silence[]> {
+    return this.options.store.listSilences(active);
   }
 
   /** Alerts as they fire; with `after`, first every alert fired since that one (from storage), with no gap. */

@@ -4,16 +4,16 @@
 import { randomUUID } from 'node:crypto';
 import { driverErrorOf } from '../db.js';
 import { badInput, type DomainError, notFound } from '../errors.js';
-import type {
-  Alert as AlertRow,
-  AlertRule as AlertRuleRow,
-  DeliveryChannel,
+import {
+  type Alert as AlertRow,
+  type AlertRule as AlertRuleRow,
+  type DeliveryChannel,
   Prisma,
-  PrismaClient,
+  type PrismaClient,
 } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
-import { type NotificationTarget, queueRows } from './queue.js';
+import { type NotificationKind, notificationTargets, queueRows } from './queue.js';
 import {
   type Alert,
   type AlertCondition,
@@ -21,10 +21,20 @@ import {
   type AlertRuleDefinition,
   type AlertRuleInput,
   type AlertStatus,
+  DEFAULT_NOTICE_LIMITS,
+  type NoticeLimits,
   type Severity,
   validateRuleInput,
   type WebhookPolicy,
 } from './rules.js';
+import {
+  activeWhere,
+  SILENCE_LIMITS,
+  type Silence,
+  type SilenceInput,
+  toSilence,
+  validateSilenceInput,
+} from './silences.js';
 
 /** The index, created by the migration, that allows one unresolved alert per rule. */
 export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';
@@ -65,6 +75,21 @@ export interface AlertStoreOptions {
   maxReplay?: number;
   /** What webhook URLs a rule may hold (the server's settings). Unset: none without a secret, no private targets. */
   webhooks?: WebhookPolicy;
+  // Notifications (issue 12)
+  /** SMTP_URL is set: email notices are queued (otherwise only webhooks are). */
+  emailEnabled?: boolean;
+  /** MAX_SUMMARY_LENGTH, MIN_REPEAT_INTERVAL_SECONDS */
+  notices?: NoticeLimits;
+  /** MAX_SILENCES: silences not yet ended, at most. */
+  maxSilences?: number;
+  /** MAX_COMMENT_LENGTH: of a silence's or an acknowledgement's comment. */
+  maxCommentLength?: number;
+}
+
+/** Who acknowledges, and why. */
+export interface Acknowledgement {
+  by: string;
+  comment?: string | null;
 }
 
 export interface AlertStore {
@@ -78,19 +103,31 @@ export interface AlertStore {
   /** One entry per id, in order, null where there is no such rule: the shape a DataLoader wants. */
   getRulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]>;
   /**
-   * Stores a FIRING alert and, in the same transaction, queues its notifications to `targets`; null when the rule
-   * already has an unresolved one (fired here or on another instance).
+   * Stores a FIRING alert and, in the same transaction, queues its notifications to the rule's channels; null when the
+   * rule already has an unresolved one (fired here or on another instance). When a silence matches, the alert is
+   * stored marked with it and nothing is queued.
    */
-  fireAlert(
-    rule: Pick<AlertRule, 'id' | 'name' | 'severity'>,
-    message: string,
-    values: ConditionValues,
-    targets?: NotificationTarget[],
-  ): Promise<Alert | null>;
-  /** Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it). */
+  fireAlert(rule: NotifiedRule, message: string, values: ConditionValues): Promise<Alert | null>;
+  /**
+   * Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it).
+   * Queues a resolution notice in the same transaction when the rule asks for one and the firing was sent.
+   */
   resolveAlerts(ruleId: string): Promise<Alert | null>;
   /** FIRING → ACKNOWLEDGED. Acknowledging again changes nothing; a resolved alert cannot be acknowledged. */
-  acknowledgeAlert(id: string): Promise<Alert>;
+  acknowledgeAlert(id: string, acknowledgement: Acknowledgement): Promise<Alert>;
+  /**
+   * Brings each unresolved alert's silence up to date, then queues every notice that has fallen due: the firing of
+   * an alert whose silence ended, and repeats. Each is claimed by a compare-and-set on the alert's notice count, in
+   * the transaction that queues it, so it is queued once however many instances run this. Returns how many.
+   */
+  queueDueNotices(): Promise<number>;
+  /** Queues the alert's current state to its rule's channels again (an admin's redelivery). */
+  redeliverAlert(id: string): Promise<Alert>;
+  createSilence(input: SilenceInput, createdBy: string): Promise<Silence>;
+  /** Ends a silence now; one already over is returned as it is. */
+  expireSilence(id: string): Promise<Silence>;
+  /** Newest end first, at most MAX_SILENCES; `active` true/false keeps those in force / not in force. */
+  listSilences(active?: boolean | null): Promise<Silence[]>;
   /** Every unresolved alert, oldest first. */
   openAlerts(): Promise<Alert[]>;
   /** Newest first, at most `limit`. */
@@ -117,6 +154,9 @@ function toRule(row: AlertRuleRow): AlertRule {
     noDataState: row.noDataState,
     webhookUrls: row.webhookUrls,
     emails: row.emails,
+    summary: row.summary,
+    notifyOnResolve: row.notifyOnResolve,
+    repeatIntervalSeconds: row.repeatIntervalSeconds,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -135,13 +175,43 @@ function toAlert(row: AlertRow): Alert {
     triggeredAt: row.triggeredAt,
     resolvedAt: row.resolvedAt,
     acknowledgedAt: row.acknowledgedAt,
+    silencedBy: row.silencedBy,
+    acknowledgedBy: row.acknowledgedBy,
+    acknowledgeComment: row.acknowledgeComment,
   };
+}
+
+/** What of a rule its notices need: where they go, and whether it wants resolutions. */
+export type NotifiedRule = Pick<
+  AlertRule,
+  'id' | 'name' | 'severity' | 'webhookUrls' | 'emails' | 'notifyOnResolve' | 'repeatIntervalSeconds'
+>;
+
+type Tx = Prisma.TransactionClient;
+
+/**
+ * The id of the silence in force that matches an alert of this rule and severity (the one lasting longest), or null:
+ * one subquery for the firing and for the silences' sync alike. A silence's lists each match all when empty.
+ */
+function silenceSubquery(ruleId: Prisma.Sql, severity: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(
+    SELECT s."id" FROM "Silence" s
+    WHERE s."startsAt" <= now() AND s."endsAt" > now()
+      AND (coalesce(cardinality(s."ruleIds"), 0) = 0 OR ${ruleId} = ANY (s."ruleIds"))
+      AND (coalesce(cardinality(s."severities"), 0) = 0 OR ${severity} = ANY (s."severities"))
+    ORDER BY s."endsAt" DESC, s."id" LIMIT 1)`;
+}
+
+async function matchingSilence(tx: Tx, ruleId: string, severity: Severity): Promise<string | null> {
+  const subquery = silenceSubquery(Prisma.sql`${ruleId}::uuid`, Prisma.sql`${severity}::"Severity"`);
+  const [match] = await tx.$queryRaw<{ id: string | null }[]>`SELECT ${subquery} AS "id"`;
+  return match?.id ?? null;
 }
 
 type RuleData = Omit<AlertRuleDefinition, 'conditions'> & { conditions: Prisma.InputJsonValue };
 
-function ruleData(input: AlertRuleInput, policy: WebhookPolicy): RuleData {
-  const validation = validateRuleInput(input, policy);
+function ruleData(input: AlertRuleInput, policy: WebhookPolicy, notices: NoticeLimits): RuleData {
+  const validation = validateRuleInput(input, policy, notices);
   if (!validation.ok) {
     const { problems } = validation;
     throw badInput(`invalid alert rule: ${problems.join('; ')}`, { problems });
@@ -178,22 +248,45 @@ export function createAlertStore(
   {
     maxReplay = 500, // bounds the work and the response of one replay
     webhooks = { secretSet: false, allowPrivateTargets: false },
+    emailEnabled = false,
+    notices = DEFAULT_NOTICE_LIMITS,
+    maxSilences = SILENCE_LIMITS.maxSilences,
+    maxCommentLength = SILENCE_LIMITS.maxCommentLength,
   }: AlertStoreOptions = {},
 ): AlertStore {
-  function resolveOpen(ruleId: string) {
-    return prisma.alert.updateManyAndReturn({
+  /** Queues one notice about `alert` to every channel of `rule`. */
+  function enqueue(tx: Tx, kind: NotificationKind, alert: Alert, rule: NotifiedRule) {
+    const { targets } = notificationTargets(rule, emailEnabled);
+    return tx.notificationDelivery.createMany({ data: queueRows(kind, alert, targets) });
+  }
+
+  /** Resolves the rule's open alert and, when its firing was sent and the rule wants it, queues the resolution. */
+  async function resolveOpen(tx: Tx, ruleId: string, rule: NotifiedRule | null): Promise<Alert | null> {
+    const [row] = await tx.alert.updateManyAndReturn({
       where: { ruleId, ...OPEN },
       data: { status: 'RESOLVED', resolvedAt: new Date() },
     });
+    if (!row) return null;
+    const alert = toAlert(row);
+    // Sent even if a silence began since: a receiver that was told of the firing can close what it opened.
+    if (rule?.notifyOnResolve && row.notifiedAt !== null) await enqueue(tx, 'RESOLVED', alert, rule);
+    return alert;
+  }
+
+  function commentProblem(comment: string | null | undefined): string | null {
+    if (comment != null && comment.length > maxCommentLength) {
+      return `comment must be at most ${maxCommentLength} characters (MAX_COMMENT_LENGTH)`;
+    }
+    return null;
   }
 
   return {
     async createRule(input) {
-      return toRule(await prisma.alertRule.create({ data: ruleData(input, webhooks) }));
+      return toRule(await prisma.alertRule.create({ data: ruleData(input, webhooks, notices) }));
     },
 
     async updateRule(id, input) {
-      const data = ruleData(input, webhooks);
+      const data = ruleData(input, webhooks, notices);
       if (!isUuid(id)) throw missing('alert rule', id);
       const [row] = await prisma.alertRule.updateManyAndReturn({ where: { id }, data });
       if (!row) throw missing('alert rule', id);
@@ -202,11 +295,12 @@ export function createAlertStore(
 
     async deleteRule(id) {
       if (!isUuid(id)) return { deleted: false, resolved: null };
-      const [{ count }, [resolved]] = await prisma.$transaction([
-        prisma.alertRule.deleteMany({ where: { id } }),
-        resolveOpen(id),
-      ]);
-      return { deleted: count > 0, resolved: resolved ? toAlert(resolved) : null };
+      return prisma.$transaction(async (tx) => {
+        const [row] = await tx.$queryRaw<AlertRuleRow[]>`DELETE FROM "AlertRule" WHERE "id" = ${id}::uuid RETURNING *`;
+        if (!row) return { deleted: false, resolved: null };
+        // Its resolution goes to the channels the rule had.
+        return { deleted: true, resolved: await resolveOpen(tx, id, toRule(row)) };
+      });
     },
 
     async listRules() {
@@ -226,36 +320,31 @@ export function createAlertStore(
       return ids.map((id) => byId.get(id) ?? null);
     },
 
-    async fireAlert(rule, message, values, targets = []) {
+    async fireAlert(rule, message, values) {
       // The id and time are chosen here so the queued payload is the alert exactly as stored.
-      const alert: Alert = {
-        id: randomUUID(),
-        ruleId: rule.id,
-        ruleName: rule.name,
-        severity: rule.severity,
-        message,
-        values,
-        status: 'FIRING',
-        triggeredAt: new Date(),
-        resolvedAt: null,
-        acknowledgedAt: null,
-      };
+      const triggeredAt = new Date();
       try {
-        const [row] = await prisma.$transaction([
-          prisma.alert.create({
+        return await prisma.$transaction(async (tx) => {
+          const silencedBy = await matchingSilence(tx, rule.id, rule.severity);
+          const row = await tx.alert.create({
             data: {
-              id: alert.id,
+              id: randomUUID(),
               ruleId: rule.id,
               ruleName: rule.name,
               severity: rule.severity,
               message,
               values,
-              triggeredAt: alert.triggeredAt,
+              triggeredAt,
+              silencedBy,
+              // A silenced alert's firing is sent when its silence ends, if it still fires (queueDueNotices).
+              notifiedAt: silencedBy ? null : triggeredAt,
+              notices: silencedBy ? 0 : 1,
             },
-          }),
-          prisma.notificationDelivery.createMany({ data: queueRows(alert, targets) }),
-        ]);
-        return toAlert(row);
+          });
+          const alert = toAlert(row);
+          if (!silencedBy) await enqueue(tx, 'FIRING', alert, rule);
+          return alert;
+        });
       } catch (error) {
         // Another evaluation (here or on another instance) stored this rule's alert first: it is already firing.
         if (isOpenAlertConflict(error)) return null;
@@ -265,15 +354,24 @@ export function createAlertStore(
 
     async resolveAlerts(ruleId) {
       if (!isUuid(ruleId)) return null;
-      const [row] = await resolveOpen(ruleId);
-      return row ? toAlert(row) : null;
+      return prisma.$transaction(async (tx) => {
+        const rule = await tx.alertRule.findUnique({ where: { id: ruleId } });
+        return resolveOpen(tx, ruleId, rule && toRule(rule));
+      });
     },
 
-    async acknowledgeAlert(id) {
+    async acknowledgeAlert(id, { by, comment }) {
+      const problem = commentProblem(comment);
+      if (problem) throw badInput(`invalid acknowledgement: ${problem}`, { problems: [problem] });
       if (!isUuid(id)) throw missing('alert', id);
       const [acknowledged] = await prisma.alert.updateManyAndReturn({
         where: { id, status: 'FIRING' },
-        data: { status: 'ACKNOWLEDGED', acknowledgedAt: new Date() },
+        data: {
+          status: 'ACKNOWLEDGED',
+          acknowledgedAt: new Date(),
+          acknowledgedBy: by,
+          acknowledgeComment: comment?.trim() || null,
+        },
       });
       if (acknowledged) return toAlert(acknowledged);
       const current = await prisma.alert.findUnique({ where: { id } });
@@ -282,6 +380,111 @@ export function createAlertStore(
         throw badInput(`alert ${id} is resolved and can no longer be acknowledged`);
       }
       return toAlert(current);
+    },
+
+    async queueDueNotices() {
+      // Silences first: an alert whose silence ended (or was expired) is unmarked here, and is then due below.
+      await prisma.$executeRaw`
+        UPDATE "Alert" AS a SET "silencedBy" = m."silence"
+        FROM (
+          SELECT o."id", ${silenceSubquery(Prisma.raw('o."ruleId"'), Prisma.raw('o."severity"'))} AS "silence"
+          FROM "Alert" o WHERE o."status" <> 'RESOLVED'
+        ) AS m
+        WHERE a."id" = m."id" AND a."silencedBy" IS DISTINCT FROM m."silence"`;
+      // Due: never notified (silenced when it fired), or a repeat whose interval has passed. By this instance's clock,
+      // which also wrote notifiedAt (fireAlert, below): skew between instances moves a repeat, never duplicates it.
+      const now = new Date();
+      const due = await prisma.$queryRaw<{ id: string; notices: number }[]>`
+        SELECT a."id", a."notices" FROM "Alert" a JOIN "AlertRule" r ON r."id" = a."ruleId"
+        WHERE a."status" = 'FIRING' AND a."silencedBy" IS NULL AND r."enabled" AND (
+          a."notices" = 0
+          OR (r."repeatIntervalSeconds" IS NOT NULL
+              AND a."notifiedAt" <= ${now}::timestamptz - r."repeatIntervalSeconds" * interval '1 second'))
+        ORDER BY a."seq"`;
+      let queued = 0;
+      for (const { id, notices: seen } of due) {
+        const sent = await prisma.$transaction(async (tx) => {
+          const [row] = await tx.alert.updateManyAndReturn({
+            where: { id, notices: seen, status: 'FIRING', silencedBy: null },
+            data: { notices: { increment: 1 }, notifiedAt: now },
+          });
+          const rule = row && (await tx.alertRule.findUnique({ where: { id: row.ruleId } }));
+          if (!row || !rule) return false;
+          await enqueue(tx, seen === 0 ? 'FIRING' : 'REPEAT', toAlert(row), toRule(rule));
+          return true;
+        });
+        if (sent) queued++;
+      }
+      return queued;
+    },
+
+    async redeliverAlert(id) {
+      if (!isUuid(id)) throw missing('alert', id);
+      return prisma.$transaction(async (tx) => {
+        const row = await tx.alert.findUnique({ where: { id } });
+        if (!row) throw missing('alert', id);
+        const rule = await tx.alertRule.findUnique({ where: { id: row.ruleId } });
+        if (!rule) throw badInput(`alert ${id} cannot be redelivered: its rule was deleted, and with it its channels`);
+        const { targets } = notificationTargets(toRule(rule), emailEnabled);
+        if (targets.length === 0) {
+          throw badInput(
+            `alert ${id} cannot be redelivered: rule ${rule.id} has no channel to send it to ` +
+              '(webhooks, or emails for HIGH and CRITICAL alerts with SMTP_URL set)',
+          );
+        }
+        const alert = toAlert(row);
+        await tx.notificationDelivery.createMany({ data: queueRows('REDELIVERY', alert, targets) });
+        return alert;
+      });
+    },
+
+    async createSilence(input, createdBy) {
+      const now = new Date();
+      const validation = validateSilenceInput(input, now, maxCommentLength);
+      if (!validation.ok) {
+        const { problems } = validation;
+        throw badInput(`invalid silence: ${problems.join('; ')}`, { problems });
+      }
+      const silence = validation.value;
+      const known = await prisma.alertRule.findMany({ where: { id: { in: silence.ruleIds } }, select: { id: true } });
+      const unknown = silence.ruleIds.filter((id) => !known.some((rule) => rule.id === id));
+      if (unknown.length > 0) {
+        const problem = `ruleIds name no rule: ${unknown.join(', ')}`;
+        throw badInput(`invalid silence: ${problem}`, { problems: [problem] });
+      }
+      if ((await prisma.silence.count({ where: { endsAt: { gt: now } } })) >= maxSilences) {
+        throw badInput(`there are already ${maxSilences} silences not yet ended: expire some first`, {
+          limit: 'MAX_SILENCES',
+        });
+      }
+      const row = await prisma.silence.create({ data: { ...silence, createdBy } });
+      return toSilence(row, now);
+    },
+
+    async expireSilence(id) {
+      if (!isUuid(id)) throw missing('silence', id);
+      const row = await prisma.silence.findUnique({ where: { id } });
+      if (!row) throw missing('silence', id);
+      const now = new Date();
+      if (row.endsAt <= now) return toSilence(row, now);
+      // A silence that had not begun ends without ever having begun.
+      const startsAt = row.startsAt < now ? row.startsAt : now;
+      const [ended] = await prisma.silence.updateManyAndReturn({
+        where: { id, endsAt: { gt: now } },
+        data: { startsAt, endsAt: now },
+      });
+      return toSilence(ended ?? row, now);
+    },
+
+    async listSilences(active) {
+      const now = new Date();
+      const where = active == null ? {} : active ? activeWhere(now) : { NOT: activeWhere(now) };
+      const rows = await prisma.silence.findMany({
+        where,
+        orderBy: [{ endsAt: 'desc' }, { id: 'asc' }],
+        take: maxSilences,
+      });
+      return rows.map((row) => toSilence(row, now));
     },
 
     async openAlerts() {

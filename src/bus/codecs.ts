@@ -51,5 +51,8 @@ export function fromAlertMessage(message: AlertMessage): Alert {
     triggeredAt: new Date(message.triggeredAt),
     resolvedAt: message.resolvedAt ? new Date(message.resolvedAt) : null,
     acknowledgedAt: message.acknowledgedAt ? new Date(message.acknowledgedAt) : null,
+    silencedBy: message.silencedBy ?? null,
+    acknowledgedBy: message.acknowledgedBy ?? null,
+    acknowledgeComment: message.acknowledgeComment ?? null,
   };
 }

@@ -25,6 +25,10 @@ export interface AlertMessage {
   triggeredAt: string;
   resolvedAt: string | null;
   acknowledgedAt: string | null;
+  /** Absent in messages from a server before silences and acknowledgement comments (issue 12). */
+  silencedBy?: string | null;
+  acknowledgedBy?: string | null;
+  acknowledgeComment?: string | null;
   /** W3C trace context of the firing (tracing on only), which deliveries continue. */
   traceparent?: string;
 }

@@ -11,7 +11,9 @@ import {
   NO_DATA_STATES,
   SEVERITIES,
 } from '../alerts/rules.js';
+import type { Silence } from '../alerts/silences.js';
 import type { AlertDelivery } from '../alerts/store.js';
+import type { Principal } from '../auth/keys.js';
 import { builder } from '../builder.js';
 import { DeliveryChannel as DeliveryChannels } from '../generated/prisma/enums.js';
 import { AggregationEnum, WindowSizeEnum } from './metrics.js';
@@ -68,6 +70,18 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (r) => r.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (r) => r.updatedAt }),
+    // Notifications (issue 12)
+    summary: t.exposeString('summary', {
+      nullable: true,
+      description: 'Template of the alert message: {{rule}}, {{severity}}, {{metric}}, {{value}}, … (see README)',
+    }),
+    notifyOnResolve: t.exposeBoolean('notifyOnResolve', {
+      description: 'Whether webhooks and emails are told when an alert they were told of resolves',
+    }),
+    repeatIntervalSeconds: t.exposeInt('repeatIntervalSeconds', {
+      nullable: true,
+      description: 'Re-notifies a firing, unacknowledged, unsilenced alert this often; null: never',
+    }),
   }),
 });
 
@@ -102,6 +116,13 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
     triggeredAt: t.field({ type: 'DateTime', resolve: (a) => a.triggeredAt }),
     resolvedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.resolvedAt }),
     acknowledgedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.acknowledgedAt }),
+    // Notifications (issue 12)
+    silencedBy: t.exposeID('silencedBy', {
+      nullable: true,
+      description: 'The silence holding its notifications back, while one matches',
+    }),
+    acknowledgedBy: t.exposeString('acknowledgedBy', { nullable: true, description: "The acknowledging key's name" }),
+    acknowledgeComment: t.exposeString('acknowledgeComment', { nullable: true }),
     deliveries: t.field({
       type: [AlertDeliveryRef],
       description: 'Every notification attempt, oldest first (admins only: targets may carry tokens)',
@@ -149,6 +170,35 @@ const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implemen
   }),
 });
 
+const SilenceRef = builder.objectRef<Silence>('Silence').implement({
+  description: 'Holds back the notifications of the alerts it matches (every list it names must hold the alert).',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    ruleIds: t.exposeIDList('ruleIds'),
+    severities: t.field({ type: [SeverityEnum], resolve: (s) => s.severities }),
+    startsAt: t.field({ type: 'DateTime', resolve: (s) => s.startsAt }),
+    endsAt: t.field({ type: 'DateTime', resolve: (s) => s.endsAt }),
+    comment: t.exposeString('comment'),
+    createdBy: t.exposeString('createdBy'),
+    active: t.exposeBoolean('active', { description: 'In force now' }),
+  }),
+});
+
+const SilenceInput = builder.inputType('SilenceInput', {
+  fields: (t) => ({
+    ruleIds: t.idList(),
+    severities: t.field({ type: [SeverityEnum] }),
+    startsAt: t.field({ type: 'DateTime', description: 'Default: now' }),
+    endsAt: t.field({ type: 'DateTime', required: true }),
+    comment: t.string({ required: true }),
+  }),
+});
+
+/** Who did it, as an alert or a silence keeps it. */
+function actor(principal: Principal | null): string {
+  return principal?.name ?? 'unknown';
+}
+
 const AlertConditionInput = builder.inputType('AlertConditionInput', {
   fields: (t) => ({
     metric: t.string({ required: true }),
@@ -170,6 +220,10 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     noDataState: t.field({ type: NoDataStateEnum, defaultValue: 'OK' }),
     webhookUrls: t.stringList({ defaultValue: [] }),
     emails: t.stringList({ defaultValue: [] }),
+    // Notifications (issue 12)
+    summary: t.string(),
+    notifyOnResolve: t.boolean({ defaultValue: true }),
+    repeatIntervalSeconds: t.int(),
   }),
 });
 
@@ -200,6 +254,13 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, { services }) =>
       services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
+  }),
+  silences: t.field({
+    type: [SilenceRef],
+    description: 'Newest end first (at most MAX_SILENCES). active: true, those in force; false, the others.',
+    authScopes: { viewer: true },
+    args: { active: t.arg.boolean() },
+    resolve: (_root, { active }, { services }) => services.alerts.listSilences(active),
   }),
 }));
 
@@ -243,8 +304,29 @@ builder.mutationFields((t) => ({
   acknowledgeAlert: t.field({
     type: AlertRef,
     authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }), comment: t.arg.string() },
+    resolve: (_root, { id, comment }, { services, principal }) =>
+      services.alerts.acknowledgeAlert(String(id), { by: actor(principal), comment }),
+  }),
+  redeliverAlert: t.field({
+    type: AlertRef,
+    description: "Sends the alert's notification again to its rule's channels, as it stands now",
+    authScopes: { admin: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.alerts.acknowledgeAlert(String(id)),
+    resolve: (_root, { id }, { services }) => services.alerts.redeliverAlert(String(id)),
+  }),
+  createSilence: t.field({
+    type: SilenceRef,
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: SilenceInput, required: true }) },
+    resolve: (_root, { input }, { services, principal }) =>
+      services.alerts.createSilence({ ...input, ruleIds: input.ruleIds?.map(String) }, actor(principal)),
+  }),
+  expireSilence: t.field({
+    type: SilenceRef,
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { services }) => services.alerts.expireSilence(String(id)),
   }),
 }));
 

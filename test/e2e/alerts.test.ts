@@ -330,6 +330,7 @@ describe('alert engine across two instances', () => {
       conditions: [{ metric: 'e2e_latency', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 100 }],
       webhookUrls: [webhook.url],
       emails: ['oncall@jackdaw.test', 'lead@jackdaw.test'],
+      notifyOnResolve: false, // firings only here; resolutions: alert-notifications.test.ts
     });
     await new Promise((resolve) => setTimeout(resolve, 300)); // both instances have loaded the rule
     await publish(one, 'e2e_latency', [200]);

@@ -15,6 +15,18 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": typeof types.PreviewAlertRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": typeof types.EmbeddedNoticesExpireSilenceDocument,
+    "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": typeof types.NoticesCreateRuleDocument,
+    "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.NoticesRulesDocument,
+    "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": typeof types.NoticesAlertsDocument,
+    "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n": typeof types.NoticesAcknowledgeDocument,
+    "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n": typeof types.NoticesRedeliverDocument,
+    "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n": typeof types.NoticesCreateSilenceDocument,
+    "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": typeof types.NoticesExpireSilenceDocument,
+    "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n": typeof types.NoticesSilencesDocument,
+    "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n": typeof types.NoticesTriggeredDocument,
     "\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n": typeof types.CreateRuleForStateDocument,
     "\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n": typeof types.AlertRuleStateDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": typeof types.AlertRuleFieldsFragmentDoc,
@@ -107,6 +119,18 @@ type Documents = {
 };
 const documents: Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": types.PreviewAlertRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
+    "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": types.EmbeddedNoticesExpireSilenceDocument,
+    "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": types.NoticesCreateRuleDocument,
+    "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": types.NoticesRulesDocument,
+    "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n": types.NoticesAlertsDocument,
+    "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n": types.NoticesAcknowledgeDocument,
+    "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n": types.NoticesRedeliverDocument,
+    "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n": types.NoticesCreateSilenceDocument,
+    "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": types.NoticesExpireSilenceDocument,
+    "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n": types.NoticesSilencesDocument,
+    "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n": types.NoticesTriggeredDocument,
     "\n  mutation CreateRuleForState($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      keepFiringForSeconds\n      noDataState\n    }\n  }\n": types.CreateRuleForStateDocument,
     "\n  subscription AlertRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      pendingSince\n      firesAt\n      at\n    }\n  }\n": types.AlertRuleStateDocument,
     "\n  fragment AlertRuleFields on AlertRule {\n    id\n    name\n    severity\n    enabled\n    forSeconds\n    webhookUrls\n    emails\n    conditions {\n      metric\n      window\n      aggregation\n      operator\n      threshold\n    }\n  }\n": types.AlertRuleFieldsFragmentDoc,
@@ -216,6 +240,54 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"): (typeof documents)["\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n"): (typeof documents)["\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query NoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          acknowledgedBy\n          acknowledgeComment\n          acknowledgedAt\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesAcknowledge($id: ID!, $comment: String) {\n    acknowledgeAlert(id: $id, comment: $comment) {\n      id\n      status\n      acknowledgedBy\n      acknowledgeComment\n      acknowledgedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesRedeliver($id: ID!) {\n    redeliverAlert(id: $id) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      ruleIds\n      severities\n      startsAt\n      endsAt\n      comment\n      createdBy\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation NoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  query NoticesSilences($active: Boolean) {\n    silences(active: $active) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n"): (typeof documents)["\n  subscription NoticesTriggered($ruleIds: [ID!]) {\n    alertTriggered(ruleIds: $ruleIds) {\n      id\n      silencedBy\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

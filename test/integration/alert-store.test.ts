@@ -190,9 +190,9 @@ describe('firing and resolving', () => {
 
   it('should store exactly one alert when two instances fire the same rule at once', async () => {
     const rule = await store.createRule(input);
-    const targets = [{ channel: 'WEBHOOK' as const, target: 'https://hooks.example.com/jackdaw' }];
+    const ruleWithWebhook = { ...rule, webhookUrls: ['https://hooks.example.com/jackdaw'] };
     const attempts = Array.from({ length: 10 }, (_, i) =>
-      (i % 2 === 0 ? store : otherStore).fireAlert(rule, `attempt ${i}`, values, targets),
+      (i % 2 === 0 ? store : otherStore).fireAlert(ruleWithWebhook, `attempt ${i}`, values),
     );
     const fired = (await Promise.all(attempts)).filter((alert) => alert !== null);
     expect(fired).toHaveLength(1);
@@ -203,6 +203,7 @@ describe('firing and resolving', () => {
       { alertId: fired[0]?.id, channel: 'WEBHOOK', target: 'https://hooks.example.com/jackdaw' },
     ]);
     expect(JSON.parse(queued[0]?.payload ?? '')).toEqual({
+      kind: 'FIRING',
       alert: { ...fired[0], triggeredAt: fired[0]?.triggeredAt.toISOString() },
     });
   });
@@ -239,7 +240,7 @@ describe('firing and resolving', () => {
     const alertA = await fire(a, 'a');
     const alertB = await fire(b, 'b');
     await store.fireAlert(c, 'c', values);
-    await store.acknowledgeAlert(alertB.id);
+    await store.acknowledgeAlert(alertB.id, { by: 'ops' });
     await store.resolveAlerts(c.id);
     expect((await store.openAlerts()).map((alert) => [alert.id, alert.status])).toEqual([
       [alertA.id, 'FIRING'],
@@ -252,9 +253,9 @@ describe('acknowledging', () => {
   it('should acknowledge a firing alert once and keep it open', async () => {
     const rule = await store.createRule(input);
     const alert = await fire(rule, 'slow');
-    const acknowledged = await store.acknowledgeAlert(alert.id);
+    const acknowledged = await store.acknowledgeAlert(alert.id, { by: 'ops' });
     expect(acknowledged).toMatchObject({ id: alert.id, status: 'ACKNOWLEDGED', acknowledgedAt: expect.any(Date) });
-    expect(await store.acknowledgeAlert(alert.id)).toEqual(acknowledged);
+    expect(await store.acknowledgeAlert(alert.id, { by: 'ops' })).toEqual(acknowledged);
     // Still open: the rule cannot fire a duplicate while its alert is acknowledged.
     expect(await store.fireAlert(rule, 'again', values)).toBeNull();
     expect(await store.resolveAlerts(rule.id)).toMatchObject({
@@ -267,12 +268,12 @@ describe('acknowledging', () => {
     const rule = await store.createRule(input);
     const alert = await fire(rule, 'slow');
     await store.resolveAlerts(rule.id);
-    await expectStoreError(store.acknowledgeAlert(alert.id), 'BAD_USER_INPUT', /is resolved/);
+    await expectStoreError(store.acknowledgeAlert(alert.id, { by: 'ops' }), 'BAD_USER_INPUT', /is resolved/);
   });
 
   it('should say NOT_FOUND for an unknown or malformed id', async () => {
-    await expectStoreError(store.acknowledgeAlert(MISSING_ID), 'NOT_FOUND', new RegExp(MISSING_ID));
-    await expectStoreError(store.acknowledgeAlert('42'), 'NOT_FOUND', /no alert with id 42/);
+    await expectStoreError(store.acknowledgeAlert(MISSING_ID, { by: 'ops' }), 'NOT_FOUND', new RegExp(MISSING_ID));
+    await expectStoreError(store.acknowledgeAlert('42', { by: 'ops' }), 'NOT_FOUND', /no alert with id 42/);
   });
 });
 

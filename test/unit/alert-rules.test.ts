@@ -37,6 +37,9 @@ describe('validateRuleInput', () => {
       noDataState: 'OK',
       webhookUrls: [],
       emails: [],
+      summary: null,
+      notifyOnResolve: true,
+      repeatIntervalSeconds: null,
     });
   });
 
@@ -76,6 +79,9 @@ describe('validateRuleInput', () => {
       noDataState: 'KEEP',
       webhookUrls: ['https://hooks.example.com/a', 'http://127.0.0.1:8080/alerts'],
       emails: ['ops@example.com'],
+      summary: '{{rule}}: {{metric}} at {{value}}, {{value.2}} anomalies',
+      notifyOnResolve: false,
+      repeatIntervalSeconds: 3_600,
     };
     expect(validated(full)).toEqual(full);
   });
