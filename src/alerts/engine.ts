@@ -10,7 +10,6 @@ import type { Ingestion } from '../events/ingest.js';
 import type { Logger } from '../observability/logger.js';
 import { ATTR, activeTraceparent, inSpan, SPAN, type Traced } from '../observability/tracing.js';
 import {
-  alertMessage,
   type ConditionValues,
   evaluateRule,
   firesAt,
