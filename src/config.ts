@@ -322,6 +322,15 @@ const checked = schema.superRefine((config, ctx) => {
   if (config.JWT_JWKS_URL && config.JWT_JWKS_FILE) {
     ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_FILE'], message: 'set JWT_JWKS_URL or JWT_JWKS_FILE, not both' });
   }
+  // A JWKS is usually an identity provider's, shared by many applications: without an audience to check, a token it
+  // issued for any of them (with a role claim) would open this API too.
+  if ((config.JWT_JWKS_URL || config.JWT_JWKS_FILE) && !config.JWT_AUDIENCE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWT_AUDIENCE'],
+      message: "required with JWT_JWKS_URL or JWT_JWKS_FILE: the identity provider's tokens for other applications would be accepted",
+    });
+  }
   const skewDays = Math.ceil(config.MAX_FUTURE_SKEW_MS / DAY_MS);
   if (config.EVENT_PARTITIONS_AHEAD_DAYS < skewDays + 1) {
     ctx.addIssue({

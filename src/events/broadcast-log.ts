@@ -78,10 +78,13 @@ export class BroadcastLog {
     return { first: big(row?.first), last: big(row?.last), size: row?.size == null ? null : Number(row.size) };
   }
 
-  /** Whether the event `seq` is in the log (so will be broadcast, if it was not yet). */
-  async holdsEvent(seq: bigint): Promise<boolean> {
+  /**
+   * Whether the event `seq` waits in the outbox, so will be broadcast. The outbox is small and keyed by seq, where the
+   * event log is partitioned by time (a probe by seq alone would visit every day).
+   */
+  async isQueued(seq: bigint): Promise<boolean> {
     const [row] = await this.sql.query<{ found: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM "Event" WHERE seq = $1::bigint) AS found`,
+      `SELECT EXISTS (SELECT 1 FROM "EventOutbox" WHERE seq = $1::bigint) AS found`,
       [seq.toString()],
     );
     return row?.found === true;

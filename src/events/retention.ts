@@ -90,6 +90,8 @@ export interface RetentionPass {
   /** Partitions past the retention that could not be dropped this time, with the reason. */
   kept: { partition: string; reason: string }[];
   idsPruned: number;
+  /** Broadcast log rows (EventBroadcast) pruned: batches broadcast before the oldest day kept. */
+  broadcastsPruned: number;
 }
 
 export interface EventRetentionOptions {
@@ -146,8 +148,12 @@ export class EventRetention {
     const days = await this.existingDays();
     const oldest = days.length > 0 ? Math.min(...days) : null;
     const idsPruned = await this.pruneIds(idPruneBefore(now, oldest, settings.idRetentionDays));
-    if (created.length > 0 || dropped.length > 0 || idsPruned > 0) {
-      logger.info({ created, dropped, idsPruned }, 'event log partitions maintained');
+    // A batch broadcast before the oldest day kept holds events received then, whose days are gone (but for a few
+    // minutes of skew): a resume from it is told the history is older than what is kept, rather than replaying a
+    // silently thinned-out log, and the broadcast log does not grow forever.
+    const broadcastsPruned = oldest === null ? 0 : await this.pruneBroadcasts(oldest * DAY_MS);
+    if (created.length > 0 || dropped.length > 0 || idsPruned > 0 || broadcastsPruned > 0) {
+      logger.info({ created, dropped, idsPruned, broadcastsPruned }, 'event log partitions maintained');
     }
     for (const { partition, reason } of kept) {
       logger.warn(
@@ -155,7 +161,7 @@ export class EventRetention {
         'event log partition past the retention not dropped; retried at the next pass',
       );
     }
-    return { created, dropped, kept, idsPruned };
+    return { created, dropped, kept, idsPruned, broadcastsPruned };
   }
 
   /** Makes the partitions of these days where missing (idempotent); returns the names it made. */
@@ -201,6 +207,13 @@ export class EventRetention {
   private async pruneIds(before: number): Promise<number> {
     return this.options.prisma.$executeRawUnsafe(
       `DELETE FROM "EventId" WHERE "timestamp" < $1::timestamptz`,
+      new Date(before).toISOString(),
+    );
+  }
+
+  private async pruneBroadcasts(before: number): Promise<number> {
+    return this.options.prisma.$executeRawUnsafe(
+      `DELETE FROM "EventBroadcast" WHERE at < $1::timestamptz`,
       new Date(before).toISOString(),
     );
   }

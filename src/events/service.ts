@@ -189,10 +189,16 @@ export class EventService {
     const { broadcasts } = this.options;
     if (cursor.kind === 'pending') {
       while (!closed()) {
+        // The outbox first: the processor records a batch's place before it clears its outbox rows, so an event gone
+        // from the outbox has its place recorded, unless it was broadcast before the log began or past its retention.
+        const queued = await broadcasts.isQueued(cursor.seq);
         const place = (await broadcasts.placesOf([cursor.seq])).get(cursor.seq);
         if (place) return place;
-        if (!(await broadcasts.holdsEvent(cursor.seq)))
-          throw badInput('after: the cursor names no event of this database');
+        if (!queued)
+          throw badInput(
+            'after: the cursor names no event the broadcast history holds (none of this database, or one older than ' +
+              'the history kept): page the events query instead, then subscribe without after',
+          );
         await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
       }
       return null;

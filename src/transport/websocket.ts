@@ -127,6 +127,13 @@ export interface WebSocketTransport {
 
 /** A canonical text per document (yoga hands back the same parsed document for the same query text). */
 const printed = new WeakMap<DocumentNode, string>();
+/** A close reason fits in 123 bytes of UTF-8 (ws throws past it): cut short whole characters at a time. */
+export function closeReason(text: string): string {
+  const characters = [...text];
+  while (Buffer.byteLength(characters.join('')) > 123) characters.pop();
+  return characters.join('');
+}
+
 function canonical(document: DocumentNode): string {
   let text = printed.get(document);
   if (text === undefined) {
@@ -270,7 +277,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         // a close reason holds at most 123 bytes.
         socket.close(
           SecurityCloseCode.TryAgainLater,
-          error instanceof DomainError ? error.message.slice(0, 120) : 'the API key store is unavailable; retry later',
+          error instanceof DomainError ? closeReason(error.message) : 'the API key store is unavailable; retry later',
         );
         return false;
       }

@@ -87,6 +87,7 @@ beforeAll(async () => {
     adminKey,
     config: {
       JWT_JWKS_FILE: file,
+      JWT_AUDIENCE: TEST_AUDIENCE,
       RATE_LIMIT_PER_SECOND: FILE_RATE_LIMIT,
       MAX_SUBSCRIPTIONS_PER_KEY: FILE_MAX_SUBSCRIPTIONS,
     },
@@ -95,7 +96,7 @@ beforeAll(async () => {
   hanging = await startServer({
     databaseUrl: database.url,
     adminKey,
-    config: { JWT_JWKS_URL: silent.url, JWT_JWKS_TIMEOUT_MS: JWKS_TIMEOUT_MS },
+    config: { JWT_JWKS_URL: silent.url, JWT_AUDIENCE: TEST_AUDIENCE, JWT_JWKS_TIMEOUT_MS: JWKS_TIMEOUT_MS },
   });
 });
 

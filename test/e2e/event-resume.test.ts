@@ -1,6 +1,7 @@
 // Resumable events: eventPublished(after: cursor) replays what was broadcast since the cursor from Postgres, then goes
 // on live, with no gap or duplicate at the seam, in broadcast order, on any instance. Two instances on one Postgres
 // and Redis; a third server on another database for its cursors. Real Postgres and Redis.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import {
@@ -216,6 +217,32 @@ describe('eventPublished(after:)', () => {
     expect(JSON.stringify(resumed.errors)).toContain('page them with the events query');
   });
 
+  it('should refuse, not wait forever on, the pending cursor of an event the broadcast history does not hold', async () => {
+    // As an event stored before the broadcast log began (an upgrade), or whose batch the retention pruned.
+    const { publishEvent } = await gqlOk(
+      one.url,
+      PUBLISH_ONE,
+      { input: { type: 'INSIGHT_GENERATED', data: { tag: 'before the log' } } },
+      adminKey,
+    );
+    await processed(one, two);
+    const sql = new pg.Client({ connectionString: database.url });
+    await sql.connect();
+    try {
+      await sql.query(
+        `CREATE TEMP TABLE saved AS SELECT * FROM "EventBroadcast" WHERE position = (SELECT max(position) FROM "EventBroadcast")`,
+      );
+      await sql.query(`DELETE FROM "EventBroadcast" WHERE position IN (SELECT position FROM saved)`);
+      const sub = subscribe(client(two), EVENTS_AFTER, { after: publishEvent.cursor });
+      await sub.until(() => sub.errors.length > 0, 10_000);
+      expect(JSON.stringify(sub.errors)).toContain('BAD_USER_INPUT');
+      expect(JSON.stringify(sub.errors)).toMatch(/names no event the broadcast history holds/);
+    } finally {
+      await sql.query(`INSERT INTO "EventBroadcast" SELECT * FROM saved`);
+      await sql.end();
+    }
+  });
+
   it('should refuse garbage, forged and other-database cursors with BAD_USER_INPUT, keeping the socket', async () => {
     const watch = await witness(one);
     const real = (watch.received.at(-1) as Received).eventPublished.cursor;
@@ -228,7 +255,7 @@ describe('eventPublished(after:)', () => {
       ['garbage', /not an event cursor this server gave out/],
       [forge(`e1:${name}:${BigInt(position as string) + 1000n}:0`), /names no broadcast event of this database/],
       [forge(`e1:${name}:${position}:99999`), /names no broadcast event of this database/],
-      [forge(`e1:${name}:pending:99999999`), /names no event of this database/],
+      [forge(`e1:${name}:pending:99999999`), /names no event the broadcast history holds/],
       [forge(`e1:${name}:0:0`), /not an event cursor/],
       [forge(`e1:000000000000:${position}:0`), /from another database/],
       [foreign, /from another database/],

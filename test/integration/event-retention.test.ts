@@ -108,7 +108,7 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     const days = await partitionDays();
     for (let day = dayOf(now - 30 * DAY_MS); day <= today + 7; day++) expect(days).toContain(day);
     const again = await retention(now).runOnce();
-    expect(again).toEqual({ created: [], dropped: [], kept: [], idsPruned: 0 });
+    expect(again).toEqual({ created: [], dropped: [], kept: [], idsPruned: 0, broadcastsPruned: 0 });
     const further = await retention(now, { aheadDays: 10 }).runOnce();
     expect(further.created).toEqual([today + 8, today + 9, today + 10].map(partitionName));
   });
@@ -190,6 +190,23 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     expect(second.idsPruned).toBeGreaterThanOrEqual(2);
     expect(await storedIds([dayA.id, dayB.id])).toEqual([]);
     expect((await partitionDays())[0]).toBe(today - 2);
+  });
+
+  it('should prune the broadcast batches broadcast before the oldest day kept, and no later one', async () => {
+    const oldestKept = ((await partitionDays())[0] ?? 0) * DAY_MS;
+    const at = (ms: number) => new Date(ms).toISOString();
+    await db.sql.query(
+      `INSERT INTO "EventBroadcast" (position, seqs, "seqRange", at)
+       VALUES (1, '{1}', '[1,1]', $1::timestamptz), (2, '{2}', '[2,2]', $2::timestamptz)`,
+      [at(oldestKept - 1_000), at(oldestKept + 1_000)],
+    );
+    const pass = await retention(now + 28 * DAY_MS, { idRetentionDays: 32 }).runOnce();
+    expect(pass.broadcastsPruned).toBe(1);
+    const left = await db.sql.query<{ position: string }>(
+      `SELECT position::text AS position FROM "EventBroadcast"`,
+      [],
+    );
+    expect(left.map((row) => row.position)).toEqual(['2']);
   });
 });
 

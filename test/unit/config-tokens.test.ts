@@ -14,6 +14,12 @@ describe('token settings', () => {
     ).toThrow(/not both/);
   });
 
+  it('should refuse a JWKS without JWT_AUDIENCE, whose provider may issue tokens for other applications', () => {
+    expect(() => configWith({ JWT_JWKS_URL: 'https://issuer.test/jwks.json' })).toThrow(/JWT_AUDIENCE: required/);
+    expect(() => configWith({ JWT_JWKS_FILE: '/tmp/jwks.json' })).toThrow(/JWT_AUDIENCE: required/);
+    expect(configWith({ JWT_JWKS_FILE: '/tmp/jwks.json', JWT_AUDIENCE: 'api' }).JWT_AUDIENCE).toBe('api');
+  });
+
   it('should default to VIEWER tokens living at most an hour, and cap lifetime and skew', () => {
     const config = configWith({});
     expect(config.JWT_MAX_ROLE).toBe('VIEWER');
