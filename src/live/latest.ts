@@ -3,6 +3,8 @@
 
 export interface LatestIterator<T> extends AsyncIterableIterator<T> {
   push(value: T): void;
+  /** Ends the stream with `error`, after the value not yet taken: its reader is told why, not left waiting. */
+  fail(error: unknown): void;
 }
 
 /**
@@ -14,17 +16,30 @@ export function latestIterator<T>(
   merge: (pending: T, next: T) => T = (_pending, next) => next,
 ): LatestIterator<T> {
   let pending: { value: T } | null = null;
-  let waiting: ((result: IteratorResult<T>) => void) | null = null;
+  let waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | null = null;
   let done = false;
+  let failure: { error: unknown } | null = null;
   const iterator: LatestIterator<T> = {
     push(value) {
       if (done) return;
       if (waiting) {
-        const resolve = waiting;
+        const { resolve } = waiting;
         waiting = null;
         resolve({ value, done: false });
       } else {
         pending = { value: pending ? merge(pending.value, value) : value };
+      }
+    },
+    fail(error) {
+      if (done) return;
+      done = true;
+      failure = { error };
+      onReturn();
+      if (waiting) {
+        const { reject } = waiting;
+        waiting = null;
+        failure = null;
+        reject(error);
       }
     },
     async next() {
@@ -33,16 +48,21 @@ export function latestIterator<T>(
         pending = null;
         return { value, done: false };
       }
+      if (failure) {
+        const { error } = failure;
+        failure = null;
+        throw error;
+      }
       if (done) return { value: undefined, done: true };
-      return new Promise((resolve) => {
-        waiting = resolve;
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
       });
     },
     async return() {
       if (!done) {
         done = true;
         pending = null;
-        waiting?.({ value: undefined, done: true });
+        waiting?.resolve({ value: undefined, done: true });
         waiting = null;
         onReturn();
       }

@@ -12,6 +12,7 @@ import { queryKey } from '../aggregation/labelled-reads.js';
 import { type MetricSeries, seriesOf } from '../aggregation/service.js';
 import type { MetricAggregate, MetricPoint } from '../aggregation/types.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
+import { DomainError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type LatestIterator, latestIterator } from './latest.js';
 
@@ -165,6 +166,11 @@ export class MetricFeed {
     return group;
   }
 
+  private end(group: Group, error: DomainError): void {
+    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+    for (const subscriber of [...group.subscribers]) subscriber.fail(error);
+  }
+
   private leave(group: Group, subscriber: AsyncIterableIterator<unknown>): void {
     (group.subscribers as Set<unknown>).delete(subscriber);
     if (group.subscribers.size > 0 || (group.kind === 'series' && group.loading)) return;
@@ -178,9 +184,12 @@ export class MetricFeed {
     group.timer = setTimeout(() => {
       group.timer = null;
       const refreshed = group.kind === 'aggregate' ? this.refresh(group) : this.refreshSeries(group);
-      refreshed.catch((error) =>
-        this.options.logger.warn({ err: error, metric: group.query.metric }, 'metric feed refresh failed'),
-      );
+      refreshed.catch((error) => {
+        // A refusal (the matchers now select more label sets than one read may merge) stays one: its subscribers are
+        // told, rather than left without messages. Anything else (Redis down) is retried at the next change.
+        if (error instanceof DomainError) return this.end(group, error);
+        this.options.logger.warn({ err: error, metric: group.query.metric }, 'metric feed refresh failed');
+      });
     }, wait);
   }
 

@@ -325,6 +325,29 @@ function chart(messages: { metricSeriesUpdated: { series: { points: Point[] } | 
 }
 
 describe('live labelled views', () => {
+  it('should end a live view with BAD_USER_INPUT once its matchers select more sets than one read may merge', async () => {
+    const { createApiKey } = await gqlOk(one.url, CREATE_API_KEY, { name: 'labels-grow', role: 'PUBLISHER' }, adminKey);
+    const grow = (tenants: number, from = 0) =>
+      Array.from({ length: tenants }, (_, i) => ({
+        type: 'PERFORMANCE_METRIC' as const,
+        data: { metric_name: 'lbl_grow', value: 1, labels: { kind: 'grow', tenant: `g${from + i}` } },
+      }));
+    expect((await publish(one, grow(2), createApiKey.key)).errors).toBeUndefined();
+    await processed(one, two);
+    const client = wsClient(one.wsUrl, adminKey);
+    const matchers = [{ name: 'kind', value: 'grow' }];
+    const view = subscribe(client, METRIC_UPDATED, { metric: 'lbl_grow', labels: matchers });
+    expect((await view.result(0)).metricUpdated.count).toBe(2);
+    // More sets than MAX_LABEL_SETS_PER_READ appear after it subscribed: it is told, not left silent.
+    expect((await publish(one, grow(MAX_NEW_SERIES_PER_MINUTE - 5, 2), createApiKey.key)).errors).toBeUndefined();
+    await processed(one, two);
+    await view.until(() => view.errors.length > 0, 10_000);
+    expect(JSON.stringify(view.errors)).toContain('BAD_USER_INPUT');
+    expect(JSON.stringify(view.errors)).toContain('MAX_LABEL_SETS_PER_READ');
+    view.dispose();
+    await client.dispose();
+  });
+
   it('should push a label set of a metric, and at most once per minIntervalMs asked for', async () => {
     const client = wsClient(one.wsUrl, adminKey);
     const labels = [{ name: 'region', value: 'live' }];
