@@ -106,7 +106,7 @@ async function main(): Promise<void> {
           .loadavg()
           .map((l) => l.toFixed(2))
           .join(', ')} (1, 5, 15 min) at the end: ` +
-        'the machine was shared with other test runs, so these are upper bounds. ' +
+        'Postgres shares the cores with the backtest. ' +
         `A day of ${integer(EVENTS)} events of \`api_latency\` (one every ${(HISTORY_MS / EVENTS).toFixed(1)} ms, a slow ` +
         `half hour in the middle) and as many of another metric in the same table; the rule \`AVG(api_latency)[M5] > 600 ` +
         'AND P95(api_latency)[M15] > 900`, forSeconds 60, keepFiringForSeconds 120, backtested from the first instant ' +

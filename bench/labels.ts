@@ -138,9 +138,8 @@ async function main(): Promise<void> {
       `| ${name} | ${ms(r.groupBy.p50)} / ${ms(r.groupBy.p99)} | ${ms(r.seriesTotal.p50)} / ${ms(r.seriesTotal.p99)} | ${ms(r.seriesOneSet.p50)} / ${ms(r.seriesOneSet.p99)} | ${ms(r.seriesMerge.p50)} / ${ms(r.seriesMerge.p99)} | ${ms(r.labelValues.p50)} / ${ms(r.labelValues.p99)} |`;
     const section = `${SECTION_HEADING}
 
-Run on ${new Date().toISOString().slice(0, 10)}: ${machine}. The machine was shared with other work (test runs of
-other branches, Postgres and Redis serving them) while this ran: the load average above says how busy it was, and the
-figures are upper bounds of what a quiet machine gives.
+Run on ${new Date().toISOString().slice(0, 10)}: ${machine}. The load average says how busy the machine was; the
+load generator, Postgres and Redis share its cores with the code measured.
 
 One metric with ${integer(LABEL_VALUES)} label sets (\`host\` h0…h999, \`region\` r0…r3, ${SAMPLES_PER_SET} samples each
 over the last five minutes, ${integer(events.length)} events: every M5 bucket of every set written), read through
