@@ -108,7 +108,7 @@ async function main() {
     const cpus = os.cpus();
     const section = `${HEADING}
 
-Measured ${new Date().toISOString().slice(0, 10)} on ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Postgres ${version} (local). The machine is shared with other work (other helpers' builds and tests): \`uptime\` before the run: \`${loadBefore}\`; after: \`${loadAfter}\`.
+Measured ${new Date().toISOString().slice(0, 10)} on ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Postgres ${version} (local). \`uptime\` before the run: \`${loadBefore}\`; after: \`${loadAfter}\`.
 
 Method: a fresh database migrated as \`npm run db:migrate\` does; two UTC days of ${integer(EVENTS)} events each (performance metrics spread evenly over the day, with their \`EventId\` rows, none queued in the outbox), filled in ${seconds(fillMs)}, then \`VACUUM ANALYZE\`. One day, within the retention, is emptied with the equivalent \`DELETE FROM "Event" WHERE "timestamp" >= <day> AND "timestamp" < <next day>\` (its time excludes the vacuum the dead rows then need). The other, ${RETENTION_DAYS + 10} days old, is dropped as the maintenance pass drops a day (\`EventRetention.dropPartition\`: one transaction taking the advisory lock, then \`DETACH PARTITION\` and \`DROP TABLE\`); then a whole maintenance pass (\`runOnce\`, \`EVENT_RETENTION_DAYS=${RETENTION_DAYS}\`: partitions listed and checked, nothing left to drop) prunes that day's ids from \`EventId\` (one \`DELETE\` through its BRIN index). One run each.
 
