@@ -328,7 +328,8 @@ const checked = schema.superRefine((config, ctx) => {
     ctx.addIssue({
       code: 'custom',
       path: ['JWT_AUDIENCE'],
-      message: "required with JWT_JWKS_URL or JWT_JWKS_FILE: the identity provider's tokens for other applications would be accepted",
+      message:
+        "required with JWT_JWKS_URL or JWT_JWKS_FILE: the identity provider's tokens for other applications would be accepted",
     });
   }
   const skewDays = Math.ceil(config.MAX_FUTURE_SKEW_MS / DAY_MS);
