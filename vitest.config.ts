@@ -14,7 +14,7 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // Two cores: two test files at a time; each file has its own database and Redis key prefix.
     maxWorkers: 2,
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
   },

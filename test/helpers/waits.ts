@@ -25,7 +25,7 @@ export class Condition {
     for (const wake of [...this.waiters]) wake();
   }
 
-  until(check: () => boolean, timeoutMs = 10_000, describe: () => string = () => 'a condition'): Promise<void> {
+  until(check: () => boolean, timeoutMs = 25_000, describe: () => string = () => 'a condition'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const done = (error?: unknown) => {
         clearTimeout(timer);
@@ -61,7 +61,7 @@ export class Recording<T> {
     this.condition.changed();
   };
 
-  async until(check: (items: T[]) => boolean, timeoutMs = 10_000): Promise<T[]> {
+  async until(check: (items: T[]) => boolean, timeoutMs = 25_000): Promise<T[]> {
     await this.condition.until(
       () => check(this.items),
       timeoutMs,
@@ -71,7 +71,7 @@ export class Recording<T> {
   }
 
   /** Resolves once at least `count` items were recorded. */
-  atLeast(count: number, timeoutMs = 10_000): Promise<T[]> {
+  atLeast(count: number, timeoutMs = 25_000): Promise<T[]> {
     return this.until((items) => items.length >= count, timeoutMs);
   }
 }
