@@ -359,19 +359,30 @@ describe('silences', () => {
       { input: { severities: ['CRITICAL'], endsAt, comment: 'maintenance' } },
       adminKey,
     );
-    await publish(name, 10);
-    await publish(name, -1_000);
-    // Fired and resolved, silenced throughout (waited for: the processor may be slow on a loaded machine).
-    await vi.waitFor(
-      async () => {
-        const [resolved] = await alertsOf(ruleId);
-        expect(resolved).toMatchObject({ status: 'RESOLVED', silencedBy: silence.createSilence.id });
-      },
-      { timeout: 20_000, interval: 200 },
-    );
-    await publish(name, 2_000);
-    await sleep(quietMs);
-    expect(receiver.requests).toEqual([]);
+    // Fired, then resolved, silenced throughout. Each state is waited for before the next value is published: two
+    // values published back to back may be evaluated together, and the rule would never have fired.
+    const alertIs = (status: string) =>
+      vi.waitFor(
+        async () => {
+          const [alert] = await alertsOf(ruleId);
+          expect(alert).toMatchObject({ status, silencedBy: silence.createSilence.id });
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+    try {
+      await publish(name, 10);
+      await alertIs('FIRING');
+      await publish(name, -1_000);
+      await alertIs('RESOLVED');
+      await publish(name, 2_000);
+      await alertIs('FIRING');
+      await sleep(quietMs);
+      expect(receiver.requests).toEqual([]);
+    } catch (error) {
+      // Not left over the tests after this one, whose CRITICAL alerts it would silence.
+      await gql(api().url, EXPIRE_SILENCE, { id: silence.createSilence.id }, adminKey);
+      throw error;
+    }
 
     const { expireSilence } = await gqlOk(api().url, EXPIRE_SILENCE, { id: silence.createSilence.id }, adminKey);
     expect(expireSilence.active).toBe(false);
@@ -436,8 +447,8 @@ describe('bad input', () => {
     }
     const { errors } = await gql(api().url, ACKNOWLEDGE, { id: ruleId, comment: 'x'.repeat(101) }, adminKey);
     expect(errors?.[0]?.message).toContain('comment must be at most 100 characters (MAX_COMMENT_LENGTH)');
-    const silences = (await gqlOk(api().url, SILENCES, {}, adminKey)).silences;
-    expect(silences.every((silence) => !silence.active)).toBe(true);
+    const activeSilences = (await gqlOk(api().url, SILENCES, { active: true }, adminKey)).silences;
+    expect(activeSilences).toEqual([]);
 
     // MAX_SILENCES not yet ended: the next is refused until one ends.
     const valid = { ruleIds: [ruleId], endsAt: at(60_000), comment: 'planned' };
