@@ -113,6 +113,11 @@ export class LabelledReads {
     return ranked.slice(0, first).map(({ aggregate }) => aggregate);
   }
 
+  /** The metric's label sets with samples in the last 24 h, each sorted by name, in the order of their label parts. */
+  async labelSets(metric: string, at: number): Promise<Label[][]> {
+    return (await this.store.labelSets(metric, at)).map(parseLabelPart);
+  }
+
   /** Names of the metric's labels, sorted. */
   async labelNames(metric: string, at: number): Promise<string[]> {
     const names = new Set<string>();

@@ -17,6 +17,8 @@ export type Aggregation =
 
 export type AlertConditionInput = {
   aggregation?: Aggregation | null | undefined;
+  /** Reads the merge of the metric's label sets holding all of these (default: the metric's total) */
+  labels?: Array<LabelMatcher> | null | undefined;
   metric: string;
   operator: ComparisonOperator;
   threshold: number;
@@ -28,6 +30,8 @@ export type AlertRuleInput = {
   emails?: Array<string> | null | undefined;
   enabled?: boolean | null | undefined;
   forSeconds?: number | null | undefined;
+  /** Label names: one alert per combination of their values (at most MAX_ALERT_LABEL_SETS_PER_RULE label sets) */
+  groupBy?: Array<string> | null | undefined;
   keepFiringForSeconds?: number | null | undefined;
   name: string;
   noDataState?: NoDataState | null | undefined;
@@ -104,6 +108,8 @@ export type Severity =
 export type SilenceInput = {
   comment: string;
   endsAt: string;
+  /** Matchers the alert's label set must hold */
+  labels?: Array<LabelMatcher> | null | undefined;
   ruleIds?: Array<string | number> | null | undefined;
   severities?: Array<Severity> | null | undefined;
   /** Default: now */
