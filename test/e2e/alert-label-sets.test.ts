@@ -181,7 +181,7 @@ function noticesOf(requests: ReceivedRequest[]): Notice[] {
 /** What each competitor was told, in order: e.g. { acme: ['FIRING', 'RESOLVED'] }. */
 function kindsByCompetitor(notices: Notice[]): Record<string, string[]> {
   const kinds: Record<string, string[]> = {};
-  for (const { competitor, kind } of notices) (kinds[competitor ?? '-'] ??= []).push(kind);
+  for (const { competitor = '-', kind } of notices) kinds[competitor] = [...(kinds[competitor] ?? []), kind];
   return kinds;
 }
 
