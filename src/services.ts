@@ -370,6 +370,7 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
         databaseUrl: config.DATABASE_URL,
         maxRows: config.MAX_BACKTEST_ROWS,
         maxConcurrent: config.MAX_CONCURRENT_BACKTESTS,
+        maxLabelSets: config.MAX_ALERT_LABEL_SETS_PER_RULE,
       }),
       labelSets: { reads, maxPerRule: config.MAX_ALERT_LABEL_SETS_PER_RULE },
     }),

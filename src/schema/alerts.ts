@@ -187,6 +187,11 @@ const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implemen
       resolve: (p) => p.resolvedAt,
     }),
     values: t.field({ type: 'JSON', description: 'The condition values when it fired', resolve: (p) => p.values }),
+    labels: t.field({
+      type: [LabelRef],
+      description: 'The label set it fired for, for a rule with groupBy; empty otherwise',
+      resolve: (p) => p.labels ?? [],
+    }),
   }),
 });
 

@@ -1,7 +1,8 @@
 // Alerts per label set (issue 12 item 10) end to end: two instances on one Postgres and Redis, notices counted at a
 // real webhook receiver and a real SMTP server. One alert per competitor, each firing and resolving on its own;
 // exactly the notices expected, none twice, whichever instance leads, a change of leader included; a silence that
-// matches one label set only; bad matchers, groupBy and too many label sets refused with nothing changed.
+// matches one label set only; the backtest per label set; bad matchers, groupBy and too many label sets refused with
+// nothing changed.
 import { afterAll, assert, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AlertRuleInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
@@ -86,6 +87,12 @@ const PREVIEW = graphql(`
   query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {
     previewAlertRule(input: $input, since: $since) {
       firedAt
+      resolvedAt
+      values
+      labels {
+        name
+        value
+      }
     }
   }
 `);
@@ -230,6 +237,12 @@ function ruleInput(name: string, overrides: Partial<AlertRuleInput> = {}): Alert
   };
 }
 
+/** Resolves once the wall clock is in a later second than when called. */
+async function nextSecond() {
+  const second = Math.floor(Date.now() / 1_000);
+  await vi.waitFor(() => expect(Math.floor(Date.now() / 1_000)).toBeGreaterThan(second), { interval: 50 });
+}
+
 /** After the expected notices arrived, long enough for a duplicate or a stray one to arrive too. */
 const quietMs = 1_500;
 
@@ -237,14 +250,14 @@ describe('one alert per label set', () => {
   it('should fire and resolve each competitor on its own, with its labels in every notice, once each', async () => {
     const receiver = await startReceiver(cleanups, () => 200);
     const name = 'ls_parity';
-    const ruleId = await createRule(
-      ruleInput(name, {
-        severity: 'HIGH',
-        summary: '{{labels}} is at {{value}}',
-        webhookUrls: [receiver.url],
-        emails: ['ops@example.com'],
-      }),
-    );
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const input = ruleInput(name, {
+      severity: 'HIGH',
+      summary: '{{labels}} is at {{value}}',
+      webhookUrls: [receiver.url],
+      emails: ['ops@example.com'],
+    });
+    const ruleId = await createRule(input);
     const client = wsClient(api().wsUrl, adminKey);
     cleanups.push(() => client.dispose());
     const states = subscribe(client, RULE_STATE, { ruleIds: [ruleId] });
@@ -261,6 +274,9 @@ describe('one alert per label set', () => {
       );
     });
 
+    // The backtest steps through whole seconds (M1's buckets): a value that resolves acme within the second of the
+    // one that fired it would be seen together with it there. The clock moves on a second first.
+    await nextSecond();
     await publish(name, { acme: -1_000 });
     await alertStates(ruleId, { acme: 'RESOLVED', initech: 'FIRING' });
     await receiver.received(3);
@@ -291,6 +307,16 @@ describe('one alert per label set', () => {
     expect(emails).toHaveLength(4);
     const acmeMail = emails.find((email) => header(email, 'Subject')?.startsWith('[RESOLVED]'));
     expect(acmeMail?.body).toContain('Labels:       competitor=acme');
+
+    // The backtest of the same rule over the stored history tells the same story, label set by label set.
+    const { previewAlertRule } = await gqlOk(api().url, PREVIEW, { input, since }, adminKey);
+    const story = Object.fromEntries(
+      previewAlertRule.map((p) => [p.labels.map((l) => `${l.name}=${l.value}`).join(), p.resolvedAt !== null]),
+    );
+    expect(story).toEqual({ 'competitor=acme': true, 'competitor=initech': false, 'competitor=globex': false });
+    expect(previewAlertRule.find((p) => p.labels[0]?.value === 'globex')?.values).toEqual({
+      [`avg(${name})[M1]`]: 5.25,
+    });
   });
 
   it('should read only the label sets its matchers select, and fire one alert for a rule without groupBy', async () => {
@@ -433,7 +459,7 @@ describe('bad input', () => {
       adminKey,
     );
     expect(preview.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(preview.errors?.[0]?.message).toMatch(/does not evaluate label matchers or groupBy/);
+    expect(preview.errors?.[0]?.message).toMatch(/finds 4 label sets in the history, more than a rule may track/);
   });
 });
 

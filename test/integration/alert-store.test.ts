@@ -46,6 +46,7 @@ beforeAll(async () => {
       sql: { query: () => Promise.reject(new Error('not used')) },
       maxRows: 1,
       maxConcurrent: 1,
+      maxLabelSets: 1,
     }),
     labelSets: { reads: new LabelledReads(new MemoryAggregateStore(), 2_000), maxPerRule: 100 },
   });
