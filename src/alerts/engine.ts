@@ -150,13 +150,10 @@ export class AlertEngine {
     const dueAll = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;
     if (dueAll.length === 0) return;
     const now = this.now();
-    const labelledMoved = await this.labelled.evaluate(
-      dueAll.filter((r) => labelledIds.has(r.id)),
-      now,
-    );
+    // Rules over label sets are evaluated after these, apart (label-set-rules.ts): they never delay the others.
     const due = dueAll.filter((r) => !labelledIds.has(r.id));
     const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
-    const moved: AlertRule[] = [...labelledMoved];
+    const moved: AlertRule[] = [];
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
       const before = this.states.get(rule.id) ?? INACTIVE;
@@ -173,6 +170,8 @@ export class AlertEngine {
         this.options.logger.warn({ err: error, ruleId: rule.id }, 'alert transition failed');
       }
     }
+    const labelledDue = dueAll.filter((r) => labelledIds.has(r.id));
+    if (labelledDue.length > 0) moved.push(...(await this.labelled.evaluate(labelledDue, now)));
     await this.publishStates(rules, moved, now);
   }
 
