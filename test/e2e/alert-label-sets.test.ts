@@ -96,6 +96,18 @@ const PREVIEW = graphql(`
     }
   }
 `);
+const ALERT_EVENTS = graphql(`
+  query LabelSetsAlertEvents {
+    events(types: [ALERT_TRIGGERED], first: 50) {
+      edges {
+        node {
+          id
+          data
+        }
+      }
+    }
+  }
+`);
 const RULE_STATE = graphql(`
   subscription LabelSetsRuleState($ruleIds: [ID!]) {
     alertRuleState(ruleIds: $ruleIds) {
@@ -302,6 +314,15 @@ describe('one alert per label set', () => {
       expect(notice.message).toBe(`competitor=${notice.competitor} is at ${value}`);
     }
     expect(alerts.find((a) => a.competitor === 'acme')?.values).toEqual({ [`avg(${name})[M1]`]: 10 });
+    // Each firing is in the event history, its label set as the event's labels.
+    await vi.waitFor(
+      async () => {
+        const { events } = await gqlOk(api().url, ALERT_EVENTS, {}, adminKey);
+        const recorded = new Map(events.edges.map(({ node }) => [node.id, node.data as { labels?: unknown }]));
+        for (const alert of alerts) expect(recorded.get(alert.id)?.labels).toEqual({ competitor: alert.competitor });
+      },
+      { timeout: 20_000, interval: 200 },
+    );
     // Emails name the label set too, one per notice.
     const emails = smtp.messages.filter((email) => header(email, 'Subject')?.includes(`${name}: competitor=`));
     expect(emails).toHaveLength(4);

@@ -23,6 +23,7 @@ type Documents = {
     "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": typeof types.LabelSetsSilencesDocument,
     "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": typeof types.LabelSetsLabelValuesDocument,
     "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertEventsDocument,
     "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
@@ -136,6 +137,7 @@ const documents: Documents = {
     "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": types.LabelSetsSilencesDocument,
     "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": types.LabelSetsLabelValuesDocument,
     "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertEventsDocument,
     "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
@@ -290,6 +292,10 @@ export function graphql(source: "\n  query LabelSetsLabelValues($metric: String!
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
