@@ -132,12 +132,8 @@ export class LabelSetRules {
     const max = this.options.maxLabelSetsPerRule;
     const { sets, dropped } = chooseLabelSets(found, tracked, max);
     this.warnOverLimit(rule, found.length, dropped);
-    const aggregates = indexAggregates(
-      await this.options.reads.read(
-        sets.flatMap((labels) => labelSetQueries(rule, labels)),
-        now,
-      ),
-    );
+    const queries = sets.flatMap((labels) => labelSetQueries(rule, labels));
+    const aggregates = indexAggregates(await this.options.reads.read(queries, now, setsByMetric));
     const foundKeys = new Set(found.map(labelSetKey));
     let moved = false;
     for (const labels of sets) {
