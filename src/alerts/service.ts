@@ -1,6 +1,7 @@
 // Alert rules and alerts as the API serves them. A change to the rules is stored, then told to every instance's
 // engine on the bus; a rule deleted while firing has its alert resolved in the same transaction and announced.
-import type { LabelledReads } from '../aggregation/labelled-reads.js';
+import { checkMatchers, type LabelledReads } from '../aggregation/labelled-reads.js';
+import type { Label } from '../aggregation/labels.js';
 import type { Bus } from '../bus/bus.js';
 import { fromAlertMessage, toAlertMessage } from '../bus/codecs.js';
 import { busIterator } from '../bus/subscription.js';
@@ -35,6 +36,7 @@ export interface AlertPageArgs {
   status?: readonly AlertStatus[] | null;
   severities?: readonly Severity[] | null;
   ruleId?: string | null;
+  labels?: readonly Label[] | null;
 }
 
 export interface AlertTriggeredArgs {
@@ -98,6 +100,7 @@ export class AlertService {
 
   /** Alerts, newest first. */
   async listAlerts({ first, after, ruleId, ...filter }: AlertPageArgs): Promise<Connection<Alert>> {
+    checkMatchers(filter.labels ?? []);
     const size = pageSize(first, this.options.pages);
     const beforeSeq = after ? decodeCursor(after, CURSOR_KEY, ([digits]) => seqOf(digits)) : null;
     const rows = await this.options.store.pageAlerts({

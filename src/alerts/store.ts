@@ -58,6 +58,8 @@ export interface AlertFilter {
   status?: readonly AlertStatus[] | null;
   severities?: readonly Severity[] | null;
   ruleIds?: readonly string[] | null;
+  /** Label matchers the alert's label set must hold (alerts per label set). */
+  labels?: readonly Label[] | null;
 }
 
 export interface AlertPageQuery extends AlertFilter {
@@ -250,8 +252,9 @@ function isOpenAlertConflict(error: unknown): boolean {
   );
 }
 
-function filterWhere({ status, severities, ruleIds }: AlertFilter): Prisma.AlertWhereInput {
+function filterWhere({ status, severities, ruleIds, labels }: AlertFilter): Prisma.AlertWhereInput {
   return {
+    ...(labels?.length ? { labels: { hasEvery: labelItems(labels) } } : {}),
     ...(status?.length ? { status: { in: [...status] } } : {}),
     ...(severities?.length ? { severity: { in: [...severities] } } : {}),
     ...(ruleIds?.length ? { ruleId: { in: ruleIds.filter(isUuid) } } : {}),

@@ -290,6 +290,10 @@ builder.queryFields((t) => ({
       status: t.arg({ type: [AlertStatusEnum] }),
       severities: t.arg({ type: [SeverityEnum] }),
       ruleId: t.arg.id(),
+      labels: t.arg({
+        type: [LabelMatcherInput],
+        description: 'Only alerts whose label set holds all of these (alerts of rules with groupBy)',
+      }),
     },
     resolve: (_root, args, { services }) =>
       services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),

@@ -52,6 +52,18 @@ const ALERTS = graphql(`
     }
   }
 `);
+const ALERTS_BY_LABELS = graphql(`
+  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {
+    alerts(ruleId: $ruleId, labels: $labels, first: 20) {
+      edges {
+        node {
+          id
+          status
+        }
+      }
+    }
+  }
+`);
 const CREATE_SILENCE = graphql(`
   mutation LabelSetsCreateSilence($input: SilenceInput!) {
     createSilence(input: $input) {
@@ -314,6 +326,16 @@ describe('one alert per label set', () => {
       expect(notice.message).toBe(`competitor=${notice.competitor} is at ${value}`);
     }
     expect(alerts.find((a) => a.competitor === 'acme')?.values).toEqual({ [`avg(${name})[M1]`]: 10 });
+    // The alerts of one label set, by matchers.
+    const { alerts: ofAcme } = await gqlOk(
+      api().url,
+      ALERTS_BY_LABELS,
+      { ruleId, labels: [{ name: 'competitor', value: 'acme' }] },
+      adminKey,
+    );
+    expect(ofAcme.edges.map(({ node }) => node.id)).toEqual([alerts.find((a) => a.competitor === 'acme')?.id]);
+    const badFilter = await gql(api().url, ALERTS_BY_LABELS, { ruleId, labels: [{ name: '-', value: 'x' }] }, adminKey);
+    expect(badFilter.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     // Each firing is in the event history, its label set as the event's labels.
     await vi.waitFor(
       async () => {

@@ -18,6 +18,7 @@ type Documents = {
     "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsCreateRuleDocument,
     "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.LabelSetsRulesDocument,
     "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsByLabelsDocument,
     "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsCreateSilenceDocument,
     "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": typeof types.LabelSetsExpireSilenceDocument,
     "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": typeof types.LabelSetsSilencesDocument,
@@ -132,6 +133,7 @@ const documents: Documents = {
     "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": types.LabelSetsCreateRuleDocument,
     "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": types.LabelSetsRulesDocument,
     "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsByLabelsDocument,
     "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsCreateSilenceDocument,
     "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": types.LabelSetsExpireSilenceDocument,
     "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": types.LabelSetsSilencesDocument,
@@ -272,6 +274,10 @@ export function graphql(source: "\n  query LabelSetsRules {\n    alertRules {\n 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
