@@ -108,6 +108,25 @@ describe('alerts per label set in the store', () => {
     expect(await queuedKinds(g?.id ?? '')).toEqual(['FIRING']);
   });
 
+  it('should repeat each label set of a firing rule once per interval, across instances, with its labels', async () => {
+    const rule = await store.createRule({ ...input, repeatIntervalSeconds: 60 });
+    const a = await store.fireAlert(rule, 'acme', values, acme);
+    const g = await store.fireAlert(rule, 'globex', values, globex);
+    // Both were notified more than an interval ago.
+    await prisma.alert.updateMany({ where: { ruleId: rule.id }, data: { notifiedAt: new Date(Date.now() - 61_000) } });
+    const queued = await Promise.all([store.queueDueNotices(), otherStore.queueDueNotices()]);
+    expect(queued[0] + queued[1]).toBe(2);
+    for (const [alert, labels] of [
+      [a, acme],
+      [g, globex],
+    ] as const) {
+      const rows = await prisma.notificationDelivery.findMany({ where: { alertId: alert?.id ?? '' } });
+      expect(rows.map((row) => row.kind).sort()).toEqual(['FIRING', 'REPEAT']);
+      const repeat = rows.find((row) => row.kind === 'REPEAT');
+      expect(JSON.parse(repeat?.payload ?? '{}').alert.labels).toEqual(labels);
+    }
+  });
+
   it('should refuse bad label matchers in a silence, storing nothing', async () => {
     const endsAt = new Date(Date.now() + 60_000);
     await expect(
