@@ -321,9 +321,12 @@ describe('alert rules', () => {
 
 describe('alert engine across two instances', () => {
   it('should fire exactly once per transition, resolve, fire again, and notify each channel once', async () => {
+    const joinedOne = subscribersJoined(one);
+    const joinedTwo = subscribersJoined(two, 2);
     const triggeredOne = live(one, TRIGGERED);
     const triggeredTwo = live(two, TRIGGERED_CRITICAL);
     const resolved = live(two, RESOLVED);
+    await Promise.all([joinedOne, joinedTwo]); // an alert broadcast before a subscription joined never reaches it
     const rule = await createRule({
       name: 'latency high',
       severity: 'CRITICAL',
@@ -332,7 +335,6 @@ describe('alert engine across two instances', () => {
       emails: ['oncall@jackdaw.test', 'lead@jackdaw.test'],
       notifyOnResolve: false, // firings only here; resolutions: alert-notifications.test.ts
     });
-    await new Promise((resolve) => setTimeout(resolve, 300)); // both instances have loaded the rule
     await publish(one, 'e2e_latency', [200]);
     await publish(two, 'e2e_latency', [300]); // still firing: no second alert
     const fired = await triggeredOne.result(0);
@@ -349,7 +351,9 @@ describe('alert engine across two instances', () => {
     expect(done.alertResolved).toMatchObject({ id: fired.alertTriggered.id, status: 'RESOLVED' });
     await publish(one, 'e2e_latency', [100_000]);
     await triggeredOne.waitFor(2);
-    await new Promise((resolve) => setTimeout(resolve, 1_200)); // several evaluation ticks on both instances
+    // Quiet period: several evaluation ticks on both instances (200 ms apart), even on a loaded machine, in which a
+    // duplicate alert would show.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const alerts = await alertsOf(rule.id);
     expect(alerts.map((a) => a.status)).toEqual(['FIRING', 'RESOLVED']);
     expect(triggeredOne.received).toHaveLength(2);
@@ -390,12 +394,13 @@ describe('alert engine across two instances', () => {
       forSeconds: 1,
       conditions: [{ metric: 'sustained_m', aggregation: 'COUNT', operator: 'GTE', threshold: 1 }],
     });
+    const joined = subscribersJoined(one, 2);
     const triggered = live(one, TRIGGERED_FOR_RULES, { ruleIds: [rule.id] });
     const resolved = live(one, RESOLVED, { ruleIds: [rule.id] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await joined;
     const started = Date.now();
     await publish(one, 'sustained_m', [1]);
-    const alert = await triggered.result(0, 5_000);
+    const alert = await triggered.result(0);
     expect(Date.parse(alert.alertTriggered.triggeredAt) - started).toBeGreaterThanOrEqual(900);
     await gqlOk(
       one.url,
@@ -411,7 +416,7 @@ describe('alert engine across two instances', () => {
       },
       adminKey,
     );
-    const done = await resolved.result(0, 5_000);
+    const done = await resolved.result(0);
     expect(done.alertResolved.id).toBe(alert.alertTriggered.id);
   });
 
@@ -426,7 +431,6 @@ describe('alert engine across two instances', () => {
       ),
     );
     const ruleIds = rules.map((r) => r.id);
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const subscribed = subscribersJoined(one, 2);
     const first = live(one, TRIGGERED_FOR_RULES, { ruleIds });
     // Sees the alerts the client misses, so the client comes back only after they fired.
@@ -444,7 +448,7 @@ describe('alert engine across two instances', () => {
     await again.waitFor(2);
     await publish(two, 'replay_d', [1]);
     await again.waitFor(3);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // quiet period: a duplicate would arrive in it
     expect(again.received.map((r) => r.alertTriggered.ruleName)).toEqual([...missed, 'replay_d']);
   });
 
@@ -457,13 +461,15 @@ describe('alert engine across two instances', () => {
       webhookUrls: [hanging.url],
       conditions: [{ metric: 'slow_hook_m', aggregation: 'MAX', operator: 'GT', threshold: 0 }],
     });
+    const joined = subscribersJoined(one);
     const triggered = live(one, TRIGGERED_FOR_RULES, { ruleIds: [rule.id] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await joined;
     const started = Date.now();
     await publish(one, 'slow_hook_m', [1]);
-    await triggered.waitFor(1, 5_000);
-    // The webhook's first attempt is still hanging (its timeout is 5 s): the subscriber did not wait for it.
-    expect(Date.now() - started).toBeLessThan(2_000);
+    await triggered.waitFor(1);
+    // The webhook's first attempt is still hanging (its timeout is 5 s): a push that waited for it would come 5 s or
+    // more after the publish, however loaded the machine.
+    expect(Date.now() - started).toBeLessThan(5_000);
     await hanging.received(1);
     // Gone now: the remaining attempts fail fast instead of holding the servers' stop for their timeouts.
     for (const cleanup of receiverCleanups) await cleanup();
