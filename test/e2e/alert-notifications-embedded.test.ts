@@ -1,7 +1,7 @@
 // The notices on the embedded database (PGlite, one process): the same transactions and statements as on Postgres.
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
+import { eventually, gqlOk, sleep, startServer, type TestServer } from '../helpers/app.js';
 import { PUBLISH_EVENTS } from '../helpers/operations.js';
 import { type Cleanups, startReceiver } from '../helpers/receivers.js';
 
@@ -16,6 +16,18 @@ const CREATE_SILENCE = graphql(`
   mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {
     createSilence(input: $input) {
       id
+    }
+  }
+`);
+const ALERTS = graphql(`
+  query EmbeddedNoticesAlerts($ruleId: ID!) {
+    alerts(ruleId: $ruleId, first: 5) {
+      edges {
+        node {
+          status
+          silencedBy
+        }
+      }
     }
   }
 `);
@@ -70,9 +82,14 @@ describe('notices on the embedded database', () => {
         { inputs: [{ type: 'PERFORMANCE_METRIC', data: { metric_name: metric, value } }] },
         server.adminKey,
       );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the engine has reloaded its rules
     await publish(10);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Fired under the silence first: a quiet period that began before the engine's evaluation (late on a loaded
+    // machine) would pass whether or not the silence held the notice back.
+    await eventually(async () => {
+      const { alerts } = await gqlOk(server.url, ALERTS, { ruleId: createAlertRule.id }, server.adminKey);
+      return alerts.edges.some(({ node }) => node.status === 'FIRING' && node.silencedBy === createSilence.id);
+    });
+    await sleep(1_500); // quiet period: a notice sent despite the silence would arrive in it
     expect(receiver.requests).toEqual([]);
     await gqlOk(server.url, EXPIRE_SILENCE, { id: createSilence.id }, server.adminKey);
     await receiver.received(1);

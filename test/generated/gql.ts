@@ -28,6 +28,7 @@ type Documents = {
     "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  query EmbeddedNoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          status\n          silencedBy\n        }\n      }\n    }\n  }\n": typeof types.EmbeddedNoticesAlertsDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": typeof types.EmbeddedNoticesExpireSilenceDocument,
     "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": typeof types.NoticesCreateRuleDocument,
     "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.NoticesRulesDocument,
@@ -143,6 +144,7 @@ const documents: Documents = {
     "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
+    "\n  query EmbeddedNoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          status\n          silencedBy\n        }\n      }\n    }\n  }\n": types.EmbeddedNoticesAlertsDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": types.EmbeddedNoticesExpireSilenceDocument,
     "\n  mutation NoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      summary\n      notifyOnResolve\n      repeatIntervalSeconds\n    }\n  }\n": types.NoticesCreateRuleDocument,
     "\n  query NoticesRules {\n    alertRules {\n      id\n    }\n  }\n": types.NoticesRulesDocument,
@@ -314,6 +316,10 @@ export function graphql(source: "\n  mutation EmbeddedNoticesCreateRule($input: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EmbeddedNoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          status\n          silencedBy\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query EmbeddedNoticesAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 5) {\n      edges {\n        node {\n          status\n          silencedBy\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
