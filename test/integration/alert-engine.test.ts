@@ -120,7 +120,7 @@ async function startEngine(options: EngineOptions = {}) {
     observed,
     receiver,
     /** Resolves once the queue is empty: every notification sent or given up on. */
-    settled: () => expect.poll(() => db.prisma.notificationDelivery.count(), { timeout: 5_000 }).toBe(0),
+    settled: () => expect.poll(() => db.prisma.notificationDelivery.count(), { timeout: 25_000 }).toBe(0),
     /** Adds samples of `metric` at the current time, as the stream processor would. */
     async feed(metric: string, ...values: number[]) {
       seq += 1;
