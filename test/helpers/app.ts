@@ -242,7 +242,7 @@ export function sleep(ms: number): Promise<void> {
  */
 export async function eventually<T>(
   check: () => Promise<T> | T,
-  timeoutMs = 10_000,
+  timeoutMs = 25_000,
   everyMs = 25,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

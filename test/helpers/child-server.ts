@@ -52,7 +52,7 @@ export async function startChildServer(
     url: `http://127.0.0.1:${port}/graphql`,
     process: child,
     output: () => output,
-    waitForOutput: (pattern, timeoutMs = 10_000) =>
+    waitForOutput: (pattern, timeoutMs = 25_000) =>
       written.until(
         () => (typeof pattern === 'string' ? output.includes(pattern) : pattern.test(output)),
         timeoutMs,
