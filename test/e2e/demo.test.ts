@@ -101,8 +101,13 @@ describe('npm run demo', () => {
   it('should find the key the server kept (owner-only), publish every event type, set up its rules and stop on its own', async () => {
     expect((await stat(firstAdminKeyFile(dataDir))).mode & 0o777).toBe(0o600);
     const demo = runDemo({ DEMO_SECONDS: '3', DEMO_EVENTS_PER_SECOND: '40' });
-    await eventually(async () => (await ruleNames()).join() === DEMO_RULE_NAMES.join(), 15_000);
-    expect(await demo.exited, demo.output()).toBe(0);
+    try {
+      // The demo's own start (tsx compiling it) takes seconds, tens of them on a loaded machine.
+      await eventually(async () => (await ruleNames()).join() === DEMO_RULE_NAMES.join(), 60_000);
+      expect(await demo.exited, demo.output()).toBe(0);
+    } finally {
+      demo.child.kill(); // a failed wait must not leave it publishing and holding rules into the next test
+    }
 
     const output = demo.output();
     expect(output).toContain('\r');
@@ -121,17 +126,22 @@ describe('npm run demo', () => {
     expect(aggregates.anomaly_count?.sum).toBeGreaterThan(0);
     expect(await eventsOfType('INSIGHT_GENERATED')).toBeGreaterThan(0);
     expect(await ruleNames()).toEqual([]);
-  }, 30_000);
+  }, 120_000);
 
   it('should stop on Ctrl-C and delete its rules', async () => {
     const demo = runDemo({ DEMO_SECONDS: '120' });
-    await eventually(async () => (await ruleNames()).join() === DEMO_RULE_NAMES.join(), 15_000);
-    const interruptedAt = Date.now();
-    demo.child.kill('SIGINT');
-    expect(await demo.exited, demo.output()).toBe(0);
-    expect(Date.now() - interruptedAt).toBeLessThan(5_000);
-    expect(await ruleNames()).toEqual([]);
-  }, 30_000);
+    try {
+      await eventually(async () => (await ruleNames()).join() === DEMO_RULE_NAMES.join(), 60_000);
+      const interruptedAt = Date.now();
+      demo.child.kill('SIGINT');
+      expect(await demo.exited, demo.output()).toBe(0);
+      // Far short of the 120 s it would otherwise run, with room for a loaded machine's slow exit.
+      expect(Date.now() - interruptedAt).toBeLessThan(15_000);
+      expect(await ruleNames()).toEqual([]);
+    } finally {
+      demo.child.kill(); // a failed wait must not leave it running its 120 s into the next test
+    }
+  }, 120_000);
 
   it('should say where to find a key when it has none', async () => {
     const emptyDir = await mkdtemp(path.join(tmpdir(), 'jackdaw-demo-nokey-'));
@@ -143,5 +153,5 @@ describe('npm run demo', () => {
     } finally {
       await rm(emptyDir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 90_000); // the demo's start (tsx compiling it) is slow on a loaded machine
 });
