@@ -341,7 +341,7 @@ describe('live labelled views', () => {
     // More sets than MAX_LABEL_SETS_PER_READ appear after it subscribed: it is told, not left silent.
     expect((await publish(one, grow(MAX_NEW_SERIES_PER_MINUTE - 5, 2), createApiKey.key)).errors).toBeUndefined();
     await processed(one, two);
-    await view.until(() => view.errors.length > 0, 10_000);
+    await view.until(() => view.errors.length > 0);
     expect(JSON.stringify(view.errors)).toContain('BAD_USER_INPUT');
     expect(JSON.stringify(view.errors)).toContain('MAX_LABEL_SETS_PER_READ');
     view.dispose();

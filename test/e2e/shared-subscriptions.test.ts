@@ -218,11 +218,11 @@ describe('shared execution', () => {
     expect(groups.members).toBe(before + 3);
     // Polled: a member leaves on the server's reading of a socket event, which nothing reports to the test.
     completing.dispose();
-    await eventually(() => groups.members === before + 2, 5_000);
+    await eventually(() => groups.members === before + 2);
     await disconnects.dispose();
-    await eventually(() => groups.members === before + 1, 5_000);
+    await eventually(() => groups.members === before + 1);
     await gqlOk(shared.url, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: createApiKey.id }, adminKey);
-    await eventually(() => groups.members === before, 5_000);
+    await eventually(() => groups.members === before);
     await revoked.settled();
   });
 
