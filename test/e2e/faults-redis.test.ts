@@ -70,7 +70,7 @@ describe('Redis down', () => {
 
     await redis.start();
     // Polled: the server learns that Redis is back only by trying it (and its clients reconnect on their own clock).
-    await eventually(async () => (await fetch(`${base}/ready`)).status === 200, 20_000);
+    await eventually(async () => (await fetch(`${base}/ready`)).status === 200, 30_000);
     const redisClient = server.app.runtime.redis;
     if (redisClient && redisClient.status !== 'ready') await once(redisClient, 'ready');
     await processed(server);
@@ -83,7 +83,7 @@ describe('Redis down', () => {
     await sub.until((received) => {
       const seen = new Set(received.map((r) => r.eventPublished.id));
       return during.every((id) => seen.has(id));
-    }, 20_000);
+    });
     console.info('Redis outage', {
       acknowledgedBefore: before.length,
       acknowledgedDuring: during.length,

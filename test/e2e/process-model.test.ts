@@ -217,7 +217,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
         progress.changed();
       }
     });
-    await progress.until(() => acknowledged.length >= 300, 20_000);
+    await progress.until(() => acknowledged.length >= 300, 30_000);
 
     process.kill(pids.processing, 'SIGKILL');
     const atKill = acknowledged.length;
@@ -265,7 +265,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
         const { aggregate } = await gqlOk(server.url, AGGREGATE, { metric, window: 'M5' }, adminKey);
         return aggregate.count === stored && (await outbox()) === 0;
       },
-      20_000,
+      30_000,
       100,
     );
     // At least once to subscribers: a batch broadcast just before the kill is broadcast again by the successor.
@@ -324,7 +324,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
         }
       }
     });
-    await progress.until(() => acknowledged.length >= 200, 20_000);
+    await progress.until(() => acknowledged.length >= 200, 30_000);
     await server.kill('SIGTERM');
     await Promise.all(publishers);
     expect(server.process.exitCode).toBe(0);
@@ -335,7 +335,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
     expect(rows[0]?.n).toBe(acknowledged.length);
     expect(await redis.get(`${keys}agg:lease`)).toBeNull();
     for (const pid of [pids.processing, ...pids.serving]) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('cluster start', () => {

@@ -105,7 +105,7 @@ describe('secrets', () => {
     );
     // Both channels have given up (the rule's HIGH severity sends email too).
     for (const channel of ['WEBHOOK', 'EMAIL'])
-      await server.waitForOutput(new RegExp(`"channel":"${channel}".*"msg":"alert delivery failed"`), 20_000);
+      await server.waitForOutput(new RegExp(`"channel":"${channel}".*"msg":"alert delivery failed"`), 45_000);
 
     // The database goes away: the failure is masked for the client and logged under the id the client was given.
     await postgres.stop();
@@ -115,7 +115,7 @@ describe('secrets', () => {
     const requestId = error?.extensions?.requestId as string;
     expect(requestId).toBeTruthy();
     expect(error?.message).not.toMatch(/127\.0\.0\.1|prisma|postgres|ECONNREFUSED/i);
-    await server.waitForOutput(requestId, 5_000);
+    await server.waitForOutput(requestId, 25_000);
 
     const everything = `${server.output()}\n${answers.join('\n')}`;
     const lines = server.output().split('\n');
