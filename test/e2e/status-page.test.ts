@@ -7,7 +7,7 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { gqlOk, startServer, type TestServer } from '../helpers/app.js';
+import { gqlOk, startServer, subscribersJoined, type TestServer } from '../helpers/app.js';
 import { CREATE_API_KEY, PUBLISH_EVENT } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
@@ -89,15 +89,20 @@ async function openPage(): Promise<Page> {
   return page;
 }
 
+/** The page's subscriptions (status.js startFeeds): dashboard, events_received, alerts triggered and resolved. */
+const PAGE_FEEDS = 4;
+
 const connectionState = (page: Page) => page.locator('#connection').getAttribute('data-state');
 
 describe('status page', () => {
   it('should connect with the typed key, move the chart on a published event, and acknowledge a firing alert', async () => {
     const page = await openPage();
     expect(await connectionState(page)).toBe('signed-out');
+    const feedsLive = subscribersJoined(server, PAGE_FEEDS);
     await page.fill('#key', server.adminKey);
     await page.click('#key-form button[type=submit]');
     await page.waitForSelector('#connection[data-state="connected"]');
+    await feedsLive; // an alert broadcast before the page's alertTriggered feed joined would never reach the page
 
     // The first metricUpdated message (nothing received yet) starts the line at 0.
     await page.waitForFunction(() => document.querySelector<HTMLElement>('#chart')?.dataset.latest === '0');
@@ -140,7 +145,7 @@ describe('status page', () => {
     expect(requested.length).toBeGreaterThan(0);
     expect(requested.filter((url) => !url.startsWith(origin))).toEqual([]);
     await page.close();
-  }, 30_000);
+  }, 60_000); // Playwright's waits allow 30 s each on a loaded machine
 
   it('should keep the key for the tab and reconnect with it on reload', async () => {
     const page = await openPage();
@@ -156,7 +161,7 @@ describe('status page', () => {
     await page.reload();
     expect(await connectionState(page)).toBe('signed-out');
     await page.close();
-  }, 20_000);
+  }, 60_000); // Playwright's waits allow 30 s each on a loaded machine
 
   it('should leave a firing alert as it is and say why when a viewer presses Acknowledge', async () => {
     const viewer = (await gqlOk(server.url, CREATE_API_KEY, { name: 'page viewer', role: 'VIEWER' }, server.adminKey))
@@ -174,9 +179,11 @@ describe('status page', () => {
       server.adminKey,
     );
     const page = await openPage();
+    const feedsLive = subscribersJoined(server, PAGE_FEEDS);
     await page.fill('#key', viewer);
     await page.click('#key-form button[type=submit]');
     await page.waitForSelector('#connection[data-state="connected"]');
+    await feedsLive; // an alert broadcast before the page's alertTriggered feed joined would never reach the page
     await gqlOk(server.url, PUBLISH_EVENT, { input: { type: 'ANOMALY_DETECTED', data: {} } }, server.adminKey);
 
     const firing = page.locator('#alerts li[data-status="FIRING"]', { hasText: 'page: anomalies' });
@@ -185,7 +192,7 @@ describe('status page', () => {
     const stillFiring = await gqlOk(server.url, ALERTS_BY_STATUS, { status: ['FIRING'] }, server.adminKey);
     expect(stillFiring.alerts.edges.map(({ node }) => node.ruleName)).toContain('page: anomalies');
     await page.close();
-  }, 20_000);
+  }, 60_000); // Playwright's waits allow 30 s each on a loaded machine
 
   it('should say so when the key is refused', async () => {
     const page = await openPage();
@@ -193,7 +200,7 @@ describe('status page', () => {
     await page.click('#key-form button[type=submit]');
     await page.waitForSelector('#connection[data-state="refused"]');
     await page.close();
-  }, 20_000);
+  }, 60_000); // Playwright's waits allow 30 s each on a loaded machine
 
   it('should serve the page and its libraries from this server under a same-origin content security policy', async () => {
     const res = await fetch(`${origin}/`);
