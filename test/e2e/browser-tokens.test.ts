@@ -166,7 +166,7 @@ async function publishUntilDelivered(server: TestServer, socket: RawSocket, id: 
           () => false,
         );
     },
-    15_000,
+    30_000,
     0,
   );
 }

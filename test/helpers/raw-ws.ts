@@ -70,7 +70,7 @@ export async function openRaw(wsUrl: string, init?: { authorization?: string } |
     messages,
     closed,
     send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
-    waitFor(test: (message: RawMessage) => boolean, timeoutMs = 10_000) {
+    waitFor(test: (message: RawMessage) => boolean, timeoutMs = 25_000) {
       return new Promise<RawMessage>((resolve, reject) => {
         const check = () => {
           const found = messages.find(test);
