@@ -264,7 +264,11 @@ function ruleInput(name: string, overrides: Partial<AlertRuleInput> = {}): Alert
 /** Resolves once the wall clock is in a later second than when called. */
 async function nextSecond() {
   const second = Math.floor(Date.now() / 1_000);
-  await vi.waitFor(() => expect(Math.floor(Date.now() / 1_000)).toBeGreaterThan(second), { interval: 50 });
+  // Up to a second away, and timers run late on a loaded machine: vi.waitFor's default 1 s could run out first.
+  await vi.waitFor(() => expect(Math.floor(Date.now() / 1_000)).toBeGreaterThan(second), {
+    timeout: 25_000,
+    interval: 50,
+  });
 }
 
 /** After the expected notices arrived, long enough for a duplicate or a stray one to arrive too. */
