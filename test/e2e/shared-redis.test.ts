@@ -68,7 +68,7 @@ async function aggregated(server: TestServer, metric: string, count: number): Pr
       const { aggregate } = await gqlOk(server.url, AGGREGATE, { metric, window: 'M5' }, adminKey);
       return aggregate.count === count && (await server.app.runtime.eventStore.outboxSize()) === 0;
     },
-    15_000,
+    25_000,
     100,
   );
 }
@@ -143,7 +143,7 @@ describe('two deployments sharing a Redis', () => {
     expect(ids).toEqual(own);
     sub.dispose();
     await client.dispose();
-  }, 30_000);
+  }, 60_000);
 
   it('should give each deployment a processor lease of its own', async () => {
     // Polled: each instance learns whether it holds its lease on its own next pass.

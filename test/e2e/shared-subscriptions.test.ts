@@ -73,13 +73,13 @@ function collect(on: Client, query: string, variables: Record<string, unknown> =
     count: (n: number) =>
       arrived.until(
         () => results.length >= n,
-        20_000,
+        25_000,
         () => `${n} results, got ${results.length}`,
       ),
     settled: () =>
       arrived.until(
         () => ended !== null,
-        5_000,
+        25_000,
         () => 'the subscription to end',
       ),
   };
