@@ -283,9 +283,10 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
     hooks: {
       // Not awaited: evaluations are merged inside the engine, and the processor goes on with the next batch.
-      onMetricsChanged: (changed) => {
-        engine.evaluate(changed).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
+      onMetricsChanged: (changed, since) => {
+        engine.evaluate(changed, since).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
       },
+      onAggregatesReplaced: () => engine.aggregatesReplaced(),
       onLateEvents: (count) => metrics.eventsLate.inc(count),
       onProcessed: (events, latencies) => {
         metrics.eventsProcessed.inc(events.length);

@@ -3,6 +3,7 @@
 // briefly both believe they lead. It evaluates the rules naming a metric whenever that metric changes, and every
 // rule at least once per `intervalMs`.
 import type { AggregateStore } from '../aggregation/types.js';
+import { WindowCache } from '../aggregation/window-cache.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toAlertMessage } from '../bus/codecs.js';
 import type { RuleStateMessage } from '../bus/topics.js';
@@ -47,6 +48,10 @@ export interface AlertEngineOptions {
 
 export class AlertEngine {
   private rules: AlertRule[] | null = null;
+  /** Bumped by each change notice, so a listing that started before one does not replace what it said. */
+  private rulesVersion = 0;
+  /** State broadcasts, in order, apart from the evaluations (which do not wait for them). */
+  private statesPublished: Promise<void> = Promise.resolve();
   private states = new Map<string, RuleState>();
   private seeded = false;
   private timer: NodeJS.Timeout | null = null;
@@ -58,19 +63,34 @@ export class AlertEngine {
   /** The last values of each enabled rule, for the state snapshots. */
   private values = new Map<string, ConditionValues>();
   private lastSnapshotAt = -Infinity;
+  /** The windows the rules read, each bucket read again only once a write touched it (told through `evaluate`). */
+  private readonly windows: WindowCache;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.now = options.now ?? Date.now;
+    this.windows = new WindowCache(options.aggregates);
   }
 
   async start(): Promise<void> {
     this.stopListening = await this.options.bus.subscribe('alertRules:changed', () => {
       this.rules = null;
+      this.rulesVersion += 1;
     });
     this.timer = setInterval(() => {
-      this.rules = null; // a missed change notice costs at most one interval
-      this.evaluate(null).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+      // A missed change notice costs at most one interval. The rules are listed apart from the evaluations, which
+      // go on with the list they have meanwhile rather than wait behind the listing.
+      this.refreshRules()
+        .catch((error) => this.options.logger.warn({ err: error }, 'alert rules not listed'))
+        .then(() => this.evaluate(null))
+        .catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
     }, this.options.intervalMs);
+  }
+
+  private async refreshRules(): Promise<void> {
+    const version = this.rulesVersion;
+    const rules = (await this.options.store.listRules()).filter((r) => r.enabled);
+    // A change announced while listing may not be in this list: the next evaluation lists again.
+    if (version === this.rulesVersion) this.rules = rules;
   }
 
   async stop(): Promise<void> {
@@ -78,19 +98,30 @@ export class AlertEngine {
     if (this.timer) clearInterval(this.timer);
     this.pending = null;
     await this.running;
+    await this.statesPublished;
   }
 
   /**
    * Evaluates the rules naming any of `metrics` (all rules when null). Evaluations never overlap, and requests that
    * arrive while one runs are merged into the next, so a slow store cannot make a queue of them grow.
+   *
+   * Naming a metric says it was written: the engine reads its buckets again, those from `since`'s time of that
+   * metric on (its oldest sample written; all of them when not given). Only this tells the engine that the aggregates
+   * changed, so every write of the store must be followed by a call naming its metrics, or by `aggregatesReplaced`.
    */
-  evaluate(metrics: string[] | null): Promise<void> {
+  evaluate(metrics: string[] | null, since?: ReadonlyMap<string, number>): Promise<void> {
+    for (const metric of metrics ?? []) this.windows.invalidate(metric, since?.get(metric));
     if (metrics === null) this.pending = 'all';
     else if (this.pending !== 'all') {
       this.pending ??= new Set();
       for (const metric of metrics) this.pending.add(metric);
     }
     return this.kick();
+  }
+
+  /** The store was written without the engine being told which metrics (a rebuild, another instance leading). */
+  aggregatesReplaced(): void {
+    this.windows.clear();
   }
 
   private kick(): Promise<void> {
@@ -117,6 +148,7 @@ export class AlertEngine {
       this.seeded = false;
       this.states.clear();
       this.values.clear();
+      this.windows.clear();
       return;
     }
     if (!this.seeded) await this.seed();
@@ -127,7 +159,7 @@ export class AlertEngine {
     const due = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;
     if (due.length === 0) return;
     const now = this.now();
-    const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
+    const aggregates = indexAggregates(await this.windows.read(queriesForRules(due), now));
     const moved: AlertRule[] = [];
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
@@ -149,17 +181,24 @@ export class AlertEngine {
         this.options.logger.warn({ err: error, ruleId: rule.id }, 'alert transition failed');
       }
     }
-    await this.publishStates(rules, moved, now);
+    this.publishStates(rules, moved, now);
   }
 
-  /** Changes of state at once; every rule's state and values at most once per STATE_SNAPSHOT_MS. */
-  private async publishStates(rules: AlertRule[], moved: AlertRule[], now: number): Promise<void> {
+  /**
+   * Changes of state at once; every rule's state and values at most once per STATE_SNAPSHOT_MS. Taken now, sent
+   * after the broadcasts before them, while the next evaluation runs.
+   */
+  private publishStates(rules: AlertRule[], moved: AlertRule[], now: number): void {
     const complete = now - this.lastSnapshotAt >= STATE_SNAPSHOT_MS;
     const publishing = complete ? rules : moved;
     if (publishing.length === 0) return;
     if (complete) this.lastSnapshotAt = now;
     const at = new Date(now).toISOString();
     const states = publishing.map((rule) => this.stateMessage(rule, at));
+    this.statesPublished = this.statesPublished.then(() => this.sendStates(states, complete));
+  }
+
+  private async sendStates(states: RuleStateMessage[], complete: boolean): Promise<void> {
     for (let i = 0; i < states.length; i += STATE_CHUNK) {
       // A snapshot's last chunk says it is complete: rules in none of its chunks are gone.
       await this.options.bus
@@ -214,10 +253,11 @@ export class AlertEngine {
     const { silencedBy } = alert;
     logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity, silencedBy }, 'alert fired');
     notifier.wake();
-    // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
-    await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
+    // Stored is what subscribers catch up from (alertTriggered(after:)), so it is announced at once; the history
+    // event follows. A failed record is retried when a leader next starts (seed), not by firing again.
     const traced: Alert & Traced = { ...alert, traceparent: activeTraceparent() };
     await this.broadcast('alerts:triggered', traced);
+    await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
   }
 
   /** Firings in the event history. Each event's id is its alert's, so recording one again changes nothing. */

@@ -107,6 +107,7 @@ function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injec
     apply: (applied, samples, fence) => applies.run(() => real.apply(applied, samples, fence)),
     rebuild: (samples, fence) => real.rebuild(samples, fence),
     read: (queries, at) => real.read(queries, at),
+    readBuckets: (buckets) => real.readBuckets(buckets),
     metricNames: (at) => real.metricNames(at),
     labelSets: (metric, at) => real.labelSets(metric, at),
     readPoints: (query, at) => real.readPoints(query, at),
