@@ -265,8 +265,9 @@ export class StreamProcessor {
     const since = oldestSampleOf(samples);
     const metrics = [...since.keys()].sort();
     if (metrics.length > 0) {
-      await bus.publish('metrics:changed', { metrics });
+      // Told first: the alert engine's window cache must hear of every write, even if the bus is down.
       hooks.onMetricsChanged?.(metrics, since);
+      await bus.publish('metrics:changed', { metrics });
     }
   }
 
