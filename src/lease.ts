@@ -3,7 +3,7 @@
 // fence is not the current holder's token (FENCE_CHECK_LUA), so a holder that lost the lease cannot undo a newer
 // holder's work. Embedded (no Redis) the one process always holds it and no fence is needed.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 export interface Lease {
   /** Takes or renews the lease; resolves true while this instance holds it. */
@@ -61,7 +61,7 @@ return 0
 `;
 
 /** A lease shared through Redis: taken with SET NX, renewed and released only by its own token. */
-export function redisLease(redis: Redis, keyPrefix: string, ttlMs: number, token: string = randomUUID()): Lease {
+export function redisLease(redis: RedisClient, keyPrefix: string, ttlMs: number, token: string = randomUUID()): Lease {
   const key = leaseKey(keyPrefix);
   let held = false;
   return {

@@ -13,9 +13,9 @@
 //   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
 //   series:new:<owner>:<minute>        new series the owner (an API key) started in that minute
 
-import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
 import { getOrCreate } from '../maps.js';
+import type { RedisClient } from '../redis.js';
 import { ApplyCost } from './apply-cost.js';
 import { splitSeries } from './labels.js';
 import {
@@ -40,7 +40,7 @@ import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBucket
 
 export interface RedisAggregateStoreOptions {
   /** A connection without ioredis `keyPrefix`; the store prefixes keys itself. Owned by the caller. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   clock?: () => number;
   /** How long a bucket outlives the last window that reads it: absorbs clock skew between instances and Redis. */
@@ -227,7 +227,7 @@ interface PreMerged {
 }
 
 export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly commands: AggregateCommands;
   private readonly keyPrefix: string;
   private readonly clock: () => number;
