@@ -16,6 +16,7 @@ import {
   type TestServer,
   wsClient,
 } from '../helpers/app.js';
+import { startChildServer } from '../helpers/child-server.js';
 import { AGGREGATE, EVENT_PUBLISHED, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { type LocalRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 import { createTestDatabase, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
@@ -142,5 +143,48 @@ describe('the server on a Redis Cluster', () => {
     // Each instance saw only 4, under its own 5: a refusal means they counted together, in the cluster.
     const refused = results.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
     expect(refused.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('the compiled server (npm start) on a Redis Cluster', () => {
+  it('should run its process model from REDIS_CLUSTER_NODES alone, aggregate, and stop cleanly on SIGTERM', async () => {
+    const own = await createTestDatabase();
+    const server = await startChildServer({
+      DATABASE_URL: own.url,
+      REDIS_CLUSTER_NODES: cluster.nodesSetting,
+      REDIS_KEY_PREFIX: prefix,
+      ADMIN_API_KEY: adminKey,
+      WEB_CONCURRENCY: '1',
+      LOG_LEVEL: 'info',
+      PROCESSOR_POLL_MS: '50',
+      SHUTDOWN_GRACE_MS: '2000',
+    });
+    try {
+      // Forked into a processing process and a serving one: only with Redis (here, the cluster) and Postgres.
+      await server.waitForOutput(/"servingProcesses":1/);
+      await gqlOk(
+        server.url,
+        PUBLISH_EVENTS,
+        {
+          inputs: [3, 5].map((value) => ({
+            type: 'PERFORMANCE_METRIC' as const,
+            data: { metric_name: 'forked', value },
+          })),
+        },
+        adminKey,
+      );
+      // Polled: the processing process is another process, with nothing to wait on from here.
+      const aggregate = await eventually(async () => {
+        const { aggregate } = await gqlOk(server.url, AGGREGATE, { metric: 'forked', window: 'M1' }, adminKey);
+        return aggregate.count === 2 ? aggregate : null;
+      }, 25_000);
+      expect(aggregate).toMatchObject({ count: 2, sum: 8, min: 3, max: 5 });
+      expect(server.output()).not.toMatch(/CROSSSLOT/);
+      await server.kill('SIGTERM');
+      expect(server.process.exitCode).toBe(0);
+    } finally {
+      await server.kill('SIGKILL');
+      await own.drop();
+    }
   });
 });
