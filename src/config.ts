@@ -359,6 +359,14 @@ export function parseClusterNodes(text: string): { nodes: ClusterNode[]; invalid
 
 /** Settings that bound each other: the retention's (src/events/retention.ts), the token key sources. */
 const checked = schema.superRefine((config, ctx) => {
+  // The key layouts put their own hash tags after the prefix (src/redis.ts); Redis hashes only the first `{…}`.
+  if (config.REDIS_CLUSTER_NODES && /[{}]/.test(config.REDIS_KEY_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_KEY_PREFIX'],
+      message: 'must hold no { or } with REDIS_CLUSTER_NODES: a hash tag in it would put every key in one cluster slot',
+    });
+  }
   if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
     ctx.addIssue({
       code: 'custom',

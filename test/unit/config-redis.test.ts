@@ -37,4 +37,13 @@ describe('Redis settings', () => {
       /REDIS_CLUSTER_NODES: set REDIS_URL \(one Redis\) or REDIS_CLUSTER_NODES \(a Redis Cluster\), not both/,
     );
   });
+
+  it('should refuse a key prefix with a hash tag on a cluster, where it would put every key in one slot', () => {
+    expect(() => configWith({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_KEY_PREFIX: 'app{1}:' })).toThrow(
+      /REDIS_KEY_PREFIX: must hold no \{ or \} with REDIS_CLUSTER_NODES/,
+    );
+    expect(configWith({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: 'app{1}:' }).REDIS_KEY_PREFIX).toBe(
+      'app{1}:',
+    );
+  });
 });
