@@ -11,8 +11,8 @@ export type RedisClient = Redis | Cluster;
 export interface RedisClientOptions {
   /** Options of each connection (of each node's, on a cluster). */
   connection?: RedisOptions;
-  /** On a cluster: one subscriber connection per master, for sharded pub/sub (SSUBSCRIBE). */
-  shardedSubscribers?: boolean;
+  /** On a cluster: the cluster client's own options. */
+  cluster?: Omit<ClusterOptions, 'redisOptions'>;
 }
 
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
@@ -26,13 +26,17 @@ export function connectRedis(url: string, connection: RedisOptions = {}): Redis 
   return new Redis(url, connection);
 }
 
+/** One node of a cluster, by itself (a sharded subscriber's connection to the master owning its channels). */
+export function connectNode({ host, port }: ClusterNode, connection: RedisOptions = {}): Redis {
+  return new Redis({ ...connection, host, port });
+}
+
 /** A Redis Cluster from its seed nodes; the other nodes and the slots are discovered (CLUSTER SLOTS). */
 export function connectCluster(
   nodes: ClusterNode[],
-  { connection = {}, shardedSubscribers = false }: RedisClientOptions = {},
+  { connection = {}, cluster = {} }: RedisClientOptions = {},
 ): Cluster {
-  const options: ClusterOptions = { redisOptions: connection, shardedSubscribers };
-  return new Cluster(nodes, options);
+  return new Cluster(nodes, { ...cluster, redisOptions: connection });
 }
 
 export function isCluster(redis: RedisClient): redis is Cluster {
@@ -63,4 +67,25 @@ export async function scanEachMaster(
 /** `text` as a literal inside a SCAN MATCH pattern. */
 export function escapeGlob(text: string): string {
   return text.replace(/[\\*?[\]]/g, '\\$&');
+}
+
+const SLOTS = 16_384;
+
+/** CRC16/XMODEM, the checksum Redis Cluster hashes keys with. */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** The hash slot of a key or shard channel: of its hash tag (the first non-empty `{…}`) if it has one. */
+export function keySlot(key: string): number {
+  const bytes = new TextEncoder().encode(key);
+  const open = bytes.indexOf(0x7b); // {
+  const close = open === -1 ? -1 : bytes.indexOf(0x7d, open + 1); // }
+  const hashed = close > open + 1 ? bytes.subarray(open + 1, close) : bytes;
+  return crc16(hashed) % SLOTS;
 }

@@ -13,7 +13,7 @@ import {
   type TestServer,
   wsClient,
 } from '../helpers/app.js';
-import { PUBLISH_EVENTS } from '../helpers/operations.js';
+import { EVENTS_AFTER, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const MAX_REPLAY = 40;
@@ -46,16 +46,6 @@ afterAll(async () => {
   await deleteRedisKeys(prefix);
   await deleteRedisKeys(otherPrefix);
 });
-
-const EVENTS_AFTER = graphql(`
-  subscription EventsAfter($types: [EventType!], $after: String) {
-    eventPublished(types: $types, after: $after) {
-      id
-      type
-      cursor
-    }
-  }
-`);
 
 const PUBLISH_ONE = graphql(`
   mutation PublishOneWithCursor($input: PublishEventInput!) {

@@ -18,6 +18,11 @@ export interface LocalRedisCluster {
   nodes: ClusterNode[];
   /** The nodes as REDIS_CLUSTER_NODES takes them: `host:port,host:port,…`. */
   nodesSetting: string;
+  /** Kills every node with SIGKILL (their data is lost: nothing is saved), as a crash of the whole cluster. */
+  kill(): Promise<void>;
+  /** Starts the killed nodes again, empty, on their ports and with their cluster configuration; resolves once the
+   *  cluster is ready again. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,7 +47,7 @@ export async function startRedisCluster({
   const dir = await mkdtemp(path.join(tmpdir(), 'jackdaw-redis-cluster-'));
   const processes: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all(processes.map(endProcess));
+    await Promise.all(processes.map((child) => endProcess(child)));
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -54,7 +59,24 @@ export async function startRedisCluster({
     }
     await formCluster(nodes, readyTimeoutMs);
     const plain = nodes.map(({ host, port }) => ({ host, port }));
-    return { nodes: plain, nodesSetting: plain.map((n) => `${n.host}:${n.port}`).join(','), stop };
+    return {
+      nodes: plain,
+      nodesSetting: plain.map((n) => `${n.host}:${n.port}`).join(','),
+      async kill() {
+        await Promise.all(processes.map((child) => endProcess(child, 'SIGKILL')));
+      },
+      async restart() {
+        for (const [i, node] of nodes.entries()) {
+          const child = spawn('redis-server', nodeArguments(dir, i, node.port, node.busPort, nodeTimeoutMs), {
+            stdio: 'ignore',
+          });
+          processes[i] = child;
+          await untilAnswers(child, node.port);
+        }
+        await untilClusterReady(nodes, readyTimeoutMs);
+      },
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -175,6 +197,16 @@ async function formCluster(nodes: (ClusterNode & { busPort: number })[], readyTi
     const [first] = clients;
     // biome-ignore lint/style/noNonNullAssertion: a cluster has at least one node
     for (const node of nodes.slice(1)) await first!.call('CLUSTER', 'MEET', node.host, node.port, node.busPort);
+  } finally {
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+  await untilClusterReady(nodes, readyTimeoutMs);
+}
+
+/** Resolves once every node reports the cluster ok and knows all the others. */
+async function untilClusterReady(nodes: ClusterNode[], readyTimeoutMs: number): Promise<void> {
+  const clients = nodes.map(({ host, port }) => new Redis({ host, port, maxRetriesPerRequest: 1 }));
+  try {
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
       const infos = await Promise.all(clients.map((c) => c.call('CLUSTER', 'INFO') as Promise<string>));
@@ -190,9 +222,9 @@ async function formCluster(nodes: (ClusterNode & { busPort: number })[], readyTi
   }
 }
 
-async function endProcess(child: ChildProcess): Promise<void> {
+async function endProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
-  child.kill('SIGTERM');
+  child.kill(signal);
   await exited;
 }

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, createMemoryBus, createRedisBus, createShardedBus } from '../../src/bus/bus.js';
 import type { Topic } from '../../src/bus/topics.js';
+import { keySlot } from '../../src/redis.js';
+import { eventually } from '../helpers/app.js';
 import { type LocalRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 import { Recording } from '../helpers/waits.js';
@@ -129,5 +131,75 @@ describe('redis cluster bus', () => {
     await bus.publish('processor:nudge', {});
     expect(await again.atLeast(1)).toEqual([{}]);
     await bus.close();
+  });
+
+  it('should hash channels to the slots the cluster does', async () => {
+    const direct = new Redis(cluster.nodes[0] as { host: string; port: number });
+    try {
+      for (const key of ['jackdaw:0123456789ab:bus:events:published', 'a:{agg}:b:M1:3:m', 'café', 'x{}{y}', 'z{{w}}']) {
+        expect(keySlot(key), key).toBe(await direct.call('CLUSTER', 'KEYSLOT', key));
+      }
+    } finally {
+      await direct.quit();
+    }
+  });
+
+  it('should follow a channel whose slot moves to another master', async () => {
+    const keyPrefix = 'moving:';
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const publisher = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const got = new Recording<unknown>();
+    await bus.subscribe('processor:nudge', (p) => got.push(p));
+    const channel = `${keyPrefix}bus:processor:nudge`;
+    const slot = keySlot(channel);
+    const clients = cluster.nodes.map((node) => new Redis(node));
+    try {
+      const ids = (await Promise.all(clients.map((c) => c.call('CLUSTER', 'MYID')))) as string[];
+      const slotsOf = (await clients[0]?.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][];
+      const ownerId = slotsOf.find(([from, to]) => slot >= from && slot <= to)?.[2][2];
+      const target = ids.findIndex((id) => id !== ownerId);
+      const targetId = ids[target] as string;
+      // The slot holds no keys (channels are not keys), so it moves by assignment alone.
+      for (const c of clients) await c.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
+      await clients[target]?.call('CLUSTER', 'BUMPEPOCH');
+      // Polled: the new owner is learnt from the next MOVED reply, which the first publishes after the move get.
+      let sent = 0;
+      await eventually(
+        async () => {
+          await publisher.publish('processor:nudge', {}).catch(() => {});
+          sent++;
+          return got.items.length > 0;
+        },
+        20_000,
+        200,
+      );
+      const sharded = (await clients[target]?.call('PUBSUB', 'SHARDCHANNELS', channel)) as string[];
+      expect(sharded).toEqual([channel]);
+      expect(sent).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(clients.map((c) => c.quit()));
+      await Promise.all([bus.close(), publisher.close()]);
+    }
+  });
+
+  it('should keep its subscriptions when the whole cluster restarts', async () => {
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix });
+    const publisher = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix });
+    const topics: Topic[] = ['metrics:changed', 'apiKeys:revoked', 'processor:nudge', 'alertRules:changed'];
+    const got = new Map(topics.map((t) => [t, new Recording<unknown>()]));
+    for (const topic of topics) await bus.subscribe(topic, (p) => got.get(topic)?.push(p));
+    await cluster.kill();
+    await cluster.restart();
+    // Polled: each subscriber connection is back when ioredis has reconnected it, on its own clock.
+    await eventually(
+      async () => {
+        for (const topic of topics) await publisher.publish(topic, { after: true } as never).catch(() => {});
+        return topics.every((topic) => (got.get(topic)?.items.length ?? 0) > 0);
+      },
+      30_000,
+      250,
+    );
+    for (const topic of topics) expect(got.get(topic)?.items[0]).toEqual({ after: true });
+    await Promise.all([bus.close(), publisher.close()]);
   });
 });
