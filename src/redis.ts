@@ -53,6 +53,8 @@ export async function scanEachMaster(
   count: number,
   onKeys: (keys: string[], node: Redis) => Promise<void>,
 ): Promise<void> {
+  // A cluster client knows its masters once it has read the slot table.
+  if (isCluster(redis) && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
   for (const node of nodes) {
     let cursor = '0';
