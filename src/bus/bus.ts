@@ -134,8 +134,6 @@ export function createShardedBus({
     if (!owner) throw new Error(`no master serves the slot of channel ${name}`);
     await subscriberAt(owner).ssubscribe(name);
     channel.node = owner;
-    // Every listener left while this subscription was on its way.
-    if (channels.get(name) !== channel) await subscriberAt(owner).sunsubscribe(name);
   };
   // A slot moved: its channels are subscribed at the new owner, then dropped at the old one (which may have dropped
   // them already). One that fails waits for the next refresh.
