@@ -187,7 +187,7 @@ export function subscribe(
       },
     },
   );
-  const until = (check: (items: unknown[]) => boolean, timeoutMs = 10_000) =>
+  const until = (check: (items: unknown[]) => boolean, timeoutMs = 25_000) =>
     received.until((items) => completed || check(items), timeoutMs);
   return {
     received: received.items,
