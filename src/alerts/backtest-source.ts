@@ -3,8 +3,10 @@
 //
 // Most stored events are a PERFORMANCE_METRIC of a name and a number: of those, Postgres sends only the name and the
 // number (as text), and they are mapped as an event of just those two fields, which is all eventToSamples reads of
-// such an event; every other event comes whole. Reading a million events costs mostly per row and per byte sent, so
-// a narrow row is most of the saving (no JSON document to send and parse).
+// such an event; every other event (labelled ones included) comes whole. Reading a million events costs mostly per
+// row and per byte sent, so a narrow row is most of the saving (no JSON document to send and parse).
+
+import { splitSeries } from '../aggregation/labels.js';
 import {
   EVENTS_RECEIVED_METRIC,
   eventToSamples,
@@ -21,6 +23,8 @@ export interface BacktestReadOptions {
   maxRows: number;
   /** Rows per keyset page. */
   pageSize?: number;
+  /** Keep the metrics' labelled series too (`metric{a=x}`), for a rule over label sets. */
+  labelled?: boolean;
 }
 
 interface Row extends Record<string, unknown> {
@@ -141,7 +145,7 @@ export async function readBacktestSamples(
   metrics: readonly string[],
   from: number,
   until: number,
-  { maxRows, pageSize = DEFAULT_PAGE_SIZE }: BacktestReadOptions,
+  { maxRows, pageSize = DEFAULT_PAGE_SIZE, labelled = false }: BacktestReadOptions,
 ): Promise<MetricSample[]> {
   const wanted = new Set(metrics);
   const countsReceived = wanted.has(EVENTS_RECEIVED_METRIC);
@@ -169,8 +173,10 @@ export async function readBacktestSamples(
       const timestamp = Number(row.t);
       // A JSON number's text reads as the same double as JSON.parse reads it in the whole document.
       const data = row.data === null ? { metric_name: row.m, value: Number(row.v) } : JSON.parse(row.data);
-      for (const sample of eventToSamples({ type: row.type, timestamp, data }).samples)
-        if (wanted.has(sample.metric)) samples.push(sample);
+      for (const sample of eventToSamples({ type: row.type, timestamp, data }).samples) {
+        const metric = labelled ? splitSeries(sample.metric).metric : sample.metric;
+        if (wanted.has(metric)) samples.push(sample);
+      }
       if (countsReceived) samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: Number(row.r) });
     }
   }

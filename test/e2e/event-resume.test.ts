@@ -13,7 +13,7 @@ import {
   type TestServer,
   wsClient,
 } from '../helpers/app.js';
-import { PUBLISH_EVENTS } from '../helpers/operations.js';
+import { EVENTS_AFTER, PUBLISH_EVENTS } from '../helpers/operations.js';
 import { createTestDatabase, deleteRedisKeys, redisKeyPrefix, type TestDatabase } from '../helpers/services.js';
 
 const MAX_REPLAY = 40;
@@ -46,16 +46,6 @@ afterAll(async () => {
   await deleteRedisKeys(prefix);
   await deleteRedisKeys(otherPrefix);
 });
-
-const EVENTS_AFTER = graphql(`
-  subscription EventsAfter($types: [EventType!], $after: String) {
-    eventPublished(types: $types, after: $after) {
-      id
-      type
-      cursor
-    }
-  }
-`);
 
 const PUBLISH_ONE = graphql(`
   mutation PublishOneWithCursor($input: PublishEventInput!) {
@@ -111,7 +101,10 @@ const ids = (received: Received[]) => received.map((r) => r.eventPublished.id);
 
 /** A subscriber that stays connected throughout: what it receives is the broadcast order. */
 async function witness(server: TestServer) {
+  // Joined before the probe is published: a probe broadcast before the subscription joined would never arrive.
+  const joined = subscribersJoined(server);
   const sub = subscribe(client(server), EVENTS_AFTER, {});
+  await joined;
   // Live once a first event gets through.
   const [probe] = await publish(server, 'probe', 1, 1);
   await sub.until((got) => ids(got as Received[]).includes(probe as string));

@@ -15,6 +15,17 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": typeof types.PreviewAlertRuleDocument,
+    "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsCreateRuleDocument,
+    "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.LabelSetsRulesDocument,
+    "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsByLabelsDocument,
+    "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsCreateSilenceDocument,
+    "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": typeof types.LabelSetsExpireSilenceDocument,
+    "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": typeof types.LabelSetsSilencesDocument,
+    "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": typeof types.LabelSetsLabelValuesDocument,
+    "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertEventsDocument,
+    "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": typeof types.EmbeddedNoticesExpireSilenceDocument,
@@ -56,7 +67,6 @@ type Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
-    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": typeof types.EventsAfterDocument,
     "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": typeof types.PublishOneWithCursorDocument,
     "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": typeof types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
@@ -116,9 +126,21 @@ type Documents = {
     "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": typeof types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": typeof types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": typeof types.EventsAfterDocument,
 };
 const documents: Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": types.PreviewAlertRuleDocument,
+    "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": types.LabelSetsCreateRuleDocument,
+    "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": types.LabelSetsRulesDocument,
+    "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsByLabelsDocument,
+    "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsCreateSilenceDocument,
+    "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": types.LabelSetsExpireSilenceDocument,
+    "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": types.LabelSetsSilencesDocument,
+    "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": types.LabelSetsLabelValuesDocument,
+    "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertEventsDocument,
+    "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": types.EmbeddedNoticesExpireSilenceDocument,
@@ -160,7 +182,6 @@ const documents: Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
-    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": types.EventsAfterDocument,
     "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": types.PublishOneWithCursorDocument,
     "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
@@ -220,6 +241,7 @@ const documents: Documents = {
     "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": types.EventPublishedDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": types.EventsAfterDocument,
 };
 
 /**
@@ -240,6 +262,50 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"): (typeof documents)["\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n"): (typeof documents)["\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -404,10 +470,6 @@ export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"): (typeof documents)["\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -644,6 +706,10 @@ export function graphql(source: "\n  mutation CreateApiKey($name: String!, $role
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"): (typeof documents)["\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"): (typeof documents)["\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
