@@ -8,6 +8,8 @@ import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { WebSocket } from 'ws';
+import { ID_DAY } from '../src/events/store.js';
+import { newEventId } from '../src/ids.js';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
 import {
   type BenchServer,
@@ -117,7 +119,7 @@ async function rawPostgresCeiling() {
           const data: string[] = [];
           for (let i = 0; i < BATCH; i++) {
             const event = perfEvent(n++);
-            ids.push(randomUUID());
+            ids.push(newEventId()); // as the server makes them
             types.push(event.type);
             timestamps.push(now);
             data.push(JSON.stringify(event.data));
@@ -127,7 +129,8 @@ async function rawPostgresCeiling() {
             `WITH batch AS MATERIALIZED (
                SELECT * FROM unnest($1::uuid[], $2::"EventType"[], $3::timestamptz[], $4::jsonb[]) AS t(id, type, ts, data)
              ), new_ids AS (
-               INSERT INTO "EventId" (id, "timestamp") SELECT id, ts FROM batch ON CONFLICT (id) DO NOTHING RETURNING id
+               INSERT INTO "EventId" (id, day, "timestamp") SELECT id, ${ID_DAY('id')}, ts FROM batch
+               ON CONFLICT (id, day) DO NOTHING RETURNING id
              ), inserted AS (
                INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
                SELECT b.id, b.type, b.ts, $5::timestamptz, b.data FROM batch b JOIN new_ids n ON n.id = b.id
