@@ -6,7 +6,7 @@
 --    the drop itself (src/events/retention.ts: after DETACH, which no insert can pass, a day with outbox rows is
 --    kept). Events are never deleted row by row, so its ON DELETE CASCADE had nothing to do.
 --
--- 2. The log loses its key (id, "timestamp"), and the outbox gets an index on "timestamp" (see below).
+-- 2. The outbox gets an index on "timestamp" (see below).
 --
 -- 3. "EventId" is partitioned too, so that the ids of a day are dropped with it instead of deleted row by row. Its
 --    partition key "day" is a function of the id alone: the UTC day of the time a UUIDv7 carries (the server makes
@@ -21,10 +21,6 @@
 ALTER TABLE "EventOutbox" DROP CONSTRAINT "EventOutbox_seq_timestamp_fkey";
 -- What the drop of a day checks, while it holds the lock on "Event": an index read, not a scan of the whole backlog.
 CREATE INDEX "EventOutbox_timestamp_idx" ON "EventOutbox"("timestamp");
-
--- Nothing reads the log by (id, "timestamp") but through "EventId", whose rows name an event by its timestamp, which
--- the ("timestamp", seq) index finds as well: one btree less to write per event, and a smaller day to drop.
-ALTER TABLE "Event" DROP CONSTRAINT "Event_pkey";
 
 ALTER TABLE "EventId" RENAME TO "EventId_unpartitioned";
 ALTER TABLE "EventId_unpartitioned" DROP CONSTRAINT "EventId_pkey";
