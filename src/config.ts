@@ -292,8 +292,9 @@ const schema = z.object({
   /** Days after today with a partition made ahead of time; must cover MAX_FUTURE_SKEW_MS with a day to spare. */
   EVENT_PARTITIONS_AHEAD_DAYS: int(1).default(7),
   /**
-   * Days an event id is kept in "EventId" after its event's timestamp, so that a repeat of it is a duplicate (the
-   * idempotency window); unset: EVENT_RETENTION_DAYS. Never less: every stored event keeps its id.
+   * Days an event id is kept in "EventId" (after the day a UUIDv7 carries, other ids after their event's
+   * timestamp), so that a repeat of it is a duplicate (the idempotency window); unset: EVENT_RETENTION_DAYS. Never
+   * less: every stored event keeps its id.
    */
   EVENT_ID_RETENTION_DAYS: int(1).optional(),
   /**
