@@ -1,9 +1,9 @@
 // The stream processor's lease: which instance may write the shared aggregates. One instance at a time holds it
-// in Redis under `<prefix>agg:lease`, its value a random token; the aggregate store's scripts refuse any write whose
+// in Redis under `<prefix>{agg}:lease`, its value a random token; the aggregate store's scripts refuse any write whose
 // fence is not the current holder's token (FENCE_CHECK_LUA), so a holder that lost the lease cannot undo a newer
 // holder's work. Embedded (no Redis) the one process always holds it and no fence is needed.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 export interface Lease {
   /** Takes or renews the lease; resolves true while this instance holds it. */
@@ -15,8 +15,14 @@ export interface Lease {
 
 export const localLease: Lease = { hold: async () => true, token: undefined, release: async () => {} };
 
+/**
+ * The hash tag of the lease and the aggregate store's keys (aggregation/redis-store.ts): fenced scripts read the lease
+ * beside the keys they write, and on a Redis Cluster a script's keys must all be in one hash slot.
+ */
+export const AGGREGATE_TAG = '{agg}';
+
 export function leaseKey(keyPrefix: string): string {
-  return `${keyPrefix}agg:lease`;
+  return `${keyPrefix}${AGGREGATE_TAG}:lease`;
 }
 
 // Redis keeps the first word of a script error as its code (a lone word would become "ERR FENCED").
@@ -61,7 +67,7 @@ return 0
 `;
 
 /** A lease shared through Redis: taken with SET NX, renewed and released only by its own token. */
-export function redisLease(redis: Redis, keyPrefix: string, ttlMs: number, token: string = randomUUID()): Lease {
+export function redisLease(redis: RedisClient, keyPrefix: string, ttlMs: number, token: string = randomUUID()): Lease {
   const key = leaseKey(keyPrefix);
   let held = false;
   return {

@@ -5,17 +5,19 @@
 // atomic (the exactly-once protocol in types.ts relies on that). Memory is bounded by buckets, not samples: every
 // bucket expires (PEXPIREAT) once no window can read it.
 //
-// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts):
-//   agg:lease                          the stream processor's lease (src/lease.ts); its value is the fence
-//   agg:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
-//   agg:names                          sorted set, series (a metric, or a labelled series) → newest sample time
-//   agg:ls:<metric>                    sorted set, the metric's label parts (labels.ts) → newest sample time
-//   agg:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
-//   series:new:<owner>:<minute>        new series the owner (an API key) started in that minute
+// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts) and the hash
+// tag `{agg}`, so that every script, which takes the lease and several of these keys at once, finds them in one hash
+// slot of a Redis Cluster (on a cluster the whole store lives on one master):
+//   {agg}:lease                          the stream processor's lease (src/lease.ts); its value is the fence
+//   {agg}:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
+//   {agg}:names                          sorted set, series (a metric, or a labelled series) → newest sample time
+//   {agg}:ls:<metric>                    sorted set, the metric's label parts (labels.ts) → newest sample time
+//   {agg}:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
+//   {agg}:series:new:<owner>:<minute>    new series the owner (an API key) started in that minute
 
-import type { Redis } from 'ioredis';
-import { FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
+import { AGGREGATE_TAG, FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
 import { getOrCreate } from '../maps.js';
+import { escapeGlob, type RedisClient, scanEachMaster } from '../redis.js';
 import { ApplyCost } from './apply-cost.js';
 import { splitSeries } from './labels.js';
 import {
@@ -31,6 +33,7 @@ import type {
   AggregateQuery,
   AggregateStore,
   AppliedBatch,
+  BucketQuery,
   MetricAggregate,
   MetricPoint,
   MetricSample,
@@ -40,7 +43,7 @@ import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBucket
 
 export interface RedisAggregateStoreOptions {
   /** A connection without ioredis `keyPrefix`; the store prefixes keys itself. Owned by the caller. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   clock?: () => number;
   /** How long a bucket outlives the last window that reads it: absorbs clock skew between instances and Redis. */
@@ -227,7 +230,7 @@ interface PreMerged {
 }
 
 export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly commands: AggregateCommands;
   private readonly keyPrefix: string;
   private readonly clock: () => number;
@@ -238,6 +241,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly appliedKey: string;
   private readonly namesKey: string;
   private readonly bucketKeyPrefix: string;
+  private readonly seriesBudgetKeyPrefix: string;
 
   constructor({
     redis,
@@ -254,9 +258,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     this.scanCount = scanCount;
     this.readChunk = readChunk;
     this.leaseKey = leaseKey(keyPrefix);
-    this.appliedKey = `${keyPrefix}agg:applied`;
-    this.namesKey = `${keyPrefix}agg:names`;
-    this.bucketKeyPrefix = `${keyPrefix}agg:b:`;
+    this.appliedKey = `${keyPrefix}${AGGREGATE_TAG}:applied`;
+    this.namesKey = `${keyPrefix}${AGGREGATE_TAG}:names`;
+    this.bucketKeyPrefix = `${keyPrefix}${AGGREGATE_TAG}:b:`;
+    this.seriesBudgetKeyPrefix = `${keyPrefix}${AGGREGATE_TAG}:series:new:`;
     redis.defineCommand('jackdawAggregateApply', { lua: APPLY_SCRIPT });
     redis.defineCommand('jackdawAggregateRead', { lua: READ_SCRIPT, readOnly: true });
     redis.defineCommand('jackdawAggregateFencedDelete', { lua: FENCED_DELETE_SCRIPT });
@@ -305,6 +310,34 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
       indexes.map((index) => series.map((name) => this.bucketKey(name, window, index))),
     );
     return indexes.map((index, i) => finalizePoint(index * granularity, merged[i] as BucketStats));
+  }
+
+  /**
+   * The buckets' hashes, pipelined in slices of `readChunk` windows' worth (plain HGETALLs, each short, rather than a
+   * script that holds Redis for the whole slice); parsed as stored, so a reader merging them in bucket order gets
+   * what the read script's merge gives.
+   */
+  async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
+    const keys = buckets.flatMap(({ window, series, index }) =>
+      series.map((name) => this.bucketKey(name, window, index)),
+    );
+    const stored: BucketStats[] = [];
+    const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
+    for (let start = 0; start < keys.length; start += maxKeys) {
+      const pipeline = this.redis.pipeline();
+      for (const key of keys.slice(start, start + maxKeys)) pipeline.hgetall(key);
+      for (const [error, fields] of (await pipeline.exec()) ?? []) {
+        if (error) throw error;
+        stored.push(parseStoredBucket(fields as Record<string, string>));
+      }
+    }
+    let next = 0;
+    return buckets.map(({ series }) => {
+      if (series.length === 1) return stored[next++] as BucketStats;
+      const merged = emptyStats();
+      for (let i = 0; i < series.length; i++) mergeInto(merged, stored[next++] as BucketStats);
+      return merged;
+    });
   }
 
   async metricNames(at: number): Promise<string[]> {
@@ -389,7 +422,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     if (fresh.length === 0) return { ok: true, new: 0 };
     // One name past the budget is refused whatever the rest: the atomic call never needs more than that.
     const candidates = fresh.slice(0, maxNewPerMinute + 1);
-    const keys = [this.namesKey, `${this.keyPrefix}series:new:${owner}:${budgetMinute(at)}`];
+    const keys = [this.namesKey, `${this.seriesBudgetKeyPrefix}${owner}:${budgetMinute(at)}`];
     const unsent = fresh.length - candidates.length;
     const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS, unsent];
     for (const metric of candidates) args.push(metric, (series.get(metric) as BatchSeries).newest);
@@ -435,16 +468,13 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     await fenced(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
   }
 
-  /** Deletes every aggregate key but the lease, with SCAN (never KEYS, which would block Redis). */
+  /** Deletes every aggregate key but the lease and the series budgets, on every master of a cluster. */
   private async deleteState(fence?: string): Promise<void> {
-    const pattern = `${escapeGlob(this.keyPrefix)}agg:*`;
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
-      cursor = next;
-      const doomed = found.filter((key) => key !== this.leaseKey);
+    const pattern = `${escapeGlob(this.keyPrefix)}${escapeGlob(AGGREGATE_TAG)}:*`;
+    await scanEachMaster(this.redis, pattern, this.scanCount, async (found) => {
+      const doomed = found.filter((key) => key !== this.leaseKey && !key.startsWith(this.seriesBudgetKeyPrefix));
       if (doomed.length > 0) await this.fencedDelete(doomed, fence);
-    } while (cursor !== '0');
+    });
   }
 
   private async fencedDelete(keys: string[], fence = ''): Promise<void> {
@@ -453,7 +483,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   private labelIndexKey(metric: string): string {
-    return `${this.keyPrefix}agg:ls:${metric}`;
+    return `${this.keyPrefix}${AGGREGATE_TAG}:ls:${metric}`;
   }
 
   private bucketKey(metric: string, window: WindowSize, index: number): string {
@@ -488,7 +518,28 @@ function parseMergedStats(row: string[]): BucketStats {
   return { count, mean, m2, sum, min, max, bins };
 }
 
-/** `text` as a literal inside a SCAN MATCH pattern. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
+const STAT_FIELDS = new Set(['count', 'mean', 'm2', 'sum', 'min', 'max']);
+
+/** A bucket hash as HGETALL returns it: its six statistics, and every other field a sketch bin. */
+function parseStoredBucket(fields: Record<string, string>): BucketStats {
+  if (fields.count === undefined) return emptyStats();
+  const bins = new Map<string, number>();
+  for (const name in fields) if (!STAT_FIELDS.has(name)) bins.set(name, Number(fields[name]));
+  const { count, mean, m2, sum, min, max } = fields;
+  return {
+    count: Number(count),
+    mean: luaNumber(mean),
+    m2: luaNumber(m2),
+    sum: luaNumber(sum),
+    min: luaNumber(min),
+    max: luaNumber(max),
+    bins,
+  };
+}
+
+/** A number as the scripts write it (`%.17g`, so an overflowed sum is "inf"), read as Lua's tonumber reads it. */
+function luaNumber(text = ''): number {
+  const value = Number(text);
+  if (!Number.isNaN(value)) return value;
+  return text.includes('inf') ? (text.startsWith('-') ? -Infinity : Infinity) : Number.NaN;
 }

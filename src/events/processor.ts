@@ -4,7 +4,7 @@
 
 import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
-import { isLabelledSeries } from '../aggregation/labels.js';
+import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -19,8 +19,16 @@ import type { StoredEvent } from './model.js';
 import type { EventStore, OutboxEvent } from './store.js';
 
 export interface ProcessorHooks {
-  /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
-  onMetricsChanged?(metrics: string[]): void;
+  /**
+   * Called after each applied batch with the metrics it changed (the alert engine evaluates rules here) and, for
+   * each, the oldest sample time it wrote (epoch ms; its label sets' samples included).
+   */
+  onMetricsChanged?(metrics: string[], since: ReadonlyMap<string, number>): void;
+  /**
+   * The aggregates were written other than through the batches told of above: rebuilt, or possibly written by
+   * another instance's processor while this one did not lead.
+   */
+  onAggregatesReplaced?(): void;
   /** Counts events that were too old to aggregate and values that were not numbers. */
   onLateEvents?(count: number): void;
   onProcessed?(events: StoredEvent[], latencyMs: number[]): void;
@@ -157,8 +165,10 @@ export class StreamProcessor {
   /** One pass: hold the lease, then apply batches until the outbox is empty. */
   private async passOnce(): Promise<void> {
     this.nudged = false;
+    const led = this.leader;
     this.leader = await this.options.lease.hold();
     if (!this.leader) return;
+    if (!led) this.hooks.onAggregatesReplaced?.();
     const { events, aggregates, logger } = this.options;
     const applied = await aggregates.lastAppliedBatch();
     if (applied === null) {
@@ -166,6 +176,7 @@ export class StreamProcessor {
     } else if (JSON.stringify(applied) !== this.lastTrusted) {
       // Written by another pass (here or on another instance), or by a processor of another database sharing this
       // Redis state (a restored or replaced database, a second deployment): trusted only once the log confirms it.
+      this.hooks.onAggregatesReplaced?.();
       if (await this.isOfThisDatabase(applied)) {
         // Applied but perhaps still queued: a pass died between apply and delete.
         await events.deleteFromOutbox(applied.seqs);
@@ -251,10 +262,12 @@ export class StreamProcessor {
     );
     if (late > 0) hooks.onLateEvents?.(late);
     // Metric names only: a labelled sample comes with its metric's total, so listeners of the metric hear of it.
-    const metrics = [...new Set(samples.map((s) => s.metric))].filter((name) => !isLabelledSeries(name)).sort();
+    const since = oldestSampleOf(samples);
+    const metrics = [...since.keys()].sort();
     if (metrics.length > 0) {
+      // Told first: the alert engine's window cache must hear of every write, even if the bus is down.
+      hooks.onMetricsChanged?.(metrics, since);
       await bus.publish('metrics:changed', { metrics });
-      hooks.onMetricsChanged?.(metrics);
     }
   }
 
@@ -293,6 +306,7 @@ export class StreamProcessor {
     const now = () => this.now();
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
+    this.hooks.onAggregatesReplaced?.();
     try {
       await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
         const samplesOf = this.samplesOf.bind(this);
@@ -318,9 +332,25 @@ export class StreamProcessor {
       this.lastTrusted = JSON.stringify(applied);
     } finally {
       this.rebuilding = false;
+      this.hooks.onAggregatesReplaced?.();
     }
     logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
   }
+}
+
+/** Each metric's oldest sample time, its label sets' samples counted as the metric's. */
+function oldestSampleOf(samples: readonly MetricSample[]): Map<string, number> {
+  const bySeries = new Map<string, number>();
+  for (const { metric, timestamp } of samples) {
+    const oldest = bySeries.get(metric);
+    if (oldest === undefined || timestamp < oldest) bySeries.set(metric, timestamp);
+  }
+  const byMetric = new Map<string, number>();
+  for (const [series, oldest] of bySeries) {
+    const metric = isLabelledSeries(series) ? splitSeries(series).metric : series;
+    byMetric.set(metric, Math.min(oldest, byMetric.get(metric) ?? Infinity));
+  }
+  return byMetric;
 }
 
 function byEventTime(events: readonly StoredEvent[]): StoredEvent[] {
