@@ -113,12 +113,10 @@
       addRate(data.metricUpdated.count / 60),
     );
     feed(`subscription { alertTriggered { ${ALERT_FIELDS} } }`, {}, (data) => {
-      alerts.set(data.alertTriggered.id, data.alertTriggered);
-      renderAlerts();
+      changeAlert(data.alertTriggered.id, data.alertTriggered);
     });
     feed('subscription { alertResolved { id } }', {}, (data) => {
-      alerts.delete(data.alertResolved.id);
-      renderAlerts();
+      changeAlert(data.alertResolved.id, null);
     });
   }
 
@@ -210,16 +208,34 @@
   addEventListener('resize', () => chart.setSize({ width: chartElement.clientWidth - 16, height: 240 }));
 
   // --- alerts ------------------------------------------------------------------------------------------------
+  /** What the feeds pushed while a load was in flight: the load's answer may predate it, so it is applied after. */
+  let pushedDuringLoad = null;
+
+  /** An alert pushed by a feed: fired (the alert) or resolved (null). */
+  function changeAlert(id, alert) {
+    pushedDuringLoad?.set(id, alert);
+    if (alert) alerts.set(id, alert);
+    else alerts.delete(id);
+    renderAlerts();
+  }
+
   async function loadAlerts() {
+    const pushed = new Map();
+    pushedDuringLoad = pushed;
     const data = await request(
       `query { alerts(first: 100, status: [FIRING, ACKNOWLEDGED]) { edges { node { ${ALERT_FIELDS} } } } }`,
     ).catch((errors) => {
       showAlertsNotice(errors);
       return null;
     });
+    if (pushedDuringLoad === pushed) pushedDuringLoad = null;
     if (!data) return;
     alerts.clear();
     for (const { node } of data.alerts.edges) alerts.set(node.id, node);
+    for (const [id, alert] of pushed) {
+      if (alert) alerts.set(id, alert);
+      else alerts.delete(id);
+    }
     renderAlerts();
   }
 
