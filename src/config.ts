@@ -238,6 +238,11 @@ const schema = z.object({
    * else); past it the connection is dropped, so strangers cannot make the server buffer MAX_BODY_BYTES messages.
    */
   MAX_UNAUTHENTICATED_WS_BYTES: int(1_024).default(16 * 1_024),
+  /**
+   * How long a WebSocket may stay open without its connection_init accepted; then it is closed with 4408. Short, as
+   * each such socket counts against MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS (graphql-ws's own default).
+   */
+  WS_CONNECTION_INIT_TIMEOUT_MS: int(100).default(3_000),
   /** WebSocket upgrades one address may make per minute; past it, 429 on upgrade. 0 switches the limit off. */
   WS_CONNECTS_PER_ADDRESS_PER_MINUTE: int(0).default(600),
   /**

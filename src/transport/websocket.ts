@@ -249,6 +249,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
   }
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
     execute: (args) => run(args, (plan) => plan.enveloped.execute(args)),
     subscribe: (args) =>
       run(args, async (plan) => {

@@ -43,6 +43,8 @@ beforeAll(async () => {
       HTTP_HEADERS_TIMEOUT_MS: HEADERS_TIMEOUT_MS,
       HTTP_REQUEST_TIMEOUT_MS: REQUEST_TIMEOUT_MS,
       MAX_UNAUTHENTICATED_SOCKETS_PER_ADDRESS: 3,
+      // Long enough that a loaded machine's slow upgrades do not see the first sockets closed before the count.
+      WS_CONNECTION_INIT_TIMEOUT_MS: 10_000,
     },
   });
   const adminKey = edge.adminKey;
