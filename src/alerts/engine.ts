@@ -1,5 +1,5 @@
-// The alert engine. It runs on the instance holding the stream processor lease, so rules are evaluated in one
-// place; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
+// The alert engine. It runs on the instance holding the alert lease (src/events/processor.ts, `isServing`), so rules
+// are evaluated in one place, on changes heard from every instance's partitions; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
 // briefly both believe they lead. It evaluates the rules naming a metric whenever that metric changes, and every
 // rule at least once per `intervalMs`.
 import type { AggregateStore } from '../aggregation/types.js';
@@ -64,9 +64,19 @@ export class AlertEngine {
   }
 
   async start(): Promise<void> {
-    this.stopListening = await this.options.bus.subscribe('alertRules:changed', () => {
+    const stopRules = await this.options.bus.subscribe('alertRules:changed', () => {
       this.rules = null;
     });
+    // From every instance: the partitions are processed wherever their leases are held, the rules evaluated here.
+    // Not awaited: evaluations are merged inside the engine.
+    const stopMetrics = await this.options.bus.subscribe('metrics:changed', ({ metrics }) => {
+      if (this.options.isLeader())
+        this.evaluate(metrics).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+    });
+    this.stopListening = () => {
+      stopRules();
+      stopMetrics();
+    };
     this.timer = setInterval(() => {
       this.rules = null; // a missed change notice costs at most one interval
       this.evaluate(null).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));

@@ -9,9 +9,10 @@ import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
+import { localPartitionLeases, redisPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
-import { EventStore } from '../../src/events/store.js';
-import { localLease, redisLease } from '../../src/lease.js';
+import { EventStore, type OutboxPartition } from '../../src/events/store.js';
+import { alertLeaseKey, localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
   createTestDatabase,
@@ -68,7 +69,8 @@ function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerAp
     broadcasts: new BroadcastLog(db.sql),
     aggregates,
     bus: createMemoryBus(),
-    lease: localLease,
+    leases: localPartitionLeases(aggregates.partitions),
+    alertLease: localLease,
     logger,
     batchSize: 100,
     maxFieldsPerApply,
@@ -156,16 +158,21 @@ describe('stream processor', () => {
         since: Date,
         pageSize: number,
         use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+        partition?: OutboxPartition,
       ) {
-        const result = super.processedSince(since, pageSize, (pages) =>
-          use(
-            (async function* () {
-              for await (const page of pages) {
-                await new Promise((resolve) => setTimeout(resolve, 250));
-                yield page;
-              }
-            })(),
-          ),
+        const result = super.processedSince(
+          since,
+          pageSize,
+          (pages) =>
+            use(
+              (async function* () {
+                for await (const page of pages) {
+                  await new Promise((resolve) => setTimeout(resolve, 250));
+                  yield page;
+                }
+              })(),
+            ),
+          partition,
         );
         result.then(() => rebuilt.resolve(), rebuilt.reject);
         return result;
@@ -181,7 +188,8 @@ describe('stream processor', () => {
       broadcasts: new BroadcastLog(db.sql),
       aggregates,
       bus: createMemoryBus(),
-      lease: redisLease(redis, leasePrefix, ttlMs),
+      leases: redisPartitionLeases(redis, leasePrefix, aggregates.partitions, ttlMs),
+      alertLease: redisLease(redis, alertLeaseKey(leasePrefix), ttlMs),
       logger,
       batchSize: 100, // at least four slow pages: over 1 s, twice the lease
       maxFieldsPerApply: 8_000,
