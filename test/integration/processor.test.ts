@@ -2,6 +2,7 @@
 // worst moments (a real failure of a real call, not a stand-in for the store).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../../src/aggregation/types.js';
@@ -63,7 +64,12 @@ class CrashOnDelete extends EventStore {
   }
 }
 
-function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerApply = 8_000) {
+function processor(
+  store: EventStore,
+  aggregates: AggregateStore,
+  maxFieldsPerApply = 8_000,
+  log: typeof logger = logger,
+) {
   return new StreamProcessor({
     events: store,
     broadcasts: new BroadcastLog(db.sql),
@@ -71,7 +77,7 @@ function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerAp
     bus: createMemoryBus(),
     leases: localPartitionLeases(aggregates.partitions),
     alertLease: localLease,
-    logger,
+    logger: log,
     batchSize: 100,
     maxFieldsPerApply,
     pollMs: 20,
@@ -205,5 +211,35 @@ describe('stream processor', () => {
     } finally {
       await processor.stop();
     }
+  });
+
+  it("should rebuild only the partition whose state was lost, and count every partition's events once", async () => {
+    const keyPrefix = `${prefix}parts:`;
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix, partitions: 4 });
+    const store = new EventStore(db);
+    await store.insertBatch(events(200, 'parted'), new Date());
+    await processor(store, aggregates).drain();
+    const count = async () => (await aggregates.read([{ metric: 'parted', window: 'M5' }], Date.now()))[0]?.count;
+    expect(await count()).toBe(200); // merged over the four partitions' buckets
+    // Partition 1 alone loses its keys (its lease aside): the others keep theirs.
+    const lost = await redis.keys(`${keyPrefix}{p1of4}:agg:*`);
+    expect(lost.length).toBeGreaterThan(1);
+    await redis.del(...lost);
+    expect(await Promise.all([0, 1, 2, 3].map((p) => aggregates.hasState(p)))).toEqual([true, false, true, true]);
+    expect(await count()).toBe(150);
+    await store.insertBatch(events(40, 'parted'), new Date());
+    const rebuilt: number[] = [];
+    const watching = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line);
+          if (String(entry.msg).includes('rebuilt')) rebuilt.push(entry.partition);
+        },
+      },
+    );
+    await processor(store, aggregates, 8_000, watching).drain();
+    expect(rebuilt).toEqual([1]);
+    expect(await count()).toBe(240);
   });
 });
