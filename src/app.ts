@@ -59,7 +59,12 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   return serve(runtime, metrics, 'standalone', {
     gauges: { isLeader },
     instance: (local) => ({
-      processing: async () => ({ leader: isLeader(), pid: process.pid }),
+      processing: async () => ({
+        leader: isLeader(),
+        partitions: runtime.processor.heldPartitions,
+        alerts: runtime.processor.isServing,
+        pid: process.pid,
+      }),
       metrics: async () => {
         await local();
         return metrics.registry.metrics();

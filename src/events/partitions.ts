@@ -1,6 +1,7 @@
 // How the instances share the outbox's partitions (pure). The outbox is split into a fixed number of partitions by
-// the event's seq (seq modulo the count: seqs are consecutive, so every partition gets an equal share whatever the
-// events hold); each partition has one processor at a time, holding its lease. Every processing process announces
+// the transaction that published the event (a hash of its id modulo the count, store.ts): the events of one publish
+// stay together, in order, and publishes spread over the partitions whatever the events hold. Each partition has one
+// processor at a time, holding its lease. Every processing process announces
 // itself (a heartbeat) and, from the same list of live members, works out its own fair share: with k members and P
 // partitions, the first P mod k members in id order take ⌈P/k⌉ and the others ⌊P/k⌋, so shares add up to P and
 // none exceeds ⌈P/k⌉. A member holding more than its share releases the extras; one holding fewer takes free ones.

@@ -64,6 +64,8 @@ export class StreamProcessor {
   private stopNudges: Unsubscribe | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly workers = new Map<number, PartitionWorker>();
+  /** Workers being stopped (and their leases given up), which `stop` waits for. */
+  private readonly stopping = new Set<Promise<void>>();
   private balancing: Promise<void> = Promise.resolve();
   private alertLeader = false;
   /** Whether every partition had its state at the last look (none lost or being rebuilt, on any instance). */
@@ -109,7 +111,8 @@ export class StreamProcessor {
     this.stopNudges?.();
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.balancing;
-    await Promise.all(this.heldPartitions.map((partition) => this.stopWorker(partition, true)));
+    for (const partition of this.heldPartitions) void this.stopWorker(partition, true);
+    await Promise.all([...this.stopping]);
     const { leases, alertLease, logger } = this.options;
     await leases.leave().catch((error) => logger.warn({ err: error }, 'could not leave the processors'));
     if (this.alertLeader) await alertLease.release().catch(() => {});
@@ -155,7 +158,7 @@ export class StreamProcessor {
         if (await leases.renew(partition, worker.held)) continue;
         // Lapsed and perhaps taken: its writes are fenced from now on, so stop it.
         logger.warn({ partition }, 'stream processor lost the lease of a partition');
-        await this.stopWorker(partition, false);
+        void this.stopWorker(partition, false);
       }
       const plan = planPartitions({
         members,
@@ -163,7 +166,7 @@ export class StreamProcessor {
         partitions: leases.partitions,
         held: this.workers.keys(),
       });
-      for (const partition of plan.release) await this.stopWorker(partition, true);
+      for (const partition of plan.release) void this.stopWorker(partition, true);
       for (const partition of plan.candidates) {
         if (this.workers.size >= plan.share || this.stopped) break;
         const held = await leases.take(partition);
@@ -176,6 +179,14 @@ export class StreamProcessor {
     }
   }
 
+  private async checkComplete(): Promise<void> {
+    try {
+      this.complete = this.alertLeader && (await this.allPartitionsHaveState(this.options.aggregates));
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not read whether every partition has its state');
+    }
+  }
+
   private async allPartitionsHaveState(aggregates: AggregateStore): Promise<boolean> {
     for (let partition = 0; partition < aggregates.partitions; partition++)
       if (!(await aggregates.hasState(partition))) return false;
@@ -183,7 +194,8 @@ export class StreamProcessor {
   }
 
   private startWorker(partition: number, held: HeldPartition): void {
-    const worker = new PartitionWorker(this.options, partition, held);
+    // A rebuild done here may complete the state the alert engine waits for: look again at once, not at the next beat.
+    const worker = new PartitionWorker(this.options, partition, held, () => void this.checkComplete());
     this.workers.set(partition, worker);
     if (this.started) worker.start();
     this.options.logger.info(
@@ -192,13 +204,21 @@ export class StreamProcessor {
     );
   }
 
-  /** Stops the partition's loop after its batch in hand; then gives its lease up if `release` (it is still held). */
-  private async stopWorker(partition: number, release: boolean): Promise<void> {
+  /**
+   * Stops the partition's loop after its batch in hand, then gives its lease up if `release` (it is still held). In
+   * the background: the heartbeat must not wait for a long batch or rebuild, or the other partitions' leases lapse.
+   */
+  private stopWorker(partition: number, release: boolean): Promise<void> {
     const worker = this.workers.get(partition);
-    if (!worker) return;
+    if (!worker) return Promise.resolve();
     this.workers.delete(partition);
-    await worker.stop();
-    if (release) await this.options.leases.release(partition, worker.held).catch(() => {});
+    const stopped = worker
+      .stop()
+      .then(() => (release ? this.options.leases.release(partition, worker.held) : undefined))
+      .catch((error) => this.options.logger.warn({ err: error, partition }, 'could not give a partition up'))
+      .finally(() => this.stopping.delete(stopped));
+    this.stopping.add(stopped);
+    return stopped;
   }
 }
 
@@ -224,6 +244,7 @@ class PartitionWorker {
     private readonly options: StreamProcessorOptions,
     private readonly partition: number,
     readonly held: HeldPartition,
+    private readonly onRebuilt: () => void,
   ) {
     this.now = options.now ?? Date.now;
     this.hooks = options.hooks ?? {};
@@ -471,6 +492,7 @@ class PartitionWorker {
     } finally {
       this.rebuilding = false;
     }
+    this.onRebuilt();
     logger.info({ ms: this.now() - started, partition }, "a partition's aggregates rebuilt from the event log");
   }
 }

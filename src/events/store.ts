@@ -51,12 +51,22 @@ export interface OutboxEvent extends StoredEvent {
 const EVENT_COLUMNS = `e.id::text AS id, e.seq, e.type::text AS type, e."timestamp", e."receivedAt", e.data`;
 
 /**
- * One partition of the outbox: the events whose seq is `index` modulo `count` (src/events/partitions.ts). Postgres
- * computes it from the seq in each query, so publishing writes nothing for it.
+ * One partition of the outbox: the events whose publishing transaction hashes to `index` modulo `count`
+ * (src/events/partitions.ts). Postgres fills the transaction in (a column default) and computes the partition in each
+ * query, so the publish statement names neither.
  */
 export interface OutboxPartition {
   index: number;
   count: number;
+}
+
+/**
+ * The condition that a row (of "Event" or "EventOutbox", by `alias`) is in the partition given as parameters
+ * `$count` and `$index`. hashint8 is the hash Postgres's own hash partitioning uses: stable, and spread evenly whatever
+ * pattern transaction ids follow.
+ */
+function inPartition(alias: string, count: string, index: string): string {
+  return `mod(abs(hashint8(${alias}.txid)::bigint), ${count}::int) = ${index}::int`;
 }
 
 /** The whole outbox, as one partition. */
@@ -199,8 +209,8 @@ export class EventStore {
     // Each event is then looked up by (seq, timestamp), the outbox's reference, in a LATERAL subquery: a probe per
     // event into the one partition holding it (pruned as it runs). A plain join lets the planner hash the whole log.
     const rows = await this.sql.query<OutboxRow>(
-      `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox"
-         WHERE mod(seq, $2::int) = $3::int ORDER BY seq LIMIT $1)
+      `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" o
+         WHERE ${inPartition('o', '$2', '$3')} ORDER BY seq LIMIT $1)
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
@@ -251,7 +261,7 @@ export class EventStore {
   /** Whether any event of the partition since `since` has left the outbox, i.e. belongs in the aggregates. */
   async anyProcessedSince(since: Date, partition: OutboxPartition = WHOLE_OUTBOX): Promise<boolean> {
     const [row] = await this.sql.query<{ found: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM "Event" e WHERE e."timestamp" > $1::timestamptz AND mod(e.seq, $2::int) = $3::int
+      `SELECT EXISTS (SELECT 1 FROM "Event" e WHERE e."timestamp" > $1::timestamptz AND ${inPartition('e', '$2', '$3')}
          AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)) AS found`,
       [since.toISOString(), partition.count, partition.index],
     );
@@ -280,7 +290,7 @@ export class EventStore {
           for (;;) {
             const rows = await tx.$queryRawUnsafe<EventRow[]>(
               `SELECT ${EVENT_COLUMNS} FROM "Event" e
-               WHERE e.seq > $1::bigint AND e."timestamp" > $2::timestamptz AND mod(e.seq, $4::int) = $5::int
+               WHERE e.seq > $1::bigint AND e."timestamp" > $2::timestamptz AND ${inPartition('e', '$4', '$5')}
                  AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)
                ORDER BY e.seq LIMIT $3`,
               afterSeq,

@@ -28,7 +28,12 @@ export async function startProcessing(config: Config, logger: Logger): Promise<R
       await sampleGauges(metrics, { isLeader, outboxBacklog: () => runtime.eventStore.outboxSize() });
       return metrics.registry.getMetricsAsJSON();
     },
-    processingStatus: () => ({ leader: isLeader(), pid: process.pid }),
+    processingStatus: () => ({
+      leader: isLeader(),
+      partitions: runtime.processor.heldPartitions,
+      alerts: runtime.processor.isServing,
+      pid: process.pid,
+    }),
     stop: () => runtime.close(),
   };
 }
