@@ -14,6 +14,7 @@
 // delivery on a WebSocket subscriber of the last instance.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -305,6 +306,14 @@ async function run(scenario: Scenario, topology: Topology, redis: Redis): Promis
   }
 }
 
+/** Whether other work shared the machine, as its load average says. */
+function loadNote(): string {
+  const load = os.loadavg()[0] ?? 0;
+  return load > os.cpus().length
+    ? 'more runnable work than cores, so other work (other sessions) shared the machine during the run and the figures carry its noise.'
+    : 'the machine was about as quiet as it gets.';
+}
+
 async function main(): Promise<void> {
   execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const redis = new Redis(REDIS_URL);
@@ -359,6 +368,8 @@ instances and this load generator) shares the machine's cores.
 ${rows.join('\n')}
 
 ${verdicts.filter(Boolean).join('\n')}
+
+Load average ${os.loadavg()[0]?.toFixed(2)} at the end, on ${os.cpus().length} cores: ${loadNote()}
 `;
   writeSection(HEADING, section);
   console.log(section);
