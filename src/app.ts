@@ -57,7 +57,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   });
   const isLeader = () => runtime.processor.isLeader;
   return serve(runtime, metrics, 'standalone', {
-    gauges: { isLeader },
+    gauges: { isLeader, partitionsHeld: () => runtime.processor.heldPartitions.length },
     instance: (local) => ({
       processing: async () => ({
         leader: isLeader(),
