@@ -88,6 +88,10 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
         serially(async () => {
           const client = await pool.connect();
           const key = [lock.toString()];
+          // A connection lost while checked out (Postgres restarted) fails the statement in hand; without a listener
+          // its 'error' event would end the process. The pool listens again once the client is back.
+          const lost = () => {};
+          client.on('error', lost);
           // A connection that failed to lock or unlock is dropped rather than pooled: closing it frees its lock.
           let healthy = false;
           try {
@@ -102,6 +106,7 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
               healthy = true;
             }
           } finally {
+            client.off('error', lost);
             client.release(!healthy);
           }
         }),
