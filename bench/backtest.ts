@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       databaseUrl: url.toString(),
       maxRows: EVENTS,
       maxConcurrent: 1,
+      maxLabelSets: 1, // the rule has no groupBy
     });
     const input = {
       name: 'slow API',

@@ -148,6 +148,12 @@ const schema = z.object({
   MAX_SUMMARY_LENGTH: int(1).default(1_000),
   /** Silences not yet ended; each is checked against every open alert once a second. */
   MAX_SILENCES: int(1).default(1_000),
+  /**
+   * Most label sets one alert rule with `groupBy` tracks at once (each is a read per condition at every evaluation,
+   * a state and, firing, an alert): a rule that finds more is refused when saved; one that comes to find more later
+   * keeps the label sets it tracks (pending and firing first) and leaves the others out, with a warning in the log.
+   */
+  MAX_ALERT_LABEL_SETS_PER_RULE: int(1).default(100),
   /** Longest comment on a silence or an acknowledgement. */
   MAX_COMMENT_LENGTH: int(1).default(1_000),
   DASHBOARD_INTERVAL_MS: int(50).default(5_000),

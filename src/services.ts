@@ -276,6 +276,10 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     logger,
     isLeader: () => processor.isServing,
     intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
+    labelSets: {
+      reads: new LabelledReads(aggregates, config.MAX_LABEL_SETS_PER_READ),
+      maxPerRule: config.MAX_ALERT_LABEL_SETS_PER_RULE,
+    },
   });
   const processor = new StreamProcessor({
     events: eventStore,
@@ -373,7 +377,9 @@ function wireServing(shared: Shared, ingestion: Ingestion) {
         databaseUrl: config.DATABASE_URL,
         maxRows: config.MAX_BACKTEST_ROWS,
         maxConcurrent: config.MAX_CONCURRENT_BACKTESTS,
+        maxLabelSets: config.MAX_ALERT_LABEL_SETS_PER_RULE,
       }),
+      labelSets: { reads, maxPerRule: config.MAX_ALERT_LABEL_SETS_PER_RULE },
     }),
     apiKeys: new ApiKeyService({ store: apiKeyStore, bus, logger, cache: keyCacheOptionsOf(config) }),
     metrics: new MetricService({

@@ -55,9 +55,16 @@ export class LabelledReads {
     private readonly maxSetsPerRead: number,
   ) {}
 
-  /** Every query over the window ending at `at`; each metric's label sets are asked once. */
-  async read(queries: readonly LabelledQuery[], at: number): Promise<MetricAggregate[]> {
-    const sets = await this.labelSetsOf(queries, at);
+  /**
+   * Every query over the window ending at `at`; each metric's label sets are asked once, unless the caller listed
+   * them already (`listed`, as `labelSets` gives them).
+   */
+  async read(
+    queries: readonly LabelledQuery[],
+    at: number,
+    listed?: ReadonlyMap<string, Label[][]>,
+  ): Promise<MetricAggregate[]> {
+    const sets = await this.labelSetsOf(queries, at, listed);
     return this.store.read(
       queries.map((query) => this.storeQuery(query, sets)),
       at,
@@ -113,6 +120,11 @@ export class LabelledReads {
     return ranked.slice(0, first).map(({ aggregate }) => aggregate);
   }
 
+  /** The metric's label sets with samples in the last 24 h, each sorted by name, in the order of their label parts. */
+  async labelSets(metric: string, at: number): Promise<Label[][]> {
+    return (await this.store.labelSets(metric, at)).map(parseLabelPart);
+  }
+
   /** Names of the metric's labels, sorted. */
   async labelNames(metric: string, at: number): Promise<string[]> {
     const names = new Set<string>();
@@ -131,11 +143,15 @@ export class LabelledReads {
     return [...values].sort().slice(0, first);
   }
 
-  private async labelSetsOf(queries: readonly LabelledQuery[], at: number): Promise<Map<string, Label[][]>> {
+  private async labelSetsOf(
+    queries: readonly LabelledQuery[],
+    at: number,
+    listed?: ReadonlyMap<string, Label[][]>,
+  ): Promise<Map<string, Label[][]>> {
     const metrics = new Set(queries.filter((q) => (q.labels?.length ?? 0) > 0).map((q) => q.metric));
     const sets = new Map<string, Label[][]>();
     for (const metric of metrics) {
-      sets.set(metric, (await this.store.labelSets(metric, at)).map(parseLabelPart));
+      sets.set(metric, listed?.get(metric) ?? (await this.store.labelSets(metric, at)).map(parseLabelPart));
     }
     return sets;
   }

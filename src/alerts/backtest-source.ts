@@ -1,5 +1,7 @@
 // The samples a backtest reads: the stored events of the rule's metrics, mapped to samples as the stream processor
 // maps them (samples.ts), read in keyset pages of only the columns needed, and bounded by MAX_BACKTEST_ROWS.
+
+import { splitSeries } from '../aggregation/labels.js';
 import {
   EVENTS_RECEIVED_METRIC,
   eventToSamples,
@@ -16,6 +18,8 @@ export interface BacktestReadOptions {
   maxRows: number;
   /** Rows per keyset page. */
   pageSize?: number;
+  /** Keep the metrics' labelled series too (`metric{a=x}`), for a rule over label sets. */
+  labelled?: boolean;
 }
 
 interface Row extends Record<string, unknown> {
@@ -119,7 +123,7 @@ export async function readBacktestSamples(
   metrics: readonly string[],
   from: number,
   until: number,
-  { maxRows, pageSize = DEFAULT_PAGE_SIZE }: BacktestReadOptions,
+  { maxRows, pageSize = DEFAULT_PAGE_SIZE, labelled = false }: BacktestReadOptions,
 ): Promise<MetricSample[]> {
   const wanted = new Set(metrics);
   const countsReceived = wanted.has(EVENTS_RECEIVED_METRIC);
@@ -141,8 +145,10 @@ export async function readBacktestSamples(
     }
     for (const row of page) {
       const timestamp = Number(row.t);
-      for (const sample of eventToSamples({ type: row.type, timestamp, data: JSON.parse(row.data) }).samples)
-        if (wanted.has(sample.metric)) samples.push(sample);
+      for (const sample of eventToSamples({ type: row.type, timestamp, data: JSON.parse(row.data) }).samples) {
+        const metric = labelled ? splitSeries(sample.metric).metric : sample.metric;
+        if (wanted.has(metric)) samples.push(sample);
+      }
       if (countsReceived) samples.push({ metric: EVENTS_RECEIVED_METRIC, value: 1, timestamp: Number(row.r) });
     }
   }

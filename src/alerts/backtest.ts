@@ -8,6 +8,8 @@
 // changes (no sample becomes visible, no bucket leaves a window) and no timer of the rule runs out (forSeconds,
 // keepFiringForSeconds), an evaluation would give the same verdict, so only those steps are evaluated: the result is
 // that of evaluating at every step (the property test checks it against exactly that).
+
+import type { Label } from '../aggregation/labels.js';
 import {
   addValue,
   type BucketStats,
@@ -49,6 +51,8 @@ export interface AlertPreview {
   firedAt: Date;
   resolvedAt: Date | null;
   values: ConditionValues;
+  /** The label set it fired for, for a rule with groupBy (backtest-label-sets.ts). */
+  labels?: Label[];
 }
 
 /** The earliest sample time a backtest from `since` reads: the start of its largest window's span at `since`. */

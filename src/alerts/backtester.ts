@@ -4,9 +4,11 @@
 import { Worker } from 'node:worker_threads';
 import type { Sql } from '../db.js';
 import { badInput, DomainError, type ErrorCode, type ErrorDetails } from '../errors.js';
-import { type AlertPreview, type BacktestRule, backtestReadFrom, backtestRule } from './backtest.js';
+import { type AlertPreview, backtestReadFrom, backtestRule } from './backtest.js';
+import { backtestLabelSets, type LabelledBacktestRule } from './backtest-label-sets.js';
 import { keysetPages, type PagedQuery, readBacktestSamples } from './backtest-source.js';
 import { queriesForRules } from './evaluate.js';
+import { readsLabels } from './label-sets.js';
 import { type AlertRuleInput, validateRuleInput } from './rules.js';
 
 export interface BacktesterOptions {
@@ -17,27 +19,34 @@ export interface BacktesterOptions {
   maxRows: number;
   /** MAX_CONCURRENT_BACKTESTS */
   maxConcurrent: number;
+  /** MAX_ALERT_LABEL_SETS_PER_RULE: a rule with groupBy finding more label sets in the history is refused. */
+  maxLabelSets: number;
   now?: () => number;
 }
 
 /** What a backtest needs, as plain data: it crosses to a worker thread. */
 export interface BacktestJob {
-  rule: BacktestRule;
+  rule: LabelledBacktestRule;
   since: number;
   until: number;
   maxRows: number;
+  maxLabelSets: number;
 }
 
 /** Reads the samples and evaluates: the same steps in a worker and in process. */
 export async function runBacktestJob(
   pages: PagedQuery,
-  { rule, since, until, maxRows }: BacktestJob,
+  { rule, since, until, maxRows, maxLabelSets }: BacktestJob,
 ): Promise<AlertPreview[]> {
   const metrics = queriesForRules([rule]).map((q) => q.metric);
+  const labelled = readsLabels(rule);
   const samples = await readBacktestSamples(pages, [...new Set(metrics)], backtestReadFrom(rule, since), until, {
     maxRows,
+    labelled,
   });
-  return backtestRule(rule, samples, since, until);
+  return labelled
+    ? backtestLabelSets(rule, samples, since, until, maxLabelSets)
+    : backtestRule(rule, samples, since, until);
 }
 
 // Webhooks and emails play no part in a backtest: the rule's targets are not checked against the server's policy.
@@ -60,7 +69,7 @@ export class Backtester {
     }
     const end = Math.min(until?.getTime() ?? Infinity, this.now());
     if (!(since.getTime() < end)) throw badInput('since must be before until (and before now)');
-    const { maxConcurrent, maxRows } = this.options;
+    const { maxConcurrent, maxRows, maxLabelSets } = this.options;
     if (this.running >= maxConcurrent) {
       throw new DomainError(
         'OVERLOADED',
@@ -68,12 +77,13 @@ export class Backtester {
         { limit: 'MAX_CONCURRENT_BACKTESTS' },
       );
     }
-    const { conditions, forSeconds, keepFiringForSeconds, noDataState } = validation.value;
+    const { conditions, forSeconds, keepFiringForSeconds, noDataState, groupBy } = validation.value;
     const job: BacktestJob = {
-      rule: { conditions, forSeconds, keepFiringForSeconds, noDataState },
+      rule: { conditions, forSeconds, keepFiringForSeconds, noDataState, groupBy },
       since: since.getTime(),
       until: end,
       maxRows,
+      maxLabelSets,
     };
     this.running += 1;
     try {

@@ -2,6 +2,7 @@
 import { createTransport, type NodemailerError } from 'nodemailer';
 import type { Notification, NotificationKind } from './queue.js';
 import type { Alert } from './rules.js';
+import { formatLabels } from './template.js';
 
 export interface EmailNotifierOptions {
   /** e.g. smtp://user:pass@relay.example.com:587 or smtps://…:465 */
@@ -58,6 +59,7 @@ export function emailText({ kind, alert }: Notification): string {
     `Triggered at: ${alert.triggeredAt.toISOString()}`,
     ...(alert.resolvedAt ? [`Resolved at:  ${alert.resolvedAt.toISOString()}`] : []),
     ...(alert.acknowledgedBy ? [`Acknowledged: by ${alert.acknowledgedBy}`] : []),
+    ...(alert.labels.length > 0 ? [`Labels:       ${formatLabels(alert.labels)}`] : []),
     `Rule id:      ${alert.ruleId}`,
     `Alert id:     ${alert.id}`,
     '',

@@ -2,6 +2,9 @@
 // are evaluated in one place, on changes heard from every instance's partitions; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
 // briefly both believe they lead. It evaluates the rules naming a metric whenever that metric changes, and every
 // rule at least once per `intervalMs`.
+
+import type { LabelledReads } from '../aggregation/labelled-reads.js';
+import type { Label } from '../aggregation/labels.js';
 import type { AggregateStore } from '../aggregation/types.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toAlertMessage } from '../bus/codecs.js';
@@ -19,6 +22,8 @@ import {
   queriesForRules,
   type RuleState,
 } from './evaluate.js';
+import { LabelSetRules, publicState } from './label-set-rules.js';
+import { readsLabels } from './label-sets.js';
 import type { AlertNotifier } from './notifier.js';
 import type { Alert, AlertRule } from './rules.js';
 import type { AlertStore } from './store.js';
@@ -43,6 +48,12 @@ export interface AlertEngineOptions {
   isLeader: () => boolean;
   intervalMs: number;
   now?: () => number;
+  /** Rules with label matchers or groupBy read through these (label-set-rules.ts). */
+  labelSets: {
+    reads: LabelledReads;
+    /** MAX_ALERT_LABEL_SETS_PER_RULE */
+    maxPerRule: number;
+  };
 }
 
 export class AlertEngine {
@@ -58,9 +69,18 @@ export class AlertEngine {
   /** The last values of each enabled rule, for the state snapshots. */
   private values = new Map<string, ConditionValues>();
   private lastSnapshotAt = -Infinity;
+  /** Rules over label sets: their states, one per label set, are kept there, not in `states`. */
+  private readonly labelled: LabelSetRules;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.now = options.now ?? Date.now;
+    this.labelled = new LabelSetRules({
+      reads: options.labelSets.reads,
+      maxLabelSetsPerRule: options.labelSets.maxPerRule,
+      logger: options.logger,
+      fire: (rule, values, labels) => this.fireTraced(rule, values, labels),
+      resolve: (ruleId, labels) => this.resolve(ruleId, labels),
+    });
   }
 
   async start(): Promise<void> {
@@ -127,16 +147,21 @@ export class AlertEngine {
       this.seeded = false;
       this.states.clear();
       this.values.clear();
+      this.labelled.clear();
       return;
     }
     if (!this.seeded) await this.seed();
     this.rules ??= (await this.options.store.listRules()).filter((r) => r.enabled);
     const rules = this.rules;
-    await this.resolveVanished(new Set(rules.map((r) => r.id)));
+    const labelledIds = new Set(rules.filter(readsLabels).map((r) => r.id));
+    await this.resolveVanished(new Set(rules.filter((r) => !labelledIds.has(r.id)).map((r) => r.id)));
+    await this.labelled.forget(labelledIds);
     const changed = metrics && new Set(metrics);
-    const due = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;
-    if (due.length === 0) return;
+    const dueAll = changed ? rules.filter((r) => r.conditions.some((c) => changed.has(c.metric))) : rules;
+    if (dueAll.length === 0) return;
     const now = this.now();
+    // Rules over label sets are evaluated after these, apart (label-set-rules.ts): they never delay the others.
+    const due = dueAll.filter((r) => !labelledIds.has(r.id));
     const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
     const moved: AlertRule[] = [];
     for (const rule of due) {
@@ -145,11 +170,7 @@ export class AlertEngine {
       this.values.set(rule.id, values);
       const { state, transition } = nextRuleState(before, holds, now, rule);
       try {
-        if (transition === 'fire') {
-          const attributes = { [ATTR.ruleId]: rule.id, [ATTR.severity]: rule.severity };
-          // A trace of its own: its notifications and its deliveries to subscribers continue it.
-          await inSpan(SPAN.fire, { parent: null, attributes }, () => this.fire(rule, values));
-        }
+        if (transition === 'fire') await this.fireTraced(rule, values, []);
         if (transition === 'resolve') await this.resolve(rule.id);
         this.states.set(rule.id, state);
         if (publicState(state) !== publicState(before) || firesAt(state, rule) !== firesAt(before, rule))
@@ -159,6 +180,8 @@ export class AlertEngine {
         this.options.logger.warn({ err: error, ruleId: rule.id }, 'alert transition failed');
       }
     }
+    const labelledDue = dueAll.filter((r) => labelledIds.has(r.id));
+    if (labelledDue.length > 0) moved.push(...(await this.labelled.evaluate(labelledDue, now)));
     await this.publishStates(rules, moved, now);
   }
 
@@ -169,7 +192,9 @@ export class AlertEngine {
     if (publishing.length === 0) return;
     if (complete) this.lastSnapshotAt = now;
     const at = new Date(now).toISOString();
-    const states = publishing.map((rule) => this.stateMessage(rule, at));
+    const states = publishing.flatMap((rule) =>
+      readsLabels(rule) ? this.labelled.stateMessages(rule, at) : [this.stateMessage(rule, at)],
+    );
     for (let i = 0; i < states.length; i += STATE_CHUNK) {
       // A snapshot's last chunk says it is complete: rules in none of its chunks are gone.
       await this.options.bus
@@ -194,11 +219,16 @@ export class AlertEngine {
     };
   }
 
-  /** A new leader starts from what is stored: rules with an open alert are firing. */
+  /** A new leader starts from what is stored: rules (or label sets) with an open alert are firing. */
   private async seed(): Promise<void> {
     this.states.clear();
+    this.labelled.clear();
     const open = await this.options.store.openAlerts();
-    for (const alert of open) this.states.set(alert.ruleId, { kind: 'firing' });
+    const labelled = new Set((await this.options.store.listRules()).filter(readsLabels).map((r) => r.id));
+    for (const alert of open) {
+      if (labelled.has(alert.ruleId) || alert.labels.length > 0) this.labelled.seed(alert);
+      else this.states.set(alert.ruleId, { kind: 'firing' });
+    }
     // A previous leader may have died between storing an alert and recording it; recording again is harmless.
     for (let i = 0; i < open.length; i += RECORD_CHUNK) await this.record(open.slice(i, i + RECORD_CHUNK));
     this.rules = null;
@@ -215,14 +245,23 @@ export class AlertEngine {
     }
   }
 
-  private async fire(rule: AlertRule, values: Record<string, number | null>): Promise<void> {
+  /** A firing has a trace of its own: its notifications and its deliveries to subscribers continue it. */
+  private fireTraced(rule: AlertRule, values: ConditionValues, labels: Label[]): Promise<void> {
+    const attributes = { [ATTR.ruleId]: rule.id, [ATTR.severity]: rule.severity };
+    return inSpan(SPAN.fire, { parent: null, attributes }, () => this.fire(rule, values, labels));
+  }
+
+  private async fire(rule: AlertRule, values: ConditionValues, labels: Label[]): Promise<void> {
     const { store, notifier, logger } = this.options;
     // Its notifications are queued in the same transaction (unless a silence holds them back): stored, the alert
     // will be sent whatever happens next.
-    const alert = await store.fireAlert(rule, alertText(rule, values), values);
+    const alert = await store.fireAlert(rule, alertText(rule, values, labels), values, labels);
     if (!alert) return; // already firing: fired by a previous leader
     const { silencedBy } = alert;
-    logger.info({ alertId: alert.id, ruleId: rule.id, severity: rule.severity, silencedBy }, 'alert fired');
+    logger.info(
+      { alertId: alert.id, ruleId: rule.id, severity: rule.severity, silencedBy, labels: alert.labels },
+      'alert fired',
+    );
     notifier.wake();
     // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
     await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
@@ -243,6 +282,10 @@ export class AlertEngine {
         severity: alert.severity,
         message: alert.message,
         values: alert.values,
+        // The label set as the event's own labels (name → value), as events carry them.
+        ...(alert.labels.length > 0
+          ? { labels: Object.fromEntries(alert.labels.map(({ name, value }) => [name, value])) }
+          : {}),
       },
     }));
     await this.options.ingestion.publish(events, { internal: true });
@@ -255,14 +298,10 @@ export class AlertEngine {
       .catch((error) => this.options.logger.warn({ err: error, alertId: alert.id, topic }, 'alert broadcast failed'));
   }
 
-  private async resolve(ruleId: string): Promise<void> {
-    const alert = await this.options.store.resolveAlerts(ruleId);
+  private async resolve(ruleId: string, labels: Label[] = []): Promise<void> {
+    const alert = await this.options.store.resolveAlerts(ruleId, labels);
     if (!alert) return;
-    this.options.logger.info({ alertId: alert.id, ruleId }, 'alert resolved');
+    this.options.logger.info({ alertId: alert.id, ruleId, labels }, 'alert resolved');
     await this.broadcast('alerts:resolved', alert);
   }
-}
-
-function publicState(state: RuleState): RuleStateMessage['state'] {
-  return state.kind === 'inactive' ? 'INACTIVE' : state.kind === 'pending' ? 'PENDING' : 'FIRING';
 }

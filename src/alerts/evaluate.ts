@@ -1,4 +1,5 @@
 // Rule evaluation and the per-rule alert state machine. Pure: the caller reads the aggregates and keeps the state.
+import { type Label, labelPartOfLabels } from '../aggregation/labels.js';
 import type { AggregateQuery, MetricAggregate } from '../aggregation/types.js';
 import type { AlertCondition, AlertRuleDefinition, ComparisonOperator, NoDataState } from './rules.js';
 
@@ -35,18 +36,30 @@ const FIRING: RuleState = { kind: 'firing' };
 
 const MS_PER_SECOND = 1_000;
 
-/** Key of an aggregate in the map `evaluateRule` reads, e.g. "M5 api_response_time". */
-export function aggregateKey({ metric, window }: AggregateQuery): string {
+/** `{a=x,b=y}` (names sorted) after a metric or condition read with label matchers; nothing without. */
+function labelSuffix(labels: readonly Label[] | undefined): string {
+  return labels?.length ? `{${labelPartOfLabels(labels)}}` : '';
+}
+
+/** Key of an aggregate in the map `evaluateRule` reads, e.g. "M5 api_response_time" or "M5 parity{competitor=a}". */
+export function aggregateKey({ metric, window, labels }: Pick<AggregateQuery, 'metric' | 'window' | 'labels'>): string {
   // The window comes first and never contains a space, so the key is unambiguous whatever the metric name holds.
-  return `${window} ${metric}`;
+  return `${window} ${metric}${labelSuffix(labels)}`;
 }
 
 /**
  * Key of a condition's value in `RuleEvaluation.values` and in stored alerts: `<aggregation>(<metric>)[<window>]`
- * with the aggregation in lower case, e.g. "avg(api_response_time)[M5]". Written for people reading an alert.
+ * with the aggregation in lower case, e.g. "avg(api_response_time)[M5]", and the condition's own label matchers
+ * after the metric, e.g. "avg(parity{region=eu})[M5]" (a groupBy's labels are the alert's, not the key's).
+ * Written for people reading an alert.
  */
-export function conditionKey({ aggregation, metric, window }: AlertCondition): string {
-  return `${aggregation.toLowerCase()}(${metric})[${window}]`;
+export function conditionKey({
+  aggregation,
+  metric,
+  window,
+  labels,
+}: Omit<AlertCondition, 'labels'> & { labels?: Label[] }): string {
+  return `${aggregation.toLowerCase()}(${metric}${labelSuffix(labels)})[${window}]`;
 }
 
 export function indexAggregates(aggregates: Iterable<MetricAggregate>): Map<string, MetricAggregate> {
@@ -57,7 +70,10 @@ export function indexAggregates(aggregates: Iterable<MetricAggregate>): Map<stri
 export function queriesForRules(rules: Iterable<Pick<AlertRuleDefinition, 'conditions'>>): AggregateQuery[] {
   const queries = new Map<string, AggregateQuery>();
   for (const { conditions } of rules) {
-    for (const { metric, window } of conditions) queries.set(aggregateKey({ metric, window }), { metric, window });
+    for (const { metric, window, labels } of conditions) {
+      const query = labels?.length ? { metric, window, labels } : { metric, window };
+      queries.set(aggregateKey(query), query);
+    }
   }
   return [...queries.values()];
 }

@@ -58,6 +58,8 @@ export function notificationOfPayload(payload: string): Notification {
       triggeredAt: new Date(alert.triggeredAt as unknown as string),
       resolvedAt: date(alert.resolvedAt),
       acknowledgedAt: date(alert.acknowledgedAt),
+      // Rows queued before alerts per label set have none.
+      labels: (alert.labels as Alert['labels'] | undefined) ?? [],
     },
   };
 }

@@ -1,11 +1,14 @@
 // alertRuleState on the serving side: the latest state of every rule, as the alert engine (in the processing process)
 // publishes it, so that a new subscriber gets the current state at once; then each change, per subscriber.
+import { type Label, labelPartOfLabels } from '../aggregation/labels.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { busIterator } from '../bus/subscription.js';
 import type { RuleStateMessage } from '../bus/topics.js';
 
 export interface AlertRuleState {
   ruleId: string;
+  /** The label set of a rule with groupBy (each has a state of its own); none otherwise. */
+  labels: Label[];
   state: RuleStateMessage['state'];
   values: Record<string, number | null>;
   pendingSince: Date | null;
@@ -16,10 +19,16 @@ export interface AlertRuleState {
 function fromMessage(message: RuleStateMessage): AlertRuleState {
   return {
     ...message,
+    labels: message.labels ?? [],
     pendingSince: message.pendingSince === null ? null : new Date(message.pendingSince),
     firesAt: message.firesAt === null ? null : new Date(message.firesAt),
     at: new Date(message.at),
   };
+}
+
+/** A rule's state, or one label set's of a rule with groupBy. */
+function stateKey({ ruleId, labels }: RuleStateMessage): string {
+  return labels?.length ? `${ruleId}{${labelPartOfLabels(labels)}}` : ruleId;
 }
 
 /** What a subscriber sees change: the state, its timing and the values, not the time of the evaluation. */
@@ -29,7 +38,7 @@ function fingerprint({ state, pendingSince, firesAt, values }: RuleStateMessage)
 
 export class RuleStateBoard {
   private readonly latest = new Map<string, RuleStateMessage>();
-  /** Rules in the snapshot being received (its chunks before the last). */
+  /** States (stateKey) in the snapshot being received (its chunks before the last). */
   private inSnapshot = new Set<string>();
   private listening: Promise<Unsubscribe> | null = null;
 
@@ -42,12 +51,12 @@ export class RuleStateBoard {
   private listen(): Promise<Unsubscribe> {
     this.listening ??= this.bus.subscribe('alertRules:state', ({ states, complete }) => {
       for (const state of states) {
-        this.latest.set(state.ruleId, state);
-        this.inSnapshot.add(state.ruleId);
+        this.latest.set(stateKey(state), state);
+        this.inSnapshot.add(stateKey(state));
       }
       if (!complete) return;
-      // Rules missing from a whole snapshot were deleted or disabled.
-      for (const ruleId of this.latest.keys()) if (!this.inSnapshot.has(ruleId)) this.latest.delete(ruleId);
+      // States missing from a whole snapshot are of rules deleted or disabled, or of label sets no longer tracked.
+      for (const key of this.latest.keys()) if (!this.inSnapshot.has(key)) this.latest.delete(key);
       this.inSnapshot = new Set();
     });
     return this.listening;
@@ -68,8 +77,9 @@ export class RuleStateBoard {
       for (const state of states) {
         if (wanted && !wanted.has(state.ruleId)) continue;
         const print = fingerprint(state);
-        if (sent.get(state.ruleId) === print) continue;
-        sent.set(state.ruleId, print);
+        const key = stateKey(state);
+        if (sent.get(key) === print) continue;
+        sent.set(key, print);
         out.push(fromMessage(state));
       }
       return out;

@@ -1,6 +1,13 @@
 // Alert rules and the alerts they raise: their shapes, and the validation every rule passes before it is stored.
 // Pure: no I/O.
 import { z } from 'zod';
+import {
+  isLabelName,
+  LABEL_NAME_PATTERN,
+  LABELS_PER_EVENT_CAP,
+  type Label,
+  matchersProblem,
+} from '../aggregation/labels.js';
 import { isValidMetricName, METRIC_NAME_PATTERN } from '../aggregation/samples.js';
 import { AGGREGATIONS, type Aggregation, WINDOW_SIZES, type WindowSize } from '../aggregation/types.js';
 import {
@@ -64,6 +71,11 @@ export interface AlertCondition {
   aggregation: Aggregation;
   operator: ComparisonOperator;
   threshold: number;
+  /**
+   * Label matchers: the condition reads the merge of the metric's label sets holding them all; none (or absent, as
+   * in rules stored before matchers existed): the metric's total.
+   */
+  labels?: Label[];
 }
 
 /** A rule as validated and stored, every default applied. */
@@ -84,6 +96,9 @@ export interface AlertRuleDefinition {
   notifyOnResolve: boolean;
   /** Re-notify a firing, unacknowledged, unsilenced alert this often; null: never. */
   repeatIntervalSeconds: number | null;
+  // Per label set (issue 12 item 10)
+  /** Label names: one alert (and state) per combination of their values (label-set-rules.ts); none: one per rule. */
+  groupBy: string[];
 }
 
 export interface AlertRule extends AlertRuleDefinition {
@@ -110,6 +125,8 @@ export interface Alert {
   /** The API key's name (or token's subject) that acknowledged it. */
   acknowledgedBy: string | null;
   acknowledgeComment: string | null;
+  /** The label set it fired for (the rule's groupBy labels), sorted by name; none for a rule without groupBy. */
+  labels: Label[];
 }
 
 // GraphQL lets a client send an explicit null for an argument that has a default; null means "the default".
@@ -119,6 +136,7 @@ export interface AlertConditionInput {
   aggregation?: Aggregation | null;
   operator: ComparisonOperator;
   threshold: number;
+  labels?: readonly Label[] | null;
 }
 
 export interface AlertRuleInput {
@@ -134,6 +152,7 @@ export interface AlertRuleInput {
   summary?: string | null;
   notifyOnResolve?: boolean | null;
   repeatIntervalSeconds?: number | null;
+  groupBy?: readonly string[] | null;
 }
 
 /** The server's limits on a rule's notifications (MAX_SUMMARY_LENGTH, MIN_REPEAT_INTERVAL_SECONDS). */
@@ -204,7 +223,39 @@ const conditionSchema = strictObject({
     .transform((aggregation) => aggregation ?? RULE_DEFAULTS.aggregation),
   operator: oneOf(COMPARISON_OPERATORS),
   threshold: z.number({ error: expected('a finite number') }),
+  labels: z
+    .array(
+      strictObject({
+        name: z.string({ error: expected('a string') }),
+        value: z.string({ error: expected('a string') }),
+      }),
+      {
+        error: expected('a list of label matchers'),
+      },
+    )
+    .nullish()
+    .transform((labels) => [...(labels ?? [])])
+    .superRefine((labels, context) => {
+      const problem = matchersProblem(labels);
+      if (problem) context.addIssue({ code: 'custom', message: `are not matchers: ${problem}` });
+    }),
 });
+
+/** Label names, each once, at most as many as a label set holds. */
+const groupBySchema = z
+  .array(z.string({ error: expected('a label name') }), { error: expected('a list of label names') })
+  .max(LABELS_PER_EVENT_CAP, `must name at most ${LABELS_PER_EVENT_CAP} labels (no label set holds more)`)
+  .nullish()
+  .transform((names) => [...(names ?? [])])
+  .superRefine((names, context) => {
+    for (const [i, name] of names.entries()) {
+      if (!isLabelName(name)) {
+        context.addIssue({ code: 'custom', path: [i], message: `is not a label name: ${LABEL_NAME_PATTERN}` });
+      } else if (names.indexOf(name) !== i) {
+        context.addIssue({ code: 'custom', path: [i], message: `names label "${name}" a second time` });
+      }
+    }
+  });
 
 /**
  * Userinfo would be sent as Basic auth and shown wherever the URL is; a token belongs in the path or query. Read from
@@ -280,7 +331,20 @@ const ruleSchemaFor = (policy: WebhookPolicy, notices: NoticeLimits) =>
       .max(RULE_LIMITS.maxForSeconds, `must be at most ${RULE_LIMITS.maxForSeconds}`)
       .nullish()
       .transform((seconds) => seconds ?? null),
+    groupBy: groupBySchema,
   }).superRefine((rule, context) => {
+    // A label both matched and grouped by would give each group a second value for it.
+    for (const [i, condition] of rule.conditions.entries()) {
+      for (const { name } of condition.labels ?? []) {
+        if (rule.groupBy.includes(name)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['groupBy'],
+            message: `names label "${name}", which conditions[${i}].labels match: group by it or match it, not both`,
+          });
+        }
+      }
+    }
     if (rule.summary === null) return;
     for (const message of templateProblems(rule.summary, rule.conditions.length)) {
       context.addIssue({ code: 'custom', path: ['summary'], message });

@@ -1,5 +1,7 @@
 // Alert rules and alerts as the API serves them. A change to the rules is stored, then told to every instance's
 // engine on the bus; a rule deleted while firing has its alert resolved in the same transaction and announced.
+import { checkMatchers, type LabelledReads } from '../aggregation/labelled-reads.js';
+import type { Label } from '../aggregation/labels.js';
 import type { Bus } from '../bus/bus.js';
 import { fromAlertMessage, toAlertMessage } from '../bus/codecs.js';
 import { busIterator } from '../bus/subscription.js';
@@ -14,8 +16,17 @@ import {
 } from '../pagination.js';
 import type { AlertPreview } from './backtest.js';
 import type { Backtester } from './backtester.js';
+import { checkRuleLabelSets } from './label-set-rules.js';
+import { readsLabels } from './label-sets.js';
 import { type AlertRuleState, RuleStateBoard } from './rule-states.js';
-import type { Alert, AlertRule, AlertRuleInput, AlertStatus, Severity } from './rules.js';
+import {
+  type Alert,
+  type AlertRule,
+  type AlertRuleInput,
+  type AlertStatus,
+  type Severity,
+  validateRuleInput,
+} from './rules.js';
 import type { Silence, SilenceInput } from './silences.js';
 import type { Acknowledgement, AlertDelivery, AlertStore } from './store.js';
 
@@ -25,6 +36,7 @@ export interface AlertPageArgs {
   status?: readonly AlertStatus[] | null;
   severities?: readonly Severity[] | null;
   ruleId?: string | null;
+  labels?: readonly Label[] | null;
 }
 
 export interface AlertTriggeredArgs {
@@ -41,7 +53,17 @@ export interface AlertServiceOptions {
   /** Messages waiting for a slow subscriber before its subscription ends with OVERLOADED (SUBSCRIPTION_BUFFER). */
   subscriptionBuffer: number;
   backtester: Backtester;
+  /** Rules over label sets are checked against these bounds when saved (label-set-rules.ts). */
+  labelSets: {
+    reads: LabelledReads;
+    /** MAX_ALERT_LABEL_SETS_PER_RULE */
+    maxPerRule: number;
+  };
+  now?: () => number;
 }
+
+// The label-set check needs the rule's conditions and groupBy only; the store checks the rest against the policy.
+const ANY_TARGET = { secretSet: true, allowPrivateTargets: true };
 
 // Inside, a cursor is the alert's seq.
 const CURSOR_KEY = /^\d{1,19}$/;
@@ -78,6 +100,7 @@ export class AlertService {
 
   /** Alerts, newest first. */
   async listAlerts({ first, after, ruleId, ...filter }: AlertPageArgs): Promise<Connection<Alert>> {
+    checkMatchers(filter.labels ?? []);
     const size = pageSize(first, this.options.pages);
     const beforeSeq = after ? decodeCursor(after, CURSOR_KEY, ([digits]) => seqOf(digits)) : null;
     const rows = await this.options.store.pageAlerts({
@@ -94,12 +117,14 @@ export class AlertService {
   }
 
   async createRule(input: AlertRuleInput): Promise<AlertRule> {
+    await this.checkLabelSets(input);
     const rule = await this.options.store.createRule(input);
     await this.rulesChanged(rule.id);
     return rule;
   }
 
   async updateRule(id: string, input: AlertRuleInput): Promise<AlertRule> {
+    await this.checkLabelSets(input);
     const rule = await this.options.store.updateRule(id, input);
     await this.rulesChanged(rule.id);
     return rule;
@@ -110,7 +135,9 @@ export class AlertService {
     const { deleted, resolved } = await this.options.store.deleteRule(id);
     if (!deleted) return false;
     await this.rulesChanged(id);
-    if (resolved) await this.options.bus.publish('alerts:resolved', toAlertMessage(resolved)).catch(() => {});
+    for (const alert of resolved) {
+      await this.options.bus.publish('alerts:resolved', toAlertMessage(alert)).catch(() => {});
+    }
     return true;
   }
 
@@ -167,6 +194,14 @@ export class AlertService {
       select: (message) => (!wanted || wanted.has(message.ruleId) ? [fromAlertMessage(message)] : []),
       maxBuffered: this.options.subscriptionBuffer,
     });
+  }
+
+  /** A rule past the label-set bounds is refused before anything is stored; an invalid one is the store's to refuse. */
+  private async checkLabelSets(input: AlertRuleInput): Promise<void> {
+    const validation = validateRuleInput(input, ANY_TARGET);
+    if (!validation.ok || !readsLabels(validation.value)) return;
+    const { reads, maxPerRule } = this.options.labelSets;
+    await checkRuleLabelSets(validation.value, reads, maxPerRule, (this.options.now ?? Date.now)());
   }
 
   /** Every instance's engine reloads its rules. Stored first: a missed message costs one evaluation interval. */

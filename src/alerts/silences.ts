@@ -1,14 +1,18 @@
 // Silences: between startsAt and endsAt, alerts they match are stored and pushed to subscribers as usual, marked
 // with the silence, but no notice is sent; one still firing when its silence ends is notified then. Pure: the shape
 // and the validation; the store keeps them and the notices follow from them (store.ts, queueDueNotices).
+import { type Label, matchersProblem, sortedLabels } from '../aggregation/labels.js';
 import type { Prisma, Silence as SilenceRow } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
+import { labelsOfItems } from './label-sets.js';
 import { SEVERITIES, type Severity } from './rules.js';
 
 export interface Silence {
   id: string;
   ruleIds: string[];
   severities: Severity[];
+  /** Label matchers: an alert's label set must hold them all (the label set a rule with groupBy fired for). */
+  labels: Label[];
   startsAt: Date;
   endsAt: Date;
   comment: string;
@@ -21,6 +25,7 @@ export interface Silence {
 export interface SilenceInput {
   ruleIds?: readonly string[] | null;
   severities?: readonly Severity[] | null;
+  labels?: readonly Label[] | null;
   startsAt?: Date | null;
   endsAt: Date;
   comment: string;
@@ -44,6 +49,7 @@ export function validateSilenceInput(input: SilenceInput, now: Date, maxCommentL
   const problems: string[] = [];
   const ruleIds = [...new Set((input.ruleIds ?? []).map((id) => id.toLowerCase()))];
   const severities = [...new Set(input.severities ?? [])];
+  const labels = sortedLabels(input.labels ?? []);
   const startsAt = input.startsAt ?? now;
   const { endsAt } = input;
   const comment = input.comment.trim();
@@ -54,8 +60,10 @@ export function validateSilenceInput(input: SilenceInput, now: Date, maxCommentL
   }
   const badSeverities = severities.filter((severity) => !SEVERITIES.includes(severity));
   if (badSeverities.length > 0) problems.push(`severities must be among ${SEVERITIES.join(', ')}`);
-  if (ruleIds.length === 0 && severities.length === 0) {
-    problems.push('ruleIds or severities must name what to silence (a silence of everything is refused)');
+  const labelProblem = matchersProblem(labels);
+  if (labelProblem) problems.push(`labels are not matchers: ${labelProblem}`);
+  if (ruleIds.length === 0 && severities.length === 0 && labels.length === 0) {
+    problems.push('ruleIds, severities or labels must name what to silence (a silence of everything is refused)');
   }
   if (Number.isNaN(startsAt.getTime()) || Number.isNaN(endsAt.getTime()))
     problems.push('startsAt and endsAt must be dates');
@@ -68,7 +76,7 @@ export function validateSilenceInput(input: SilenceInput, now: Date, maxCommentL
     problems.push(`comment must be at most ${maxCommentLength} characters (MAX_COMMENT_LENGTH)`);
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, value: { ruleIds, severities, startsAt, endsAt, comment } };
+  return { ok: true, value: { ruleIds, severities, labels, startsAt, endsAt, comment } };
 }
 
 /** Silences in force at `now`. */
@@ -81,6 +89,7 @@ export function toSilence(row: SilenceRow, now: Date): Silence {
     id: row.id,
     ruleIds: row.ruleIds,
     severities: row.severities,
+    labels: labelsOfItems(row.labels),
     startsAt: row.startsAt,
     endsAt: row.endsAt,
     comment: row.comment,

@@ -2,6 +2,7 @@
 // partial unique index Alert_one_open_per_rule (at most one unresolved alert per rule), not on any in-memory state.
 
 import { randomUUID } from 'node:crypto';
+import type { Label } from '../aggregation/labels.js';
 import { driverErrorOf } from '../db.js';
 import { badInput, type DomainError, notFound } from '../errors.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../generated/prisma/client.js';
 import { isUuid } from '../ids.js';
 import type { ConditionValues } from './evaluate.js';
+import { labelItems, labelsOfItems } from './label-sets.js';
 import { type NotificationKind, notificationTargets, queueRows } from './queue.js';
 import {
   type Alert,
@@ -36,7 +38,7 @@ import {
   validateSilenceInput,
 } from './silences.js';
 
-/** The index, created by the migration, that allows one unresolved alert per rule. */
+/** The index, created by the migrations, that allows one unresolved alert per rule and label set. */
 export const OPEN_ALERT_INDEX = 'Alert_one_open_per_rule';
 
 export interface AlertDelivery {
@@ -56,6 +58,8 @@ export interface AlertFilter {
   status?: readonly AlertStatus[] | null;
   severities?: readonly Severity[] | null;
   ruleIds?: readonly string[] | null;
+  /** Label matchers the alert's label set must hold (alerts per label set). */
+  labels?: readonly Label[] | null;
 }
 
 export interface AlertPageQuery extends AlertFilter {
@@ -96,23 +100,30 @@ export interface AlertStore {
   createRule(input: AlertRuleInput): Promise<AlertRule>;
   /** Replaces the whole rule, as `updateAlertRule(id, input)` does. */
   updateRule(id: string, input: AlertRuleInput): Promise<AlertRule>;
-  /** Deletes the rule and, in the same transaction, resolves its open alert, which nothing could resolve later. */
-  deleteRule(id: string): Promise<{ deleted: boolean; resolved: Alert | null }>;
+  /** Deletes the rule and, in the same transaction, resolves its open alerts, which nothing could resolve later. */
+  deleteRule(id: string): Promise<{ deleted: boolean; resolved: Alert[] }>;
   listRules(): Promise<AlertRule[]>;
   getRule(id: string): Promise<AlertRule | null>;
   /** One entry per id, in order, null where there is no such rule: the shape a DataLoader wants. */
   getRulesByIds(ids: readonly string[]): Promise<(AlertRule | null)[]>;
   /**
-   * Stores a FIRING alert and, in the same transaction, queues its notifications to the rule's channels; null when the
-   * rule already has an unresolved one (fired here or on another instance). When a silence matches, the alert is
-   * stored marked with it and nothing is queued.
+   * Stores a FIRING alert for the label set `labels` (none: a rule without groupBy) and, in the same transaction,
+   * queues its notifications to the rule's channels; null when the rule already has an unresolved one for that label
+   * set (fired here or on another instance). When a silence matches, the alert is stored marked with it and nothing
+   * is queued.
    */
-  fireAlert(rule: NotifiedRule, message: string, values: ConditionValues): Promise<Alert | null>;
+  fireAlert(
+    rule: NotifiedRule,
+    message: string,
+    values: ConditionValues,
+    labels?: readonly Label[],
+  ): Promise<Alert | null>;
   /**
-   * Resolves the rule's unresolved alert and returns it; null when there is none (or another instance resolved it).
-   * Queues a resolution notice in the same transaction when the rule asks for one and the firing was sent.
+   * Resolves the rule's unresolved alert for the label set `labels` (none by default) and returns it; null when
+   * there is none (or another instance resolved it). Queues a resolution notice in the same transaction when the
+   * rule asks for one and the firing was sent.
    */
-  resolveAlerts(ruleId: string): Promise<Alert | null>;
+  resolveAlerts(ruleId: string, labels?: readonly Label[]): Promise<Alert | null>;
   /** FIRING → ACKNOWLEDGED. Acknowledging again changes nothing; a resolved alert cannot be acknowledged. */
   acknowledgeAlert(id: string, acknowledgement: Acknowledgement): Promise<Alert>;
   /**
@@ -157,6 +168,7 @@ function toRule(row: AlertRuleRow): AlertRule {
     summary: row.summary,
     notifyOnResolve: row.notifyOnResolve,
     repeatIntervalSeconds: row.repeatIntervalSeconds,
+    groupBy: row.groupBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -178,6 +190,7 @@ function toAlert(row: AlertRow): Alert {
     silencedBy: row.silencedBy,
     acknowledgedBy: row.acknowledgedBy,
     acknowledgeComment: row.acknowledgeComment,
+    labels: labelsOfItems(row.labels),
   };
 }
 
@@ -190,20 +203,26 @@ export type NotifiedRule = Pick<
 type Tx = Prisma.TransactionClient;
 
 /**
- * The id of the silence in force that matches an alert of this rule and severity (the one lasting longest), or null:
- * one subquery for the firing and for the silences' sync alike. A silence's lists each match all when empty.
+ * The id of the silence in force that matches an alert of this rule, severity and label set (the one lasting
+ * longest), or null: one subquery for the firing and for the silences' sync alike. A silence's lists each match all
+ * when empty; its label matchers must all be among the alert's labels.
  */
-function silenceSubquery(ruleId: Prisma.Sql, severity: Prisma.Sql): Prisma.Sql {
+function silenceSubquery(ruleId: Prisma.Sql, severity: Prisma.Sql, labels: Prisma.Sql): Prisma.Sql {
   return Prisma.sql`(
     SELECT s."id" FROM "Silence" s
     WHERE s."startsAt" <= now() AND s."endsAt" > now()
       AND (coalesce(cardinality(s."ruleIds"), 0) = 0 OR ${ruleId} = ANY (s."ruleIds"))
       AND (coalesce(cardinality(s."severities"), 0) = 0 OR ${severity} = ANY (s."severities"))
+      AND coalesce(s."labels", '{}') <@ coalesce(${labels}, '{}')
     ORDER BY s."endsAt" DESC, s."id" LIMIT 1)`;
 }
 
-async function matchingSilence(tx: Tx, ruleId: string, severity: Severity): Promise<string | null> {
-  const subquery = silenceSubquery(Prisma.sql`${ruleId}::uuid`, Prisma.sql`${severity}::"Severity"`);
+async function matchingSilence(tx: Tx, ruleId: string, severity: Severity, labels: string[]): Promise<string | null> {
+  const subquery = silenceSubquery(
+    Prisma.sql`${ruleId}::uuid`,
+    Prisma.sql`${severity}::"Severity"`,
+    Prisma.sql`${labels}::text[]`,
+  );
   const [match] = await tx.$queryRaw<{ id: string | null }[]>`SELECT ${subquery} AS "id"`;
   return match?.id ?? null;
 }
@@ -233,8 +252,9 @@ function isOpenAlertConflict(error: unknown): boolean {
   );
 }
 
-function filterWhere({ status, severities, ruleIds }: AlertFilter): Prisma.AlertWhereInput {
+function filterWhere({ status, severities, ruleIds, labels }: AlertFilter): Prisma.AlertWhereInput {
   return {
+    ...(labels?.length ? { labels: { hasEvery: labelItems(labels) } } : {}),
     ...(status?.length ? { status: { in: [...status] } } : {}),
     ...(severities?.length ? { severity: { in: [...severities] } } : {}),
     ...(ruleIds?.length ? { ruleId: { in: ruleIds.filter(isUuid) } } : {}),
@@ -260,17 +280,28 @@ export function createAlertStore(
     return tx.notificationDelivery.createMany({ data: queueRows(kind, alert, targets) });
   }
 
-  /** Resolves the rule's open alert and, when its firing was sent and the rule wants it, queues the resolution. */
-  async function resolveOpen(tx: Tx, ruleId: string, rule: NotifiedRule | null): Promise<Alert | null> {
-    const [row] = await tx.alert.updateManyAndReturn({
-      where: { ruleId, ...OPEN },
+  /**
+   * Resolves the rule's open alerts (of one label set, or all of them when `labels` is null) and, for each whose
+   * firing was sent, queues the resolution when the rule wants it.
+   */
+  async function resolveOpen(
+    tx: Tx,
+    ruleId: string,
+    labels: readonly Label[] | null,
+    rule: NotifiedRule | null,
+  ): Promise<Alert[]> {
+    const rows = await tx.alert.updateManyAndReturn({
+      where: { ruleId, ...OPEN, ...(labels === null ? {} : { labels: { equals: labelItems(labels) } }) },
       data: { status: 'RESOLVED', resolvedAt: new Date() },
     });
-    if (!row) return null;
-    const alert = toAlert(row);
-    // Sent even if a silence began since: a receiver that was told of the firing can close what it opened.
-    if (rule?.notifyOnResolve && row.notifiedAt !== null) await enqueue(tx, 'RESOLVED', alert, rule);
-    return alert;
+    const alerts: Alert[] = [];
+    for (const row of rows) {
+      const alert = toAlert(row);
+      // Sent even if a silence began since: a receiver that was told of the firing can close what it opened.
+      if (rule?.notifyOnResolve && row.notifiedAt !== null) await enqueue(tx, 'RESOLVED', alert, rule);
+      alerts.push(alert);
+    }
+    return alerts;
   }
 
   function commentProblem(comment: string | null | undefined): string | null {
@@ -294,12 +325,12 @@ export function createAlertStore(
     },
 
     async deleteRule(id) {
-      if (!isUuid(id)) return { deleted: false, resolved: null };
+      if (!isUuid(id)) return { deleted: false, resolved: [] };
       return prisma.$transaction(async (tx) => {
         const [row] = await tx.$queryRaw<AlertRuleRow[]>`DELETE FROM "AlertRule" WHERE "id" = ${id}::uuid RETURNING *`;
-        if (!row) return { deleted: false, resolved: null };
-        // Its resolution goes to the channels the rule had.
-        return { deleted: true, resolved: await resolveOpen(tx, id, toRule(row)) };
+        if (!row) return { deleted: false, resolved: [] };
+        // Its resolutions go to the channels the rule had.
+        return { deleted: true, resolved: await resolveOpen(tx, id, null, toRule(row)) };
       });
     },
 
@@ -320,12 +351,13 @@ export function createAlertStore(
       return ids.map((id) => byId.get(id) ?? null);
     },
 
-    async fireAlert(rule, message, values) {
+    async fireAlert(rule, message, values, labels = []) {
       // The id and time are chosen here so the queued payload is the alert exactly as stored.
       const triggeredAt = new Date();
+      const items = labelItems(labels);
       try {
         return await prisma.$transaction(async (tx) => {
-          const silencedBy = await matchingSilence(tx, rule.id, rule.severity);
+          const silencedBy = await matchingSilence(tx, rule.id, rule.severity, items);
           const row = await tx.alert.create({
             data: {
               id: randomUUID(),
@@ -339,6 +371,7 @@ export function createAlertStore(
               // A silenced alert's firing is sent when its silence ends, if it still fires (queueDueNotices).
               notifiedAt: silencedBy ? null : triggeredAt,
               notices: silencedBy ? 0 : 1,
+              labels: items,
             },
           });
           const alert = toAlert(row);
@@ -346,17 +379,19 @@ export function createAlertStore(
           return alert;
         });
       } catch (error) {
-        // Another evaluation (here or on another instance) stored this rule's alert first: it is already firing.
+        // Another evaluation (here or on another instance) stored this rule's alert for this label set first: it is
+        // already firing.
         if (isOpenAlertConflict(error)) return null;
         throw error;
       }
     },
 
-    async resolveAlerts(ruleId) {
+    async resolveAlerts(ruleId, labels = []) {
       if (!isUuid(ruleId)) return null;
       return prisma.$transaction(async (tx) => {
         const rule = await tx.alertRule.findUnique({ where: { id: ruleId } });
-        return resolveOpen(tx, ruleId, rule && toRule(rule));
+        const [alert] = await resolveOpen(tx, ruleId, labels, rule && toRule(rule));
+        return alert ?? null;
       });
     },
 
@@ -387,7 +422,8 @@ export function createAlertStore(
       await prisma.$executeRaw`
         UPDATE "Alert" AS a SET "silencedBy" = m."silence"
         FROM (
-          SELECT o."id", ${silenceSubquery(Prisma.raw('o."ruleId"'), Prisma.raw('o."severity"'))} AS "silence"
+          SELECT o."id",
+            ${silenceSubquery(Prisma.raw('o."ruleId"'), Prisma.raw('o."severity"'), Prisma.raw('o."labels"'))} AS "silence"
           FROM "Alert" o WHERE o."status" <> 'RESOLVED'
         ) AS m
         WHERE a."id" = m."id" AND a."silencedBy" IS DISTINCT FROM m."silence"`;
@@ -457,7 +493,9 @@ export function createAlertStore(
           limit: 'MAX_SILENCES',
         });
       }
-      const row = await prisma.silence.create({ data: { ...silence, createdBy } });
+      const row = await prisma.silence.create({
+        data: { ...silence, labels: labelItems(silence.labels), createdBy },
+      });
       return toSilence(row, now);
     },
 

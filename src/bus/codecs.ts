@@ -54,5 +54,6 @@ export function fromAlertMessage(message: AlertMessage): Alert {
     silencedBy: message.silencedBy ?? null,
     acknowledgedBy: message.acknowledgedBy ?? null,
     acknowledgeComment: message.acknowledgeComment ?? null,
+    labels: message.labels ?? [],
   };
 }

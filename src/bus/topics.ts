@@ -29,6 +29,8 @@ export interface AlertMessage {
   silencedBy?: string | null;
   acknowledgedBy?: string | null;
   acknowledgeComment?: string | null;
+  /** The label set it fired for; absent in messages from a server before alerts per label set. */
+  labels?: { name: string; value: string }[];
   /** W3C trace context of the firing (tracing on only), which deliveries continue. */
   traceparent?: string;
 }
@@ -36,6 +38,8 @@ export interface AlertMessage {
 /** Where one rule is, as the alert engine last evaluated it (alertRuleState). Times are ISO strings. */
 export interface RuleStateMessage {
   ruleId: string;
+  /** The label set of a rule with groupBy this state is of; none (or absent, from an older server) otherwise. */
+  labels?: { name: string; value: string }[];
   state: 'INACTIVE' | 'PENDING' | 'FIRING';
   values: Record<string, number | null>;
   pendingSince: string | null;

@@ -16,7 +16,7 @@ import type { AlertDelivery } from '../alerts/store.js';
 import type { Principal } from '../auth/keys.js';
 import { builder } from '../builder.js';
 import { DeliveryChannel as DeliveryChannels } from '../generated/prisma/enums.js';
-import { AggregationEnum, WindowSizeEnum } from './metrics.js';
+import { AggregationEnum, LabelMatcherInput, LabelRef, WindowSizeEnum } from './metrics.js';
 import { connectionType } from './pagination.js';
 import { pageRows, readCost } from './read-cost.js';
 import { shared } from './sharing.js';
@@ -43,6 +43,11 @@ const AlertConditionRef = builder.objectRef<AlertCondition>('AlertCondition').im
     aggregation: t.field({ type: AggregationEnum, resolve: (c) => c.aggregation }),
     operator: t.field({ type: ComparisonOperatorEnum, resolve: (c) => c.operator }),
     threshold: t.exposeFloat('threshold'),
+    labels: t.field({
+      type: [LabelRef],
+      description: "Label matchers: the condition reads the merge of the metric's label sets holding them all",
+      resolve: (c) => c.labels ?? [],
+    }),
   }),
 });
 
@@ -81,6 +86,11 @@ const AlertRuleRef = builder.objectRef<AlertRule>('AlertRule').implement({
     repeatIntervalSeconds: t.exposeInt('repeatIntervalSeconds', {
       nullable: true,
       description: 'Re-notifies a firing, unacknowledged, unsilenced alert this often; null: never',
+    }),
+    groupBy: t.exposeStringList('groupBy', {
+      description:
+        'Label names: the rule fires one alert per combination of their values (each with its own state, silences ' +
+        'and notices); empty: one alert for the rule',
     }),
   }),
 });
@@ -123,6 +133,11 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
     }),
     acknowledgedBy: t.exposeString('acknowledgedBy', { nullable: true, description: "The acknowledging key's name" }),
     acknowledgeComment: t.exposeString('acknowledgeComment', { nullable: true }),
+    labels: t.field({
+      type: [LabelRef],
+      description: "The label set it fired for (its rule's groupBy labels); empty for a rule without groupBy",
+      resolve: (a) => a.labels,
+    }),
     deliveries: t.field({
       type: [AlertDeliveryRef],
       description: 'Every notification attempt, oldest first (admins only: targets may carry tokens)',
@@ -143,6 +158,11 @@ const AlertRuleStateRef = builder.objectRef<AlertRuleState>('AlertRuleState').im
   description: "A rule's state as the alert engine last evaluated it.",
   fields: (t) => ({
     ruleId: t.exposeID('ruleId'),
+    labels: t.field({
+      type: [LabelRef],
+      description: 'The label set this state is of, for a rule with groupBy (one state per label set it tracks)',
+      resolve: (s) => s.labels,
+    }),
     state: t.field({ type: RuleStateEnum, resolve: (s) => s.state }),
     values: t.field({ type: 'JSON', description: 'The current value of each condition', resolve: (s) => s.values }),
     pendingSince: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.pendingSince }),
@@ -167,6 +187,11 @@ const AlertPreviewRef = builder.objectRef<AlertPreview>('AlertPreview').implemen
       resolve: (p) => p.resolvedAt,
     }),
     values: t.field({ type: 'JSON', description: 'The condition values when it fired', resolve: (p) => p.values }),
+    labels: t.field({
+      type: [LabelRef],
+      description: 'The label set it fired for, for a rule with groupBy; empty otherwise',
+      resolve: (p) => p.labels ?? [],
+    }),
   }),
 });
 
@@ -176,6 +201,11 @@ const SilenceRef = builder.objectRef<Silence>('Silence').implement({
     id: t.exposeID('id'),
     ruleIds: t.exposeIDList('ruleIds'),
     severities: t.field({ type: [SeverityEnum], resolve: (s) => s.severities }),
+    labels: t.field({
+      type: [LabelRef],
+      description: "Label matchers the alert's label set must hold (empty: any)",
+      resolve: (s) => s.labels,
+    }),
     startsAt: t.field({ type: 'DateTime', resolve: (s) => s.startsAt }),
     endsAt: t.field({ type: 'DateTime', resolve: (s) => s.endsAt }),
     comment: t.exposeString('comment'),
@@ -188,6 +218,7 @@ const SilenceInput = builder.inputType('SilenceInput', {
   fields: (t) => ({
     ruleIds: t.idList(),
     severities: t.field({ type: [SeverityEnum] }),
+    labels: t.field({ type: [LabelMatcherInput], description: "Matchers the alert's label set must hold" }),
     startsAt: t.field({ type: 'DateTime', description: 'Default: now' }),
     endsAt: t.field({ type: 'DateTime', required: true }),
     comment: t.string({ required: true }),
@@ -206,6 +237,10 @@ const AlertConditionInput = builder.inputType('AlertConditionInput', {
     aggregation: t.field({ type: AggregationEnum, defaultValue: 'AVG' }),
     operator: t.field({ type: ComparisonOperatorEnum, required: true }),
     threshold: t.float({ required: true }),
+    labels: t.field({
+      type: [LabelMatcherInput],
+      description: "Reads the merge of the metric's label sets holding all of these (default: the metric's total)",
+    }),
   }),
 });
 
@@ -224,6 +259,10 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     summary: t.string(),
     notifyOnResolve: t.boolean({ defaultValue: true }),
     repeatIntervalSeconds: t.int(),
+    groupBy: t.stringList({
+      description:
+        'Label names: one alert per combination of their values (at most MAX_ALERT_LABEL_SETS_PER_RULE label sets)',
+    }),
   }),
 });
 
@@ -251,6 +290,10 @@ builder.queryFields((t) => ({
       status: t.arg({ type: [AlertStatusEnum] }),
       severities: t.arg({ type: [SeverityEnum] }),
       ruleId: t.arg.id(),
+      labels: t.arg({
+        type: [LabelMatcherInput],
+        description: 'Only alerts whose label set holds all of these (alerts of rules with groupBy)',
+      }),
     },
     resolve: (_root, args, { services }) =>
       services.alerts.listAlerts({ ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),

@@ -111,7 +111,10 @@ const ids = (received: Received[]) => received.map((r) => r.eventPublished.id);
 
 /** A subscriber that stays connected throughout: what it receives is the broadcast order. */
 async function witness(server: TestServer) {
+  // Joined before the probe is published: a probe broadcast before the subscription joined would never arrive.
+  const joined = subscribersJoined(server);
   const sub = subscribe(client(server), EVENTS_AFTER, {});
+  await joined;
   // Live once a first event gets through.
   const [probe] = await publish(server, 'probe', 1, 1);
   await sub.until((got) => ids(got as Received[]).includes(probe as string));

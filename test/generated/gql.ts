@@ -15,6 +15,17 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  */
 type Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": typeof types.PreviewAlertRuleDocument,
+    "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsCreateRuleDocument,
+    "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": typeof types.LabelSetsRulesDocument,
+    "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertsByLabelsDocument,
+    "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsCreateSilenceDocument,
+    "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": typeof types.LabelSetsExpireSilenceDocument,
+    "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": typeof types.LabelSetsSilencesDocument,
+    "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": typeof types.LabelSetsLabelValuesDocument,
+    "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": typeof types.LabelSetsAlertEventsDocument,
+    "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": typeof types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": typeof types.EmbeddedNoticesCreateSilenceDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": typeof types.EmbeddedNoticesExpireSilenceDocument,
@@ -119,6 +130,17 @@ type Documents = {
 };
 const documents: Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": types.PreviewAlertRuleDocument,
+    "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n": types.LabelSetsCreateRuleDocument,
+    "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n": types.LabelSetsRulesDocument,
+    "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsDocument,
+    "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertsByLabelsDocument,
+    "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsCreateSilenceDocument,
+    "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n": types.LabelSetsExpireSilenceDocument,
+    "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n": types.LabelSetsSilencesDocument,
+    "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n": types.LabelSetsLabelValuesDocument,
+    "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsPreviewDocument,
+    "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n": types.LabelSetsAlertEventsDocument,
+    "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n": types.LabelSetsRuleStateDocument,
     "\n  mutation EmbeddedNoticesCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateRuleDocument,
     "\n  mutation EmbeddedNoticesCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n    }\n  }\n": types.EmbeddedNoticesCreateSilenceDocument,
     "\n  mutation EmbeddedNoticesExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      active\n    }\n  }\n": types.EmbeddedNoticesExpireSilenceDocument,
@@ -240,6 +262,50 @@ export function graphql(source: string): unknown;
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"): (typeof documents)["\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsCreateRule($input: AlertRuleInput!) {\n    createAlertRule(input: $input) {\n      id\n      groupBy\n      conditions {\n        metric\n        labels {\n          name\n          value\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsRules {\n    alertRules {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlerts($ruleId: ID!) {\n    alerts(ruleId: $ruleId, first: 20) {\n      edges {\n        node {\n          id\n          status\n          message\n          silencedBy\n          values\n          labels {\n            name\n            value\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertsByLabels($ruleId: ID!, $labels: [LabelMatcher!]) {\n    alerts(ruleId: $ruleId, labels: $labels, first: 20) {\n      edges {\n        node {\n          id\n          status\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsCreateSilence($input: SilenceInput!) {\n    createSilence(input: $input) {\n      id\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"): (typeof documents)["\n  mutation LabelSetsExpireSilence($id: ID!) {\n    expireSilence(id: $id) {\n      id\n      active\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsSilences {\n    silences {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n"): (typeof documents)["\n  query LabelSetsLabelValues($metric: String!) {\n    metricLabelValues(metric: $metric, label: \"competitor\")\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsPreview($input: AlertRuleInput!, $since: DateTime!) {\n    previewAlertRule(input: $input, since: $since) {\n      firedAt\n      resolvedAt\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query LabelSetsAlertEvents {\n    events(types: [ALERT_TRIGGERED], first: 50) {\n      edges {\n        node {\n          id\n          data\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription LabelSetsRuleState($ruleIds: [ID!]) {\n    alertRuleState(ruleIds: $ruleIds) {\n      ruleId\n      state\n      values\n      labels {\n        name\n        value\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -184,7 +184,7 @@ export function subscribe(
       },
     },
   );
-  const until = (check: (items: unknown[]) => boolean, timeoutMs = 10_000) =>
+  const until = (check: (items: unknown[]) => boolean, timeoutMs = 25_000) =>
     received.until((items) => completed || check(items), timeoutMs);
   return {
     received: received.items,

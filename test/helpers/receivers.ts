@@ -58,6 +58,8 @@ export interface CapturedEmail {
   from: string;
   to: string[];
   headers: string;
+  /** The message's body as sent (its transfer encoding not undone). */
+  body: string;
 }
 
 /** A real SMTP server on a free port that keeps every message; `reply` may refuse one with an SMTP code. */
@@ -80,6 +82,7 @@ export async function startSmtpSink(cleanups: Cleanups, reply: (index: number) =
           to: session.envelope.rcptTo.map((recipient) => recipient.address),
           // Unfold long header lines, as a mail reader does.
           headers: raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' '),
+          body: raw.slice(raw.indexOf('\r\n\r\n') + 4),
         });
         callback();
       });

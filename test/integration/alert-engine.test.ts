@@ -2,7 +2,9 @@
 // database, firings recorded through the real ingestion into the event log, webhooks sent by the real notifier to a
 // local receiver, aggregates in the in-process store fed samples directly, and the in-process bus. Time is the
 // engine's `now` option (and the store's clock), so pending and resolving take no waiting.
+
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LabelledReads } from '../../src/aggregation/labelled-reads.js';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import type { AggregateQuery, AggregateStore } from '../../src/aggregation/types.js';
 import { AlertEngine } from '../../src/alerts/engine.js';
@@ -59,6 +61,8 @@ interface EngineOptions {
   isLeader?: () => boolean;
   /** Wraps the in-process aggregate store, e.g. to watch or slow its reads. */
   aggregates?: (real: AggregateStore) => AggregateStore;
+  /** MAX_ALERT_LABEL_SETS_PER_RULE */
+  maxLabelSetsPerRule?: number;
 }
 
 /** An engine with everything it needs, each part closed after the test. */
@@ -92,9 +96,10 @@ async function startEngine(options: EngineOptions = {}) {
   });
   notifier.start();
   const receiver = await startReceiver(cleanups, () => 200);
+  const aggregates = options.aggregates ? options.aggregates(memory) : memory;
   const engine = new AlertEngine({
     store,
-    aggregates: options.aggregates ? options.aggregates(memory) : memory,
+    aggregates,
     bus: observed.bus,
     ingestion,
     notifier,
@@ -102,6 +107,7 @@ async function startEngine(options: EngineOptions = {}) {
     isLeader: options.isLeader ?? (() => true),
     intervalMs: HOUR, // evaluations happen when a test asks for them
     now: () => clock,
+    labelSets: { reads: new LabelledReads(aggregates, 2_000), maxPerRule: options.maxLabelSetsPerRule ?? 100 },
   });
   cleanups.push(
     () => observed.bus.close(),
@@ -122,6 +128,14 @@ async function startEngine(options: EngineOptions = {}) {
         { seqs: [String(seq)], ids: [`event-${seq}`] },
         values.map((value) => ({ metric, value, timestamp: clock })),
       );
+    },
+    /** Adds a sample of `metric` from an event labelled `competitor`: to its total and to its labelled series. */
+    async feedCompetitor(metric: string, competitor: string, value: number) {
+      seq += 1;
+      await memory.apply({ seqs: [String(seq)], ids: [`event-${seq}`] }, [
+        { metric, value, timestamp: clock },
+        { metric: `${metric}{competitor=${competitor}}`, value, timestamp: clock },
+      ]);
     },
     advance(ms: number) {
       clock += ms;
@@ -326,7 +340,7 @@ describe('alert engine', () => {
 
     // The store resolves the alert with the deletion; the engine must not resolve or announce it a second time.
     const { resolved } = await store.deleteRule(rule.id);
-    expect(resolved?.id).toBe(fired?.id);
+    expect(resolved.map(({ id }) => id)).toEqual([fired?.id]);
     await announceRuleChange(setup, rule.id);
     await setup.feed('latency_ms', 900);
     await setup.engine.evaluate(null);
@@ -404,5 +418,64 @@ describe('alert engine', () => {
     await Promise.all([again, ...more]);
     expect(reads).toHaveLength(4);
     expect(metricsRead(3)).toEqual(['m1', 'm2', 'm3']);
+  });
+});
+
+describe('alert engine per label set', () => {
+  /** The competitor of each of the rule's alerts, with its status, oldest first. */
+  const competitorsOf = async (ruleId: string) =>
+    (await alertsOf(ruleId)).map((alert) => `${alert.labels.join(',')} ${alert.status}`);
+
+  it('should track at most MAX_ALERT_LABEL_SETS_PER_RULE label sets, keeping the firing ones', async () => {
+    const setup = await startEngine({ maxLabelSetsPerRule: 2 });
+    const rule = await setup.rule('parity', { groupBy: ['competitor'] });
+    await setup.feedCompetitor('parity', 'b', 900);
+    await setup.feedCompetitor('parity', 'c', 900);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=b FIRING', 'competitor=c FIRING']);
+
+    // A third competitor, first in key order, is left out while the two it tracks are firing.
+    await setup.feedCompetitor('parity', 'a', 900);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=b FIRING', 'competitor=c FIRING']);
+
+    // Each tracked label set still resolves on its own.
+    await setup.feedCompetitor('parity', 'b', -10_000);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=b RESOLVED', 'competitor=c FIRING']);
+    expect(setup.triggered()).toHaveLength(2);
+    expect(setup.resolved()).toHaveLength(1);
+  });
+
+  it('should resolve a firing label set whose series aged out, and drop it', async () => {
+    const setup = await startEngine();
+    const rule = await setup.rule('parity', { groupBy: ['competitor'] });
+    await setup.feedCompetitor('parity', 'acme', 900);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=acme FIRING']);
+    setup.advance(25 * HOUR); // past the 24 h in which a label set is listed
+    await setup.feedCompetitor('parity', 'globex', 900);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=acme RESOLVED', 'competitor=globex FIRING']);
+    setup.advance(SECOND);
+    await setup.engine.evaluate(null);
+    expect(setup.resolved()).toHaveLength(1);
+  });
+
+  it('should resolve the label sets of a rule changed to one alert for the rule, which then fires on its own', async () => {
+    const setup = await startEngine();
+    await setup.engine.start(); // it listens for rule changes
+    const rule = await setup.rule('parity', { groupBy: ['competitor'] });
+    await setup.feedCompetitor('parity', 'acme', 900);
+    await setup.engine.evaluate(null);
+    await store.updateRule(rule.id, {
+      name: rule.name,
+      severity: rule.severity,
+      conditions: rule.conditions,
+      webhookUrls: rule.webhookUrls,
+    });
+    await announceRuleChange(setup, rule.id);
+    await setup.engine.evaluate(null);
+    expect(await competitorsOf(rule.id)).toEqual(['competitor=acme RESOLVED', ' FIRING']);
   });
 });

@@ -119,7 +119,7 @@ describe('resolved notices', () => {
   it('should send the resolution to the channels of a rule deleted while firing', async () => {
     const rule = await store.createRule({ ...input, emails: [] });
     const alert = await firing(rule);
-    expect((await store.deleteRule(rule.id)).resolved?.id).toBe(alert.id);
+    expect((await store.deleteRule(rule.id)).resolved.map(({ id }) => id)).toEqual([alert.id]);
     expect((await queued(alert.id)).map(({ kind }) => kind)).toEqual(['FIRING', 'RESOLVED']);
   });
 
@@ -211,7 +211,7 @@ describe('silences', () => {
         { ...silenceFor(rule), comment: 'x'.repeat(51) },
         /comment must be at most 50 characters \(MAX_COMMENT_LENGTH\)/,
       ],
-      [{ endsAt: new Date(now + 1_000), comment: 'all' }, /ruleIds or severities must name what to silence/],
+      [{ endsAt: new Date(now + 1_000), comment: 'all' }, /ruleIds, severities or labels must name what to silence/],
       [{ ...silenceFor(rule), endsAt: new Date(now - 1_000) }, /endsAt must be in the future/],
     ];
     for (const [silence, message] of cases) {

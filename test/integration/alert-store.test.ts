@@ -1,5 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LabelledReads } from '../../src/aggregation/labelled-reads.js';
+import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import { Backtester } from '../../src/alerts/backtester.js';
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { AlertService } from '../../src/alerts/service.js';
@@ -44,7 +46,9 @@ beforeAll(async () => {
       sql: { query: () => Promise.reject(new Error('not used')) },
       maxRows: 1,
       maxConcurrent: 1,
+      maxLabelSets: 1,
     }),
+    labelSets: { reads: new LabelledReads(new MemoryAggregateStore(), 2_000), maxPerRule: 100 },
   });
 });
 
@@ -154,11 +158,11 @@ describe('alert rules', () => {
     const alert = await fire(rule, 'slow');
     const { deleted, resolved } = await store.deleteRule(rule.id);
     expect(deleted).toBe(true);
-    expect(resolved).toMatchObject({ id: alert.id, status: 'RESOLVED', resolvedAt: expect.any(Date) });
+    expect(resolved).toMatchObject([{ id: alert.id, status: 'RESOLVED', resolvedAt: expect.any(Date) }]);
     expect(await store.getRule(rule.id)).toBeNull();
     expect(await store.openAlerts()).toEqual([]);
-    expect(await store.deleteRule(rule.id)).toEqual({ deleted: false, resolved: null });
-    expect(await store.deleteRule('not-a-uuid')).toEqual({ deleted: false, resolved: null });
+    expect(await store.deleteRule(rule.id)).toEqual({ deleted: false, resolved: [] });
+    expect(await store.deleteRule('not-a-uuid')).toEqual({ deleted: false, resolved: [] });
   });
 
   it('should load rules by ids in order, with null for the unknown ones', async () => {

@@ -83,7 +83,13 @@ describe('MAX_CONCURRENT_BACKTESTS', () => {
         return sql.query(text, params);
       },
     };
-    const backtester = new Backtester({ sql: held, maxRows: 10_000, maxConcurrent: 1, now: () => T + 600_000 });
+    const backtester = new Backtester({
+      sql: held,
+      maxRows: 10_000,
+      maxConcurrent: 1,
+      maxLabelSets: 1,
+      now: () => T + 600_000,
+    });
     const first = backtester.preview(rule, new Date(T), null);
     const refused = await backtester.preview(rule, new Date(T), null).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(DomainError);

@@ -43,7 +43,7 @@ describe('rule notifications', () => {
       'summary must be at most 40 characters (MAX_SUMMARY_LENGTH)',
     ]);
     expect(problemsOf({ ...rule, summary: '{{rule}} {{host}}' })).toEqual([
-      expect.stringMatching(/^summary has an unknown placeholder \{\{host\}\} \(known: rule, severity, metric/),
+      expect.stringMatching(/^summary has an unknown placeholder \{\{host\}\} \(known: rule, severity, labels, metric/),
     ]);
     expect(problemsOf({ ...rule, summary: '{{value.2}}' })).toEqual([
       'summary has {{value.2}}, but the rule has 1 condition(s)',
@@ -71,7 +71,7 @@ describe('validateSilenceInput', () => {
     );
     expect(result).toEqual({
       ok: true,
-      value: { ruleIds: [ruleId], severities: ['LOW'], startsAt: now, endsAt: later, comment: 'deploying' },
+      value: { ruleIds: [ruleId], severities: ['LOW'], labels: [], startsAt: now, endsAt: later, comment: 'deploying' },
     });
   });
 
@@ -81,7 +81,7 @@ describe('validateSilenceInput', () => {
       'endsAt must be in the future',
     ]);
     expect(problemsOf({ ...silence, ruleIds: [], severities: null })).toEqual([
-      'ruleIds or severities must name what to silence (a silence of everything is refused)',
+      'ruleIds, severities or labels must name what to silence (a silence of everything is refused)',
     ]);
     expect(problemsOf({ ...silence, ruleIds: ['rule-1'] })).toEqual(['ruleIds name no rule: rule-1']);
     expect(problemsOf({ ...silence, comment: '  ' })).toEqual([

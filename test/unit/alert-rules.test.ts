@@ -30,7 +30,9 @@ describe('validateRuleInput', () => {
     expect(validated(rule)).toEqual({
       name: 'Slow API',
       severity: 'HIGH',
-      conditions: [{ metric: 'api_response_time', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500 }],
+      conditions: [
+        { metric: 'api_response_time', window: 'M5', aggregation: 'AVG', operator: 'GT', threshold: 500, labels: [] },
+      ],
       enabled: true,
       forSeconds: 0,
       keepFiringForSeconds: 0,
@@ -40,6 +42,7 @@ describe('validateRuleInput', () => {
       summary: null,
       notifyOnResolve: true,
       repeatIntervalSeconds: null,
+      groupBy: [],
     });
   });
 
@@ -70,8 +73,15 @@ describe('validateRuleInput', () => {
       name: 'Parity dropped',
       severity: 'CRITICAL',
       conditions: [
-        { metric: 'competitive_parity', window: 'H1', aggregation: 'P95', operator: 'LTE', threshold: -0.5 },
-        { metric: 'anomaly_count', window: 'M1', aggregation: 'COUNT', operator: 'EQ', threshold: 0 },
+        {
+          metric: 'competitive_parity',
+          window: 'H1',
+          aggregation: 'P95',
+          operator: 'LTE',
+          threshold: -0.5,
+          labels: [{ name: 'region', value: 'eu' }],
+        },
+        { metric: 'anomaly_count', window: 'M1', aggregation: 'COUNT', operator: 'EQ', threshold: 0, labels: [] },
       ],
       enabled: false,
       forSeconds: 120,
@@ -82,6 +92,7 @@ describe('validateRuleInput', () => {
       summary: '{{rule}}: {{metric}} at {{value}}, {{value.2}} anomalies',
       notifyOnResolve: false,
       repeatIntervalSeconds: 3_600,
+      groupBy: ['competitor'],
     };
     expect(validated(full)).toEqual(full);
   });

@@ -41,7 +41,7 @@ describe('renderSummary', () => {
 describe('templateProblems', () => {
   it('should name unknown placeholders, prototype names and expressions included', () => {
     for (const placeholder of [
-      '{{labels}}',
+      '{{label}}',
       '{{constructor}}',
       '{{__proto__}}',
       '{{toString}}',
