@@ -6,6 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { leaseKey, releaseLease, renewLease } from '../lease.js';
 
+/** The partition count a member id says its member runs with (redisPartitionLeases' ids), or null. */
+export function partitionsOfMember(member: string): number | null {
+  const match = /^(\d+)\//.exec(member);
+  return match ? Number(match[1]) : null;
+}
+
 /** A partition held: its fence for the aggregate store (undefined when none is needed). */
 export interface HeldPartition {
   token: string | undefined;
@@ -58,7 +64,8 @@ export function redisPartitionLeases(
   keyPrefix: string,
   partitions: number,
   ttlMs: number,
-  self: string = randomUUID(),
+  // The count leads the id, so members running another count (a misconfigured instance) can be told apart.
+  self: string = `${partitions}/${randomUUID()}`,
 ): PartitionLeases {
   const members = membersKey(keyPrefix);
   const key = (partition: number) => leaseKey(keyPrefix, partition, partitions);

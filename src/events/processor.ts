@@ -19,7 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import { ATTR, inSpan, linksTo, SPAN, traceparentOf } from '../observability/tracing.js';
 import type { BroadcastLog } from './broadcast-log.js';
 import type { StoredEvent } from './model.js';
-import type { HeldPartition, PartitionLeases } from './partition-leases.js';
+import { type HeldPartition, type PartitionLeases, partitionsOfMember } from './partition-leases.js';
 import { planPartitions } from './partitions.js';
 import type { EventStore, OutboxEvent, OutboxPartition } from './store.js';
 
@@ -68,6 +68,8 @@ export class StreamProcessor {
   private readonly stopping = new Set<Promise<void>>();
   private balancing: Promise<void> = Promise.resolve();
   private alertLeader = false;
+  /** Partition counts of other members already warned of. */
+  private readonly otherCounts = new Set<number>();
   /** Whether every partition had its state at the last look (none lost or being rebuilt, on any instance). */
   private complete = false;
 
@@ -154,6 +156,7 @@ export class StreamProcessor {
     const { leases, alertLease, aggregates, logger } = this.options;
     try {
       const members = await leases.heartbeat();
+      this.warnOfOtherCounts(members);
       for (const [partition, worker] of this.workers) {
         if (await leases.renew(partition, worker.held)) continue;
         // Lapsed and perhaps taken: its writes are fenced from now on, so stop it.
@@ -176,6 +179,23 @@ export class StreamProcessor {
       this.complete = this.alertLeader && (await this.allPartitionsHaveState(aggregates));
     } catch (error) {
       logger.warn({ err: error }, 'stream processor could not renew or balance its partitions');
+    }
+  }
+
+  /**
+   * Instances running another PROCESSOR_PARTITIONS would process the same outbox into aggregates of their own count,
+   * which reads here never merge: said loudly (once per count seen), since only the operator can fix it.
+   */
+  private warnOfOtherCounts(members: string[]): void {
+    const { leases, logger } = this.options;
+    for (const member of members) {
+      const count = partitionsOfMember(member);
+      if (count === null || count === leases.partitions || this.otherCounts.has(count)) continue;
+      this.otherCounts.add(count);
+      logger.error(
+        { partitions: leases.partitions, other: count },
+        'another instance runs with a different PROCESSOR_PARTITIONS: give every instance the same value (see "Running at scale")',
+      );
     }
   }
 

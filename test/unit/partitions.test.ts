@@ -1,6 +1,7 @@
 // How instances share the outbox's partitions: fair shares that add up to the count, and a plan that converges on
 // them from any starting point (members joining, leaving, holding stale extras) without ever taking a partition twice.
 import { describe, expect, it } from 'vitest';
+import { partitionsOfMember } from '../../src/events/partition-leases.js';
 import { planPartitions } from '../../src/events/partitions.js';
 
 /** One heartbeat of every member, in the given order, over leases shared through `holder`. */
@@ -74,5 +75,11 @@ describe('partition shares', () => {
       expect(holder.size).toBe(partitions);
       expect(Math.max(...countsOf(holder, after))).toBeLessThanOrEqual(Math.ceil(partitions / after.length));
     }
+  });
+
+  it('should read the partition count a member announces, so one running another count can be told', () => {
+    expect(partitionsOfMember('4/0f8e1c2a-0000-4000-8000-000000000000')).toBe(4);
+    expect(partitionsOfMember('16/abc')).toBe(16);
+    expect(partitionsOfMember('local')).toBeNull();
   });
 });
