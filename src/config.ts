@@ -15,6 +15,19 @@ const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** Redis for the cross-instance bus and the shared aggregates; when unset, in-process. */
   REDIS_URL: z.string().url().optional(),
+  /**
+   * A Redis Cluster instead of one Redis (src/redis.ts): comma-separated `host:port` seed nodes (any of its masters;
+   * the rest are discovered). Pub/sub then uses sharded channels (Redis 7). Set this or REDIS_URL, not both.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const { nodes, invalid } = parseClusterNodes(text);
+      if (invalid.length > 0) ctx.addIssue({ code: 'custom', message: `not a host:port: ${invalid.join(', ')}` });
+      return nodes;
+    }),
   /** Prefix of every Redis key and channel, so several deployments (or test files) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().default('jackdaw:'),
   /** Where the embedded database keeps its files. */
@@ -284,8 +297,9 @@ const schema = z.object({
   /** Days after today with a partition made ahead of time; must cover MAX_FUTURE_SKEW_MS with a day to spare. */
   EVENT_PARTITIONS_AHEAD_DAYS: int(1).default(7),
   /**
-   * Days an event id is kept in "EventId" after its event's timestamp, so that a repeat of it is a duplicate (the
-   * idempotency window); unset: EVENT_RETENTION_DAYS. Never less: every stored event keeps its id.
+   * Days an event id is kept in "EventId" (after the day a UUIDv7 carries, other ids after their event's
+   * timestamp), so that a repeat of it is a duplicate (the idempotency window); unset: EVENT_RETENTION_DAYS. Never
+   * less: every stored event keeps its id.
    */
   EVENT_ID_RETENTION_DAYS: int(1).optional(),
   /**
@@ -328,8 +342,50 @@ const schema = z.object({
 
 const DAY_MS = 86_400_000;
 
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; nodes: ClusterNode[] };
+
+/** Where Redis is (src/redis.ts), or null when the server runs without it (in-process bus and aggregates). */
+export function redisTargetOf(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): RedisTarget | null {
+  if (config.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: config.REDIS_CLUSTER_NODES };
+  if (config.REDIS_URL) return { kind: 'single', url: config.REDIS_URL };
+  return null;
+}
+
+/** `host:port,host:port` (IPv6 hosts in brackets) → the nodes, and the entries that are not one. */
+export function parseClusterNodes(text: string): { nodes: ClusterNode[]; invalid: string[] } {
+  const nodes: ClusterNode[] = [];
+  const invalid: string[] = [];
+  for (const entry of text.split(',').map((e) => e.trim())) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65_535) invalid.push(JSON.stringify(entry));
+    else nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+  }
+  return { nodes, invalid };
+}
+
 /** Settings that bound each other: the retention's (src/events/retention.ts), the token key sources. */
 const checked = schema.superRefine((config, ctx) => {
+  // The key layouts put their own hash tags after the prefix (src/redis.ts); Redis hashes only the first `{…}`.
+  if (config.REDIS_CLUSTER_NODES && /[{}]/.test(config.REDIS_KEY_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_KEY_PREFIX'],
+      message: 'must hold no { or } with REDIS_CLUSTER_NODES: a hash tag in it would put every key in one cluster slot',
+    });
+  }
+  if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_CLUSTER_NODES'],
+      message: 'set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+    });
+  }
   if (config.JWT_JWKS_URL && config.JWT_JWKS_FILE) {
     ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_FILE'], message: 'set JWT_JWKS_URL or JWT_JWKS_FILE, not both' });
   }

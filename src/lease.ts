@@ -4,7 +4,7 @@
 // fence is not the current holder's token (FENCE_CHECK_LUA), so a holder that lost the lease cannot undo a newer
 // holder's work. Embedded (no Redis) the one process always holds them and no fence is needed.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 export interface Lease {
   /** Takes or renews the lease; resolves true while this instance holds it. */
@@ -77,17 +77,17 @@ return 0
 `;
 
 /** Renews a lease held under `token`; resolves whether it is still held. */
-export async function renewLease(redis: Redis, key: string, token: string, ttlMs: number): Promise<boolean> {
+export async function renewLease(redis: RedisClient, key: string, token: string, ttlMs: number): Promise<boolean> {
   return (await redis.eval(RENEW_SCRIPT, 1, key, token, ttlMs)) === 1;
 }
 
 /** Gives a lease up at once if `token` still holds it, so another instance can take over without waiting. */
-export async function releaseLease(redis: Redis, key: string, token: string): Promise<void> {
+export async function releaseLease(redis: RedisClient, key: string, token: string): Promise<void> {
   await redis.eval(RELEASE_SCRIPT, 1, key, token);
 }
 
 /** A lease (its full key) shared through Redis: taken with SET NX, renewed and released only by its own token. */
-export function redisLease(redis: Redis, key: string, ttlMs: number, token: string = randomUUID()): Lease {
+export function redisLease(redis: RedisClient, key: string, ttlMs: number, token: string = randomUUID()): Lease {
   let held = false;
   return {
     token,

@@ -22,7 +22,9 @@ async function main() {
   const serving = servingProcesses(config, availableParallelism());
   if (serving !== null) return (await import('./roles/primary.js')).runPrimary(config, logger, serving);
   if (config.WEB_CONCURRENCY)
-    logger.warn('WEB_CONCURRENCY is ignored without REDIS_URL and DATABASE_URL: one process serves and processes');
+    logger.warn(
+      'WEB_CONCURRENCY is ignored without Redis (REDIS_URL or REDIS_CLUSTER_NODES) and DATABASE_URL: one process serves and processes',
+    );
   if (startTracing(config, 'standalone')) logger.info('exporting traces over OTLP');
   await (await import('./roles/standalone.js')).runStandalone(config, logger);
 }

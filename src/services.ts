@@ -8,7 +8,6 @@
 // mode, tests); `createServingRuntime` and `createProcessingRuntime` build one each, for processes of their own
 // (src/roles/), which then hear each other only through the bus.
 
-import { Redis } from 'ioredis';
 import { LabelledReads } from './aggregation/labelled-reads.js';
 import { MemoryAggregateStore } from './aggregation/memory-store.js';
 import { RedisAggregateStore } from './aggregation/redis-store.js';
@@ -23,8 +22,8 @@ import { type AlertStore, createAlertStore } from './alerts/store.js';
 import { keyCacheOptionsOf } from './auth/key-cache.js';
 import { ApiKeyStore } from './auth/keys.js';
 import { ApiKeyService } from './auth/service.js';
-import { type Bus, createMemoryBus, createRedisBus } from './bus/bus.js';
-import type { Config } from './config.js';
+import { type Bus, createBus } from './bus/bus.js';
+import { type Config, redisTargetOf } from './config.js';
 import { type Database, openDatabase } from './db.js';
 import { BroadcastLog } from './events/broadcast-log.js';
 import { Ingestion } from './events/ingest.js';
@@ -40,6 +39,7 @@ import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { DEFAULT_PAGE_SIZE } from './pagination.js';
+import { createRedisClient, type RedisClient } from './redis.js';
 import { databaseName } from './redis-namespace.js';
 
 /** The application services, one per domain: all a resolver may call. */
@@ -56,7 +56,7 @@ export interface SharedRuntime {
   logger: Logger;
   db: Database;
   bus: Bus;
-  redis: Redis | null;
+  redis: RedisClient | null;
   /** REDIS_KEY_PREFIX and this database's name under it (redis-namespace.ts): every Redis key and channel's start. */
   redisKeyPrefix: string;
   /** This database's name (redis-namespace.ts), which event cursors carry. */
@@ -165,21 +165,20 @@ type Shared = Omit<SharedRuntime, 'ingestion' | 'start'>;
 
 async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const db = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const target = redisTargetOf(config);
   let redisKeyPrefix: string;
   let name: string;
   try {
     name = await databaseName(db.sql);
-    redisKeyPrefix = config.REDIS_URL ? `${config.REDIS_KEY_PREFIX}${name}:` : '';
+    redisKeyPrefix = target ? `${config.REDIS_KEY_PREFIX}${name}:` : '';
   } catch (error) {
     await db.close();
     throw error;
   }
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 }) : null;
+  const redis = target ? createRedisClient(target, { connection: { maxRetriesPerRequest: 1 } }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
-  if (redis) logger.info({ redisKeyPrefix }, 'Redis keys and channels of this database');
-  const bus = config.REDIS_URL
-    ? createRedisBus({ url: config.REDIS_URL, keyPrefix: redisKeyPrefix })
-    : createMemoryBus();
+  if (target) logger.info({ redisKeyPrefix, redis: target.kind }, 'Redis keys and channels of this database');
+  const bus = createBus(target, redisKeyPrefix);
   // The aggregate store is also the registry of live series, which publishing asks (series.ts).
   // Partitioned only with Redis: the embedded mode is one process, which processes the one partition.
   const aggregates = redis

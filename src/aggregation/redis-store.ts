@@ -20,9 +20,9 @@
 //                                                time, of every partition: the live series publishing admits against
 //   {series}:new:<owner>:<minute>                new series the owner (an API key) started in that minute
 
-import type { Redis } from 'ioredis';
 import { FENCE_CHECK_LUA, fenced, leaseKey, partitionTag } from '../lease.js';
 import { getOrCreate } from '../maps.js';
+import { escapeGlob, type RedisClient, scanEachMaster } from '../redis.js';
 import { ApplyCost } from './apply-cost.js';
 import { splitSeries } from './labels.js';
 import {
@@ -47,7 +47,7 @@ import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBucket
 
 export interface RedisAggregateStoreOptions {
   /** A connection without ioredis `keyPrefix`; the store prefixes keys itself. Owned by the caller. */
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** The outbox's partitions (PROCESSOR_PARTITIONS): each keeps buckets of its own, which reads merge. */
   partitions?: number;
@@ -231,7 +231,7 @@ interface PreMerged {
 }
 
 export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly commands: AggregateCommands;
   private readonly keyPrefix: string;
   private readonly clock: () => number;
@@ -480,17 +480,14 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
       .exec();
   }
 
-  /** Deletes every key of the partition but its lease, with SCAN (never KEYS, which would block Redis). */
+  /** Deletes every key of the partition but its lease, on every master of a cluster (SCAN, never KEYS). */
   private async deleteState(partition: number, fence?: string): Promise<void> {
     const pattern = `${escapeGlob(this.partitionPrefixes[partition] as string)}*`;
     const lease = this.leaseKey(partition);
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount);
-      cursor = next;
+    await scanEachMaster(this.redis, pattern, this.scanCount, async (found) => {
       const doomed = found.filter((key) => key !== lease);
       if (doomed.length > 0) await this.fencedDelete(partition, doomed, fence);
-    } while (cursor !== '0');
+    });
   }
 
   private async fencedDelete(partition: number, keys: string[], fence = ''): Promise<void> {
@@ -540,9 +537,4 @@ function parseMergedStats(row: string[]): BucketStats {
   const bins = new Map<string, number>();
   for (let i = 6; i + 1 < row.length; i += 2) bins.set(String(row[i]), Number(row[i + 1]));
   return { count, mean, m2, sum, min, max, bins };
-}
-
-/** `text` as a literal inside a SCAN MATCH pattern. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -1,8 +1,12 @@
 // The pub/sub bus: Redis (graphql-redis-subscriptions over ioredis, separate publish and subscribe connections)
-// when REDIS_URL is set, else in-process. Both implement one interface and pass the same contract tests.
+// when REDIS_URL is set, sharded channels of a Redis Cluster (REDIS_CLUSTER_NODES), else in-process. All implement
+// one interface and pass the same contract tests.
 import { EventEmitter } from 'node:events';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { ClusterNode, RedisTarget } from '../config.js';
+import { getOrCreate } from '../maps.js';
+import { connectCluster, connectNode, connectRedis, keySlot } from '../redis.js';
 import type { Topic, Topics } from './topics.js';
 
 export type Listener<K extends Topic> = (payload: Topics[K]) => void;
@@ -45,10 +49,10 @@ export interface RedisBusOptions {
 export function createRedisBus({ url, keyPrefix }: RedisBusOptions): Bus {
   // Publishes fail after one reconnection attempt instead of queueing while Redis is down; callers decide what next.
   const connection = { maxRetriesPerRequest: 1 };
-  const publisher = new Redis(url, connection);
+  const publisher = connectRedis(url, connection);
   // No ready check on the subscriber: after a reconnect it would send INFO on a connection already back in
   // subscriber mode, which Redis refuses ("only subscriber commands may be used").
-  const subscriber = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  const subscriber = connectRedis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
   const swallow = () => {}; // connection errors surface through ping() and failed publishes
   publisher.on('error', swallow);
   subscriber.on('error', swallow);
@@ -67,4 +71,139 @@ export function createRedisBus({ url, keyPrefix }: RedisBusOptions): Bus {
       await pubsub.close().catch(() => {});
     },
   };
+}
+
+export interface ShardedBusOptions {
+  nodes: ClusterNode[];
+  keyPrefix: string;
+  /** How often the slot table is read again, so a channel whose slot moved follows it (ioredis reads it otherwise only
+   *  on a MOVED reply, which a process that only subscribes never gets). */
+  slotsRefreshMs?: number;
+}
+
+/**
+ * The bus on a Redis Cluster, over sharded channels (Redis 7 SPUBLISH/SSUBSCRIBE): a topic's messages go through the
+ * master that owns its channel's slot only, where plain PUBLISH would copy every message to every node of the
+ * cluster. graphql-redis-subscriptions knows no sharded channels, so this is ioredis directly: publishing through the
+ * cluster client, and one subscriber connection per master holding channels, one SSUBSCRIBE per channel while it has
+ * listeners. (Not ioredis's own `shardedSubscribers`: in 5.11 it can lose every subscription for good when the whole
+ * cluster restarts.) A connection to a master that restarts subscribes again on reconnecting (ioredis); a channel
+ * whose slot moved to another master (a failover, a resharding) follows it when the cluster client's slot table
+ * changes.
+ */
+export function createShardedBus({
+  nodes,
+  keyPrefix,
+  slotsRefreshMs = 5_000, // a moved channel is silent for at most about this long
+}: ShardedBusOptions): Bus {
+  // As on one Redis: publishes fail after one reconnection attempt instead of queueing while Redis is down. The slot
+  // table comes from this client too, kept current by ioredis (MOVED replies, and a refresh every slotsRefreshMs).
+  const publisher = connectCluster(nodes, {
+    connection: { maxRetriesPerRequest: 1 },
+    cluster: { slotsRefreshInterval: slotsRefreshMs },
+  });
+  const swallow = () => {}; // connection errors surface through ping() and failed publishes
+  publisher.on('error', swallow);
+  /** Master ("host:port", as ioredis names nodes) → the connection subscribed there. */
+  const subscribers = new Map<string, Redis>();
+  /** Channel → its listeners and the master it is subscribed at, while it has listeners. */
+  const channels = new Map<string, ShardedChannel>();
+  const deliver = (channel: string, message: string) => {
+    const listeners = channels.get(channel)?.listeners;
+    if (!listeners) return;
+    const payload: unknown = JSON.parse(message);
+    for (const listener of listeners) listener(payload);
+  };
+  const subscriberAt = (nodeKey: string) =>
+    getOrCreate(subscribers, nodeKey, () => {
+      const at = nodeKey.lastIndexOf(':');
+      // No ready check: after a reconnect it would send INFO on a connection already back in subscriber mode.
+      const connection = connectNode(
+        { host: nodeKey.slice(0, at), port: Number(nodeKey.slice(at + 1)) },
+        { maxRetriesPerRequest: null, enableReadyCheck: false },
+      );
+      connection.on('error', swallow);
+      connection.on('smessage', deliver);
+      return connection;
+    });
+  const ownerOf = (channel: string): string | undefined => publisher.slots[keySlot(channel)]?.[0];
+  const place = async (name: string, channel: ShardedChannel) => {
+    // Until the cluster client has its slot table (whatever errors it meets meanwhile).
+    if (publisher.status !== 'ready') await new Promise((resolve) => publisher.once('ready', resolve));
+    const owner = ownerOf(name);
+    if (!owner) throw new Error(`no master serves the slot of channel ${name}`);
+    await subscriberAt(owner).ssubscribe(name);
+    channel.node = owner;
+  };
+  // A slot moved: its channels are subscribed at the new owner, then dropped at the old one (which may have dropped
+  // them already). One that fails waits for the next refresh.
+  publisher.on('refresh', () => {
+    for (const [name, channel] of channels) {
+      const owner = ownerOf(name);
+      const previous = channel.node;
+      if (!owner || previous === null || owner === previous) continue;
+      channel.node = owner;
+      subscriberAt(owner)
+        .ssubscribe(name)
+        .then(() => subscribers.get(previous)?.sunsubscribe(name))
+        .catch(() => {
+          channel.node = previous;
+        });
+    }
+  });
+  const channelOf = (topic: Topic) => `${keyPrefix}bus:${topic}`;
+  return {
+    async publish(topic, payload) {
+      await publisher.spublish(channelOf(topic), JSON.stringify(payload));
+    },
+    async subscribe(topic, listener) {
+      const name = channelOf(topic);
+      let channel = channels.get(name);
+      if (!channel) {
+        const created: ShardedChannel = { listeners: new Set(), node: null, subscribed: Promise.resolve() };
+        created.subscribed = place(name, created);
+        channels.set(name, created);
+        channel = created;
+      }
+      const { listeners, subscribed } = channel;
+      const own = listener as (payload: unknown) => void;
+      listeners.add(own);
+      const leaving = channel;
+      const unsubscribe = () => {
+        if (!listeners.delete(own) || listeners.size > 0) return;
+        channels.delete(name);
+        // Commands on one connection run in order, so an SSUBSCRIBE sent after this SUNSUBSCRIBE wins.
+        if (leaving.node !== null) subscribers.get(leaving.node)?.sunsubscribe(name).catch(swallow);
+      };
+      try {
+        await subscribed;
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      }
+      return unsubscribe;
+    },
+    async ping() {
+      await publisher.ping();
+    },
+    async close() {
+      channels.clear();
+      const connections = [publisher, ...subscribers.values()];
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
+
+interface ShardedChannel {
+  listeners: Set<(payload: unknown) => void>;
+  /** The master it is subscribed at (null until its first SSUBSCRIBE is answered). */
+  node: string | null;
+  subscribed: Promise<void>;
+}
+
+/** The bus of a deployment: through Redis when it has one, else in-process. */
+export function createBus(target: RedisTarget | null, keyPrefix: string): Bus {
+  if (target === null) return createMemoryBus();
+  if (target.kind === 'cluster') return createShardedBus({ nodes: target.nodes, keyPrefix });
+  return createRedisBus({ url: target.url, keyPrefix });
 }

@@ -112,11 +112,14 @@ export class Ingestion {
         if (refused?.code.startsWith('22')) {
           throw badInput(`the database refused the batch's data (${refused.message}); nothing was stored`);
         }
-        // No partition of the log holds an event's time: past the retention by the clock of the instance that
-        // dropped its day, or ahead of the partitions made (their maintenance has not run for days).
+        // No partition of the log holds an event's time, or no day of "EventId" the date a UUIDv7 id carries: past
+        // the retention by the clock of the instance that dropped its day, or ahead of the partitions made (their
+        // maintenance has not run for days, or a client made the id with a clock days ahead).
         if (refused?.code === '23514' && /no partition/.test(refused.message)) {
           throw badInput(
-            `an event's timestamp is outside the days the event log holds (older than the retention of ${limits.retentionDays} days, EVENT_RETENTION_DAYS, or beyond the partitions made ahead); nothing was stored`,
+            /"EventId"/.test(refused.message)
+              ? `an event's id is a UUIDv7 whose time is outside the days ids are kept (older than EVENT_ID_RETENTION_DAYS, or beyond the partitions made ahead); send a current UUIDv7 or a random UUID; nothing was stored`
+              : `an event's timestamp is outside the days the event log holds (older than the retention of ${limits.retentionDays} days, EVENT_RETENTION_DAYS, or beyond the partitions made ahead); nothing was stored`,
           );
         }
         logger.error({ err: error }, 'event store write failed');

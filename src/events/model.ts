@@ -1,10 +1,9 @@
 // Events as the API accepts them: validation of publish inputs is pure and all-or-nothing.
-import { randomUUID } from 'node:crypto';
 import { type LabelLimits, labelsProblem } from '../aggregation/labels.js';
 import { isValidMetricName, publishedMetrics, SERVER_METRICS } from '../aggregation/samples.js';
 import type { Config } from '../config.js';
 import type { EventType } from '../generated/prisma/enums.js';
-import { isUuid } from '../ids.js';
+import { isUuid, newEventId } from '../ids.js';
 import { isPlainObject } from '../json.js';
 import type { BroadcastPlace } from './cursor.js';
 import { shapeProblem } from './shapes.js';
@@ -240,7 +239,7 @@ export function validateBatch(
     const dataJson = check(input, now, limits, publisher);
     if (typeof dataJson !== 'string') return { ok: false, index, ...dataJson };
     events.push({
-      id: input.id?.toLowerCase() ?? randomUUID(),
+      id: input.id?.toLowerCase() ?? newEventId(now),
       type: input.type,
       timestamp: input.timestamp ?? received,
       data: input.data as Record<string, unknown>,

@@ -3,8 +3,8 @@
 // for a lease's time are dropped, so every member sees the same list. Embedded (no Redis), the one process is the only
 // member and holds every partition, with no fence.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { leaseKey, releaseLease, renewLease } from '../lease.js';
+import type { RedisClient } from '../redis.js';
 
 /** The partition count a member id says its member runs with (redisPartitionLeases' ids), or null. */
 export function partitionsOfMember(member: string): number | null {
@@ -60,7 +60,7 @@ export function membersKey(keyPrefix: string): string {
 }
 
 export function redisPartitionLeases(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   partitions: number,
   ttlMs: number,

@@ -1,8 +1,10 @@
 // Retention of the event log. "Event" is partitioned by UTC day on "timestamp" (migration
-// 20261127204401_event_partitions): this job makes the partitions ahead of time, drops those past
-// EVENT_RETENTION_DAYS (a whole day at once, where a DELETE would visit every row), and prunes "EventId" rows past
-// EVENT_ID_RETENTION_DAYS whose events are gone. Which days to make and drop is pure (`planPartitions`); the rest is
-// a few statements, under an advisory lock so that instances running it together do each change once.
+// 20261127204401_event_partitions), "EventId" by the UTC day a UUIDv7 id carries (migration
+// 20261127235500_event_id_partitions; other ids in "EventId_other"): this job makes the partitions of both ahead of
+// time, drops those past EVENT_RETENTION_DAYS and EVENT_ID_RETENTION_DAYS (a whole day at once, where a DELETE would
+// visit every row), and prunes the rows of "EventId_other" past EVENT_ID_RETENTION_DAYS whose events are gone.
+// Which days to make and drop is pure (`planPartitions`, `planIdPartitions`); the rest is a few statements, under an
+// advisory lock so that instances running it together do each change once.
 import type { PrismaClient } from '../db.js';
 import { sqlErrorOf } from '../db.js';
 import type { Logger } from '../observability/logger.js';
@@ -37,14 +39,17 @@ function dateOf(day: number): string {
   return `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}`;
 }
 
-/** The table holding a day's events: `Event_pYYYYMMDD`. */
-export function partitionName(day: number): string {
-  return `Event_p${dateOf(day).replaceAll('-', '')}`;
+/** The partitioned tables, each with one partition per day. */
+export type DayTable = 'Event' | 'EventId';
+
+/** The table holding a day's events (`Event_pYYYYMMDD`), or a day's UUIDv7 ids (`EventId_pYYYYMMDD`). */
+export function partitionName(day: number, table: DayTable = 'Event'): string {
+  return `${table}_p${dateOf(day).replaceAll('-', '')}`;
 }
 
-/** The day of a partition named by `partitionName`; null for any other table. */
-export function dayOfPartition(name: string): number | null {
-  const match = /^Event_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+/** The day of a partition of `table` named by `partitionName`; null for any other table. */
+export function dayOfPartition(name: string, table: DayTable = 'Event'): number | null {
+  const match = new RegExp(`^${table}_p(\\d{4})(\\d{2})(\\d{2})$`).exec(name);
   if (!match) return null;
   const date = new Date(0);
   date.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
@@ -84,11 +89,35 @@ export function idPruneBefore(now: number, oldestDay: number | null, idRetention
   return oldestDay === null ? window : Math.min(window, oldestDay * DAY_MS);
 }
 
+/**
+ * The same for the day partitions of "EventId", whose day is the one its UUIDv7 ids carry: the server makes an id
+ * when it receives the event, so an event's day is at most a day after its id's (a timestamp up to
+ * MAX_FUTURE_SKEW_MS ahead). A day of ids goes once it ends a day before `idPruneBefore`: every event it may name is
+ * gone by then.
+ */
+export function planIdPartitions(
+  now: number,
+  existingDays: readonly number[],
+  oldestEventDay: number | null,
+  settings: Pick<RetentionSettings, 'idRetentionDays' | 'aheadDays'>,
+): { create: number[]; drop: number[] } {
+  const firstKept = dayOf(idPruneBefore(now, oldestEventDay, settings.idRetentionDays)) - 1;
+  const last = dayOf(now) + settings.aheadDays;
+  const existing = new Set(existingDays);
+  const create: number[] = [];
+  for (let day = dayOf(retentionStart(now, settings.idRetentionDays)); day <= last; day++) {
+    if (!existing.has(day)) create.push(day);
+  }
+  const drop = [...existing].filter((day) => day < firstKept).sort((a, b) => a - b);
+  return { create, drop };
+}
+
 export interface RetentionPass {
   created: string[];
   dropped: string[];
   /** Partitions past the retention that could not be dropped this time, with the reason. */
   kept: { partition: string; reason: string }[];
+  /** Ids deleted from "EventId_other" (ids that are not UUIDv7s); the day partitions of ids go whole, in `dropped`. */
   idsPruned: number;
   /** Broadcast log rows (EventBroadcast) pruned: batches broadcast before the oldest day kept. */
   broadcastsPruned: number;
@@ -147,6 +176,16 @@ export class EventRetention {
     }
     const days = await this.existingDays();
     const oldest = days.length > 0 ? Math.min(...days) : null;
+    const ids = planIdPartitions(now, await this.existingDays(this.options.prisma, 'EventId'), oldest, settings);
+    created.push(...(await this.createPartitions(ids.create, 'EventId')));
+    for (const day of ids.drop) {
+      const partition = partitionName(day, 'EventId');
+      try {
+        if (await this.dropPartition(partition, 'EventId')) dropped.push(partition);
+      } catch (error) {
+        kept.push({ partition, reason: dropRefusal(error) });
+      }
+    }
     const idsPruned = await this.pruneIds(idPruneBefore(now, oldest, settings.idRetentionDays));
     // A batch broadcast before the oldest day kept holds events received then, whose days are gone (but for a few
     // minutes of skew): a resume from it is told the history is older than what is kept, rather than replaying a
@@ -165,48 +204,62 @@ export class EventRetention {
   }
 
   /** Makes the partitions of these days where missing (idempotent); returns the names it made. */
-  async createPartitions(days: readonly number[]): Promise<string[]> {
+  async createPartitions(days: readonly number[], table: DayTable = 'Event'): Promise<string[]> {
     if (days.length === 0) return [];
     return this.options.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
-      const existing = new Set(await this.existingDays(tx));
+      const existing = new Set(await this.existingDays(tx, table));
       const made: string[] = [];
       for (const day of new Set(days)) {
         if (existing.has(day)) continue;
-        const [from, to] = [dateOf(day), dateOf(day + 1)];
+        // "Event" by its timestamp; "EventId" by the day number its key holds.
+        const bounds =
+          table === 'Event'
+            ? `('${dateOf(day)} 00:00:00+00') TO ('${dateOf(day + 1)} 00:00:00+00')`
+            : `(${day}) TO (${day + 1})`;
         await tx.$executeRawUnsafe(
-          `CREATE TABLE "${partitionName(day)}" PARTITION OF "Event" FOR VALUES FROM ('${from} 00:00:00+00') TO ('${to} 00:00:00+00')`,
+          `CREATE TABLE "${partitionName(day, table)}" PARTITION OF "${table}" FOR VALUES FROM ${bounds}`,
         );
-        made.push(partitionName(day));
+        made.push(partitionName(day, table));
       }
       return made;
     });
   }
 
   /**
-   * Detaches then drops a partition (false: it was not there). A partition whose events are still in the outbox cannot be detached (the
-   * outbox's foreign key), so no event is dropped before it is broadcast and aggregated.
+   * Detaches then drops a partition (false: it was not there). A day of events still in the outbox is kept (the
+   * transaction rolls back), so no event is dropped before it is broadcast and aggregated: the check runs after the
+   * DETACH, which waits for the inserts under way and lets no other in, so no event of the day can be queued after it.
    */
-  async dropPartition(partition: string): Promise<boolean> {
+  async dropPartition(partition: string, table: DayTable = 'Event'): Promise<boolean> {
     return this.options.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
-      const day = dayOfPartition(partition);
-      if (day === null || !(await this.existingDays(tx)).includes(day)) return false;
+      const day = dayOfPartition(partition, table);
+      if (day === null || !(await this.existingDays(tx, table)).includes(day)) return false;
       await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = ${DROP_LOCK_TIMEOUT_MS}`);
-      await tx.$executeRawUnsafe(`ALTER TABLE "Event" DETACH PARTITION "${partition}"`);
+      await tx.$executeRawUnsafe(`ALTER TABLE "${table}" DETACH PARTITION "${partition}"`);
+      if (table === 'Event') {
+        const [queued] = await tx.$queryRawUnsafe<{ queued: boolean }[]>(
+          `SELECT EXISTS (SELECT 1 FROM "EventOutbox" WHERE "timestamp" >= $1::timestamptz AND "timestamp" < $2::timestamptz) AS queued`,
+          new Date(day * DAY_MS).toISOString(),
+          new Date((day + 1) * DAY_MS).toISOString(),
+        );
+        if (queued?.queued) throw new StillQueued(partition);
+      }
       await tx.$executeRawUnsafe(`DROP TABLE "${partition}"`);
       return true;
     });
   }
 
   /**
-   * Deletes the ids with a timestamp before `before`; returns how many. One statement: its rows are found through
-   * the BRIN index in one pass (deleting in LIMITed chunks re-reads the dead rows of every chunk before, which costs
-   * the square of a day's ids), and it locks only those old ids, which no insert of a new event waits on.
+   * Deletes the ids of "EventId_other" (not UUIDv7s) with a timestamp before `before`; returns how many. One
+   * statement: its rows are found through the BRIN index in one pass (deleting in LIMITed chunks re-reads the dead
+   * rows of every chunk before, which costs the square of a day's ids), and it locks only those old ids, which no
+   * insert of a new event waits on.
    */
   private async pruneIds(before: number): Promise<number> {
     return this.options.prisma.$executeRawUnsafe(
-      `DELETE FROM "EventId" WHERE "timestamp" < $1::timestamptz`,
+      `DELETE FROM "EventId_other" WHERE "timestamp" < $1::timestamptz`,
       new Date(before).toISOString(),
     );
   }
@@ -218,19 +271,30 @@ export class EventRetention {
     );
   }
 
-  private async existingDays(client: Pick<PrismaClient, '$queryRawUnsafe'> = this.options.prisma): Promise<number[]> {
+  private async existingDays(
+    client: Pick<PrismaClient, '$queryRawUnsafe'> = this.options.prisma,
+    table: DayTable = 'Event',
+  ): Promise<number[]> {
     const rows = await client.$queryRawUnsafe<{ name: string }[]>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-       WHERE i.inhparent = '"Event"'::regclass`,
+       WHERE i.inhparent = '"${table}"'::regclass`,
     );
-    return rows.map((row) => dayOfPartition(row.name)).filter((day): day is number => day !== null);
+    return rows.map((row) => dayOfPartition(row.name, table)).filter((day): day is number => day !== null);
+  }
+}
+
+/** A day of events not dropped: some are still in the outbox. */
+class StillQueued extends Error {
+  constructor(partition: string) {
+    super(`${partition}: events still queued`);
   }
 }
 
 /** Why a drop failed, in words for the log. */
 function dropRefusal(error: unknown): string {
+  if (error instanceof StillQueued)
+    return 'events of that day are still in the outbox, waiting for the stream processor';
   const sql = sqlErrorOf(error);
-  if (sql?.code === '23503') return 'events of that day are still in the outbox, waiting for the stream processor';
   if (sql?.code === '55P03') return `"Event" stayed locked for ${DROP_LOCK_TIMEOUT_MS} ms (a long read or write)`;
   return sql ? `${sql.code}: ${sql.message}` : String(error);
 }

@@ -81,6 +81,16 @@ export interface EventPageQuery {
 }
 
 /**
+ * The partition key of an id in "EventId" (migration 20261127235500_event_id_partitions): the UTC day of the time a
+ * UUIDv7 carries (its first 48 bits, Unix milliseconds), -1 for any other id. A function of the id alone, so that
+ * (id, day), the key a partitioned table can have, is unique exactly when the id is.
+ */
+export const ID_DAY = (column: string) =>
+  `CASE WHEN substr(${column}::text, 15, 1) = '7'
+     THEN (('x' || substr(${column}::text, 1, 8) || substr(${column}::text, 10, 4))::bit(48)::bigint / 86400000)::integer
+     ELSE -1 END`;
+
+/**
  * The publish statement: the batch arrives as one JSON array parameter (see `batchJson`); its ids are claimed in
  * "EventId", and only the events whose id was new are inserted in the log and queued in the outbox, all in one
  * statement. The log is partitioned by time, so its own keys cannot make an id unique: "EventId" does, whatever
@@ -93,8 +103,8 @@ const INSERT_BATCH = `WITH batch AS MATERIALIZED (
       WITH ORDINALITY AS t(id, type, ms, data, ord)
     ORDER BY id, ord
   ), new_ids AS (
-    INSERT INTO "EventId" (id, "timestamp") SELECT id, ts FROM batch
-    ON CONFLICT (id) DO NOTHING
+    INSERT INTO "EventId" (id, day, "timestamp") SELECT id, ${ID_DAY('id')}, ts FROM batch
+    ON CONFLICT (id, day) DO NOTHING
     RETURNING id
   ), inserted AS (
     INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)

@@ -1,7 +1,7 @@
 // Which processes an instance runs. With Redis and Postgres: a primary, one processing process and WEB_CONCURRENCY
 // serving processes (one per CPU by default). Without either, one process does everything: there is no bus between
 // processes without Redis, and PGlite is one process's database.
-import type { Config } from '../config.js';
+import { type Config, redisTargetOf } from '../config.js';
 
 export type WorkerRole = 'serve' | 'process';
 
@@ -21,7 +21,7 @@ export function workerRoleOf(argv: string[]): WorkerRole {
 
 /** How many serving processes to fork, or null for one process serving and processing. */
 export function servingProcesses(config: Config, cpus: number): number | null {
-  if (!config.REDIS_URL || !config.DATABASE_URL) return null;
+  if (!redisTargetOf(config) || !config.DATABASE_URL) return null;
   if (config.WEB_CONCURRENCY === 0) return null;
   return config.WEB_CONCURRENCY ?? cpus;
 }

@@ -4,9 +4,9 @@
 // instance.
 import type { Plugin } from '@envelop/core';
 import type { GraphQLError } from 'graphql';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '../auth/keys.js';
+import type { RedisClient } from '../redis.js';
 import { graphQLError } from '../transport/errors.js';
 
 export interface RateLimiter {
@@ -18,7 +18,7 @@ export interface RateLimiter {
 
 export interface RateLimiterOptions {
   perSecond: number;
-  redis: Redis | null;
+  redis: RedisClient | null;
   keyPrefix: string;
 }
 
@@ -31,7 +31,7 @@ export interface WindowLimiterOptions {
   /** What may be counted per key within a window; 0 switches the limiter off. */
   points: number;
   durationSeconds: number;
-  redis: Redis | null;
+  redis: RedisClient | null;
   /** The Redis key prefix of this limiter's counters. */
   name: string;
 }

@@ -8,7 +8,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
-import type { Config } from '../config.js';
+import { type Config, redisTargetOf } from '../config.js';
 import { type Connection, type Context, createLoaders } from '../context.js';
 import { DomainError } from '../errors.js';
 import { graphqlMetricsPlugin } from '../observability/graphql-metrics.js';
@@ -234,7 +234,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandlers {
       JSON.stringify({
         ...status,
         database: runtime.db.kind,
-        bus: config.REDIS_URL ? 'redis' : 'in-process',
+        bus: redisTargetOf(config) ? 'redis' : 'in-process',
         // What follows is this process's (a cluster has several serving processes); /metrics adds them up.
         process: { pid: process.pid, role },
         websocketConnections: wss.clients.size,

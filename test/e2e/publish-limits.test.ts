@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configWith } from '../../src/config.js';
 import { dayOf, partitionName } from '../../src/events/retention.js';
+import { newEventId } from '../../src/ids.js';
 import { encodeCursor } from '../../src/pagination.js';
 import type { PublishEventInput } from '../generated/graphql.js';
 import { graphql } from '../generated/index.js';
@@ -289,6 +290,26 @@ describe('edges', () => {
     const pass = await server.app.runtime.retention.runOnce();
     expect(pass.created).toEqual([partition]);
     expect((await gqlOk(server.url, PUBLISH_EVENTS, { inputs }, publisherKey)).publishEvents.accepted).toBe(1);
+  });
+
+  it('should give UUIDv7 ids, keep a client UUIDv7 once, and refuse one dated outside the days ids are kept', async () => {
+    const given = await gqlOk(
+      server.url,
+      PUBLISH_EVENTS,
+      { inputs: [{ type: 'ANOMALY_DETECTED', data: {} }] },
+      publisherKey,
+    );
+    const [made] = given.publishEvents.ids;
+    expect(made?.[14], made).toBe('7');
+    const current = newEventId();
+    const inputs = [{ id: current, type: 'ANOMALY_DETECTED' as const, data: {} }];
+    expect((await gqlOk(server.url, PUBLISH_EVENTS, { inputs }, publisherKey)).publishEvents.accepted).toBe(1);
+    expect((await gqlOk(server.url, PUBLISH_EVENTS, { inputs }, publisherKey)).publishEvents.duplicates).toBe(1);
+    // Made 60 days ago: its day of ids is long gone (30 days are kept), so it can be no key of idempotency.
+    const stale = [{ id: newEventId(Date.now() - 60 * DAY_MS), type: 'ANOMALY_DETECTED' as const, data: {} }];
+    const refused = await gql(server.url, PUBLISH_EVENTS, { inputs: stale }, publisherKey);
+    expect(refused.errors?.[0]?.extensions?.code, JSON.stringify(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.message).toMatch(/UUIDv7 whose time is outside the days ids are kept/);
   });
 
   it('should refuse settings that would leave events without a partition or a stored event without its id', () => {

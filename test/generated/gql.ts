@@ -67,7 +67,6 @@ type Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": typeof types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": typeof types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": typeof types.StoredEventDocument,
-    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": typeof types.EventsAfterDocument,
     "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": typeof types.PublishOneWithCursorDocument,
     "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": typeof types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.EventHistoryDocument,
@@ -127,6 +126,7 @@ type Documents = {
     "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": typeof types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": typeof types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": typeof types.EventPublishedDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": typeof types.EventsAfterDocument,
 };
 const documents: Documents = {
     "\n  query PreviewAlertRule($input: AlertRuleInput!, $since: DateTime!, $until: DateTime) {\n    previewAlertRule(input: $input, since: $since, until: $until) {\n      firedAt\n      resolvedAt\n      values\n    }\n  }\n": types.PreviewAlertRuleDocument,
@@ -182,7 +182,6 @@ const documents: Documents = {
     "\n  query DemoAggregates {\n    aggregates(\n      metrics: [\"events_received\", \"benchmark_total\", \"api_response_time\", \"anomaly_count\", \"competitive_parity\"]\n      windows: [M5]\n    ) {\n      metric\n      count\n      sum\n    }\n  }\n": types.DemoAggregatesDocument,
     "\n  query DemoEventsOfType($types: [EventType!]) {\n    events(types: $types, first: 100) {\n      edges {\n        node {\n          id\n        }\n      }\n    }\n  }\n": types.DemoEventsOfTypeDocument,
     "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n": types.StoredEventDocument,
-    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": types.EventsAfterDocument,
     "\n  mutation PublishOneWithCursor($input: PublishEventInput!) {\n    publishEvent(input: $input) {\n      id\n      cursor\n    }\n  }\n": types.PublishOneWithCursorDocument,
     "\n  query HistoryCursors($first: Int) {\n    events(first: $first) {\n      edges {\n        node {\n          id\n          cursor\n        }\n      }\n    }\n  }\n": types.HistoryCursorsDocument,
     "\n  query EventHistory($first: Int, $after: String, $types: [EventType!], $since: DateTime, $until: DateTime) {\n    events(first: $first, after: $after, types: $types, since: $since, until: $until) {\n      edges {\n        cursor\n        node {\n          id\n          type\n          timestamp\n          data\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.EventHistoryDocument,
@@ -242,6 +241,7 @@ const documents: Documents = {
     "\n  query Aggregate($metric: String!, $window: WindowSize!) {\n    aggregate(metric: $metric, window: $window) {\n      ...AggregateStats\n      from\n      to\n    }\n  }\n": types.AggregateDocument,
     "\n  mutation CreateApiKey($name: String!, $role: Role!) {\n    createApiKey(name: $name, role: $role) {\n      id\n      name\n      role\n      key\n    }\n  }\n": types.CreateApiKeyDocument,
     "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n": types.EventPublishedDocument,
+    "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n": types.EventsAfterDocument,
 };
 
 /**
@@ -470,10 +470,6 @@ export function graphql(source: "\n  query DemoEventsOfType($types: [EventType!]
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  query StoredEvent($id: ID!) {\n    event(id: $id) {\n      id\n    }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"): (typeof documents)["\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -710,6 +706,10 @@ export function graphql(source: "\n  mutation CreateApiKey($name: String!, $role
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"): (typeof documents)["\n  subscription EventPublished($types: [EventType!]) {\n    eventPublished(types: $types) {\n      id\n      type\n      receivedAt\n      data\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"): (typeof documents)["\n  subscription EventsAfter($types: [EventType!], $after: String) {\n    eventPublished(types: $types, after: $after) {\n      id\n      type\n      cursor\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

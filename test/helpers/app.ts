@@ -27,6 +27,8 @@ export interface TestServerOptions {
   /** Redis key prefix: set it to share Redis state between instances; unset means no Redis (in-process bus). */
   redisKeyPrefix?: string;
   redisUrl?: string;
+  /** A Redis Cluster's nodes (REDIS_CLUSTER_NODES) in place of one Redis; used with `redisKeyPrefix`. */
+  redisClusterNodes?: string;
   dataDir?: string;
   /** null: none configured, so the server generates the first admin key (and keeps it in `dataDir`). */
   adminKey?: string | null;
@@ -41,7 +43,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     options.databaseUrl || options.dataDir ? null : await mkdtemp(path.join(tmpdir(), 'jackdaw-test-data-'));
   const config = configWith({
     DATABASE_URL: options.databaseUrl,
-    REDIS_URL: options.redisKeyPrefix ? (options.redisUrl ?? REDIS_URL) : undefined,
+    REDIS_URL: options.redisKeyPrefix && !options.redisClusterNodes ? (options.redisUrl ?? REDIS_URL) : undefined,
+    REDIS_CLUSTER_NODES: options.redisKeyPrefix ? options.redisClusterNodes : undefined,
     REDIS_KEY_PREFIX: options.redisKeyPrefix,
     DATA_DIR: options.dataDir ?? ownDataDir ?? undefined,
     ADMIN_API_KEY: configuredKey,

@@ -72,3 +72,14 @@ export const EVENT_PUBLISHED = graphql(`
     }
   }
 `);
+
+/** eventPublished with cursors, resumable with `after`. */
+export const EVENTS_AFTER = graphql(`
+  subscription EventsAfter($types: [EventType!], $after: String) {
+    eventPublished(types: $types, after: $after) {
+      id
+      type
+      cursor
+    }
+  }
+`);

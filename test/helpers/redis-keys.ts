@@ -1,18 +1,20 @@
-// Finding and removing a prefix's keys with SCAN (never KEYS, which blocks Redis for everyone else).
-import type { Redis } from 'ioredis';
+// Finding and removing a prefix's keys with SCAN (never KEYS, which blocks Redis for everyone else), on every master
+// of a Redis Cluster.
+import { type RedisClient, scanEachMaster } from '../../src/redis.js';
 
-export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+  await scanEachMaster(redis, pattern, 1_000, async (found) => {
     keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  });
   return keys;
 }
 
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  const keys = await scanKeys(redis, pattern);
-  for (let i = 0; i < keys.length; i += 1_000) await redis.unlink(...keys.slice(i, i + 1_000));
+export async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
+  await scanEachMaster(redis, pattern, 1_000, async (found, node) => {
+    // One key a command: on a cluster, one UNLINK of keys in several slots is refused (CROSSSLOT).
+    const unlinks = node.pipeline();
+    for (const key of found) unlinks.unlink(key);
+    await unlinks.exec();
+  });
 }

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
+import type { ClusterNode } from '../../src/config.js';
 import { deleteKeys } from './redis-keys.js';
 
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -71,9 +72,9 @@ export function redisKeyPrefix(): string {
   return `test:${randomUUID().slice(0, 8)}:`;
 }
 
-/** Deletes every key under a test file's prefix, so the shared Redis is left as found. */
-export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url);
+/** Deletes every key under a test file's prefix, so the shared Redis is left as found (`url`, or a cluster's nodes). */
+export async function deleteRedisKeys(prefix: string, url: string | ClusterNode[] = REDIS_URL): Promise<void> {
+  const redis = typeof url === 'string' ? new Redis(url) : new Cluster(url);
   try {
     await deleteKeys(redis, `${prefix}*`);
   } finally {

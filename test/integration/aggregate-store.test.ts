@@ -1,5 +1,5 @@
 // One contract, two stores: the in-process store of the embedded mode and the Redis store (real Redis).
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
@@ -19,7 +19,9 @@ import {
   windowBuckets,
 } from '../../src/aggregation/windows.js';
 import { FencedError, leaseKey, redisLease } from '../../src/lease.js';
+import type { RedisClient } from '../../src/redis.js';
 import { random } from '../helpers/random.js';
+import { type LocalRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 import { deleteKeys, scanKeys } from '../helpers/redis-keys.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 
@@ -46,14 +48,21 @@ interface Backend {
 const filePrefix = redisKeyPrefix();
 let redis: Redis;
 let subjectCount = 0;
+// The Redis store again on a local 3-master Redis Cluster: its scripts' keys must all share one hash slot.
+let cluster: LocalRedisCluster;
+let clusterClient: Cluster;
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = new Redis(REDIS_URL);
+  cluster = await startRedisCluster();
+  clusterClient = new Cluster(cluster.nodes);
 });
 
 afterAll(async () => {
   await deleteKeys(redis, `${filePrefix}*`);
   await redis.quit();
+  await clusterClient?.quit();
+  await cluster?.stop();
 });
 
 const memoryBackend: Backend = {
@@ -68,21 +77,33 @@ const memoryBackend: Backend = {
   },
 };
 
-function redisSubject(now: number): Subject & { store: RedisAggregateStore; keyPrefix: string } {
+function redisSubject(
+  now: number,
+  client: RedisClient = redis,
+): Subject & { store: RedisAggregateStore; keyPrefix: string } {
   const keyPrefix = `${filePrefix}${++subjectCount}:`;
-  const store = new RedisAggregateStore({ redis, keyPrefix, clock: () => now, retentionGraceMs: RETENTION_GRACE_MS });
+  const store = new RedisAggregateStore({
+    redis: client,
+    keyPrefix,
+    clock: () => now,
+    retentionGraceMs: RETENTION_GRACE_MS,
+  });
   return {
     store,
     keyPrefix,
-    storedBuckets: async () => (await scanKeys(redis, `${keyPrefix}{p0of1}:agg:b:*`)).length,
+    storedBuckets: async () => (await scanKeys(client, `${keyPrefix}{p0of1}:agg:b:*`)).length,
     loseState: async () => {
-      await deleteKeys(redis, `${keyPrefix}*`);
+      await deleteKeys(client, `${keyPrefix}*`);
       return store;
     },
   };
 }
 
-const redisBackend: Backend = { name: 'RedisAggregateStore', create: redisSubject };
+const redisBackend: Backend = { name: 'RedisAggregateStore', create: (now) => redisSubject(now) };
+const clusterBackend: Backend = {
+  name: 'RedisAggregateStore on a Redis Cluster',
+  create: (now) => redisSubject(now, clusterClient),
+};
 
 function chunk<T>(items: T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
@@ -168,7 +189,7 @@ function randomSamples(now: number, size: number): MetricSample[] {
   });
 }
 
-describe.each([memoryBackend, redisBackend])('$name', (backend) => {
+describe.each([memoryBackend, redisBackend, clusterBackend])('$name', (backend) => {
   const now = Date.now();
 
   it('should match a brute-force computation for every window and aggregation', async () => {

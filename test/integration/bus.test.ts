@@ -1,13 +1,30 @@
-// One contract, two buses: in-process and Redis (real Redis, a key prefix of this file's own).
-import { afterAll, describe, expect, it } from 'vitest';
-import { type Bus, createMemoryBus, createRedisBus } from '../../src/bus/bus.js';
+// One contract, three buses: in-process, Redis (real Redis, a key prefix of this file's own) and the sharded channels
+// of a Redis Cluster (a local 3-master cluster of this file's own).
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Bus, createMemoryBus, createRedisBus, createShardedBus } from '../../src/bus/bus.js';
+import type { Topic } from '../../src/bus/topics.js';
+import { keySlot } from '../../src/redis.js';
+import { eventually } from '../helpers/app.js';
+import { type LocalRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 import { Recording } from '../helpers/waits.js';
 
 const prefix = redisKeyPrefix();
+let cluster: LocalRedisCluster;
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
 const implementations: [string, () => Bus][] = [
   ['in-process', () => createMemoryBus()],
   ['redis', () => createRedisBus({ url: REDIS_URL, keyPrefix: prefix })],
+  ['redis cluster (sharded)', () => createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix })],
 ];
 
 describe.each(implementations)('%s bus', (_name, create) => {
@@ -69,5 +86,120 @@ describe('redis bus', () => {
     const bus = createRedisBus({ url: 'redis://127.0.0.1:1', keyPrefix: prefix });
     await expect(bus.ping()).rejects.toThrow();
     await bus.close();
+  });
+});
+
+describe('redis cluster bus', () => {
+  it('should deliver every topic across two bus instances, its channels spread over the masters', async () => {
+    // A fixed prefix (the cluster is this file's own), so where the channels' slots fall does not vary by run.
+    const keyPrefix = 'sharded:';
+    const one = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const two = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const topics: Topic[] = ['metrics:changed', 'apiKeys:revoked', 'processor:nudge', 'alertRules:changed'];
+    const got = new Map(topics.map((t) => [t, new Recording<unknown>()]));
+    for (const topic of topics) await two.subscribe(topic, (p) => got.get(topic)?.push(p));
+    for (const [i, topic] of topics.entries()) await one.publish(topic, { i } as never);
+    for (const [i, topic] of topics.entries()) expect(await got.get(topic)?.atLeast(1)).toEqual([{ i }]);
+    // Sharded: each channel is known to the master owning its slot only, and the four are not all on one master.
+    const owners = new Set<number>();
+    for (const topic of topics) {
+      const holders = await Promise.all(
+        cluster.nodes.map(async (node, n) => {
+          const direct = new Redis(node);
+          try {
+            const listed = (await direct.call('PUBSUB', 'SHARDCHANNELS', `${keyPrefix}bus:${topic}`)) as string[];
+            return listed.length > 0 ? n : null;
+          } finally {
+            await direct.quit();
+          }
+        }),
+      );
+      const held = holders.filter((n) => n !== null);
+      expect(held).toHaveLength(1);
+      owners.add(held[0] as number);
+    }
+    expect(owners.size).toBeGreaterThan(1);
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  it('should subscribe again after the last listener left and a new one came', async () => {
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix });
+    const first = await bus.subscribe('processor:nudge', () => {});
+    first();
+    const again = new Recording<unknown>();
+    await bus.subscribe('processor:nudge', (p) => again.push(p));
+    await bus.publish('processor:nudge', {});
+    expect(await again.atLeast(1)).toEqual([{}]);
+    await bus.close();
+  });
+
+  it('should hash channels to the slots the cluster does', async () => {
+    const direct = new Redis(cluster.nodes[0] as { host: string; port: number });
+    try {
+      for (const key of ['jackdaw:0123456789ab:bus:events:published', 'a:{agg}:b:M1:3:m', 'café', 'x{}{y}', 'z{{w}}']) {
+        expect(keySlot(key), key).toBe(await direct.call('CLUSTER', 'KEYSLOT', key));
+      }
+    } finally {
+      await direct.quit();
+    }
+  });
+
+  it('should follow a channel whose slot moves to another master', async () => {
+    const keyPrefix = 'moving:';
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const publisher = createShardedBus({ nodes: cluster.nodes, keyPrefix });
+    const got = new Recording<unknown>();
+    await bus.subscribe('processor:nudge', (p) => got.push(p));
+    const channel = `${keyPrefix}bus:processor:nudge`;
+    const slot = keySlot(channel);
+    const clients = cluster.nodes.map((node) => new Redis(node));
+    try {
+      const ids = (await Promise.all(clients.map((c) => c.call('CLUSTER', 'MYID')))) as string[];
+      const slotsOf = (await clients[0]?.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][];
+      const ownerId = slotsOf.find(([from, to]) => slot >= from && slot <= to)?.[2][2];
+      const target = ids.findIndex((id) => id !== ownerId);
+      const targetId = ids[target] as string;
+      // The slot holds no keys (channels are not keys), so it moves by assignment alone.
+      for (const c of clients) await c.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
+      await clients[target]?.call('CLUSTER', 'BUMPEPOCH');
+      // Polled: the new owner is learnt from the next MOVED reply, which the first publishes after the move get.
+      let sent = 0;
+      await eventually(
+        async () => {
+          await publisher.publish('processor:nudge', {}).catch(() => {});
+          sent++;
+          return got.items.length > 0;
+        },
+        20_000,
+        200,
+      );
+      const sharded = (await clients[target]?.call('PUBSUB', 'SHARDCHANNELS', channel)) as string[];
+      expect(sharded).toEqual([channel]);
+      expect(sent).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(clients.map((c) => c.quit()));
+      await Promise.all([bus.close(), publisher.close()]);
+    }
+  });
+
+  it('should keep its subscriptions when the whole cluster restarts', async () => {
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix });
+    const publisher = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix });
+    const topics: Topic[] = ['metrics:changed', 'apiKeys:revoked', 'processor:nudge', 'alertRules:changed'];
+    const got = new Map(topics.map((t) => [t, new Recording<unknown>()]));
+    for (const topic of topics) await bus.subscribe(topic, (p) => got.get(topic)?.push(p));
+    await cluster.kill();
+    await cluster.restart();
+    // Polled: each subscriber connection is back when ioredis has reconnected it, on its own clock.
+    await eventually(
+      async () => {
+        for (const topic of topics) await publisher.publish(topic, { after: true } as never).catch(() => {});
+        return topics.every((topic) => (got.get(topic)?.items.length ?? 0) > 0);
+      },
+      30_000,
+      250,
+    );
+    for (const topic of topics) expect(got.get(topic)?.items[0]).toEqual({ after: true });
+    await Promise.all([bus.close(), publisher.close()]);
   });
 });

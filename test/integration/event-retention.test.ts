@@ -14,6 +14,7 @@ import { type Database, openDatabase } from '../../src/db.js';
 import type { NewEvent } from '../../src/events/model.js';
 import {
   DAY_MS,
+  type DayTable,
   dayOf,
   dayOfPartition,
   EventRetention,
@@ -21,10 +22,13 @@ import {
   type RetentionSettings,
 } from '../../src/events/retention.js';
 import { EventStore } from '../../src/events/store.js';
+import { newEventId } from '../../src/ids.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { adminQuery, createTestDatabase, databaseUrl, type TestDatabase } from '../helpers/services.js';
 
 const logger = createLogger('silent');
+/** The names of one table's day partitions among a pass's. */
+const of = (names: string[], table: DayTable = 'Event') => names.filter((name) => dayOfPartition(name, table) !== null);
 const DEFAULTS: RetentionSettings = { retentionDays: 30, aheadDays: 7, idRetentionDays: 30 };
 
 const event = (timestamp: number, id: string = randomUUID()): NewEvent => ({
@@ -77,15 +81,15 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
   const today = dayOf(now);
   const retention = (at: number, settings: Partial<RetentionSettings> = {}, on: Database = db) =>
     new EventRetention({ prisma: on.prisma, logger, settings: { ...DEFAULTS, ...settings }, now: () => at });
-  const partitionDays = async () =>
+  const partitionDays = async (table: DayTable = 'Event') =>
     (
       await db.sql.query<{ name: string }>(
         `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = '"Event"'::regclass`,
+         WHERE i.inhparent = '"${table}"'::regclass`,
         [],
       )
     )
-      .map((row) => dayOfPartition(row.name))
+      .map((row) => dayOfPartition(row.name, table))
       .filter((day): day is number => day !== null)
       .sort((a, b) => a - b);
   const storedIds = async (ids: string[]) =>
@@ -110,7 +114,36 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     const again = await retention(now).runOnce();
     expect(again).toEqual({ created: [], dropped: [], kept: [], idsPruned: 0, broadcastsPruned: 0 });
     const further = await retention(now, { aheadDays: 10 }).runOnce();
-    expect(further.created).toEqual([today + 8, today + 9, today + 10].map(partitionName));
+    const ahead = [today + 8, today + 9, today + 10];
+    expect(further.created).toEqual([
+      ...ahead.map((day) => partitionName(day)),
+      ...ahead.map((day) => partitionName(day, 'EventId')),
+    ]);
+    // The ids' days, by the time a UUIDv7 carries: the idempotency window to the days ahead.
+    const idDays = await partitionDays('EventId');
+    for (let day = dayOf(now - 30 * DAY_MS); day <= today + 10; day++) expect(idDays).toContain(day);
+  });
+
+  it('should store a UUIDv7 id once, in the day partition of its time, and a random one in EventId_other', async () => {
+    const v7 = newEventId(now);
+    const v4 = randomUUID();
+    expect(await store.insertBatch([event(now, v7), event(now, v4)], new Date())).toBe(2);
+    // Repeated on other days, in other batches and from several publishers at once: never stored again.
+    expect(await store.insertBatch([event(now - DAY_MS, v7), event(now - 2 * DAY_MS, v4)], new Date())).toBe(0);
+    const dbs = [db, await another(), await another()];
+    const again = await Promise.all(
+      dbs.map((on, i) => new EventStore(on).insertBatch([event(now - i * DAY_MS, v7)], new Date())),
+    );
+    expect(again).toEqual([0, 0, 0]);
+    const rows = await db.sql.query<{ id: string; partition: string }>(
+      `SELECT id::text AS id, tableoid::regclass::text AS partition FROM "EventId" WHERE id = ANY($1::uuid[])`,
+      [[v7, v4]],
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.partition]))).toEqual({
+      [v7]: `"${partitionName(today, 'EventId')}"`,
+      [v4]: '"EventId_other"',
+    });
+    expect((await store.findByIds([v7, v4])).map((e) => e.id).sort()).toEqual([v7, v4].sort());
   });
 
   it('should store an id once: repeated in a batch, in another batch, at once from several, whatever its timestamp', async () => {
@@ -151,10 +184,19 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     const days = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => partitionName(from + i));
     // Made: the days after those the first test made, to 7 days after `later`; dropped: the days before `later`'s
     // retention start. Each by one of the two passes, and neither failed.
-    expect(passes.flatMap((p) => p.created).sort()).toEqual(days(today + 11, dayOf(later) + 7));
-    expect(passes.flatMap((p) => p.dropped).sort()).toEqual(
+    expect(of(passes.flatMap((p) => p.created)).sort()).toEqual(days(today + 11, dayOf(later) + 7));
+    expect(of(passes.flatMap((p) => p.dropped)).sort()).toEqual(
       days(dayOf(now - 30 * DAY_MS), dayOf(later - 30 * DAY_MS) - 1),
     );
+    // The ids' days go a day after the events': an event may be a day ahead of the id the server gave it.
+    const idDays = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => partitionName(from + i, 'EventId'));
+    expect(
+      of(
+        passes.flatMap((p) => p.dropped),
+        'EventId',
+      ).sort(),
+    ).toEqual(idDays(dayOf(now - 30 * DAY_MS), dayOf(later - 30 * DAY_MS) - 2));
     expect(passes.flatMap((p) => p.kept)).toEqual([]);
   });
 
@@ -168,7 +210,7 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
 
     // 26 days on, the days up to today-5 are past the 30 days kept; ids are kept 32 days.
     const first = await retention(now + 26 * DAY_MS, { idRetentionDays: 32 }).runOnce();
-    expect(first.dropped).toContain(partitionName(today - 6));
+    expect(of(first.dropped)).toContain(partitionName(today - 6));
     expect(first.dropped).not.toContain(partitionName(today - 5));
     expect(first.kept).toEqual([{ partition: partitionName(today - 5), reason: expect.stringMatching(/outbox/) }]);
     expect((await store.findByIds([dayA.id, dayB.id])).map((e) => e.id)).toEqual([dayB.id]);
@@ -185,7 +227,7 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     // Once processed, its day goes at the next pass; the ids of both go when their window has passed too.
     await store.deleteFromOutbox((await store.readOutbox(10_000)).map((e) => e.seq.toString()));
     const second = await retention(now + 28 * DAY_MS, { idRetentionDays: 32 }).runOnce();
-    expect(second.dropped).toEqual([today - 5, today - 4, today - 3].map(partitionName));
+    expect(of(second.dropped)).toEqual([today - 5, today - 4, today - 3].map((day) => partitionName(day)));
     expect(second.kept).toEqual([]);
     expect(second.idsPruned).toBeGreaterThanOrEqual(2);
     expect(await storedIds([dayA.id, dayB.id])).toEqual([]);

@@ -1,12 +1,13 @@
 // The series registry, one contract for both aggregate stores (in-process, and Redis for real): new series per owner
 // per minute and live series in all, admitted all or none. And the Redis store's reads, split into short calls.
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import type { BatchSeries, SeriesRegistry } from '../../src/aggregation/series.js';
 import type { AggregateStore } from '../../src/aggregation/types.js';
 import { AGGREGATION_HORIZON_MS } from '../../src/aggregation/windows.js';
+import { type LocalRedisCluster, startRedisCluster } from '../helpers/redis-cluster.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { REDIS_URL, redisKeyPrefix } from '../helpers/services.js';
 
@@ -14,14 +15,23 @@ const filePrefix = redisKeyPrefix();
 let redis: Redis;
 let stores = 0;
 
+// The Redis store again on a local 3-master Redis Cluster: the admission script's keys must share one hash slot.
+let cluster: LocalRedisCluster;
+let clusterClient: Cluster;
+
 beforeAll(async () => {
   redis = new Redis(REDIS_URL);
   await redis.ping(); // connected: a registry that cannot reach Redis at once leaves the batch unchecked
+  cluster = await startRedisCluster();
+  clusterClient = new Cluster(cluster.nodes);
+  await clusterClient.ping();
 });
 
 afterAll(async () => {
   await deleteKeys(redis, `${filePrefix}*`);
   await redis.quit();
+  await clusterClient?.quit();
+  await cluster?.stop();
 });
 
 const backends: { name: string; create: () => AggregateStore & SeriesRegistry }[] = [
@@ -29,6 +39,10 @@ const backends: { name: string; create: () => AggregateStore & SeriesRegistry }[
   {
     name: 'RedisAggregateStore',
     create: () => new RedisAggregateStore({ redis, keyPrefix: `${filePrefix}${++stores}:` }),
+  },
+  {
+    name: 'RedisAggregateStore on a Redis Cluster',
+    create: () => new RedisAggregateStore({ redis: clusterClient, keyPrefix: `${filePrefix}${++stores}:` }),
   },
 ];
 
