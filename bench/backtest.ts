@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         'AND P95(api_latency)[M15] > 900`, forSeconds 60, keepFiringForSeconds 120, backtested from the first instant ' +
         `its M15 window is inside the history to the end (so all ${integer(EVENTS)} of its events are read, MAX_BACKTEST_ROWS = ` +
         `${integer(EVENTS)}). Time is the whole \`Backtester.preview\` call as \`previewAlertRule\` makes it: a worker ` +
-        'thread started, its connection opened, the events read in keyset pages and mapped to samples, the W/60 buckets ' +
+        'thread started, its connection opened, the events read through a read-only cursor in pages and mapped to samples, the W/60 buckets ' +
         'filled and stepped through.',
       '',
       '| run | time | alerts found | target |',

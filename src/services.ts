@@ -295,7 +295,12 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     pollMs: config.PROCESSOR_POLL_MS,
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
     hooks: {
-      // The engine hears of changed metrics on the bus (metrics:changed), from every instance's partitions.
+      // Told at once of this process's writes (even while the bus is down); those of other instances' partitions
+      // come on the bus (metrics:changed, which the engine hears too).
+      onMetricsChanged: (changed, since) => {
+        engine.evaluate(changed, since).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
+      },
+      onAggregatesReplaced: () => engine.aggregatesReplaced(),
       onLateEvents: (count) => metrics.eventsLate.inc(count),
       onProcessed: (events, latencies) => {
         metrics.eventsProcessed.inc(events.length);

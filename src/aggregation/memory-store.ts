@@ -16,6 +16,7 @@ import type {
   AggregateQuery,
   AggregateStore,
   AppliedBatch,
+  BucketQuery,
   MetricAggregate,
   MetricPoint,
   MetricSample,
@@ -116,6 +117,19 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
       points.push(finalizePoint(index * granularity, merged));
     }
     return points;
+  }
+
+  async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
+    return buckets.map(({ window, series, index }) => {
+      if (series.length === 1 && this.partitions === 1) {
+        // As stored (a copy): merged by the reader into an empty statistic, as `read` merges it.
+        const stored = this.buckets.get(bucketKey(0, series[0] as string, window, index))?.stats;
+        return stored ? { ...stored, bins: new Map(stored.bins) } : emptyStats();
+      }
+      const merged = emptyStats();
+      this.mergeBucket(merged, series, window, index);
+      return merged;
+    });
   }
 
   async metricNames(at: number): Promise<string[]> {

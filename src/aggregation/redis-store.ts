@@ -38,6 +38,7 @@ import type {
   AggregateQuery,
   AggregateStore,
   AppliedBatch,
+  BucketQuery,
   MetricAggregate,
   MetricPoint,
   MetricSample,
@@ -320,6 +321,37 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     return indexes.map((index, i) => finalizePoint(index * granularity, merged[i] as BucketStats));
   }
 
+  /**
+   * The buckets' hashes, pipelined in slices of `readChunk` windows' worth (plain HGETALLs, each short, rather than a
+   * script that holds Redis for the whole slice); parsed as stored, so a reader merging them in bucket order gets
+   * what the read script's merge gives.
+   */
+  async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
+    // Each bucket of each partition (plain HGETALLs, one key each: never two partitions' keys in one command).
+    const partitions = Array.from({ length: this.partitions }, (_, partition) => partition);
+    const keys = buckets.flatMap(({ window, series, index }) =>
+      partitions.flatMap((partition) => series.map((name) => this.bucketKey(partition, name, window, index))),
+    );
+    const stored: BucketStats[] = [];
+    const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
+    for (let start = 0; start < keys.length; start += maxKeys) {
+      const pipeline = this.redis.pipeline();
+      for (const key of keys.slice(start, start + maxKeys)) pipeline.hgetall(key);
+      for (const [error, fields] of (await pipeline.exec()) ?? []) {
+        if (error) throw error;
+        stored.push(parseStoredBucket(fields as Record<string, string>));
+      }
+    }
+    let next = 0;
+    return buckets.map(({ series }) => {
+      const parts = series.length * this.partitions;
+      if (parts === 1) return stored[next++] as BucketStats;
+      const merged = emptyStats();
+      for (let i = 0; i < parts; i++) mergeInto(merged, stored[next++] as BucketStats);
+      return merged;
+    });
+  }
+
   async metricNames(at: number): Promise<string[]> {
     const names = await this.liveMembers(this.namesKey, at);
     return names.filter((name) => splitSeries(name).labelPart === null).sort();
@@ -537,4 +569,30 @@ function parseMergedStats(row: string[]): BucketStats {
   const bins = new Map<string, number>();
   for (let i = 6; i + 1 < row.length; i += 2) bins.set(String(row[i]), Number(row[i + 1]));
   return { count, mean, m2, sum, min, max, bins };
+}
+
+const STAT_FIELDS = new Set(['count', 'mean', 'm2', 'sum', 'min', 'max']);
+
+/** A bucket hash as HGETALL returns it: its six statistics, and every other field a sketch bin. */
+function parseStoredBucket(fields: Record<string, string>): BucketStats {
+  if (fields.count === undefined) return emptyStats();
+  const bins = new Map<string, number>();
+  for (const name in fields) if (!STAT_FIELDS.has(name)) bins.set(name, Number(fields[name]));
+  const { count, mean, m2, sum, min, max } = fields;
+  return {
+    count: Number(count),
+    mean: luaNumber(mean),
+    m2: luaNumber(m2),
+    sum: luaNumber(sum),
+    min: luaNumber(min),
+    max: luaNumber(max),
+    bins,
+  };
+}
+
+/** A number as the scripts write it (`%.17g`, so an overflowed sum is "inf"), read as Lua's tonumber reads it. */
+function luaNumber(text = ''): number {
+  const value = Number(text);
+  if (!Number.isNaN(value)) return value;
+  return text.includes('inf') ? (text.startsWith('-') ? -Infinity : Infinity) : Number.NaN;
 }

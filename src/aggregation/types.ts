@@ -1,6 +1,7 @@
 // The shapes shared by the event pipeline, the aggregate stores and the alert engine.
 import type { ApplyCost } from './apply-cost.js';
 import type { Label } from './labels.js';
+import type { BucketStats } from './stats.js';
 
 export const WINDOW_SIZES = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
@@ -34,6 +35,13 @@ export interface AggregateQuery {
    * total, `[metric]`. Empty: nothing matched, an empty window.
    */
   series?: readonly string[];
+}
+
+/** One bucket of a window: bucket `index` of `window`, merged over `series` (stored series names, labels.ts). */
+export interface BucketQuery {
+  window: WindowSize;
+  series: readonly string[];
+  index: number;
 }
 
 /** What `MetricAggregate` in the GraphQL contract carries; statistics are null when count is 0. */
@@ -115,6 +123,12 @@ export interface AggregateStore {
   read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]>;
   /** The window's 60 buckets (its points), oldest first, each the merge of the query's series. */
   readPoints(query: AggregateQuery, at: number): Promise<MetricPoint[]>;
+  /**
+   * Each bucket's statistics as stored (with several series, their merge in the order given; an absent bucket is
+   * empty), in as few round trips as the store's read budget allows. For readers that keep buckets and merge them
+   * in bucket order themselves, as `read` does (window-cache.ts), so only buckets that changed are read again.
+   */
+  readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]>;
   /** Metric names that have samples in the last 24 h, sorted (labelled series are not metric names). */
   metricNames(at: number): Promise<string[]>;
   /** The label parts (labels.ts) of the metric's label sets with samples in the last 24 h, sorted. */

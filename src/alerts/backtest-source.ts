@@ -1,5 +1,10 @@
 // The samples a backtest reads: the stored events of the rule's metrics, mapped to samples as the stream processor
-// maps them (samples.ts), read in keyset pages of only the columns needed, and bounded by MAX_BACKTEST_ROWS.
+// maps them (samples.ts), read in pages of only the columns needed, and bounded by MAX_BACKTEST_ROWS.
+//
+// Most stored events are a PERFORMANCE_METRIC of a name and a number: of those, Postgres sends only the name and the
+// number (as text), and they are mapped as an event of just those two fields, which is all eventToSamples reads of
+// such an event; every other event (labelled ones included) comes whole. Reading a million events costs mostly per
+// row and per byte sent, so a narrow row is most of the saving (no JSON document to send and parse).
 
 import { splitSeries } from '../aggregation/labels.js';
 import {
@@ -23,14 +28,19 @@ export interface BacktestReadOptions {
 }
 
 interface Row extends Record<string, unknown> {
-  seq: string;
   type: EventType;
+  /** Event time, epoch ms. */
   t: number;
-  r: number;
-  data: string;
+  /** Receive time, epoch ms: read only when events_received is wanted. */
+  r?: number;
+  /** A PERFORMANCE_METRIC of a string name and a number value, without labels: the name and the value as text. */
+  m: string | null;
+  v: string | null;
+  /** Any other event: its data, whole. */
+  data: string | null;
 }
 
-const DEFAULT_PAGE_SIZE = 20_000;
+const DEFAULT_PAGE_SIZE = 50_000;
 
 /**
  * Which stored events may carry a sample of `metrics`, as SQL over the event `e` (parameters from `$first`). A
@@ -61,14 +71,22 @@ export function eventFilter(metrics: readonly string[], first: number): { sql: s
   return { sql: parts.length ? `(${parts.join(' OR ')})` : 'false', params };
 }
 
-/** Runs `text` and hands its rows over in pages, oldest event first within a page. */
-export type PagedQuery = (text: string, params: readonly unknown[], pageSize: number) => AsyncIterable<Row[]>;
+/** Runs a query and hands its rows over in pages. */
+export interface PagedQuery {
+  /** Select items the pager needs in each row besides the backtest's own (keyset paging: the seq), over `e`. */
+  readonly pagingColumns: string;
+  pages(text: string, params: readonly unknown[], pageSize: number): AsyncIterable<Row[]>;
+}
 
 /**
  * Pages through a cursor, on a connection the caller owns (the worker's): one plan, one pass over the matching
  * events, no sort (samples are sorted by time when evaluated).
  */
 export function cursorPages(client: { query: Sql['query'] }): PagedQuery {
+  return { pagingColumns: '', pages: cursorPagesOf(client) };
+}
+
+function cursorPagesOf(client: { query: Sql['query'] }): PagedQuery['pages'] {
   return async function* (text, params, pageSize) {
     await client.query('BEGIN READ ONLY', []);
     try {
@@ -96,10 +114,14 @@ export function cursorPages(client: { query: Sql['query'] }): PagedQuery {
  * would take in the other statements of the process).
  */
 export function keysetPages(sql: Sql): PagedQuery {
+  return { pagingColumns: 'e.seq::text AS seq, ', pages: keysetPagesOf(sql) };
+}
+
+function keysetPagesOf(sql: Sql): PagedQuery['pages'] {
   return async function* (text, params, pageSize) {
     let after = { t: '-infinity', seq: '0' };
     for (;;) {
-      const rows = await sql.query<Row>(
+      const rows = await sql.query<Row & { seq: string }>(
         `SELECT * FROM (${text}) page
          WHERE (to_timestamp(page.t / 1000), page.seq::bigint) > ($${params.length + 1}::timestamptz, $${params.length + 2}::bigint)
          ORDER BY page.t, page.seq::bigint LIMIT ${pageSize}`,
@@ -130,12 +152,16 @@ export async function readBacktestSamples(
   const filter = eventFilter(metrics, 3);
   const samples: MetricSample[] = [];
   let rows = 0;
-  const query = `SELECT e.seq::text AS seq, e.type::text AS type, (extract(epoch FROM e."timestamp") * 1000)::float8 AS t,
-              (extract(epoch FROM e."receivedAt") * 1000)::float8 AS r, e.data::text AS data
-       FROM "Event" e
+  const query = `SELECT ${pages.pagingColumns}e.type::text AS type, (extract(epoch FROM e."timestamp") * 1000)::float8 AS t,
+       ${countsReceived ? `(extract(epoch FROM e."receivedAt") * 1000)::float8 AS r,` : ''}
+       CASE WHEN f.plain THEN e.data->>'metric_name' END AS m, CASE WHEN f.plain THEN e.data->>'value' END AS v,
+       CASE WHEN f.plain THEN NULL ELSE e.data::text END AS data
+       FROM "Event" e,
+       LATERAL (SELECT e.type = 'PERFORMANCE_METRIC' AND jsonb_typeof(e.data->'metric_name') = 'string'
+                AND jsonb_typeof(e.data->'value') = 'number' AND NOT e.data ? 'labels' AS plain) f
        WHERE e."timestamp" >= $1::timestamptz AND e."timestamp" <= $2::timestamptz AND ${filter.sql}`;
   const params = [new Date(from).toISOString(), new Date(until).toISOString(), ...filter.params];
-  for await (const page of pages(query, params, pageSize)) {
+  for await (const page of pages.pages(query, params, pageSize)) {
     rows += page.length;
     if (rows > maxRows) {
       throw badInput(
@@ -145,7 +171,9 @@ export async function readBacktestSamples(
     }
     for (const row of page) {
       const timestamp = Number(row.t);
-      for (const sample of eventToSamples({ type: row.type, timestamp, data: JSON.parse(row.data) }).samples) {
+      // A JSON number's text reads as the same double as JSON.parse reads it in the whole document.
+      const data = row.data === null ? { metric_name: row.m, value: Number(row.v) } : JSON.parse(row.data);
+      for (const sample of eventToSamples({ type: row.type, timestamp, data }).samples) {
         const metric = labelled ? splitSeries(sample.metric).metric : sample.metric;
         if (wanted.has(metric)) samples.push(sample);
       }

@@ -181,7 +181,13 @@ class SeriesWindow {
 
   /** Ticks at which this window's aggregate may change: a sample becomes visible, or a bucket leaves the window. */
   *changeTicks(step: number): Iterable<number> {
-    for (const { timestamp } of this.samples) yield firstTickAtOrAfter(timestamp, step);
+    // Samples are sorted, so their ticks come in order: each once (many samples share a tick).
+    let last = Number.NaN;
+    for (const { timestamp } of this.samples) {
+      const tick = firstTickAtOrAfter(timestamp, step);
+      if (tick !== last) yield tick;
+      last = tick;
+    }
     for (const index of this.buckets.keys()) yield (index + BUCKETS_PER_WINDOW) * this.granularity;
   }
 
@@ -201,9 +207,19 @@ class SeriesWindow {
       this.foldLast = last;
     }
     this.advancePartial(last, tick);
-    const merged = { ...this.fold, bins: new Map(this.foldBins) };
+    // The partial bucket's bins are lent to the full buckets' for the finalize and taken back after: copying the
+    // window's bins at every step cost more than the rest of the step.
+    const merged = { ...this.fold, bins: this.foldBins };
     mergeInto(merged, this.partial);
-    return finalize(this.metric, this.window, first * this.granularity, tick, merged);
+    const aggregate = finalize(this.metric, this.window, first * this.granularity, tick, merged);
+    if (this.partial.count > 0) {
+      for (const [bin, count] of this.partial.bins) {
+        const total = (this.foldBins.get(bin) as number) - count;
+        if (total === 0) this.foldBins.delete(bin);
+        else this.foldBins.set(bin, total);
+      }
+    }
+    return aggregate;
   }
 
   /** Moves the full buckets' bins from those before `from` (the window's last bucket) to those before `to`. */

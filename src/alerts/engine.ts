@@ -6,6 +6,7 @@
 import type { LabelledReads } from '../aggregation/labelled-reads.js';
 import type { Label } from '../aggregation/labels.js';
 import type { AggregateStore } from '../aggregation/types.js';
+import { WindowCache } from '../aggregation/window-cache.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toAlertMessage } from '../bus/codecs.js';
 import type { RuleStateMessage } from '../bus/topics.js';
@@ -58,6 +59,10 @@ export interface AlertEngineOptions {
 
 export class AlertEngine {
   private rules: AlertRule[] | null = null;
+  /** Bumped by each change notice, so a listing that started before one does not replace what it said. */
+  private rulesVersion = 0;
+  /** State broadcasts, in order, apart from the evaluations (which do not wait for them). */
+  private statesPublished: Promise<void> = Promise.resolve();
   private states = new Map<string, RuleState>();
   private seeded = false;
   private timer: NodeJS.Timeout | null = null;
@@ -69,11 +74,14 @@ export class AlertEngine {
   /** The last values of each enabled rule, for the state snapshots. */
   private values = new Map<string, ConditionValues>();
   private lastSnapshotAt = -Infinity;
+  /** The windows the rules read, each bucket read again only once a write touched it (told through `evaluate`). */
+  private readonly windows: WindowCache;
   /** Rules over label sets: their states, one per label set, are kept there, not in `states`. */
   private readonly labelled: LabelSetRules;
 
   constructor(private readonly options: AlertEngineOptions) {
     this.now = options.now ?? Date.now;
+    this.windows = new WindowCache(options.aggregates);
     this.labelled = new LabelSetRules({
       reads: options.labelSets.reads,
       maxLabelSetsPerRule: options.labelSets.maxPerRule,
@@ -86,21 +94,35 @@ export class AlertEngine {
   async start(): Promise<void> {
     const stopRules = await this.options.bus.subscribe('alertRules:changed', () => {
       this.rules = null;
+      this.rulesVersion += 1;
     });
     // From every instance: the partitions are processed wherever their leases are held, the rules evaluated here.
     // Not awaited: evaluations are merged inside the engine.
-    const stopMetrics = await this.options.bus.subscribe('metrics:changed', ({ metrics }) => {
-      if (this.options.isLeader())
-        this.evaluate(metrics).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+    // Every instance's engine hears them, leading or not, so its window cache is right when it comes to lead.
+    const stopMetrics = await this.options.bus.subscribe('metrics:changed', ({ metrics, since }) => {
+      this.evaluate(metrics, since && new Map(Object.entries(since))).catch((error) =>
+        this.options.logger.warn({ err: error }, 'alert evaluation failed'),
+      );
     });
     this.stopListening = () => {
       stopRules();
       stopMetrics();
     };
     this.timer = setInterval(() => {
-      this.rules = null; // a missed change notice costs at most one interval
-      this.evaluate(null).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+      // A missed change notice costs at most one interval. The rules are listed apart from the evaluations, which
+      // go on with the list they have meanwhile rather than wait behind the listing.
+      this.refreshRules()
+        .catch((error) => this.options.logger.warn({ err: error }, 'alert rules not listed'))
+        .then(() => this.evaluate(null))
+        .catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
     }, this.options.intervalMs);
+  }
+
+  private async refreshRules(): Promise<void> {
+    const version = this.rulesVersion;
+    const rules = (await this.options.store.listRules()).filter((r) => r.enabled);
+    // A change announced while listing may not be in this list: the next evaluation lists again.
+    if (version === this.rulesVersion) this.rules = rules;
   }
 
   async stop(): Promise<void> {
@@ -108,19 +130,30 @@ export class AlertEngine {
     if (this.timer) clearInterval(this.timer);
     this.pending = null;
     await this.running;
+    await this.statesPublished;
   }
 
   /**
    * Evaluates the rules naming any of `metrics` (all rules when null). Evaluations never overlap, and requests that
    * arrive while one runs are merged into the next, so a slow store cannot make a queue of them grow.
+   *
+   * Naming a metric says it was written: the engine reads its buckets again, those from `since`'s time of that
+   * metric on (its oldest sample written; all of them when not given). Only this tells the engine that the aggregates
+   * changed, so every write of the store must be followed by a call naming its metrics, or by `aggregatesReplaced`.
    */
-  evaluate(metrics: string[] | null): Promise<void> {
+  evaluate(metrics: string[] | null, since?: ReadonlyMap<string, number>): Promise<void> {
+    for (const metric of metrics ?? []) this.windows.invalidate(metric, since?.get(metric));
     if (metrics === null) this.pending = 'all';
     else if (this.pending !== 'all') {
       this.pending ??= new Set();
       for (const metric of metrics) this.pending.add(metric);
     }
     return this.kick();
+  }
+
+  /** The store was written without the engine being told which metrics (a rebuild, another instance leading). */
+  aggregatesReplaced(): void {
+    this.windows.clear();
   }
 
   private kick(): Promise<void> {
@@ -147,6 +180,7 @@ export class AlertEngine {
       this.seeded = false;
       this.states.clear();
       this.values.clear();
+      this.windows.clear();
       this.labelled.clear();
       return;
     }
@@ -162,7 +196,7 @@ export class AlertEngine {
     const now = this.now();
     // Rules over label sets are evaluated after these, apart (label-set-rules.ts): they never delay the others.
     const due = dueAll.filter((r) => !labelledIds.has(r.id));
-    const aggregates = indexAggregates(await this.options.aggregates.read(queriesForRules(due), now));
+    const aggregates = indexAggregates(await this.windows.read(queriesForRules(due), now));
     const moved: AlertRule[] = [];
     for (const rule of due) {
       const { holds, values } = evaluateRule(rule, aggregates);
@@ -182,11 +216,14 @@ export class AlertEngine {
     }
     const labelledDue = dueAll.filter((r) => labelledIds.has(r.id));
     if (labelledDue.length > 0) moved.push(...(await this.labelled.evaluate(labelledDue, now)));
-    await this.publishStates(rules, moved, now);
+    this.publishStates(rules, moved, now);
   }
 
-  /** Changes of state at once; every rule's state and values at most once per STATE_SNAPSHOT_MS. */
-  private async publishStates(rules: AlertRule[], moved: AlertRule[], now: number): Promise<void> {
+  /**
+   * Changes of state at once; every rule's state and values at most once per STATE_SNAPSHOT_MS. Taken now, sent
+   * after the broadcasts before them, while the next evaluation runs.
+   */
+  private publishStates(rules: AlertRule[], moved: AlertRule[], now: number): void {
     const complete = now - this.lastSnapshotAt >= STATE_SNAPSHOT_MS;
     const publishing = complete ? rules : moved;
     if (publishing.length === 0) return;
@@ -195,6 +232,10 @@ export class AlertEngine {
     const states = publishing.flatMap((rule) =>
       readsLabels(rule) ? this.labelled.stateMessages(rule, at) : [this.stateMessage(rule, at)],
     );
+    this.statesPublished = this.statesPublished.then(() => this.sendStates(states, complete));
+  }
+
+  private async sendStates(states: RuleStateMessage[], complete: boolean): Promise<void> {
     for (let i = 0; i < states.length; i += STATE_CHUNK) {
       // A snapshot's last chunk says it is complete: rules in none of its chunks are gone.
       await this.options.bus
@@ -263,10 +304,11 @@ export class AlertEngine {
       'alert fired',
     );
     notifier.wake();
-    // Stored is what counts: a failed record is retried when a leader next starts (seed), not by firing again.
-    await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
+    // Stored is what subscribers catch up from (alertTriggered(after:)), so it is announced at once; the history
+    // event follows. A failed record is retried when a leader next starts (seed), not by firing again.
     const traced: Alert & Traced = { ...alert, traceparent: activeTraceparent() };
     await this.broadcast('alerts:triggered', traced);
+    await this.record([alert]).catch((error) => logger.warn({ err: error, alertId: alert.id }, 'alert not recorded'));
   }
 
   /** Firings in the event history. Each event's id is its alert's, so recording one again changes nothing. */

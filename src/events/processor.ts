@@ -7,7 +7,7 @@
 
 import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
-import { isLabelledSeries } from '../aggregation/labels.js';
+import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
@@ -24,8 +24,16 @@ import { planPartitions } from './partitions.js';
 import type { EventStore, OutboxEvent, OutboxPartition } from './store.js';
 
 export interface ProcessorHooks {
-  /** Called after each applied batch with the metrics it changed (the alert engine evaluates rules here). */
-  onMetricsChanged?(metrics: string[]): void;
+  /**
+   * Called after each applied batch with the metrics it changed (the alert engine evaluates rules here) and, for
+   * each, the oldest sample time it wrote (epoch ms; its label sets' samples included).
+   */
+  onMetricsChanged?(metrics: string[], since: ReadonlyMap<string, number>): void;
+  /**
+   * The aggregates were written other than through the batches told of above: rebuilt, or possibly written by
+   * another instance's processor while this one did not lead.
+   */
+  onAggregatesReplaced?(): void;
   /** Counts events that were too old to aggregate and values that were not numbers. */
   onLateEvents?(count: number): void;
   onProcessed?(events: StoredEvent[], latencyMs: number[]): void;
@@ -68,6 +76,7 @@ export class StreamProcessor {
   private readonly stopping = new Set<Promise<void>>();
   private balancing: Promise<void> = Promise.resolve();
   private alertLeader = false;
+  private wasServing = false;
   /** Partition counts of other members already warned of. */
   private readonly otherCounts = new Set<number>();
   /** Whether every partition had its state at the last look (none lost or being rebuilt, on any instance). */
@@ -177,6 +186,7 @@ export class StreamProcessor {
       }
       this.alertLeader = await alertLease.hold();
       this.complete = this.alertLeader && (await this.allPartitionsHaveState(aggregates));
+      this.noticeServing();
     } catch (error) {
       logger.warn({ err: error }, 'stream processor could not renew or balance its partitions');
     }
@@ -199,9 +209,20 @@ export class StreamProcessor {
     }
   }
 
+  /**
+   * Coming to serve (taking the alert lease, or every partition's state back after a rebuild anywhere), the alert
+   * engine's view of the aggregates may be stale: other processes wrote them meanwhile.
+   */
+  private noticeServing(): void {
+    const serving = this.isServing;
+    if (serving && !this.wasServing) this.options.hooks?.onAggregatesReplaced?.();
+    this.wasServing = serving;
+  }
+
   private async checkComplete(): Promise<void> {
     try {
       this.complete = this.alertLeader && (await this.allPartitionsHaveState(this.options.aggregates));
+      this.noticeServing();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'could not read whether every partition has its state');
     }
@@ -344,6 +365,7 @@ class PartitionWorker {
     } else if (JSON.stringify(applied) !== this.lastTrusted) {
       // Written by another pass (here or on another instance), or by a processor of another database sharing this
       // Redis state (a restored or replaced database, a second deployment): trusted only once the log confirms it.
+      this.hooks.onAggregatesReplaced?.();
       if (await this.isOfThisDatabase(applied)) {
         // Applied but perhaps still queued: a pass died between apply and delete.
         await events.deleteFromOutbox(applied.seqs);
@@ -438,10 +460,12 @@ class PartitionWorker {
     );
     if (late > 0) hooks.onLateEvents?.(late);
     // Metric names only: a labelled sample comes with its metric's total, so listeners of the metric hear of it.
-    const metrics = [...new Set(samples.map((s) => s.metric))].filter((name) => !isLabelledSeries(name)).sort();
+    const since = oldestSampleOf(samples);
+    const metrics = [...since.keys()].sort();
     if (metrics.length > 0) {
-      await bus.publish('metrics:changed', { metrics });
-      hooks.onMetricsChanged?.(metrics);
+      // Told first: the alert engine's window cache must hear of every write, even if the bus is down.
+      hooks.onMetricsChanged?.(metrics, since);
+      await bus.publish('metrics:changed', { metrics, since: Object.fromEntries(since) });
     }
   }
 
@@ -481,6 +505,7 @@ class PartitionWorker {
     const now = () => this.now();
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
+    this.hooks.onAggregatesReplaced?.();
     try {
       await events.processedSince(
         new Date(started - AGGREGATION_HORIZON_MS),
@@ -511,10 +536,26 @@ class PartitionWorker {
       this.lastTrusted = JSON.stringify(applied);
     } finally {
       this.rebuilding = false;
+      this.hooks.onAggregatesReplaced?.();
     }
     this.onRebuilt();
     logger.info({ ms: this.now() - started, partition }, "a partition's aggregates rebuilt from the event log");
   }
+}
+
+/** Each metric's oldest sample time, its label sets' samples counted as the metric's. */
+function oldestSampleOf(samples: readonly MetricSample[]): Map<string, number> {
+  const bySeries = new Map<string, number>();
+  for (const { metric, timestamp } of samples) {
+    const oldest = bySeries.get(metric);
+    if (oldest === undefined || timestamp < oldest) bySeries.set(metric, timestamp);
+  }
+  const byMetric = new Map<string, number>();
+  for (const [series, oldest] of bySeries) {
+    const metric = isLabelledSeries(series) ? splitSeries(series).metric : series;
+    byMetric.set(metric, Math.min(oldest, byMetric.get(metric) ?? Infinity));
+  }
+  return byMetric;
 }
 
 function byEventTime(events: readonly StoredEvent[]): StoredEvent[] {

@@ -2,6 +2,8 @@
 // against the in-process keyset pages (the same samples either way).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labelPartOf, seriesName } from '../../src/aggregation/labels.js';
+import { eventToSamples } from '../../src/aggregation/samples.js';
 import { cursorPages, keysetPages, readBacktestSamples } from '../../src/alerts/backtest-source.js';
 import { Backtester } from '../../src/alerts/backtester.js';
 import type { Sql } from '../../src/db.js';
@@ -71,6 +73,51 @@ describe('the backtest read', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('should read the samples eventToSamples makes of the whole stored events, odd values and labels included', async () => {
+    // Narrow rows (a PERFORMANCE_METRIC's name and number only) for the plain events, whole data for the others.
+    const at = T + 400_000;
+    // As JSON text: Postgres keeps numbers past a double exactly, which a JavaScript literal could not say.
+    const odd = `[
+      {"metric_name": "odd", "value": 1.5},
+      {"metric_name": "odd", "value": 0.1},
+      {"metric_name": "odd", "value": -2.5e-300},
+      {"metric_name": "odd", "value": 1e400},
+      {"metric_name": "odd", "value": 123456789012345678901234567890.123456789},
+      {"metric_name": "odd", "value": "12"},
+      {"metric_name": "odd", "value": null},
+      {"metric_name": "odd", "value": 7, "labels": {"host": "a"}},
+      {"metric_name": "odd", "value": 8, "extra": {"nested": [1, 2]}},
+      {"metric_name": "odd"}
+    ]`;
+    await sql.query(
+      `INSERT INTO "Event" (id, type, "timestamp", "receivedAt", data)
+       SELECT gen_random_uuid(), 'PERFORMANCE_METRIC', to_timestamp(($1::float8 + i * 10) / 1000), now(), d
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS x(d, i)`,
+      [at, odd],
+    );
+    const stored = await sql.query<{ type: 'PERFORMANCE_METRIC'; t: number; data: unknown }>(
+      `SELECT type::text AS type, (extract(epoch FROM "timestamp") * 1000)::float8 AS t, data::text AS data
+       FROM "Event" WHERE "timestamp" >= to_timestamp($1::float8 / 1000) ORDER BY "timestamp"`,
+      [at],
+    );
+    expect(stored).toHaveLength(10);
+    const labelled = seriesName('odd', labelPartOf({ labels: { host: 'a' } }) as string);
+    const metrics = ['odd', 'rejected_metric_values', labelled];
+    const expected = stored.flatMap(({ type, t, data }) =>
+      eventToSamples({ type, timestamp: Number(t), data: JSON.parse(String(data)) }).samples.filter((s) =>
+        metrics.includes(s.metric),
+      ),
+    );
+    // 1e400, "12", null and the missing value are rejected; the other six are read, the labelled one once as 'odd'.
+    expect(expected.filter((s) => s.metric === 'odd')).toHaveLength(6);
+    expect(expected.some((s) => s.metric === 'rejected_metric_values')).toBe(true);
+    expect(expected.some((s) => s.metric === labelled)).toBe(true);
+    const read = await readBacktestSamples(keysetPages(sql), metrics, at, at + 1_000, { maxRows: 100 });
+    const order = (a: { timestamp: number; metric: string }, b: typeof a) =>
+      a.timestamp - b.timestamp || a.metric.localeCompare(b.metric);
+    expect([...read].sort(order)).toEqual([...expected].sort(order));
   });
 });
 

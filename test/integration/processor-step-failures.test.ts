@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
-import type { AggregateStore } from '../../src/aggregation/types.js';
+import { type AggregateStore, WINDOW_SIZES } from '../../src/aggregation/types.js';
+import { WindowCache } from '../../src/aggregation/window-cache.js';
 import { type Bus, createMemoryBus } from '../../src/bus/bus.js';
 import type { Topic, Topics } from '../../src/bus/topics.js';
 import { type Database, openDatabase } from '../../src/db.js';
@@ -110,6 +111,7 @@ function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injec
     apply: (applied, samples, fence, partition) => applies.run(() => real.apply(applied, samples, fence, partition)),
     rebuild: (samples, fence, partition) => real.rebuild(samples, fence, partition),
     read: (queries, at) => real.read(queries, at),
+    readBuckets: (buckets) => real.readBuckets(buckets),
     metricNames: (at) => real.metricNames(at),
     labelSets: (metric, at) => real.labelSets(metric, at),
     readPoints: (query, at) => real.readPoints(query, at),
@@ -181,6 +183,15 @@ function pipeline(scenario: Scenario, keyPrefix: string) {
   const bus = faultyBus(faultyBus(realBus, 'events:published', broadcasts), 'metrics:changed', changes);
   const events = new FaultyEventStore(db, deletes);
   const aggregates = faultyAggregates(realAggregates, applies);
+  // The alert engine's window cache, told through the processor's hooks and read after each as the engine reads it.
+  const cache = new WindowCache(realAggregates);
+  let reads = Promise.resolve();
+  const readAfterEachChange = (metrics: readonly string[]) => {
+    const windows = metrics.flatMap((metric) => WINDOW_SIZES.map((window) => ({ metric, window })));
+    reads = reads.then(async () => {
+      await cache.read(windows, Date.now());
+    });
+  };
   const processor = () =>
     new StreamProcessor({
       events,
@@ -195,9 +206,16 @@ function pipeline(scenario: Scenario, keyPrefix: string) {
       broadcastChunk: BROADCAST_CHUNK,
       pollMs: 20,
       leaseRenewMs: 1_000,
+      hooks: {
+        onMetricsChanged: (metrics, since) => {
+          for (const metric of metrics) cache.invalidate(metric, since.get(metric));
+          readAfterEachChange(metrics);
+        },
+        onAggregatesReplaced: () => cache.clear(),
+      },
     });
   const failed = () => [broadcasts, changes, applies, deletes].some((i) => i.state.failed);
-  return { realBus, realAggregates, events, processor, failed };
+  return { realBus, realAggregates, events, processor, failed, cache, reads: () => reads };
 }
 
 describe.each([
@@ -210,7 +228,11 @@ describe.each([
     it(`should count every event once and lose none when it fails ${scenario.name}`, async () => {
       run += 1;
       const metric = `step_failure_${restart ? 'restart' : 'same'}_${run}`;
-      const { realBus, realAggregates, events, processor, failed } = pipeline(scenario, `${prefix}${metric}:`);
+      const { realBus, realAggregates, events, processor, failed, cache, reads } = pipeline(
+        scenario,
+        `${prefix}${metric}:`,
+      );
+      const windows = WINDOW_SIZES.map((window) => ({ metric, window }));
       const broadcast = new Recording<Topics['events:published']>();
       await realBus.subscribe('events:published', broadcast.push);
       const input = eventsOf(metric);
@@ -221,8 +243,14 @@ describe.each([
       expect(failed()).toBe(true);
       // What the failed pass left: at least the third batch is still queued.
       expect(await events.outboxSize()).toBeGreaterThanOrEqual(EVENTS - 2 * BATCH_SIZE);
+      await cache.read(windows, Date.now()); // what the failed pass left, cached
+      await reads();
 
       await (restart ? processor() : first).drain();
+      // Told of every write since, whatever failed, the cache reads again what changed.
+      await reads();
+      const at = Date.now();
+      expect(await cache.read(windows, at)).toEqual(await realAggregates.read(windows, at));
 
       expect(await events.outboxSize()).toBe(0);
       const [aggregate] = await realAggregates.read([{ metric, window: 'M5' }], Date.now());

@@ -1,3 +1,4 @@
+import { DDSketch } from '@datadog/sketches-js';
 import { assert, describe, expect, it } from 'vitest';
 import {
   addValue,
@@ -8,6 +9,7 @@ import {
   SKETCH_RELATIVE_ACCURACY,
   sketchBin,
   sketchBinValue,
+  sketchQuantiles,
   ZERO_BIN,
 } from '../../src/aggregation/stats.js';
 import { NO_SAMPLES } from '../helpers/aggregates.js';
@@ -154,5 +156,39 @@ describe('percentiles', () => {
         expect(Math.abs(reported - exact)).toBeLessThanOrEqual(0.01 * Math.abs(exact));
       }
     }
+  });
+});
+
+describe('sketchQuantiles', () => {
+  // What the percentiles were before: a DDSketch given each bin's value with its count.
+  function byDDSketch(bins: Map<string, number>, quantiles: number[]): number[] {
+    const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    for (const [bin, count] of bins) sketch.accept(sketchBinValue(bin), count);
+    return quantiles.map((q) => sketch.getValueAtQuantile(q));
+  }
+
+  it('should answer exactly what a DDSketch of the same bins answers, over random bins and quantiles', () => {
+    const next = random(7);
+    const draws = [
+      () => next() * 1_000,
+      () => -next() * 1_000,
+      () => (next() < 0.3 ? 0 : (next() - 0.5) * 10 ** (next() * 8 - 2)),
+      () => [1e-300, -1e-300, 0, 3, 3e12][Math.floor(next() * 5)] as number,
+    ];
+    const quantiles = [0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1];
+    for (let round = 0; round < 300; round++) {
+      const draw = draws[round % draws.length] as () => number;
+      const bins = new Map<string, number>();
+      for (let i = 0; i < 1 + Math.floor(next() * 300); i++) {
+        const bin = sketchBin(draw());
+        bins.set(bin, (bins.get(bin) ?? 0) + 1 + Math.floor(next() * (next() < 0.1 ? 100_000 : 5)));
+      }
+      const asked = [...quantiles, next()];
+      expect({ round, quantiles: sketchQuantiles(bins, asked) }).toEqual({ round, quantiles: byDDSketch(bins, asked) });
+    }
+  });
+
+  it('should answer NaN with no values, as a sketch does', () => {
+    expect(sketchQuantiles(new Map(), [0.5])).toEqual([Number.NaN]);
   });
 });
