@@ -57,9 +57,14 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   });
   const isLeader = () => runtime.processor.isLeader;
   return serve(runtime, metrics, 'standalone', {
-    gauges: { isLeader },
+    gauges: { isLeader, partitionsHeld: () => runtime.processor.heldPartitions.length },
     instance: (local) => ({
-      processing: async () => ({ leader: isLeader(), pid: process.pid }),
+      processing: async () => ({
+        leader: isLeader(),
+        partitions: runtime.processor.heldPartitions,
+        alerts: runtime.processor.isServing,
+        pid: process.pid,
+      }),
       metrics: async () => {
         await local();
         return metrics.registry.metrics();

@@ -107,8 +107,13 @@ const schema = z.object({
   PROCESSOR_MAX_FIELDS_PER_APPLY: int(100).default(6_000),
   /** How often the stream processor looks at the outbox when nobody nudged it. */
   PROCESSOR_POLL_MS: int(5).default(250),
-  /** Lifetime of the stream processor's lease; renewed at a third of it. */
+  /** Lifetime of the stream processor's leases (each partition's, the alert engine's); renewed at a third of it. */
   PROCESSOR_LEASE_MS: int(500).default(5_000),
+  /**
+   * Partitions of the outbox, processed side by side and shared out between the instances (at most ⌈P/k⌉ each of k).
+   * The same on every instance; changing it needs every processing process stopped. Embedded mode runs one.
+   */
+  PROCESSOR_PARTITIONS: int(1).max(256).default(4),
 
   /**
    * Most metric × window pairs one operation may read, over all its `aggregate`/`aggregates` fields and aliases

@@ -42,9 +42,29 @@ export interface Sql {
   query<Row extends Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<Row[]>;
 }
 
+/** The driver, with a lock across processes. */
+export interface LockingSql extends Sql {
+  /**
+   * Runs `use` holding the Postgres advisory lock `lock` (a session lock, on a connection of its own, which `use`'s
+   * statements run on): processes everywhere that ask for the same lock run one at a time, each seeing what the
+   * previous one committed. The embedded database is one process's, so there a lock in process does.
+   */
+  exclusive<T>(lock: bigint, use: (sql: Sql) => Promise<T>): Promise<T>;
+}
+
+/** One at a time within this process, in the order asked. */
+function inProcessMutex(): <T>(run: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(run: () => Promise<T>) => {
+    const result = tail.then(run);
+    tail = result.catch(() => {});
+    return result;
+  };
+}
+
 export interface Database {
   prisma: PrismaClient;
-  sql: Sql;
+  sql: LockingSql;
   kind: 'postgres' | 'embedded';
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
@@ -59,9 +79,37 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
     // A connection lost while idle (Postgres restarted) leaves the pool; the next statement reports the outage.
     pool.on('error', () => {});
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    const sql: Sql = {
+    // In process first, so that one process's waiters hold one connection between them, not one each.
+    const serially = inProcessMutex();
+    const sql: LockingSql = {
       query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
         (await pool.query<Row>(text, [...params])).rows,
+      exclusive: (lock, use) =>
+        serially(async () => {
+          const client = await pool.connect();
+          const key = [lock.toString()];
+          // A connection lost while checked out (Postgres restarted) fails the statement in hand; without a listener
+          // its 'error' event would end the process. The pool listens again once the client is back.
+          const lost = () => {};
+          client.on('error', lost);
+          // A connection that failed to lock or unlock is dropped rather than pooled: closing it frees its lock.
+          let healthy = false;
+          try {
+            await client.query('SELECT pg_advisory_lock($1::bigint)', key);
+            try {
+              return await use({
+                query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
+                  (await client.query<Row>(text, [...params])).rows,
+              });
+            } finally {
+              await client.query('SELECT pg_advisory_unlock($1::bigint)', key);
+              healthy = true;
+            }
+          } finally {
+            client.off('error', lost);
+            client.release(!healthy);
+          }
+        }),
     };
     return wrap(prisma, sql, 'postgres', () => pool.end());
   }
@@ -77,9 +125,11 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
     throw error;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  const sql: Sql = {
+  const serially = inProcessMutex();
+  const sql: LockingSql = {
     query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
       (await pglite.query<Row>(text, [...params])).rows,
+    exclusive: (_lock, use) => serially(() => use(sql)),
   };
   return wrap(prisma, sql, 'embedded', async () => {
     try {
@@ -90,7 +140,12 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
   });
 }
 
-function wrap(prisma: PrismaClient, sql: Sql, kind: Database['kind'], closeDriver: () => Promise<void>): Database {
+function wrap(
+  prisma: PrismaClient,
+  sql: LockingSql,
+  kind: Database['kind'],
+  closeDriver: () => Promise<void>,
+): Database {
   return {
     prisma,
     sql,

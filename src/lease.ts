@@ -1,7 +1,8 @@
-// The stream processor's lease: which instance may write the shared aggregates. One instance at a time holds it
-// in Redis under `<prefix>{agg}:lease`, its value a random token; the aggregate store's scripts refuse any write whose
+// Leases in Redis: which instance may write a partition's aggregates (one lease per partition of the outbox,
+// `<prefix>{p<n>of<P>}:agg:lease`, beside that partition's keys), and which one evaluates alert rules
+// (`<prefix>alerts:lease`). A lease's value is a random token; the aggregate store's scripts refuse any write whose
 // fence is not the current holder's token (FENCE_CHECK_LUA), so a holder that lost the lease cannot undo a newer
-// holder's work. Embedded (no Redis) the one process always holds it and no fence is needed.
+// holder's work. Embedded (no Redis) the one process always holds them and no fence is needed.
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis.js';
 
@@ -16,13 +17,22 @@ export interface Lease {
 export const localLease: Lease = { hold: async () => true, token: undefined, release: async () => {} };
 
 /**
- * The hash tag of the lease and the aggregate store's keys (aggregation/redis-store.ts): fenced scripts read the lease
- * beside the keys they write, and on a Redis Cluster a script's keys must all be in one hash slot.
+ * The Redis Cluster hash tag of one partition's keys: every key of a partition (its lease, applied-batch marker,
+ * buckets and label indexes) carries it, so they share one hash slot and one Lua call may name them all. The count
+ * is part of it: aggregates kept under another partition count are another state, never merged with this one.
  */
-export const AGGREGATE_TAG = '{agg}';
+export function partitionTag(partition: number, partitions: number): string {
+  return `{p${partition}of${partitions}}`;
+}
 
-export function leaseKey(keyPrefix: string): string {
-  return `${keyPrefix}${AGGREGATE_TAG}:lease`;
+/** The lease of one partition of the outbox (the only writer of its aggregates). */
+export function leaseKey(keyPrefix: string, partition = 0, partitions = 1): string {
+  return `${keyPrefix}${partitionTag(partition, partitions)}:agg:lease`;
+}
+
+/** The lease of the alert engine: one instance evaluates the rules, whoever processes the partitions. */
+export function alertLeaseKey(keyPrefix: string): string {
+  return `${keyPrefix}alerts:lease`;
 }
 
 // Redis keeps the first word of a script error as its code (a lone word would become "ERR FENCED").
@@ -66,21 +76,30 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** A lease shared through Redis: taken with SET NX, renewed and released only by its own token. */
-export function redisLease(redis: RedisClient, keyPrefix: string, ttlMs: number, token: string = randomUUID()): Lease {
-  const key = leaseKey(keyPrefix);
+/** Renews a lease held under `token`; resolves whether it is still held. */
+export async function renewLease(redis: RedisClient, key: string, token: string, ttlMs: number): Promise<boolean> {
+  return (await redis.eval(RENEW_SCRIPT, 1, key, token, ttlMs)) === 1;
+}
+
+/** Gives a lease up at once if `token` still holds it, so another instance can take over without waiting. */
+export async function releaseLease(redis: RedisClient, key: string, token: string): Promise<void> {
+  await redis.eval(RELEASE_SCRIPT, 1, key, token);
+}
+
+/** A lease (its full key) shared through Redis: taken with SET NX, renewed and released only by its own token. */
+export function redisLease(redis: RedisClient, key: string, ttlMs: number, token: string = randomUUID()): Lease {
   let held = false;
   return {
     token,
     async hold() {
       held = held
-        ? (await redis.eval(RENEW_SCRIPT, 1, key, token, ttlMs)) === 1
+        ? await renewLease(redis, key, token, ttlMs)
         : (await redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK';
       return held;
     },
     async release() {
       // Given up at once, so another instance can take over without waiting for the TTL.
-      if (held) await redis.eval(RELEASE_SCRIPT, 1, key, token);
+      if (held) await releaseLease(redis, key, token);
       held = false;
     },
   };

@@ -28,11 +28,12 @@ import { type Database, openDatabase } from './db.js';
 import { BroadcastLog } from './events/broadcast-log.js';
 import { Ingestion } from './events/ingest.js';
 import { eventLimitsOf } from './events/model.js';
+import { localPartitionLeases, redisPartitionLeases } from './events/partition-leases.js';
 import { StreamProcessor } from './events/processor.js';
 import { EventRetention } from './events/retention.js';
 import { EventService } from './events/service.js';
 import { EventStore } from './events/store.js';
-import { localLease, redisLease } from './lease.js';
+import { alertLeaseKey, localLease, redisLease } from './lease.js';
 import { DashboardFeed } from './live/dashboard.js';
 import { MetricFeed } from './live/metric-feed.js';
 import type { Logger } from './observability/logger.js';
@@ -179,8 +180,14 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   if (target) logger.info({ redisKeyPrefix, redis: target.kind }, 'Redis keys and channels of this database');
   const bus = createBus(target, redisKeyPrefix);
   // The aggregate store is also the registry of live series, which publishing asks (series.ts).
+  // Partitioned only with Redis: the embedded mode is one process, which processes the one partition.
   const aggregates = redis
-    ? new RedisAggregateStore({ redis, keyPrefix: redisKeyPrefix, readChunk: config.AGGREGATE_READ_CHUNK })
+    ? new RedisAggregateStore({
+        redis,
+        keyPrefix: redisKeyPrefix,
+        readChunk: config.AGGREGATE_READ_CHUNK,
+        partitions: config.PROCESSOR_PARTITIONS,
+      })
     : new MemoryAggregateStore();
   return {
     config,
@@ -278,14 +285,18 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     broadcasts,
     aggregates,
     bus,
-    lease: redis ? redisLease(redis, redisKeyPrefix, config.PROCESSOR_LEASE_MS) : localLease,
+    leases: redis
+      ? redisPartitionLeases(redis, redisKeyPrefix, aggregates.partitions, config.PROCESSOR_LEASE_MS)
+      : localPartitionLeases(aggregates.partitions),
+    alertLease: redis ? redisLease(redis, alertLeaseKey(redisKeyPrefix), config.PROCESSOR_LEASE_MS) : localLease,
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
     maxFieldsPerApply: config.PROCESSOR_MAX_FIELDS_PER_APPLY,
     pollMs: config.PROCESSOR_POLL_MS,
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),
     hooks: {
-      // Not awaited: evaluations are merged inside the engine, and the processor goes on with the next batch.
+      // Told at once of this process's writes (even while the bus is down); those of other instances' partitions
+      // come on the bus (metrics:changed, which the engine hears too).
       onMetricsChanged: (changed, since) => {
         engine.evaluate(changed, since).catch((error) => logger.warn({ err: error }, 'alert evaluation failed'));
       },

@@ -29,11 +29,14 @@ export interface MemoryAggregateStoreOptions {
   retentionGraceMs?: number;
   /** Least time between two sweeps for expired buckets, so a sweep's cost is spread over many applies. */
   pruneIntervalMs?: number;
+  /** Partitions kept apart, as the Redis store keeps them (the embedded mode runs one). */
+  partitions?: number;
 }
 
 interface StoredBucket {
   stats: BucketStats;
   expiresAt: number;
+  partition: number;
 }
 
 export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
@@ -47,21 +50,33 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly labelIndex = new Map<string, Map<string, number>>();
   /** `<owner>:<minute>` → new series the owner started in that minute (this minute's and the last one's only). */
   private readonly newSeries = new Map<string, number>();
-  private appliedBatch: AppliedBatch | null = null;
+  /** Each partition's last applied batch, null while its state is lost. */
+  private readonly appliedBatches: (AppliedBatch | null)[];
   private nextPruneAt = -Infinity;
 
   constructor({
     clock = Date.now,
     retentionGraceMs = 60_000, // one minute
     pruneIntervalMs = 1_000, // one second
+    partitions = 1,
   }: MemoryAggregateStoreOptions = {}) {
     this.clock = clock;
     this.retentionGraceMs = retentionGraceMs;
     this.pruneIntervalMs = pruneIntervalMs;
+    this.appliedBatches = Array.from({ length: partitions }, () => null);
   }
 
-  async lastAppliedBatch(): Promise<AppliedBatch | null> {
-    return this.appliedBatch && copyOf(this.appliedBatch);
+  get partitions(): number {
+    return this.appliedBatches.length;
+  }
+
+  async lastAppliedBatch(partition = 0): Promise<AppliedBatch | null> {
+    const applied = this.appliedBatches[partition];
+    return applied ? copyOf(applied) : null;
+  }
+
+  async hasState(partition: number): Promise<boolean> {
+    return this.appliedBatches[partition] != null;
   }
 
   // A single process holds no lease, so there is no fence to check.
@@ -69,17 +84,19 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
     return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
-  async apply(batch: AppliedBatch, samples: MetricSample[]): Promise<void> {
-    this.add(samples);
-    this.appliedBatch = copyOf(batch);
+  async apply(batch: AppliedBatch, samples: MetricSample[], _fence?: string, partition = 0): Promise<void> {
+    this.add(partition, samples);
+    this.appliedBatches[partition] = copyOf(batch);
   }
 
-  async rebuild(chunks: AsyncIterable<MetricSample[]>): Promise<void> {
-    this.buckets.clear();
-    this.newestSample.clear();
-    this.labelIndex.clear();
-    this.appliedBatch = null;
-    for await (const samples of chunks) this.add(samples);
+  /**
+   * The partition's buckets only. The series and label sets seen are every partition's, so, as in the Redis store,
+   * a rebuild leaves them to age out (24 h) rather than forget other partitions' series.
+   */
+  async rebuild(chunks: AsyncIterable<MetricSample[]>, _fence?: string, partition = 0): Promise<void> {
+    for (const [key, bucket] of this.buckets) if (bucket.partition === partition) this.buckets.delete(key);
+    this.appliedBatches[partition] = null;
+    for await (const samples of chunks) this.add(partition, samples);
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
@@ -104,9 +121,9 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
 
   async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
     return buckets.map(({ window, series, index }) => {
-      if (series.length === 1) {
+      if (series.length === 1 && this.partitions === 1) {
         // As stored (a copy): merged by the reader into an empty statistic, as `read` merges it.
-        const stored = this.buckets.get(bucketKey(series[0] as string, window, index))?.stats;
+        const stored = this.buckets.get(bucketKey(0, series[0] as string, window, index))?.stats;
         return stored ? { ...stored, bins: new Map(stored.bins) } : emptyStats();
       }
       const merged = emptyStats();
@@ -172,20 +189,22 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   private mergeBucket(into: BucketStats, series: readonly string[], window: string, index: number): void {
-    for (const name of series) {
-      const bucket = this.buckets.get(bucketKey(name, window, index));
-      if (bucket) mergeInto(into, bucket.stats);
+    for (let partition = 0; partition < this.partitions; partition++) {
+      for (const name of series) {
+        const bucket = this.buckets.get(bucketKey(partition, name, window, index));
+        if (bucket) mergeInto(into, bucket.stats);
+      }
     }
   }
 
-  private add(samples: MetricSample[]): void {
+  private add(partition: number, samples: MetricSample[]): void {
     const now = this.clock();
     for (const { metric, value, timestamp } of samples) {
       const bucketsOfSample = sampleBuckets(timestamp, now, this.retentionGraceMs);
       if (bucketsOfSample.length === 0) continue;
       const bin = sketchBin(value);
       for (const { window, index, expiresAt } of bucketsOfSample) {
-        addValue(this.bucketAt(bucketKey(metric, window, index), expiresAt), value, bin);
+        addValue(this.bucketAt(partition, bucketKey(partition, metric, window, index), expiresAt), value, bin);
       }
       this.newestSample.set(metric, Math.max(timestamp, this.newestSample.get(metric) ?? -Infinity));
       const { metric: base, labelPart } = splitSeries(metric);
@@ -197,11 +216,11 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
     this.pruneIfDue(now);
   }
 
-  private bucketAt(key: string, expiresAt: number): BucketStats {
+  private bucketAt(partition: number, key: string, expiresAt: number): BucketStats {
     const existing = this.buckets.get(key);
     if (existing) return existing.stats;
     const stats = emptyStats();
-    this.buckets.set(key, { stats, expiresAt });
+    this.buckets.set(key, { stats, expiresAt, partition });
     return stats;
   }
 
@@ -218,8 +237,8 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   }
 }
 
-function bucketKey(metric: string, window: string, index: number): string {
-  return `${window}:${index}:${metric}`;
+function bucketKey(partition: number, metric: string, window: string, index: number): string {
+  return `${partition}:${window}:${index}:${metric}`;
 }
 
 function copyOf({ seqs, ids }: AppliedBatch): AppliedBatch {

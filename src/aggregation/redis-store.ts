@@ -5,17 +5,22 @@
 // atomic (the exactly-once protocol in types.ts relies on that). Memory is bounded by buckets, not samples: every
 // bucket expires (PEXPIREAT) once no window can read it.
 //
-// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts) and the hash
-// tag `{agg}`, so that every script, which takes the lease and several of these keys at once, finds them in one hash
-// slot of a Redis Cluster (on a cluster the whole store lives on one master):
-//   {agg}:lease                          the stream processor's lease (src/lease.ts); its value is the fence
-//   {agg}:applied                        JSON {seqs, ids} of the last applied batch; its absence means the state was lost
-//   {agg}:names                          sorted set, series (a metric, or a labelled series) → newest sample time
-//   {agg}:ls:<metric>                    sorted set, the metric's label parts (labels.ts) → newest sample time
-//   {agg}:b:<window>:<index>:<metric>    hash: count, mean, m2, sum, min, max, and one field per sketch bin
-//   {agg}:series:new:<owner>:<minute>    new series the owner (an API key) started in that minute
+// The state is kept per partition of the outbox (src/events/partitions.ts): each partition's processor applies its
+// events to buckets of its own, and a read merges the partitions' buckets as it merges a window's. A partition's apply,
+// marker and rebuild touch only its keys, which share one Redis Cluster hash tag (`{p<n>of<P>}`, lease.ts), so no
+// Lua call ever names two partitions' keys.
+//
+// Keys, all under `keyPrefix` (REDIS_KEY_PREFIX and the database's namespace, src/redis-namespace.ts):
+//   {p<n>of<P>}:agg:lease                        the partition's lease (src/lease.ts); its value is the fence
+//   {p<n>of<P>}:agg:applied                      JSON {seqs, ids} of the partition's last applied batch; its absence
+//                                                means the partition's state was lost
+//   {p<n>of<P>}:agg:ls:<metric>                  sorted set, the metric's label parts (labels.ts) → newest sample time
+//   {p<n>of<P>}:agg:b:<window>:<index>:<metric>  hash: count, mean, m2, sum, min, max, and one field per sketch bin
+//   {series}:names                               sorted set, series (a metric, or a labelled series) → newest sample
+//                                                time, of every partition: the live series publishing admits against
+//   {series}:new:<owner>:<minute>                new series the owner (an API key) started in that minute
 
-import { AGGREGATE_TAG, FENCE_CHECK_LUA, fenced, leaseKey } from '../lease.js';
+import { FENCE_CHECK_LUA, fenced, leaseKey, partitionTag } from '../lease.js';
 import { getOrCreate } from '../maps.js';
 import { escapeGlob, type RedisClient, scanEachMaster } from '../redis.js';
 import { ApplyCost } from './apply-cost.js';
@@ -45,6 +50,8 @@ export interface RedisAggregateStoreOptions {
   /** A connection without ioredis `keyPrefix`; the store prefixes keys itself. Owned by the caller. */
   redis: RedisClient;
   keyPrefix: string;
+  /** The outbox's partitions (PROCESSOR_PARTITIONS): each keeps buckets of its own, which reads merge. */
+  partitions?: number;
   clock?: () => number;
   /** How long a bucket outlives the last window that reads it: absorbs clock skew between instances and Redis. */
   retentionGraceMs?: number;
@@ -64,28 +71,23 @@ const LUA_FORMAT_NUMBER = `local function num(x) return string.format('%.17g', x
 // (calls from Lua dominate the cost); a slice keeps unpack() well inside Lua's stack limit of about 8,000 values.
 const LUA_SLICE = 1_000;
 
-// KEYS: lease, applied marker, names, then one label index per labelled series, then one bucket per delta.
-// ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, name count, label index count,
-//       (series, newest time) per name, (label part, newest time, expiresAt) per label index,
+// KEYS (one partition's): lease, applied marker, then one label index per labelled series, then one bucket per delta.
+// ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, label index count,
+//       (label part, newest time, expiresAt) per label index,
 //       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
 // Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
 const APPLY_SCRIPT = `${FENCE_CHECK_LUA}
 ${LUA_FORMAT_NUMBER}
-local a = 6
-for _ = 1, tonumber(ARGV[4]) do
-  redis.call('ZADD', KEYS[3], 'GT', ARGV[a + 1], ARGV[a])
-  a = a + 2
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
-local indexes = tonumber(ARGV[5])
-for k = 4, 3 + indexes do
+local a = 5
+local indexes = tonumber(ARGV[4])
+for k = 3, 2 + indexes do
   redis.call('ZADD', KEYS[k], 'GT', ARGV[a + 1], ARGV[a])
   redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', ARGV[3])
   redis.call('PEXPIREAT', KEYS[k], ARGV[a + 2], 'GT')
   if redis.call('PTTL', KEYS[k]) < 0 then redis.call('PEXPIREAT', KEYS[k], ARGV[a + 2]) end
   a = a + 3
 end
-for k = 4 + indexes, #KEYS do
+for k = 3 + indexes, #KEYS do
   local key = KEYS[k]
   local count, mean, m2 = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local sum, min, max = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
@@ -237,11 +239,9 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   private readonly retentionGraceMs: number;
   private readonly scanCount: number;
   private readonly readChunk: number;
-  private readonly leaseKey: string;
-  private readonly appliedKey: string;
   private readonly namesKey: string;
-  private readonly bucketKeyPrefix: string;
-  private readonly seriesBudgetKeyPrefix: string;
+  /** Each partition's keys start with this (its tag), index = partition. */
+  private readonly partitionPrefixes: string[];
 
   constructor({
     redis,
@@ -250,6 +250,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     retentionGraceMs = 60_000, // one minute
     scanCount = 1_000, // keys per SCAN step: each step is short, so a rebuild never stalls Redis
     readChunk = 10, // queries per read call: 600 bucket reads, a few ms (AGGREGATE_READ_CHUNK)
+    partitions = 1,
   }: RedisAggregateStoreOptions) {
     this.redis = redis;
     this.keyPrefix = keyPrefix;
@@ -257,11 +258,11 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     this.retentionGraceMs = retentionGraceMs;
     this.scanCount = scanCount;
     this.readChunk = readChunk;
-    this.leaseKey = leaseKey(keyPrefix);
-    this.appliedKey = `${keyPrefix}${AGGREGATE_TAG}:applied`;
-    this.namesKey = `${keyPrefix}${AGGREGATE_TAG}:names`;
-    this.bucketKeyPrefix = `${keyPrefix}${AGGREGATE_TAG}:b:`;
-    this.seriesBudgetKeyPrefix = `${keyPrefix}${AGGREGATE_TAG}:series:new:`;
+    this.namesKey = `${keyPrefix}{series}:names`;
+    this.partitionPrefixes = Array.from(
+      { length: partitions },
+      (_, partition) => `${keyPrefix}${partitionTag(partition, partitions)}:agg:`,
+    );
     redis.defineCommand('jackdawAggregateApply', { lua: APPLY_SCRIPT });
     redis.defineCommand('jackdawAggregateRead', { lua: READ_SCRIPT, readOnly: true });
     redis.defineCommand('jackdawAggregateFencedDelete', { lua: FENCED_DELETE_SCRIPT });
@@ -269,32 +270,40 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     this.commands = redis as unknown as AggregateCommands;
   }
 
-  async lastAppliedBatch(): Promise<AppliedBatch | null> {
-    const applied = await this.redis.get(this.appliedKey);
+  get partitions(): number {
+    return this.partitionPrefixes.length;
+  }
+
+  async lastAppliedBatch(partition = 0): Promise<AppliedBatch | null> {
+    const applied = await this.redis.get(this.appliedKey(partition));
     return applied === null ? null : (JSON.parse(applied) as AppliedBatch);
+  }
+
+  async hasState(partition: number): Promise<boolean> {
+    return (await this.redis.exists(this.appliedKey(partition))) === 1;
   }
 
   applyCost(): ApplyCost {
     return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
-  async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void> {
-    await this.applyDeltas(samples, JSON.stringify({ seqs, ids }), fence);
+  async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string, partition = 0): Promise<void> {
+    await this.applyDeltas(partition, samples, JSON.stringify({ seqs, ids }), fence);
   }
 
-  async rebuild(chunks: AsyncIterable<MetricSample[]>, fence?: string): Promise<void> {
+  async rebuild(chunks: AsyncIterable<MetricSample[]>, fence?: string, partition = 0): Promise<void> {
     // The marker goes first and comes back with the next apply, so a rebuild cut short leaves the state marked lost.
-    await this.fencedDelete([this.appliedKey], fence);
-    await this.deleteState(fence);
-    for await (const samples of chunks) await this.applyDeltas(samples, '', fence);
+    await this.fencedDelete(partition, [this.appliedKey(partition)], fence);
+    await this.deleteState(partition, fence);
+    for await (const samples of chunks) await this.applyDeltas(partition, samples, '', fence);
   }
 
   async read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]> {
     const spans = queries.map((query) => ({ query, ...windowBuckets(query.window, at) }));
-    const merged = await this.readGroups(
+    const merged = await this.readGroups(spans.length, (partition) =>
       spans.map(({ query: { metric, window, series = [metric] }, first }) =>
         series.flatMap((name) =>
-          Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(name, window, first + i)),
+          Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => this.bucketKey(partition, name, window, first + i)),
         ),
       ),
     );
@@ -306,8 +315,8 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   async readPoints({ metric, window, series = [metric] }: AggregateQuery, at: number): Promise<MetricPoint[]> {
     const { first, granularity } = windowBuckets(window, at);
     const indexes = Array.from({ length: BUCKETS_PER_WINDOW }, (_, i) => first + i);
-    const merged = await this.readGroups(
-      indexes.map((index) => series.map((name) => this.bucketKey(name, window, index))),
+    const merged = await this.readGroups(indexes.length, (partition) =>
+      indexes.map((index) => series.map((name) => this.bucketKey(partition, name, window, index))),
     );
     return indexes.map((index, i) => finalizePoint(index * granularity, merged[i] as BucketStats));
   }
@@ -318,8 +327,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
    * what the read script's merge gives.
    */
   async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
+    // Each bucket of each partition (plain HGETALLs, one key each: never two partitions' keys in one command).
+    const partitions = Array.from({ length: this.partitions }, (_, partition) => partition);
     const keys = buckets.flatMap(({ window, series, index }) =>
-      series.map((name) => this.bucketKey(name, window, index)),
+      partitions.flatMap((partition) => series.map((name) => this.bucketKey(partition, name, window, index))),
     );
     const stored: BucketStats[] = [];
     const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
@@ -333,9 +344,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     }
     let next = 0;
     return buckets.map(({ series }) => {
-      if (series.length === 1) return stored[next++] as BucketStats;
+      const parts = series.length * this.partitions;
+      if (parts === 1) return stored[next++] as BucketStats;
       const merged = emptyStats();
-      for (let i = 0; i < series.length; i++) mergeInto(merged, stored[next++] as BucketStats);
+      for (let i = 0; i < parts; i++) mergeInto(merged, stored[next++] as BucketStats);
       return merged;
     });
   }
@@ -346,7 +358,10 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   async labelSets(metric: string, at: number): Promise<string[]> {
-    return (await this.liveMembers(this.labelIndexKey(metric), at)).sort();
+    const sets = new Set<string>();
+    for (let partition = 0; partition < this.partitions; partition++)
+      for (const set of await this.liveMembers(this.labelIndexKey(partition, metric), at)) sets.add(set);
+    return [...sets].sort();
   }
 
   /** Members of a sorted set of newest sample times still inside the horizon. */
@@ -364,13 +379,20 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   /**
-   * Each group of bucket keys merged into one statistics. A read script blocks Redis while it runs, so calls hold at
-   * most `readChunk` windows' worth of buckets, one after another (not pipelined: Redis runs a client's pipelined
-   * commands back to back); a larger group is read in parts, merged here as the script merges.
+   * Each group of bucket keys (`groupsOf(partition)`: the same groups in every partition) merged into one statistics,
+   * over all partitions. A call names one partition's keys only (one hash slot). A read script blocks Redis while it
+   * runs, so calls hold at most `readChunk` windows' worth of buckets, one after another (not pipelined: Redis runs a
+   * client's pipelined commands back to back); a larger group is read in parts, merged here as the script merges.
    */
-  private async readGroups(groups: string[][]): Promise<BucketStats[]> {
+  private async readGroups(count: number, groupsOf: (partition: number) => string[][]): Promise<BucketStats[]> {
+    const results = Array.from({ length: count }, () => emptyStats());
+    for (let partition = 0; partition < this.partitions; partition++)
+      await this.readPartitionGroups(groupsOf(partition), results);
+    return results;
+  }
+
+  private async readPartitionGroups(groups: string[][], results: BucketStats[]): Promise<void> {
     const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
-    const results = groups.map(() => emptyStats());
     let keys: string[] = [];
     let sizes: number[] = [];
     let owners: number[] = [];
@@ -394,7 +416,6 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
       }
     }
     await call();
-    return results;
   }
 
   async admitSeries(
@@ -422,7 +443,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     if (fresh.length === 0) return { ok: true, new: 0 };
     // One name past the budget is refused whatever the rest: the atomic call never needs more than that.
     const candidates = fresh.slice(0, maxNewPerMinute + 1);
-    const keys = [this.namesKey, `${this.seriesBudgetKeyPrefix}${owner}:${budgetMinute(at)}`];
+    const keys = [this.namesKey, `${this.keyPrefix}{series}:new:${owner}:${budgetMinute(at)}`];
     const unsent = fresh.length - candidates.length;
     const args: ScriptArg[] = [cutoff, maxNewPerMinute, maxSeries, 2 * BUDGET_WINDOW_MS, unsent];
     for (const metric of candidates) args.push(metric, (series.get(metric) as BatchSeries).newest);
@@ -442,52 +463,84 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   /** The connection belongs to the caller, who quits it; the store holds nothing else. */
   async close(): Promise<void> {}
 
-  private async applyDeltas(samples: MetricSample[], appliedBatch: string, fence = ''): Promise<void> {
+  private async applyDeltas(
+    partition: number,
+    samples: MetricSample[],
+    appliedBatch: string,
+    fence = '',
+  ): Promise<void> {
     const now = this.clock();
+    const cutoff = now - AGGREGATION_HORIZON_MS;
     const { deltas, newest } = preMerge(samples, now, this.retentionGraceMs);
-    const keys = [this.leaseKey, this.appliedKey, this.namesKey];
+    const keys = [this.leaseKey(partition), this.appliedKey(partition)];
     const indexArgs: ScriptArg[] = [];
     for (const [series, timestamp] of newest) {
       const { metric, labelPart } = splitSeries(series);
       if (labelPart === null) continue;
-      keys.push(this.labelIndexKey(metric));
+      keys.push(this.labelIndexKey(partition, metric));
       indexArgs.push(labelPart, timestamp, Math.ceil(timestamp + AGGREGATION_HORIZON_MS + this.retentionGraceMs));
     }
-    const args: ScriptArg[] = [fence, appliedBatch, now - AGGREGATION_HORIZON_MS, newest.size, indexArgs.length / 3];
-    for (const [metric, timestamp] of newest) args.push(metric, timestamp);
+    const args: ScriptArg[] = [fence, appliedBatch, cutoff, indexArgs.length / 3];
     args.push(...indexArgs);
     for (const [metric, byWindow] of deltas) {
       for (const byIndex of byWindow.values()) {
         for (const { window, index, expiresAt, stats } of byIndex.values()) {
-          keys.push(this.bucketKey(metric, window, index));
+          keys.push(this.bucketKey(partition, metric, window, index));
           args.push(stats.count, stats.mean, stats.m2, stats.sum, stats.min, stats.max, expiresAt, stats.bins.size);
           for (const [bin, count] of stats.bins) args.push(bin, count);
         }
       }
     }
     await fenced(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
+    await this.recordSeries(newest, cutoff);
   }
 
-  /** Deletes every aggregate key but the lease and the series budgets, on every master of a cluster. */
-  private async deleteState(fence?: string): Promise<void> {
-    const pattern = `${escapeGlob(this.keyPrefix)}${escapeGlob(AGGREGATE_TAG)}:*`;
+  /**
+   * The live series of every partition, in one set, which publishing admits new series against and `metricNames`
+   * lists: a key of its own (no partition's), so it is written after the partition's apply, not in it. A partition's
+   * rebuild leaves it alone (it holds every partition's series); a series no longer sampled ages out of it in 24 h. Scores only grow (GT), so writes of
+   * several partitions, in any order, leave each series' newest sample time.
+   */
+  private async recordSeries(newest: Map<string, number>, cutoff: number): Promise<void> {
+    if (newest.size === 0) return;
+    const members: ScriptArg[] = [];
+    for (const [series, timestamp] of newest) members.push(timestamp, series);
+    await this.redis
+      .pipeline()
+      .zadd(this.namesKey, 'GT', ...members)
+      .zremrangebyscore(this.namesKey, '-inf', cutoff)
+      .exec();
+  }
+
+  /** Deletes every key of the partition but its lease, on every master of a cluster (SCAN, never KEYS). */
+  private async deleteState(partition: number, fence?: string): Promise<void> {
+    const pattern = `${escapeGlob(this.partitionPrefixes[partition] as string)}*`;
+    const lease = this.leaseKey(partition);
     await scanEachMaster(this.redis, pattern, this.scanCount, async (found) => {
-      const doomed = found.filter((key) => key !== this.leaseKey && !key.startsWith(this.seriesBudgetKeyPrefix));
-      if (doomed.length > 0) await this.fencedDelete(doomed, fence);
+      const doomed = found.filter((key) => key !== lease);
+      if (doomed.length > 0) await this.fencedDelete(partition, doomed, fence);
     });
   }
 
-  private async fencedDelete(keys: string[], fence = ''): Promise<void> {
-    const allKeys = [this.leaseKey, ...keys];
+  private async fencedDelete(partition: number, keys: string[], fence = ''): Promise<void> {
+    const allKeys = [this.leaseKey(partition), ...keys];
     await fenced(() => this.commands.jackdawAggregateFencedDelete(allKeys.length, allKeys, [fence]));
   }
 
-  private labelIndexKey(metric: string): string {
-    return `${this.keyPrefix}${AGGREGATE_TAG}:ls:${metric}`;
+  private leaseKey(partition: number): string {
+    return leaseKey(this.keyPrefix, partition, this.partitions);
   }
 
-  private bucketKey(metric: string, window: WindowSize, index: number): string {
-    return `${this.bucketKeyPrefix}${window}:${index}:${metric}`;
+  private appliedKey(partition: number): string {
+    return `${this.partitionPrefixes[partition]}applied`;
+  }
+
+  private labelIndexKey(partition: number, metric: string): string {
+    return `${this.partitionPrefixes[partition]}ls:${metric}`;
+  }
+
+  private bucketKey(partition: number, metric: string, window: WindowSize, index: number): string {
+    return `${this.partitionPrefixes[partition]}b:${window}:${index}:${metric}`;
   }
 }
 

@@ -87,10 +87,12 @@ export interface AppliedBatch {
 }
 
 /**
- * Shared, exactly-once aggregate state. Exactly one stream processor (the lease holder) writes; any instance reads.
+ * Shared, exactly-once aggregate state, kept per partition of the outbox (src/events/partitions.ts). Each partition
+ * has exactly one writer (its lease holder) and a state of its own: buckets, label indexes and the record of its last
+ * applied batch. Any instance reads, merging the partitions.
  *
- * Exactly-once protocol, driven by the stream processor against the Postgres outbox:
- *   1. `lastAppliedBatch()` → the last batch applied; `null` means the store lost its state (e.g. Redis restarted)
+ * Exactly-once protocol, driven by each partition's stream processor against its part of the Postgres outbox:
+ *   1. `lastAppliedBatch(p)` → the last batch applied; `null` means the store lost its state (e.g. Redis restarted)
  *      and must be rebuilt first. A batch whose seqs and ids are not events of this database means the state is
  *      another database's: rebuilt too. Otherwise its seqs are deleted from the outbox (idempotent);
  *   2. read the next outbox batch, map its events to samples;
@@ -99,20 +101,25 @@ export interface AppliedBatch {
  * A crash between 3 and 4 is repaired by step 1 on the next run, so no event is counted twice or lost.
  */
 export interface AggregateStore {
-  lastAppliedBatch(): Promise<AppliedBatch | null>;
+  /** The partitions the state is kept in (PROCESSOR_PARTITIONS; 1 embedded). */
+  readonly partitions: number;
+  /** The partition's last applied batch (partition 0 when not given). */
+  lastAppliedBatch(partition?: number): Promise<AppliedBatch | null>;
+  /** Whether the partition has a state (its last applied batch is recorded): false while lost or being rebuilt. */
+  hasState(partition: number): Promise<boolean>;
   /**
-   * Applies samples and records the batch atomically. Rejects with FencedError (lease.ts) when `fence` no longer
-   * holds the lease.
+   * Applies samples to the partition's state and records the batch atomically. Rejects with FencedError (lease.ts)
+   * when `fence` no longer holds the partition's lease.
    */
-  apply(batch: AppliedBatch, samples: MetricSample[], fence?: string): Promise<void>;
+  apply(batch: AppliedBatch, samples: MetricSample[], fence?: string, partition?: number): Promise<void>;
   /** Counts what an apply made now would write, as samples are added: the stream processor budgets applies by it. */
   applyCost(): ApplyCost;
   /**
-   * Drops all state, then loads `samples`. The state stays marked as lost (no applied batch) until the next `apply`
-   * records one, so a rebuild cut short is started again.
+   * Drops the partition's state, then loads `samples` into it. The state stays marked as lost (no applied batch) until
+   * the next `apply` records one, so a rebuild cut short is started again. Other partitions are untouched.
    */
-  rebuild(samples: AsyncIterable<MetricSample[]>, fence?: string): Promise<void>;
-  /** Answers every query over the window ending at `at` (epoch ms), in one round trip to the store. */
+  rebuild(samples: AsyncIterable<MetricSample[]>, fence?: string, partition?: number): Promise<void>;
+  /** Answers every query over the window ending at `at` (epoch ms), merging the partitions' buckets. */
   read(queries: AggregateQuery[], at: number): Promise<MetricAggregate[]>;
   /** The window's 60 buckets (its points), oldest first, each the merge of the query's series. */
   readPoints(query: AggregateQuery, at: number): Promise<MetricPoint[]>;

@@ -1,5 +1,5 @@
-// The alert engine. It runs on the instance holding the stream processor lease, so rules are evaluated in one
-// place; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
+// The alert engine. It runs on the instance holding the alert lease (src/events/processor.ts, `isServing`), so rules
+// are evaluated in one place, on changes heard from every instance's partitions; the partial unique index on open alerts makes "one alert per transition" hold even if two instances
 // briefly both believe they lead. It evaluates the rules naming a metric whenever that metric changes, and every
 // rule at least once per `intervalMs`.
 
@@ -92,10 +92,22 @@ export class AlertEngine {
   }
 
   async start(): Promise<void> {
-    this.stopListening = await this.options.bus.subscribe('alertRules:changed', () => {
+    const stopRules = await this.options.bus.subscribe('alertRules:changed', () => {
       this.rules = null;
       this.rulesVersion += 1;
     });
+    // From every instance: the partitions are processed wherever their leases are held, the rules evaluated here.
+    // Not awaited: evaluations are merged inside the engine.
+    // Every instance's engine hears them, leading or not, so its window cache is right when it comes to lead.
+    const stopMetrics = await this.options.bus.subscribe('metrics:changed', ({ metrics, since }) => {
+      this.evaluate(metrics, since && new Map(Object.entries(since))).catch((error) =>
+        this.options.logger.warn({ err: error }, 'alert evaluation failed'),
+      );
+    });
+    this.stopListening = () => {
+      stopRules();
+      stopMetrics();
+    };
     this.timer = setInterval(() => {
       // A missed change notice costs at most one interval. The rules are listed apart from the evaluations, which
       // go on with the list they have meanwhile rather than wait behind the listing.

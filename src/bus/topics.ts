@@ -54,7 +54,11 @@ export interface Topics {
    */
   'events:published': { events: EventMessage[]; position?: string; offset?: number };
   /** Metrics whose aggregates changed with the last applied batch. */
-  'metrics:changed': { metrics: string[] };
+  'metrics:changed': {
+    metrics: string[];
+    /** Each metric's oldest sample written (epoch ms): the alert engine reads its buckets again from there on. */
+    since?: Record<string, number>;
+  };
   'alerts:triggered': AlertMessage;
   'alerts:resolved': AlertMessage;
   /** Tells the stream processor (on whichever instance holds the lease) that the outbox has new events. */

@@ -1,15 +1,17 @@
 // The order the stream processor broadcast events in, kept in Postgres so a subscriber can resume after a cursor
 // (cursor.ts). One row per broadcast batch, apart from the event log: publishing never writes it.
 
-import type { Sql } from '../db.js';
+import type { LockingSql, Sql } from '../db.js';
 import type { BroadcastPlace } from './cursor.js';
 import type { EventType, StoredEvent } from './model.js';
 
 /**
- * The next position is the last one plus one, in the statement that inserts it: two processors racing (one whose
- * lease lapsed unnoticed) would both compute it, and the second fails on the primary key instead of committing a
- * lower position after a higher one. So positions are gap-free and commit in order, which a resume relies on. A batch
- * recorded again as the last (a pass retried after the bus failed) keeps its position.
+ * The next position is the last one plus one, in the statement that inserts it. The partitions' processors record
+ * under one advisory lock (BROADCAST_LOCK), which they hold until the batch is broadcast: positions are gap-free,
+ * commit in order, and reach the bus in that order, whichever instance processes which partition. Should two insert
+ * at once all the same (a lock lost with its connection), the second fails on the primary key instead of committing a
+ * lower position after a higher one. A batch recorded again as the last (a pass retried after the bus failed, with
+ * nothing recorded since) keeps its position.
  */
 const RECORD = `WITH last AS (SELECT position, seqs FROM "EventBroadcast" ORDER BY position DESC LIMIT 1),
   batch AS (SELECT string_to_array($1, ',')::bigint[] AS seqs),
@@ -24,6 +26,12 @@ const RECORD = `WITH last AS (SELECT position, seqs FROM "EventBroadcast" ORDER 
   SELECT position::text AS position FROM inserted
   UNION ALL SELECT last.position::text FROM last, batch WHERE last.seqs = batch.seqs`;
 
+async function recordOn(sql: Sql, seqs: readonly bigint[]): Promise<bigint> {
+  const [row] = await sql.query<{ position: string }>(RECORD, [seqs.join(',')]);
+  if (!row) throw new Error('the broadcast log recorded no position');
+  return BigInt(row.position);
+}
+
 interface ReplayRow extends Record<string, unknown> {
   position: string;
   ord: string;
@@ -37,14 +45,24 @@ interface ReplayRow extends Record<string, unknown> {
 
 export type ReplayedEvent = StoredEvent & { broadcast: BroadcastPlace };
 
+/** The one sequencer of broadcasts (pg_advisory_lock); any constant no other lock of ours uses. */
+const BROADCAST_LOCK = 7_142_990_314_001n;
+
 export class BroadcastLog {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: LockingSql) {}
 
   /** Records a batch (its seqs in the order it is broadcast) as the next one; answers its position. */
   async record(seqs: readonly bigint[]): Promise<bigint> {
-    const [row] = await this.sql.query<{ position: string }>(RECORD, [seqs.join(',')]);
-    if (!row) throw new Error('the broadcast log recorded no position');
-    return BigInt(row.position);
+    return recordOn(this.sql, seqs);
+  }
+
+  /**
+   * Records a batch as the next one and broadcasts it (`broadcast`, given its position) before any other batch is
+   * recorded, by any processor: live subscribers get batches in position order, as a resume replays them. The batch
+   * stays recorded if the broadcast fails (its events are broadcast again, later, from the outbox).
+   */
+  async recordAndBroadcast(seqs: readonly bigint[], broadcast: (position: bigint) => Promise<void>): Promise<void> {
+    await this.sql.exclusive(BROADCAST_LOCK, async (sql) => broadcast(await recordOn(sql, seqs)));
   }
 
   /** The places of the given events that were broadcast, by seq (the first place, if broadcast twice). */

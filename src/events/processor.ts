@@ -1,6 +1,9 @@
 // The stream processor: takes committed events from the Postgres outbox, broadcasts them on the bus, applies
-// them to the shared aggregates exactly once, and tells listeners which metrics changed. One instance at a time
-// holds the lease and does this work; the others stand by and take over when its lease lapses.
+// them to the shared aggregates exactly once, and tells listeners which metrics changed. The outbox is split into
+// partitions (partitions.ts), each with its own lease, fence and record of its last applied batch: the instances
+// share them out (each holds its fair share, partition-leases.ts), and each partition held runs its own loop here
+// (PartitionWorker), so partitions are processed side by side, in one process and across instances. The alert
+// engine's leadership is a lease of its own, held by one instance whoever processes the partitions.
 
 import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
@@ -11,12 +14,14 @@ import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.j
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toEventMessage } from '../bus/codecs.js';
 import type { EventMessage } from '../bus/topics.js';
-import type { Lease } from '../lease.js';
+import { FencedError, type Lease } from '../lease.js';
 import type { Logger } from '../observability/logger.js';
 import { ATTR, inSpan, linksTo, SPAN, traceparentOf } from '../observability/tracing.js';
 import type { BroadcastLog } from './broadcast-log.js';
 import type { StoredEvent } from './model.js';
-import type { EventStore, OutboxEvent } from './store.js';
+import { type HeldPartition, type PartitionLeases, partitionsOfMember } from './partition-leases.js';
+import { planPartitions } from './partitions.js';
+import type { EventStore, OutboxEvent, OutboxPartition } from './store.js';
 
 export interface ProcessorHooks {
   /**
@@ -40,14 +45,20 @@ export interface StreamProcessorOptions {
   broadcasts: BroadcastLog;
   aggregates: AggregateStore;
   bus: Bus;
-  lease: Lease;
+  /** The partitions' leases and the live processors; their count is the aggregate store's. */
+  leases: PartitionLeases;
+  /** The alert engine's lease: `isServing` while held (and every partition has its state). */
+  alertLease: Lease;
   logger: Logger;
   hooks?: ProcessorHooks;
   batchSize: number;
   /** Most hash fields one apply may write (apply-cost.ts): a batch that would write more is applied in runs. */
   maxFieldsPerApply: number;
   pollMs: number;
-  /** How often the lease is renewed while held, also in the middle of a long pass or rebuild (a third of its TTL). */
+  /**
+   * How often leases are renewed, this processor announced and the partitions rebalanced (a third of the lease's TTL),
+   * also in the middle of a long pass or rebuild.
+   */
   leaseRenewMs: number;
   /** Largest number of events in one bus message, so no single message grows unbounded. */
   broadcastChunk?: number; // default 500
@@ -55,74 +66,251 @@ export interface StreamProcessorOptions {
 }
 
 export class StreamProcessor {
+  /** Started: partitions taken run loops of their own (before, only `drain` processes them). */
+  private started = false;
+  private stopped = false;
+  private stopNudges: Unsubscribe | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly workers = new Map<number, PartitionWorker>();
+  /** Workers being stopped (and their leases given up), which `stop` waits for. */
+  private readonly stopping = new Set<Promise<void>>();
+  private balancing: Promise<void> = Promise.resolve();
+  private alertLeader = false;
+  private wasServing = false;
+  /** Partition counts of other members already warned of. */
+  private readonly otherCounts = new Set<number>();
+  /** Whether every partition had its state at the last look (none lost or being rebuilt, on any instance). */
+  private complete = false;
+
+  constructor(private readonly options: StreamProcessorOptions) {}
+
+  /** Whether this processor holds at least one partition (it processes; otherwise it stands by). */
+  get isLeader(): boolean {
+    return this.workers.size > 0;
+  }
+
+  /** The partitions this processor holds, in order. */
+  get heldPartitions(): number[] {
+    return [...this.workers.keys()].sort((a, b) => a - b);
+  }
+
+  /** The alert leader, with a complete aggregate state: rules may be evaluated against it. */
+  get isServing(): boolean {
+    if (!this.alertLeader || !this.complete) return false;
+    for (const worker of this.workers.values()) if (worker.isRebuilding) return false;
+    return true;
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    for (const worker of this.workers.values()) worker.start();
+    this.stopNudges = await this.options.bus.subscribe('processor:nudge', () => this.nudge());
+    // Takes its share at once (all of them when alone), then keeps leases and shares up to date on its own clock:
+    // a pass or a rebuild may outlast a lease, and a fenced write would undo it.
+    await this.balance();
+    this.renewTimer = setInterval(() => void this.balance(), this.options.leaseRenewMs);
+  }
+
+  /** Asks for a pass over the outbox now rather than at the next poll. */
+  nudge(): void {
+    for (const worker of this.workers.values()) worker.nudge();
+  }
+
+  /** Finishes the batches in hand, then stops and gives up its leases; queued events wait for the next holders. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopNudges?.();
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.balancing;
+    for (const partition of this.heldPartitions) void this.stopWorker(partition, true);
+    await Promise.all([...this.stopping]);
+    const { leases, alertLease, logger } = this.options;
+    await leases.leave().catch((error) => logger.warn({ err: error }, 'could not leave the processors'));
+    if (this.alertLeader) await alertLease.release().catch(() => {});
+    this.alertLeader = false;
+  }
+
+  /**
+   * Processes the partitions this processor holds until their part of the outbox is empty, or the whole outbox is
+   * (tests use it to wait for quiescence). Leases lost meanwhile (Redis restarted empty) are taken again first.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      await this.balance();
+      const processed = await Promise.all(
+        [...this.workers.values()].map((worker) =>
+          worker.pass().catch((error) => {
+            if (error instanceof FencedError) return 1; // lost meanwhile: balance again, then retry
+            throw error;
+          }),
+        ),
+      );
+      if (processed.every((count) => count === 0) || (await this.options.events.outboxSize()) === 0) return;
+    }
+  }
+
+  /** One at a time: the timer's and drain's would otherwise take the same partition twice. */
+  private balance(): Promise<void> {
+    const next = this.balancing.then(() => this.balanceOnce());
+    this.balancing = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Announces this processor, renews what it holds, releases what is beyond its fair share and takes free partitions
+   * up to it; then the alert lease, and whether every partition has its state.
+   */
+  private async balanceOnce(): Promise<void> {
+    if (this.stopped) return;
+    const { leases, alertLease, aggregates, logger } = this.options;
+    try {
+      const members = await leases.heartbeat();
+      this.warnOfOtherCounts(members);
+      for (const [partition, worker] of this.workers) {
+        if (await leases.renew(partition, worker.held)) continue;
+        // Lapsed and perhaps taken: its writes are fenced from now on, so stop it.
+        logger.warn({ partition }, 'stream processor lost the lease of a partition');
+        void this.stopWorker(partition, false);
+      }
+      const plan = planPartitions({
+        members,
+        self: leases.self,
+        partitions: leases.partitions,
+        held: this.workers.keys(),
+      });
+      for (const partition of plan.release) void this.stopWorker(partition, true);
+      for (const partition of plan.candidates) {
+        if (this.workers.size >= plan.share || this.stopped) break;
+        const held = await leases.take(partition);
+        if (held) this.startWorker(partition, held);
+      }
+      this.alertLeader = await alertLease.hold();
+      this.complete = this.alertLeader && (await this.allPartitionsHaveState(aggregates));
+      this.noticeServing();
+    } catch (error) {
+      logger.warn({ err: error }, 'stream processor could not renew or balance its partitions');
+    }
+  }
+
+  /**
+   * Instances running another PROCESSOR_PARTITIONS would process the same outbox into aggregates of their own count,
+   * which reads here never merge: said loudly (once per count seen), since only the operator can fix it.
+   */
+  private warnOfOtherCounts(members: string[]): void {
+    const { leases, logger } = this.options;
+    for (const member of members) {
+      const count = partitionsOfMember(member);
+      if (count === null || count === leases.partitions || this.otherCounts.has(count)) continue;
+      this.otherCounts.add(count);
+      logger.error(
+        { partitions: leases.partitions, other: count },
+        'another instance runs with a different PROCESSOR_PARTITIONS: give every instance the same value (see "Running at scale")',
+      );
+    }
+  }
+
+  /**
+   * Coming to serve (taking the alert lease, or every partition's state back after a rebuild anywhere), the alert
+   * engine's view of the aggregates may be stale: other processes wrote them meanwhile.
+   */
+  private noticeServing(): void {
+    const serving = this.isServing;
+    if (serving && !this.wasServing) this.options.hooks?.onAggregatesReplaced?.();
+    this.wasServing = serving;
+  }
+
+  private async checkComplete(): Promise<void> {
+    try {
+      this.complete = this.alertLeader && (await this.allPartitionsHaveState(this.options.aggregates));
+      this.noticeServing();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not read whether every partition has its state');
+    }
+  }
+
+  private async allPartitionsHaveState(aggregates: AggregateStore): Promise<boolean> {
+    for (let partition = 0; partition < aggregates.partitions; partition++)
+      if (!(await aggregates.hasState(partition))) return false;
+    return true;
+  }
+
+  private startWorker(partition: number, held: HeldPartition): void {
+    // A rebuild done here may complete the state the alert engine waits for: look again at once, not at the next beat.
+    const worker = new PartitionWorker(this.options, partition, held, () => void this.checkComplete());
+    this.workers.set(partition, worker);
+    if (this.started) worker.start();
+    this.options.logger.info(
+      { partition, partitions: this.options.leases.partitions },
+      'stream processor took a partition',
+    );
+  }
+
+  /**
+   * Stops the partition's loop after its batch in hand, then gives its lease up if `release` (it is still held). In
+   * the background: the heartbeat must not wait for a long batch or rebuild, or the other partitions' leases lapse.
+   */
+  private stopWorker(partition: number, release: boolean): Promise<void> {
+    const worker = this.workers.get(partition);
+    if (!worker) return Promise.resolve();
+    this.workers.delete(partition);
+    const stopped = worker
+      .stop()
+      .then(() => (release ? this.options.leases.release(partition, worker.held) : undefined))
+      .catch((error) => this.options.logger.warn({ err: error, partition }, 'could not give a partition up'))
+      .finally(() => this.stopping.delete(stopped));
+    this.stopping.add(stopped);
+    return stopped;
+  }
+}
+
+/** One partition's processing, while this processor holds its lease. */
+class PartitionWorker {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private nudged = false;
-  private stopNudges: Unsubscribe | null = null;
   private readonly now: () => number;
-  private leader = false;
   private rebuilding = false;
-  private renewTimer: NodeJS.Timeout | null = null;
-  private passing: Promise<void> = Promise.resolve();
+  private passing: Promise<unknown> = Promise.resolve();
   /**
-   * The store's record of the last applied batch as this processor last checked it (or wrote it) and removed its
-   * seqs from the outbox: a record that differs was written elsewhere, and is checked against the log before use.
+   * The store's record of the partition's last applied batch as this worker last checked it (or wrote it) and removed
+   * its seqs from the outbox: a record that differs was written elsewhere, and is checked against the log before use.
    */
   private lastTrusted = '';
   private readonly hooks: ProcessorHooks;
+  private readonly outbox: OutboxPartition;
+  private readonly fence: string | undefined;
 
-  constructor(private readonly options: StreamProcessorOptions) {
+  constructor(
+    private readonly options: StreamProcessorOptions,
+    private readonly partition: number,
+    readonly held: HeldPartition,
+    private readonly onRebuilt: () => void,
+  ) {
     this.now = options.now ?? Date.now;
     this.hooks = options.hooks ?? {};
+    this.outbox = { index: partition, count: options.leases.partitions };
+    this.fence = held.token;
   }
 
-  get isLeader(): boolean {
-    return this.leader;
+  get isRebuilding(): boolean {
+    return this.rebuilding;
   }
 
-  /** Leader with a complete aggregate state: rules may be evaluated against it. */
-  get isServing(): boolean {
-    return this.leader && !this.rebuilding;
-  }
-
-  async start(): Promise<void> {
+  start(): void {
     this.running = true;
-    this.stopNudges = await this.options.bus.subscribe('processor:nudge', () => this.nudge());
-    // Renewal runs on its own clock: a pass or a rebuild may outlast the lease, and a fenced write would undo it.
-    this.renewTimer = setInterval(() => void this.renewLease(), this.options.leaseRenewMs);
     this.loop = this.run();
   }
 
-  /** Asks for a pass over the outbox now rather than at the next poll. */
   nudge(): void {
     this.nudged = true;
     this.wake?.();
   }
 
-  /** Finishes the batch in hand, then stops; events still in the outbox wait for the next leader. */
   async stop(): Promise<void> {
     this.running = false;
-    this.stopNudges?.();
-    if (this.renewTimer) clearInterval(this.renewTimer);
     this.wake?.();
     await this.loop;
-    if (this.leader) await this.options.lease.release().catch(() => {});
-    this.leader = false;
-  }
-
-  /** Processes until the outbox is empty (tests and shutdown use it to wait for quiescence). */
-  async drain(): Promise<void> {
-    while ((await this.options.events.outboxSize()) > 0) await this.pass();
-  }
-
-  private async renewLease(): Promise<void> {
-    if (!this.leader) return;
-    try {
-      this.leader = await this.options.lease.hold();
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'stream processor lease renewal failed');
-    }
   }
 
   private async run(): Promise<void> {
@@ -130,11 +318,13 @@ export class StreamProcessor {
     while (this.running) {
       try {
         await this.pass();
-        if (failures > 0) this.options.logger.info({ failures }, 'stream processor recovered');
+        if (failures > 0)
+          this.options.logger.info({ failures, partition: this.partition }, 'stream processor recovered');
         failures = 0;
       } catch (error) {
         // One line when a dependency goes away, not one per poll while it stays away.
-        if (failures === 0) this.options.logger.warn({ err: error }, 'stream processor pass failed; retrying');
+        if (failures === 0)
+          this.options.logger.warn({ err: error, partition: this.partition }, 'stream processor pass failed; retrying');
         failures += 1;
       }
       if (!this.running) break;
@@ -155,22 +345,21 @@ export class StreamProcessor {
     });
   }
 
-  /** Passes never overlap (the loop and `drain` may both ask): two would apply the same batch twice. */
-  private pass(): Promise<void> {
+  /**
+   * Passes never overlap (the loop and `drain` may both ask): two would apply the same batch twice. Resolves to the
+   * number of events processed.
+   */
+  pass(): Promise<number> {
     const next = this.passing.then(() => this.passOnce());
     this.passing = next.catch(() => {});
     return next;
   }
 
-  /** One pass: hold the lease, then apply batches until the outbox is empty. */
-  private async passOnce(): Promise<void> {
+  /** One pass: apply the partition's batches until its part of the outbox is empty. */
+  private async passOnce(): Promise<number> {
     this.nudged = false;
-    const led = this.leader;
-    this.leader = await this.options.lease.hold();
-    if (!this.leader) return;
-    if (!led) this.hooks.onAggregatesReplaced?.();
     const { events, aggregates, logger } = this.options;
-    const applied = await aggregates.lastAppliedBatch();
+    const applied = await aggregates.lastAppliedBatch(this.partition);
     if (applied === null) {
       await this.rebuild();
     } else if (JSON.stringify(applied) !== this.lastTrusted) {
@@ -183,17 +372,22 @@ export class StreamProcessor {
         this.lastTrusted = JSON.stringify(applied);
       } else {
         logger.warn(
-          { lastBatch: { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) } },
+          {
+            partition: this.partition,
+            lastBatch: { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) },
+          },
           "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
         );
         await this.rebuild();
       }
     }
+    let processed = 0;
     for (;;) {
-      const batch = await events.readOutbox(this.options.batchSize);
-      if (batch.length === 0) return;
+      const batch = await events.readOutbox(this.options.batchSize, this.outbox);
+      if (batch.length === 0) return processed;
       await this.processBatch(batch);
-      if (batch.length < this.options.batchSize || !this.running) return;
+      processed += batch.length;
+      if (batch.length < this.options.batchSize || !this.running) return processed;
     }
   }
 
@@ -217,20 +411,24 @@ export class StreamProcessor {
 
   private async applyBatch(batch: OutboxEvent[], traceparent: string | undefined): Promise<void> {
     const { bus, broadcasts } = this.options;
-    // Recorded first, in one insert per batch: a subscriber resumes from the position before it was told of it.
-    const position = (await broadcasts.record(batch.map((event) => event.seq))).toString();
+    const chunk = this.options.broadcastChunk ?? 500;
+    const chunks: EventMessage[][] = [];
+    for (let i = 0; i < batch.length; i += chunk)
+      chunks.push(batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)));
+    // Recorded first, in one insert per batch: a subscriber resumes from the position before it was told of it; and
+    // broadcast before any other partition's batch is recorded, so positions reach subscribers in order.
     // Broadcast before applying: if we die in between, the events are broadcast again (at least once) rather
     // than never. The whole batch at once, so no event waits for the applies of those before it.
-    const chunk = this.options.broadcastChunk ?? 500;
-    const messages: { events: EventMessage[]; position: string; offset: number }[] = [];
-    for (let i = 0; i < batch.length; i += chunk)
-      messages.push({
-        events: batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)),
-        position,
-        offset: i,
-      });
-    // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
-    await Promise.all(messages.map((message) => bus.publish('events:published', message)));
+    await broadcasts.recordAndBroadcast(
+      batch.map((event) => event.seq),
+      async (at) => {
+        const position = at.toString();
+        // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
+        await Promise.all(
+          chunks.map((events, i) => bus.publish('events:published', { events, position, offset: i * chunk })),
+        );
+      },
+    );
     const now = this.now();
     // Applied in event-time order: a run then covers a slice of time, so runs share few buckets and the batch costs
     // Redis about what one call would. A run need not be contiguous in the outbox: its record names its own events.
@@ -246,13 +444,13 @@ export class StreamProcessor {
   }
 
   private async applyRun(run: { event: StoredEvent; samples: MetricSample[]; late: boolean }[]): Promise<void> {
-    const { events, aggregates, bus, lease } = this.options;
+    const { events, aggregates, bus } = this.options;
     const { hooks } = this;
     const batch = run.map((m) => m.event);
     const samples = run.flatMap((m) => m.samples);
     const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
-    await aggregates.apply(applied, samples, lease.token);
+    await aggregates.apply(applied, samples, this.fence, this.partition);
     await events.deleteFromOutbox(applied.seqs);
     this.lastTrusted = JSON.stringify(applied);
     const processedAt = this.now();
@@ -267,7 +465,7 @@ export class StreamProcessor {
     if (metrics.length > 0) {
       // Told first: the alert engine's window cache must hear of every write, even if the bus is down.
       hooks.onMetricsChanged?.(metrics, since);
-      await bus.publish('metrics:changed', { metrics });
+      await bus.publish('metrics:changed', { metrics, since: Object.fromEntries(since) });
     }
   }
 
@@ -290,7 +488,7 @@ export class StreamProcessor {
   private async isOfThisDatabase(applied: AppliedBatch): Promise<boolean> {
     const { events } = this.options;
     if (applied.seqs.length === 0)
-      return !(await events.anyProcessedSince(new Date(this.now() - AGGREGATION_HORIZON_MS)));
+      return !(await events.anyProcessedSince(new Date(this.now() - AGGREGATION_HORIZON_MS), this.outbox));
     return events.holdsBatch(applied);
   }
 
@@ -300,7 +498,8 @@ export class StreamProcessor {
    * check the rebuilt state against its own log like any other.
    */
   private async rebuild(): Promise<void> {
-    const { events, aggregates, lease, logger } = this.options;
+    const { events, aggregates, logger } = this.options;
+    const { fence, partition } = this;
     const started = this.now();
     const { maxFieldsPerApply } = this.options;
     const now = () => this.now();
@@ -308,33 +507,39 @@ export class StreamProcessor {
     this.rebuilding = true;
     this.hooks.onAggregatesReplaced?.();
     try {
-      await events.processedSince(new Date(started - AGGREGATION_HORIZON_MS), this.options.batchSize, async (pages) => {
-        const samplesOf = this.samplesOf.bind(this);
-        async function* samples(): AsyncGenerator<MetricSample[]> {
-          for await (const page of pages) {
-            newest = page.slice(-1);
-            // Each call within the apply budget, as in a pass: a rebuild must not block Redis for everyone either.
-            const at = now();
-            const mapped = byEventTime(page).map((event) => samplesOf(event, at).samples);
-            const runs = runsWithinFields(
-              mapped,
-              (samples) => samples,
-              maxFieldsPerApply,
-              () => aggregates.applyCost(),
-            );
-            for (const run of runs) yield run.flat();
+      await events.processedSince(
+        new Date(started - AGGREGATION_HORIZON_MS),
+        this.options.batchSize,
+        async (pages) => {
+          const samplesOf = this.samplesOf.bind(this);
+          async function* samples(): AsyncGenerator<MetricSample[]> {
+            for await (const page of pages) {
+              newest = page.slice(-1);
+              // Each call within the apply budget, as in a pass: a rebuild must not block Redis for everyone either.
+              const at = now();
+              const mapped = byEventTime(page).map((event) => samplesOf(event, at).samples);
+              const runs = runsWithinFields(
+                mapped,
+                (samples) => samples,
+                maxFieldsPerApply,
+                () => aggregates.applyCost(),
+              );
+              for (const run of runs) yield run.flat();
+            }
           }
-        }
-        await aggregates.rebuild(samples(), lease.token);
-      });
+          await aggregates.rebuild(samples(), fence, partition);
+        },
+        this.outbox,
+      );
       const applied = batchOf(newest);
-      await aggregates.apply(applied, [], lease.token);
+      await aggregates.apply(applied, [], fence, partition);
       this.lastTrusted = JSON.stringify(applied);
     } finally {
       this.rebuilding = false;
       this.hooks.onAggregatesReplaced?.();
     }
-    logger.info({ ms: this.now() - started }, 'aggregates rebuilt from the event log');
+    this.onRebuilt();
+    logger.info({ ms: this.now() - started, partition }, "a partition's aggregates rebuilt from the event log");
   }
 }
 

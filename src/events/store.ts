@@ -50,6 +50,28 @@ export interface OutboxEvent extends StoredEvent {
 
 const EVENT_COLUMNS = `e.id::text AS id, e.seq, e.type::text AS type, e."timestamp", e."receivedAt", e.data`;
 
+/**
+ * One partition of the outbox: the events whose publishing transaction hashes to `index` modulo `count`
+ * (src/events/partitions.ts). Postgres fills the transaction in (a column default) and computes the partition in each
+ * query, so the publish statement names neither.
+ */
+export interface OutboxPartition {
+  index: number;
+  count: number;
+}
+
+/**
+ * The condition that a row (of "Event" or "EventOutbox", by `alias`) is in the partition given as parameters
+ * `$count` and `$index`. hashint8 is the hash Postgres's own hash partitioning uses: stable, and spread evenly whatever
+ * pattern transaction ids follow.
+ */
+function inPartition(alias: string, count: string, index: string): string {
+  return `mod(abs(hashint8(${alias}.txid)::bigint), ${count}::int) = ${index}::int`;
+}
+
+/** The whole outbox, as one partition. */
+export const WHOLE_OUTBOX: OutboxPartition = { index: 0, count: 1 };
+
 export interface EventPageQuery {
   first: number;
   after?: { timestamp: Date; seq: bigint } | null;
@@ -191,13 +213,14 @@ export class EventStore {
    * every event once, in thousands, and Prisma's mapping of the rows cost more than the query. The columns come as
    * text and epoch milliseconds, which both drivers return as they are (no date or JSON parser of theirs runs).
    */
-  async readOutbox(limit: number): Promise<OutboxEvent[]> {
+  async readOutbox(limit: number, partition: OutboxPartition = WHOLE_OUTBOX): Promise<OutboxEvent[]> {
     // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
     // join that walks the whole event index from its start, which costs more the longer the log grows.
     // Each event is then looked up by (seq, timestamp), the outbox's reference, in a LATERAL subquery: a probe per
     // event into the one partition holding it (pruned as it runs). A plain join lets the planner hash the whole log.
     const rows = await this.sql.query<OutboxRow>(
-      `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" ORDER BY seq LIMIT $1)
+      `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" o
+         WHERE ${inPartition('o', '$2', '$3')} ORDER BY seq LIMIT $1)
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
@@ -205,7 +228,7 @@ export class EventStore {
        FROM queued q
        CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.seq = q.seq AND e."timestamp" = q."timestamp" LIMIT 1) e
        ORDER BY q.seq`,
-      [limit],
+      [limit, partition.count, partition.index],
     );
     return rows.map((row) => ({
       id: row.id,
@@ -245,12 +268,12 @@ export class EventStore {
     return Number(row?.n ?? 0) === seqs.length;
   }
 
-  /** Whether any event since `since` has left the outbox, i.e. belongs in the aggregates. */
-  async anyProcessedSince(since: Date): Promise<boolean> {
+  /** Whether any event of the partition since `since` has left the outbox, i.e. belongs in the aggregates. */
+  async anyProcessedSince(since: Date, partition: OutboxPartition = WHOLE_OUTBOX): Promise<boolean> {
     const [row] = await this.sql.query<{ found: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM "Event" e WHERE e."timestamp" > $1::timestamptz
+      `SELECT EXISTS (SELECT 1 FROM "Event" e WHERE e."timestamp" > $1::timestamptz AND ${inPartition('e', '$2', '$3')}
          AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)) AS found`,
-      [since.toISOString()],
+      [since.toISOString(), partition.count, partition.index],
     );
     return row?.found === true;
   }
@@ -268,6 +291,7 @@ export class EventStore {
     since: Date,
     pageSize: number,
     use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+    partition: OutboxPartition = WHOLE_OUTBOX,
   ): Promise<T> {
     return this.prisma.$transaction(
       async (tx) => {
@@ -276,12 +300,14 @@ export class EventStore {
           for (;;) {
             const rows = await tx.$queryRawUnsafe<EventRow[]>(
               `SELECT ${EVENT_COLUMNS} FROM "Event" e
-               WHERE e.seq > $1::bigint AND e."timestamp" > $2::timestamptz
+               WHERE e.seq > $1::bigint AND e."timestamp" > $2::timestamptz AND ${inPartition('e', '$4', '$5')}
                  AND NOT EXISTS (SELECT 1 FROM "EventOutbox" o WHERE o.seq = e.seq)
                ORDER BY e.seq LIMIT $3`,
               afterSeq,
               since.toISOString(),
               pageSize,
+              partition.count,
+              partition.index,
             );
             const events = rows.map(toEvent);
             const last = events[events.length - 1];

@@ -3,8 +3,12 @@
 
 /** The stream processor of this instance, as its processing role reports it. */
 export interface ProcessingStatus {
-  /** Whether it holds the lease (it processes) or stands by for another instance. */
+  /** Whether it holds a partition's lease (it processes) or stands by for other instances. */
   leader: boolean;
+  /** The partitions of the outbox it holds. */
+  partitions: number[];
+  /** Whether it evaluates alert rules (holds the alert lease, with every partition's state in place). */
+  alerts: boolean;
   /** The process that runs it. */
   pid: number;
 }

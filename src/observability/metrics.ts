@@ -93,8 +93,14 @@ export function createMetrics(role: ProcessRole = 'standalone') {
     // Only the processing role can lead; the others report 0.
     isLeader: new Gauge({
       name: 'jackdaw_stream_processor_leader',
-      help: '1 while this instance holds the stream processor lease',
+      help: '1 while this instance holds the lease of at least one partition of the outbox (it processes)',
       aggregator: 'max',
+      registers: [registry],
+    }),
+    partitionsHeld: new Gauge({
+      name: 'jackdaw_stream_processor_partitions',
+      help: 'Partitions of the outbox this instance processes (summed over instances: PROCESSOR_PARTITIONS when all are held)',
+      aggregator: 'sum',
       registers: [registry],
     }),
   };
@@ -106,6 +112,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export interface ProcessGauges {
   websocketConnections?(): number;
   isLeader?(): boolean;
+  partitionsHeld?(): number;
   outboxBacklog?(): Promise<number>;
 }
 
@@ -113,6 +120,7 @@ export interface ProcessGauges {
 export async function sampleGauges(metrics: Metrics, gauges: ProcessGauges): Promise<void> {
   if (gauges.websocketConnections) metrics.websocketConnections.set(gauges.websocketConnections());
   if (gauges.isLeader) metrics.isLeader.set(gauges.isLeader() ? 1 : 0);
+  if (gauges.partitionsHeld) metrics.partitionsHeld.set(gauges.partitionsHeld());
   if (gauges.outboxBacklog) metrics.outboxBacklog.set(await gauges.outboxBacklog().catch(() => Number.NaN));
 }
 

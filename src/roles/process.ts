@@ -25,10 +25,19 @@ export async function startProcessing(config: Config, logger: Logger): Promise<R
   const isLeader = () => runtime.processor.isLeader;
   return {
     async localMetrics() {
-      await sampleGauges(metrics, { isLeader, outboxBacklog: () => runtime.eventStore.outboxSize() });
+      await sampleGauges(metrics, {
+        isLeader,
+        partitionsHeld: () => runtime.processor.heldPartitions.length,
+        outboxBacklog: () => runtime.eventStore.outboxSize(),
+      });
       return metrics.registry.getMetricsAsJSON();
     },
-    processingStatus: () => ({ leader: isLeader(), pid: process.pid }),
+    processingStatus: () => ({
+      leader: isLeader(),
+      partitions: runtime.processor.heldPartitions,
+      alerts: runtime.processor.isServing,
+      pid: process.pid,
+    }),
     stop: () => runtime.close(),
   };
 }

@@ -155,9 +155,10 @@ async function instance(): Promise<TestServer> {
   return server;
 }
 
-const leader = () => servers.find((server) => server.app.runtime.processor.isLeader);
+/** The instance that evaluates rules and notifies: the alert lease's holder (every instance processes partitions). */
+const leader = () => servers.find((server) => server.app.runtime.processor.isServing);
 /** Requests go to the instance that does not evaluate: what it stores must reach the leader through Postgres. */
-const follower = () => servers.find((server) => !server.app.runtime.processor.isLeader) ?? servers[0];
+const follower = () => servers.find((server) => !server.app.runtime.processor.isServing) ?? servers[0];
 function api(): TestServer {
   const server = follower();
   assert.exists(server);

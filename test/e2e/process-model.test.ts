@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest';
+import { configWith } from '../../src/config.js';
 import { leaseKey } from '../../src/lease.js';
 import { redisKeyPrefixFor } from '../../src/redis-namespace.js';
 import { graphql } from '../generated/index.js';
@@ -334,7 +335,10 @@ describe('cluster: a primary, a processing process and two serving processes', (
       acknowledged,
     ]);
     expect(rows[0]?.n).toBe(acknowledged.length);
-    expect(await redis.get(leaseKey(keys))).toBeNull();
+    // Every partition's lease given up (the child runs the default PROCESSOR_PARTITIONS).
+    const partitions = configWith({}).PROCESSOR_PARTITIONS;
+    for (let partition = 0; partition < partitions; partition++)
+      expect(await redis.get(leaseKey(keys, partition, partitions))).toBeNull();
     for (const pid of [pids.processing, ...pids.serving]) expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   }, 90_000);
 });

@@ -113,16 +113,20 @@ describe('the server on a Redis Cluster', () => {
     }
   });
 
-  it('should let exactly one instance hold the lease, kept on the cluster, and hand it over when its holder stops', async () => {
-    await eventually(() => one.app.runtime.processor.isLeader !== two.app.runtime.processor.isLeader);
-    const [leader, follower] = one.app.runtime.processor.isLeader ? [one, two] : [two, one];
-    const lease = leaseKey(keysOf(leader));
-    expect(await clusterClient.get(lease)).toEqual(expect.any(String));
-    expect(await clusterClient.pttl(lease)).toBeGreaterThan(0);
+  it("should share the partitions' leases, kept on the cluster, and hand them over when an instance stops", async () => {
+    const partitions = one.app.runtime.aggregates.partitions;
+    const held = (server: TestServer) => server.app.runtime.processor.heldPartitions.length;
+    await eventually(() => held(one) === Math.ceil(partitions / 2) && held(two) === Math.ceil(partitions / 2));
+    const [leader, follower] = [one, two];
+    for (let partition = 0; partition < partitions; partition++) {
+      const lease = leaseKey(keysOf(leader), partition, partitions);
+      expect(await clusterClient.get(lease)).toEqual(expect.any(String));
+      expect(await clusterClient.pttl(lease)).toBeGreaterThan(0);
+    }
 
     await leader.stop();
     servers.splice(servers.indexOf(leader), 1);
-    await eventually(() => follower.app.runtime.processor.isLeader);
+    await eventually(() => held(follower) === partitions);
     await gqlOk(
       follower.url,
       PUBLISH_EVENTS,

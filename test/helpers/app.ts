@@ -230,9 +230,17 @@ export function subscribersJoined(server: TestServer, count = 1): Promise<void> 
  * processor's counters included): the instance holding its lease drains the outbox. With the lease free (a restarted
  * Redis forgot it), the first instance takes it by draining.
  */
+/**
+ * Waits until the outbox is empty: each server's processor drains the partitions it holds (the servers given share
+ * them); partitions held elsewhere are waited for.
+ */
 export async function processed(first: TestServer, ...others: TestServer[]): Promise<void> {
-  const leader = [first, ...others].find((server) => server.app.runtime.processor.isLeader) ?? first;
-  await leader.app.runtime.processor.drain();
+  const servers = [first, ...others];
+  for (;;) {
+    await Promise.all(servers.map((server) => server.app.runtime.processor.drain()));
+    if ((await first.app.runtime.eventStore.outboxSize()) === 0) return;
+    await sleep(20);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

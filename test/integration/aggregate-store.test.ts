@@ -91,7 +91,7 @@ function redisSubject(
   return {
     store,
     keyPrefix,
-    storedBuckets: async () => (await scanKeys(client, `${keyPrefix}{agg}:b:*`)).length,
+    storedBuckets: async () => (await scanKeys(client, `${keyPrefix}{p0of1}:agg:b:*`)).length,
     loseState: async () => {
       await deleteKeys(client, `${keyPrefix}*`);
       return store;
@@ -244,7 +244,8 @@ describe.each([memoryBackend, redisBackend, clusterBackend])('$name', (backend) 
     await store.apply(batch('7', '8'), []);
 
     expect(await store.lastAppliedBatch()).toEqual(batch('7', '8'));
-    expect(await store.metricNames(now)).toEqual(['fresh']);
+    // The series seen are every partition's, not one partition's state: they age out (24 h), not rebuilt.
+    expect(await store.metricNames(now)).toEqual(['fresh', 'stale']);
     const [staleAggregate, freshAggregate] = await store.read(
       [
         { metric: 'stale', window: 'M1' },
@@ -358,7 +359,7 @@ describe('RedisAggregateStore', () => {
       }));
       await store.apply(batch('1'), samples);
       let written = 0;
-      for (const key of await scanKeys(redis, `${keyPrefix}{agg}:b:*`)) written += await redis.hlen(key);
+      for (const key of await scanKeys(redis, `${keyPrefix}{p0of1}:agg:b:*`)) written += await redis.hlen(key);
       const cost = store.applyCost();
       cost.addWithin(samples, Number.POSITIVE_INFINITY);
       expect(cost.fields, `${metrics} metrics over ${spreadMs} ms`).toBe(written);
@@ -371,7 +372,7 @@ describe('RedisAggregateStore', () => {
     await store.apply(batch('1'), [{ metric: 'm', value: 1, timestamp: now }]);
 
     for (const window of WINDOW_SIZES) {
-      const key = `${keyPrefix}{agg}:b:${window}:${bucketIndex(now, granularityMs(window))}:m`;
+      const key = `${keyPrefix}{p0of1}:agg:b:${window}:${bucketIndex(now, granularityMs(window))}:m`;
       const expected = bucketExpiresAt(window, bucketIndex(now, granularityMs(window))) + RETENTION_GRACE_MS;
       expect(await redis.pexpiretime(key), window).toBe(expected);
     }
@@ -383,14 +384,14 @@ describe('RedisAggregateStore', () => {
 
     it('should give the lease to one holder at a time, renewed and released only by it', async () => {
       const { keyPrefix } = redisSubject(now);
-      const a = redisLease(redis, keyPrefix, 10_000, 'a');
-      const b = redisLease(redis, keyPrefix, 10_000, 'b');
+      const a = redisLease(redis, leaseKey(keyPrefix), 10_000, 'a');
+      const b = redisLease(redis, leaseKey(keyPrefix), 10_000, 'b');
       expect(await a.hold()).toBe(true);
       expect(await b.hold()).toBe(false);
       await b.release(); // not b's to release
       expect(await redis.get(leaseKey(keyPrefix))).toBe('a');
 
-      const longer = redisLease(redis, keyPrefix, 20_000, 'a');
+      const longer = redisLease(redis, leaseKey(keyPrefix), 20_000, 'a');
       expect(await longer.hold()).toBe(false); // a new holder object must acquire, not renew
       await redis.pexpire(leaseKey(keyPrefix), 1_000);
       expect(await a.hold()).toBe(true); // renewed
@@ -402,11 +403,11 @@ describe('RedisAggregateStore', () => {
 
     it('should reject writes with a stale fence and change nothing', async () => {
       const { store, keyPrefix } = redisSubject(now);
-      const oldHolder = redisLease(redis, keyPrefix, 10_000, 'old-holder');
+      const oldHolder = redisLease(redis, leaseKey(keyPrefix), 10_000, 'old-holder');
       await oldHolder.hold();
       await store.apply(batch('1'), [sample], 'old-holder');
       await oldHolder.release();
-      await redisLease(redis, keyPrefix, 10_000, 'new-holder').hold();
+      await redisLease(redis, leaseKey(keyPrefix), 10_000, 'new-holder').hold();
 
       await expect(store.apply(batch('2'), [sample, sample], 'old-holder')).rejects.toBeInstanceOf(FencedError);
       await expect(store.rebuild(chunksOf([sample], 1), 'old-holder')).rejects.toBeInstanceOf(FencedError);
@@ -425,7 +426,7 @@ describe('RedisAggregateStore', () => {
 
     it('should keep the lease through a rebuild', async () => {
       const { store, keyPrefix } = redisSubject(now);
-      await redisLease(redis, keyPrefix, 10_000, 'holder').hold();
+      await redisLease(redis, leaseKey(keyPrefix), 10_000, 'holder').hold();
       await store.apply(batch('1'), [sample], 'holder');
       await store.rebuild(chunksOf([sample], 1), 'holder');
       await store.apply(batch('2'), [], 'holder');

@@ -371,10 +371,12 @@ describe('alert engine', () => {
     const entered = new Recording<number>();
     const setup = await startEngine({
       aggregates: (real) => ({
-        lastAppliedBatch: () => real.lastAppliedBatch(),
+        partitions: real.partitions,
+        lastAppliedBatch: (partition) => real.lastAppliedBatch(partition),
+        hasState: (partition) => real.hasState(partition),
         applyCost: () => real.applyCost(),
-        apply: (applied, samples) => real.apply(applied, samples),
-        rebuild: (samples) => real.rebuild(samples),
+        apply: (applied, samples, fence, partition) => real.apply(applied, samples, fence, partition),
+        rebuild: (samples, fence, partition) => real.rebuild(samples, fence, partition),
         metricNames: (at) => real.metricNames(at),
         labelSets: (metric, at) => real.labelSets(metric, at),
         readPoints: (query, at) => real.readPoints(query, at),

@@ -11,9 +11,10 @@ import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent } from '../../src/events/model.js';
+import { redisPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
-import { redisLease } from '../../src/lease.js';
+import { alertLeaseKey, redisLease } from '../../src/lease.js';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -64,13 +65,14 @@ const events = (n: number, name: string): NewEvent[] =>
 function processorOf(store: EventStore, warnings: string[] = []) {
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
   const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
-  const lease = redisLease(redis, prefix, 10_000);
+
   const processor = new StreamProcessor({
     events: store,
     broadcasts: broadcastLogs.get(store) as BroadcastLog,
     aggregates,
     bus: createMemoryBus(),
-    lease,
+    leases: redisPartitionLeases(redis, prefix, aggregates.partitions, 10_000),
+    alertLease: redisLease(redis, alertLeaseKey(prefix), 10_000),
     logger,
     batchSize: 1_000,
     maxFieldsPerApply: 8_000,
@@ -82,7 +84,7 @@ function processorOf(store: EventStore, warnings: string[] = []) {
     /** Takes the lease, processes the outbox to its end and gives the lease up, as a stopping instance does. */
     async drainAndStop() {
       await processor.drain();
-      await lease.release();
+      await processor.stop();
     },
     /** One pass, whatever the outbox holds, as a running instance makes on every poll; then stops. */
     async passAndStop() {

@@ -13,6 +13,7 @@ import type { Topic, Topics } from '../../src/bus/topics.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent } from '../../src/events/model.js';
+import { localPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
 import { EventStore } from '../../src/events/store.js';
 import { localLease } from '../../src/lease.js';
@@ -103,10 +104,12 @@ class FaultyEventStore extends EventStore {
 /** The real Redis aggregate store; its n-th apply fails. */
 function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injector>): AggregateStore {
   return {
-    lastAppliedBatch: () => real.lastAppliedBatch(),
+    partitions: real.partitions,
+    lastAppliedBatch: (partition) => real.lastAppliedBatch(partition),
+    hasState: (partition) => real.hasState(partition),
     applyCost: () => real.applyCost(),
-    apply: (applied, samples, fence) => applies.run(() => real.apply(applied, samples, fence)),
-    rebuild: (samples, fence) => real.rebuild(samples, fence),
+    apply: (applied, samples, fence, partition) => applies.run(() => real.apply(applied, samples, fence, partition)),
+    rebuild: (samples, fence, partition) => real.rebuild(samples, fence, partition),
     read: (queries, at) => real.read(queries, at),
     readBuckets: (buckets) => real.readBuckets(buckets),
     metricNames: (at) => real.metricNames(at),
@@ -195,7 +198,8 @@ function pipeline(scenario: Scenario, keyPrefix: string) {
       broadcasts: new BroadcastLog(db.sql),
       aggregates,
       bus,
-      lease: localLease,
+      leases: localPartitionLeases(aggregates.partitions),
+      alertLease: localLease,
       logger,
       batchSize: BATCH_SIZE,
       maxFieldsPerApply: 8_000,

@@ -2,6 +2,7 @@
 // worst moments (a real failure of a real call, not a stand-in for the store).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../../src/aggregation/types.js';
@@ -9,9 +10,10 @@ import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
+import { localPartitionLeases, redisPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
-import { EventStore } from '../../src/events/store.js';
-import { localLease, redisLease } from '../../src/lease.js';
+import { EventStore, type OutboxPartition } from '../../src/events/store.js';
+import { alertLeaseKey, localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
   createTestDatabase,
@@ -62,14 +64,20 @@ class CrashOnDelete extends EventStore {
   }
 }
 
-function processor(store: EventStore, aggregates: AggregateStore, maxFieldsPerApply = 8_000) {
+function processor(
+  store: EventStore,
+  aggregates: AggregateStore,
+  maxFieldsPerApply = 8_000,
+  log: typeof logger = logger,
+) {
   return new StreamProcessor({
     events: store,
     broadcasts: new BroadcastLog(db.sql),
     aggregates,
     bus: createMemoryBus(),
-    lease: localLease,
-    logger,
+    leases: localPartitionLeases(aggregates.partitions),
+    alertLease: localLease,
+    logger: log,
     batchSize: 100,
     maxFieldsPerApply,
     pollMs: 20,
@@ -156,16 +164,21 @@ describe('stream processor', () => {
         since: Date,
         pageSize: number,
         use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+        partition?: OutboxPartition,
       ) {
-        const result = super.processedSince(since, pageSize, (pages) =>
-          use(
-            (async function* () {
-              for await (const page of pages) {
-                await new Promise((resolve) => setTimeout(resolve, 250));
-                yield page;
-              }
-            })(),
-          ),
+        const result = super.processedSince(
+          since,
+          pageSize,
+          (pages) =>
+            use(
+              (async function* () {
+                for await (const page of pages) {
+                  await new Promise((resolve) => setTimeout(resolve, 250));
+                  yield page;
+                }
+              })(),
+            ),
+          partition,
         );
         result.then(() => rebuilt.resolve(), rebuilt.reject);
         return result;
@@ -181,7 +194,8 @@ describe('stream processor', () => {
       broadcasts: new BroadcastLog(db.sql),
       aggregates,
       bus: createMemoryBus(),
-      lease: redisLease(redis, leasePrefix, ttlMs),
+      leases: redisPartitionLeases(redis, leasePrefix, aggregates.partitions, ttlMs),
+      alertLease: redisLease(redis, alertLeaseKey(leasePrefix), ttlMs),
       logger,
       batchSize: 100, // at least four slow pages: over 1 s, twice the lease
       maxFieldsPerApply: 8_000,
@@ -197,5 +211,41 @@ describe('stream processor', () => {
     } finally {
       await processor.stop();
     }
+  });
+
+  it("should rebuild only the partition whose state was lost, and count every partition's events once", async () => {
+    const keyPrefix = `${prefix}parts:`;
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix, partitions: 4 });
+    const store = new EventStore(db);
+    // A partition per publish (its transaction): twenty publishes spread over the four.
+    for (let i = 0; i < 20; i++) await store.insertBatch(events(10, 'parted'), new Date());
+    await processor(store, aggregates).drain();
+    const count = async () => (await aggregates.read([{ metric: 'parted', window: 'M5' }], Date.now()))[0]?.count;
+    expect(await count()).toBe(200); // merged over the four partitions' buckets
+    const [{ n: inLost }] = (await db.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "Event" WHERE data->>'metric_name' = 'parted' AND mod(abs(hashint8(txid)::bigint), 4) = 1`,
+      [],
+    )) as [{ n: number }];
+    expect(inLost).toBeGreaterThan(0);
+    // Partition 1 alone loses its keys (its lease aside): the others keep theirs.
+    const lost = await redis.keys(`${keyPrefix}{p1of4}:agg:*`);
+    expect(lost.length).toBeGreaterThan(1);
+    await redis.del(...lost);
+    expect(await aggregates.hasState(1)).toBe(false);
+    expect(await count()).toBe(200 - inLost);
+    for (let i = 0; i < 4; i++) await store.insertBatch(events(10, 'parted'), new Date());
+    const rebuilt: number[] = [];
+    const watching = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line);
+          if (String(entry.msg).includes('rebuilt')) rebuilt.push(entry.partition);
+        },
+      },
+    );
+    await processor(store, aggregates, 8_000, watching).drain();
+    expect(rebuilt).toEqual([1]);
+    expect(await count()).toBe(240);
   });
 });
