@@ -22,7 +22,9 @@ import { WebSocket } from 'ws';
 import { openDatabase } from '../src/db.js';
 import type { NewEvent } from '../src/events/model.js';
 import { EventStore } from '../src/events/store.js';
-import { deleteKeys } from '../test/helpers/redis-keys.js';
+import { connectCluster, connectRedis, type RedisClient } from '../src/redis.js';
+import { startRedisCluster } from '../test/helpers/redis-cluster.js';
+import { deleteKeys, scanKeys } from '../test/helpers/redis-keys.js';
 import { listeningUrl, stopChild } from './processes.js';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
 import { type BenchServer, backgroundLoad, graphql, POSTGRES_URL, PUBLISH_MANY, REDIS_URL } from './server.js';
@@ -54,15 +56,28 @@ const only = process.env.BENCH_SCALE_ONLY?.split(',');
 const SCENARIOS = ALL_SCENARIOS.filter((s) => !only || only.includes(`${s.instances}x${s.partitions}`));
 
 /**
- * Where the instances' Redis is. Redis Cluster support (issue 14, item 2) adds an entry here, e.g.
- * `{ name: 'Redis Cluster (3 masters)', env: { REDIS_CLUSTER_NODES: '…' } }`, with whatever starts the local
- * cluster; every scenario then runs on each topology, side by side in the table.
+ * Where the instances' Redis is: the one node, and a local 3-master Redis Cluster this run starts (BENCH_SCALE_CLUSTER=0
+ * leaves it out). Every scenario runs on each topology, side by side in the table.
  */
 interface Topology {
   name: string;
   env: Record<string, string>;
+  connect(): RedisClient;
 }
-const TOPOLOGIES: Topology[] = [{ name: 'Redis (one node)', env: { REDIS_URL } }];
+const ONE_NODE: Topology = { name: 'Redis (one node)', env: { REDIS_URL }, connect: () => connectRedis(REDIS_URL) };
+const WITH_CLUSTER = process.env.BENCH_SCALE_CLUSTER !== '0';
+const TOPOLOGIES: Topology[] = [ONE_NODE];
+
+/** Adds the local cluster's topology; its stop is called at the end of the run. */
+async function addClusterTopology(): Promise<() => Promise<void>> {
+  const cluster = await startRedisCluster({ masters: 3 });
+  TOPOLOGIES.push({
+    name: 'Redis Cluster (3 masters)',
+    env: { REDIS_CLUSTER_NODES: cluster.nodesSetting },
+    connect: () => connectCluster(cluster.nodes),
+  });
+  return () => cluster.stop();
+}
 
 interface Instance {
   url: string;
@@ -89,6 +104,9 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
+/** This process's environment without a Redis of its own: each topology names its Redis. */
+const { REDIS_URL: _url, REDIS_CLUSTER_NODES: _nodes, ...inheritedEnv } = process.env;
+
 async function deploy(scenario: Scenario, topology: Topology): Promise<Deployment> {
   const database = `jackdaw_bench_scale_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const url = new URL(POSTGRES_URL);
@@ -105,7 +123,7 @@ async function deploy(scenario: Scenario, topology: Topology): Promise<Deploymen
   for (let i = 0; i < scenario.instances; i++) {
     const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
       env: {
-        ...process.env,
+        ...inheritedEnv,
         NODE_ENV: 'production',
         DATABASE_URL: databaseUrl,
         ...topology.env,
@@ -135,7 +153,7 @@ async function deploy(scenario: Scenario, topology: Topology): Promise<Deploymen
     async stop() {
       await Promise.all(instances.map((instance) => stopChild(instance.child)));
       await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      const redis = new Redis(REDIS_URL);
+      const redis = topology.connect();
       await deleteKeys(redis, `${prefix}*`);
       await redis.quit();
     },
@@ -143,17 +161,12 @@ async function deploy(scenario: Scenario, topology: Topology): Promise<Deploymen
 }
 
 /** Waits until every partition's lease is held, by as many instances as can hold one. */
-async function settled(redis: Redis, deployment: Deployment, scenario: Scenario): Promise<void> {
+async function settled(redis: RedisClient, deployment: Deployment, scenario: Scenario): Promise<void> {
   const deadline = performance.now() + 30_000;
   for (;;) {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${deployment.prefix}*:agg:lease`, 'COUNT', 1_000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
-    const holders = keys.length ? await redis.mget(...keys) : [];
+    const keys = await scanKeys(redis, `${deployment.prefix}*:agg:lease`);
+    // One GET a key: on a cluster the leases are in as many slots as partitions.
+    const holders = await Promise.all(keys.map((key) => redis.get(key)));
     const members = new Set(holders.filter(Boolean).map((token) => String(token).split(':')[0]));
     if (keys.length === scenario.partitions && members.size === Math.min(scenario.instances, scenario.partitions))
       return;
@@ -289,8 +302,9 @@ interface Result {
   received: number;
 }
 
-async function run(scenario: Scenario, topology: Topology, redis: Redis): Promise<Result> {
+async function run(scenario: Scenario, topology: Topology): Promise<Result> {
   const deployment = await deploy(scenario, topology);
+  const redis = topology.connect();
   try {
     await settled(redis, deployment, scenario);
     const { eventsPerSecond, seconds } = await throughput(deployment);
@@ -302,6 +316,7 @@ async function run(scenario: Scenario, topology: Topology, redis: Redis): Promis
     );
     return result;
   } finally {
+    await redis.quit();
     await deployment.stop();
   }
 }
@@ -319,12 +334,13 @@ async function main(): Promise<void> {
   const redis = new Redis(REDIS_URL);
   const machine = await machineDescription(redis);
   const rounds: Result[] = [];
+  const stopCluster = WITH_CLUSTER ? await addClusterTopology() : null;
   try {
     for (let round = 0; round < ROUNDS; round++)
-      for (const topology of TOPOLOGIES)
-        for (const scenario of SCENARIOS) rounds.push(await run(scenario, topology, redis));
+      for (const topology of TOPOLOGIES) for (const scenario of SCENARIOS) rounds.push(await run(scenario, topology));
   } finally {
     await redis.quit();
+    await stopCluster?.();
   }
   // Each scenario's median round by throughput (its latency from that same round).
   const results = TOPOLOGIES.flatMap((topology) =>
