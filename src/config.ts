@@ -110,6 +110,13 @@ const schema = z.object({
   /** Lifetime of the stream processor's leases (each partition's, the alert engine's); renewed at a third of it. */
   PROCESSOR_LEASE_MS: int(500).default(5_000),
   /**
+   * How long a processor waits for the broadcast lock, and may hold it while it records and broadcasts a batch
+   * (src/events/broadcast-log.ts); past it the pass fails and is retried. A processor stuck in its broadcast (Redis
+   * half-open, its process paused) stops the other partitions for about this long (twice it if paused: Postgres ends
+   * its session), not for as long as its connection lives.
+   */
+  PROCESSOR_BROADCAST_TIMEOUT_MS: int(50).default(2_000),
+  /**
    * Partitions of the outbox, processed side by side and shared out between the instances (at most ⌈P/k⌉ each of k).
    * The same on every instance; changing it needs every processing process stopped. Embedded mode runs one.
    */

@@ -49,7 +49,43 @@ export interface LockingSql extends Sql {
    * statements run on): processes everywhere that ask for the same lock run one at a time, each seeing what the
    * previous one committed. The embedded database is one process's, so there a lock in process does.
    */
-  exclusive<T>(lock: bigint, use: (sql: Sql) => Promise<T>): Promise<T>;
+  exclusive<T>(lock: bigint, use: (sql: Sql) => Promise<T>, bounds: LockBounds): Promise<T>;
+}
+
+/**
+ * How long a lock may be waited for and held. A holder that outlives its lease (its network half-open, its VM paused)
+ * must not stop every other holder for as long as its connection lives: a waiter gives up after `waitMs` (its caller
+ * retries later), and a holder whose `use` has not settled after `holdMs` loses the lock (its connection is ended, by
+ * us, or by Postgres if we are paused too) and fails.
+ */
+export interface LockBounds {
+  waitMs: number;
+  holdMs: number;
+}
+
+/** `use` took longer than the lock may be held: the lock was given up, whatever `use` still does. */
+export class LockHeldTooLongError extends Error {
+  constructor(holdMs: number) {
+    super(`gave the lock up after holding it ${holdMs} ms`);
+    this.name = 'LockHeldTooLongError';
+  }
+}
+
+/** `work`, or LockHeldTooLongError once `holdMs` have passed (then `onExpiry` runs; `work` goes on unheard). */
+async function heldAtMost<T>(work: Promise<T>, holdMs: number, onExpiry: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onExpiry();
+      reject(new LockHeldTooLongError(holdMs));
+    }, holdMs);
+  });
+  work.catch(() => {}); // settled after expiry: nobody waits on it any more
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** One at a time within this process, in the order asked. */
@@ -84,30 +120,43 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
     const sql: LockingSql = {
       query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
         (await pool.query<Row>(text, [...params])).rows,
-      exclusive: (lock, use) =>
+      exclusive: (lock, use, { waitMs, holdMs }) =>
         serially(async () => {
           const client = await pool.connect();
-          const key = [lock.toString()];
+          const key = BigInt(lock).toString();
           // A connection lost while checked out (Postgres restarted) fails the statement in hand; without a listener
           // its 'error' event would end the process. The pool listens again once the client is back.
           const lost = () => {};
           client.on('error', lost);
-          // A connection that failed to lock or unlock is dropped rather than pooled: closing it frees its lock.
+          // A connection that failed to lock or unlock, or held the lock too long, is dropped rather than pooled:
+          // closing it frees its lock.
           let healthy = false;
+          let dropped = false;
           try {
-            await client.query('SELECT pg_advisory_lock($1::bigint)', key);
-            try {
-              return await use({
-                query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
-                  (await client.query<Row>(text, [...params])).rows,
-              });
-            } finally {
-              await client.query('SELECT pg_advisory_unlock($1::bigint)', key);
-              healthy = true;
-            }
+            // One round trip. lock_timeout bounds the wait (a waiter fails rather than holding a pool connection for
+            // as long as a stuck holder lives); idle_session_timeout makes Postgres end this session should it sit
+            // idle, holding the lock, past the hold bound, which covers a holder too paused to end it itself.
+            await client.query(
+              `SET lock_timeout = ${Math.max(1, Math.floor(waitMs))}; ` +
+                `SET idle_session_timeout = ${Math.max(1, Math.floor(holdMs * 2))}; ` +
+                `SELECT pg_advisory_lock(${key}::bigint)`,
+            );
+            const sql: Sql = {
+              query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
+                (await client.query<Row>(text, [...params])).rows,
+            };
+            const result = await heldAtMost(use(sql), holdMs, () => {
+              dropped = true;
+              client.release(true);
+            });
+            await client.query(
+              `SELECT pg_advisory_unlock(${key}::bigint); RESET lock_timeout; RESET idle_session_timeout`,
+            );
+            healthy = true;
+            return result;
           } finally {
             client.off('error', lost);
-            client.release(!healthy);
+            if (!dropped) client.release(!healthy);
           }
         }),
     };
@@ -129,7 +178,8 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
   const sql: LockingSql = {
     query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
       (await pglite.query<Row>(text, [...params])).rows,
-    exclusive: (_lock, use) => serially(() => use(sql)),
+    // A holder that overruns frees the lock all the same (its `use` goes on unheard).
+    exclusive: (_lock, use, { holdMs }) => serially(() => heldAtMost(use(sql), holdMs, () => {})),
   };
   return wrap(prisma, sql, 'embedded', async () => {
     try {

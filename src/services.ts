@@ -198,7 +198,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
     redisKeyPrefix,
     databaseName: name,
     eventStore: new EventStore(db),
-    broadcasts: new BroadcastLog(db.sql),
+    broadcasts: new BroadcastLog(db.sql, config.PROCESSOR_BROADCAST_TIMEOUT_MS),
     aggregates,
     series: aggregates,
     alertStore: createAlertStore(db.prisma, {

@@ -1,7 +1,7 @@
 // The order the stream processor broadcast events in, kept in Postgres so a subscriber can resume after a cursor
 // (cursor.ts). One row per broadcast batch, apart from the event log: publishing never writes it.
 
-import type { LockingSql, Sql } from '../db.js';
+import type { LockBounds, LockingSql, Sql } from '../db.js';
 import type { BroadcastPlace } from './cursor.js';
 import type { EventType, StoredEvent } from './model.js';
 
@@ -49,7 +49,18 @@ export type ReplayedEvent = StoredEvent & { broadcast: BroadcastPlace };
 const BROADCAST_LOCK = 7_142_990_314_001n;
 
 export class BroadcastLog {
-  constructor(private readonly sql: LockingSql) {}
+  /**
+   * `broadcastTimeoutMs` bounds both the wait for the lock and a broadcast under it (PROCESSOR_BROADCAST_TIMEOUT_MS):
+   * a processor stuck in its broadcast (Redis half-open, the process paused) stops the others for about that long, not
+   * for as long as its Postgres connection lives.
+   */
+  private readonly bounds: LockBounds;
+  constructor(
+    private readonly sql: LockingSql,
+    broadcastTimeoutMs = 2_000,
+  ) {
+    this.bounds = { waitMs: broadcastTimeoutMs, holdMs: broadcastTimeoutMs };
+  }
 
   /** Records a batch (its seqs in the order it is broadcast) as the next one; answers its position. */
   async record(seqs: readonly bigint[]): Promise<bigint> {
@@ -59,10 +70,14 @@ export class BroadcastLog {
   /**
    * Records a batch as the next one and broadcasts it (`broadcast`, given its position) before any other batch is
    * recorded, by any processor: live subscribers get batches in position order, as a resume replays them. The batch
-   * stays recorded if the broadcast fails (its events are broadcast again, later, from the outbox).
+   * stays recorded if the broadcast fails (its events are broadcast again, later, from the outbox). Fails, and the
+   * caller retries later, when the lock is not had within the bound or the broadcast does not finish within it: the
+   * lock is then given up and the batch counts as not broadcast (its events go again, at a later position, so a late
+   * message of this one, arriving after a later position's, loses nothing; a resuming subscriber drops it as out of
+   * order and gets its events at their new place).
    */
   async recordAndBroadcast(seqs: readonly bigint[], broadcast: (position: bigint) => Promise<void>): Promise<void> {
-    await this.sql.exclusive(BROADCAST_LOCK, async (sql) => broadcast(await recordOn(sql, seqs)));
+    await this.sql.exclusive(BROADCAST_LOCK, async (sql) => broadcast(await recordOn(sql, seqs)), this.bounds);
   }
 
   /** The places of the given events that were broadcast, by seq (the first place, if broadcast twice). */
