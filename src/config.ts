@@ -115,7 +115,9 @@ const schema = z.object({
    * half-open, its process paused) stops the other partitions for about this long (twice it if paused: Postgres ends
    * its session), not for as long as its connection lives.
    */
-  PROCESSOR_BROADCAST_TIMEOUT_MS: int(50).default(2_000),
+  PROCESSOR_BROADCAST_TIMEOUT_MS: int(50).default(3_000),
+  /** How long a publish on the Redis bus may wait for Redis's answer before it fails (a half-open connection). */
+  BUS_PUBLISH_TIMEOUT_MS: int(50).default(2_000),
   /**
    * Partitions of the outbox, processed side by side and shared out between the instances (at most ⌈P/k⌉ each of k).
    * The same on every instance; changing it needs every processing process stopped. Embedded mode runs one.

@@ -178,7 +178,7 @@ async function openShared(config: Config, logger: Logger): Promise<Shared> {
   const redis = target ? createRedisClient(target, { connection: { maxRetriesPerRequest: 1 } }) : null;
   redis?.on('error', (err) => logger.debug({ err }, 'redis connection error'));
   if (target) logger.info({ redisKeyPrefix, redis: target.kind }, 'Redis keys and channels of this database');
-  const bus = createBus(target, redisKeyPrefix);
+  const bus = createBus(target, redisKeyPrefix, config.BUS_PUBLISH_TIMEOUT_MS);
   // The aggregate store is also the registry of live series, which publishing asks (series.ts).
   // Partitioned only with Redis: the embedded mode is one process, which processes the one partition.
   const aggregates = redis

@@ -44,11 +44,16 @@ export function createMemoryBus(): Bus {
 export interface RedisBusOptions {
   url: string;
   keyPrefix: string;
+  /** How long a publish may wait for Redis's answer (BUS_PUBLISH_TIMEOUT_MS): a half-open connection fails it then. */
+  publishTimeoutMs?: number;
 }
 
-export function createRedisBus({ url, keyPrefix }: RedisBusOptions): Bus {
-  // Publishes fail after one reconnection attempt instead of queueing while Redis is down; callers decide what next.
-  const connection = { maxRetriesPerRequest: 1 };
+const PUBLISH_TIMEOUT_MS = 2_000;
+
+export function createRedisBus({ url, keyPrefix, publishTimeoutMs = PUBLISH_TIMEOUT_MS }: RedisBusOptions): Bus {
+  // Publishes fail after one reconnection attempt instead of queueing while Redis is down, and after the timeout on a
+  // connection that stopped answering (half-open); callers decide what next.
+  const connection = { maxRetriesPerRequest: 1, commandTimeout: publishTimeoutMs };
   const publisher = connectRedis(url, connection);
   // No ready check on the subscriber: after a reconnect it would send INFO on a connection already back in
   // subscriber mode, which Redis refuses ("only subscriber commands may be used").
@@ -76,6 +81,7 @@ export function createRedisBus({ url, keyPrefix }: RedisBusOptions): Bus {
 export interface ShardedBusOptions {
   nodes: ClusterNode[];
   keyPrefix: string;
+  publishTimeoutMs?: number;
   /** How often the slot table is read again, so a channel whose slot moved follows it (ioredis reads it otherwise only
    *  on a MOVED reply, which a process that only subscribes never gets). */
   slotsRefreshMs?: number;
@@ -95,12 +101,17 @@ export function createShardedBus({
   nodes,
   keyPrefix,
   slotsRefreshMs = 5_000, // a moved channel is silent for at most about this long
+  publishTimeoutMs = PUBLISH_TIMEOUT_MS,
 }: ShardedBusOptions): Bus {
-  // As on one Redis: publishes fail after one reconnection attempt instead of queueing while Redis is down. The slot
-  // table comes from this client too, kept current by ioredis (MOVED replies, and a refresh every slotsRefreshMs).
+  // As on one Redis: publishes fail after one reconnection attempt instead of queueing while a node is down, and after
+  // the timeout on a node that stopped answering. maxRetriesPerRequest and commandTimeout are a node connection's: a
+  // command the cluster client itself holds while the whole cluster is down (reconnecting, retried for ever) would wait
+  // in its offline queue unbounded, so the cluster client keeps none: a publish waits for the cluster at most the
+  // timeout itself (`ready`). The slot table comes from this client too, kept current by ioredis (MOVED replies, and a
+  // refresh every slotsRefreshMs).
   const publisher = connectCluster(nodes, {
-    connection: { maxRetriesPerRequest: 1 },
-    cluster: { slotsRefreshInterval: slotsRefreshMs },
+    connection: { maxRetriesPerRequest: 1, commandTimeout: publishTimeoutMs },
+    cluster: { slotsRefreshInterval: slotsRefreshMs, enableOfflineQueue: false },
   });
   const swallow = () => {}; // connection errors surface through ping() and failed publishes
   publisher.on('error', swallow);
@@ -152,8 +163,28 @@ export function createShardedBus({
     }
   });
   const channelOf = (topic: Topic) => `${keyPrefix}bus:${topic}`;
+  /** Resolves once the cluster client is ready (connected, the slot table read), or fails after the timeout. */
+  const ready = async () => {
+    if (publisher.status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    let onReady: () => void = () => {};
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        publisher.once('ready', onReady);
+        timer = setTimeout(
+          () => reject(new Error(`the Redis Cluster was not ready within ${publishTimeoutMs} ms`)),
+          publishTimeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+      publisher.off('ready', onReady);
+    }
+  };
   return {
     async publish(topic, payload) {
+      await ready();
       await publisher.spublish(channelOf(topic), JSON.stringify(payload));
     },
     async subscribe(topic, listener) {
@@ -184,6 +215,7 @@ export function createShardedBus({
       return unsubscribe;
     },
     async ping() {
+      await ready();
       await publisher.ping();
     },
     async close() {
@@ -202,8 +234,8 @@ interface ShardedChannel {
 }
 
 /** The bus of a deployment: through Redis when it has one, else in-process. */
-export function createBus(target: RedisTarget | null, keyPrefix: string): Bus {
+export function createBus(target: RedisTarget | null, keyPrefix: string, publishTimeoutMs?: number): Bus {
   if (target === null) return createMemoryBus();
-  if (target.kind === 'cluster') return createShardedBus({ nodes: target.nodes, keyPrefix });
-  return createRedisBus({ url: target.url, keyPrefix });
+  if (target.kind === 'cluster') return createShardedBus({ nodes: target.nodes, keyPrefix, publishTimeoutMs });
+  return createRedisBus({ url: target.url, keyPrefix, publishTimeoutMs });
 }

@@ -57,7 +57,7 @@ export class BroadcastLog {
   private readonly bounds: LockBounds;
   constructor(
     private readonly sql: LockingSql,
-    broadcastTimeoutMs = 2_000,
+    broadcastTimeoutMs = 3_000,
   ) {
     this.bounds = { waitMs: broadcastTimeoutMs, holdMs: broadcastTimeoutMs };
   }

@@ -1,5 +1,7 @@
 // One contract, three buses: in-process, Redis (real Redis, a key prefix of this file's own) and the sharded channels
 // of a Redis Cluster (a local 3-master cluster of this file's own).
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, createMemoryBus, createRedisBus, createShardedBus } from '../../src/bus/bus.js';
@@ -201,5 +203,85 @@ describe('redis cluster bus', () => {
     );
     for (const topic of topics) expect(got.get(topic)?.items[0]).toEqual({ after: true });
     await Promise.all([bus.close(), publisher.close()]);
+  });
+});
+
+/**
+ * A server that accepts connections and never answers: Redis as a half-open connection shows it (the peer gone
+ * silent, the socket still up), or a cluster none of whose nodes answers.
+ */
+async function silentServer(): Promise<{ server: Server; url: string; port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    server,
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('a publish that Redis does not answer', () => {
+  const TIMEOUT_MS = 300;
+
+  it('fails within the publish timeout on one Redis (it would wait for as long as the connection lives)', async () => {
+    const silent = await silentServer();
+    const bus = createRedisBus({ url: silent.url, keyPrefix: prefix, publishTimeoutMs: TIMEOUT_MS });
+    try {
+      const started = Date.now();
+      await expect(bus.publish('processor:nudge', {})).rejects.toThrow(/timed out/i);
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 20);
+    } finally {
+      await bus.close();
+      await silent.close();
+    }
+  });
+
+  it('fails at once on a cluster none of whose nodes answers (the cluster client queues nothing)', async () => {
+    const silent = await silentServer();
+    const bus = createShardedBus({
+      nodes: [{ host: '127.0.0.1', port: silent.port }],
+      keyPrefix: prefix,
+      publishTimeoutMs: TIMEOUT_MS,
+    });
+    try {
+      const started = Date.now();
+      await expect(bus.publish('processor:nudge', {})).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 20);
+    } finally {
+      await bus.close();
+      await silent.close();
+    }
+  });
+
+  it('fails within the publish timeout on a cluster whose masters are paused, and publishes again after', async () => {
+    const bus = createShardedBus({ nodes: cluster.nodes, keyPrefix: prefix, publishTimeoutMs: TIMEOUT_MS });
+    const admins = cluster.nodes.map(({ host, port }) => new Redis({ host, port }));
+    try {
+      await bus.publish('processor:nudge', {}); // connected, the slot table read
+      // Paused for far longer than the publish may wait: a node paused for writes holds its clients' (S)PUBLISH
+      // unanswered, and still takes CLIENT UNPAUSE.
+      await Promise.all(admins.map((admin) => admin.call('CLIENT', 'PAUSE', String(TIMEOUT_MS * 20), 'WRITE')));
+      const started = Date.now();
+      await expect(bus.publish('processor:nudge', {})).rejects.toThrow(/timed out/i);
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 20);
+    } finally {
+      await Promise.all(admins.map((admin) => admin.call('CLIENT', 'UNPAUSE').catch(() => {})));
+    }
+    await eventually(async () => {
+      await bus.publish('processor:nudge', {});
+      return true;
+    });
+    await bus.close();
+    await Promise.all(admins.map((admin) => admin.quit()));
   });
 });
