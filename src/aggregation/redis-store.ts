@@ -327,21 +327,31 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
    * what the read script's merge gives.
    */
   async readBuckets(buckets: readonly BucketQuery[]): Promise<BucketStats[]> {
-    // Each bucket of each partition (plain HGETALLs, one key each: never two partitions' keys in one command).
+    // Each bucket of each partition (plain HGETALLs, one key each), in one pipeline per partition: on a Redis Cluster
+    // a pipeline may only name keys of one node, and a partition's keys share its hash tag.
     const partitions = Array.from({ length: this.partitions }, (_, partition) => partition);
-    const keys = buckets.flatMap(({ window, series, index }) =>
-      partitions.flatMap((partition) => series.map((name) => this.bucketKey(partition, name, window, index))),
-    );
-    const stored: BucketStats[] = [];
+    const keysOf = partitions.map((): { key: string; at: number }[] => []);
+    let count = 0;
+    for (const { window, series, index } of buckets)
+      for (const partition of partitions)
+        for (const name of series)
+          keysOf[partition]?.push({ key: this.bucketKey(partition, name, window, index), at: count++ });
+    const stored: BucketStats[] = new Array(count);
     const maxKeys = this.readChunk * BUCKETS_PER_WINDOW;
-    for (let start = 0; start < keys.length; start += maxKeys) {
-      const pipeline = this.redis.pipeline();
-      for (const key of keys.slice(start, start + maxKeys)) pipeline.hgetall(key);
-      for (const [error, fields] of (await pipeline.exec()) ?? []) {
-        if (error) throw error;
-        stored.push(parseStoredBucket(fields as Record<string, string>));
-      }
-    }
+    await Promise.all(
+      keysOf.map(async (keys) => {
+        for (let start = 0; start < keys.length; start += maxKeys) {
+          const slice = keys.slice(start, start + maxKeys);
+          const pipeline = this.redis.pipeline();
+          for (const { key } of slice) pipeline.hgetall(key);
+          const answers = (await pipeline.exec()) ?? [];
+          answers.forEach(([error, fields], i) => {
+            if (error) throw error;
+            stored[(slice[i] as { at: number }).at] = parseStoredBucket(fields as Record<string, string>);
+          });
+        }
+      }),
+    );
     let next = 0;
     return buckets.map(({ series }) => {
       const parts = series.length * this.partitions;

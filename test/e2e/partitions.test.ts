@@ -77,13 +77,13 @@ async function settlesAt(here: number): Promise<number> {
   await eventually(async () => {
     const now = await holdings();
     return now.here === here && now.held === PARTITIONS;
-  }, 4 * LEASE_MS);
+  }, 10 * LEASE_MS);
   return Date.now() - started;
 }
 
 describe('partitioned processing across instances', () => {
   it('should rebalance as instances join, die and leave, and count every event exactly once', async () => {
-    expect(await settlesAt(PARTITIONS)).toBeLessThan(LEASE_MS);
+    expect(await settlesAt(PARTITIONS)).toBeLessThan(2 * LEASE_MS);
     const acknowledged: string[] = [];
     let running = true;
     const publishers = Array.from({ length: 3 }, async () => {
@@ -109,8 +109,9 @@ describe('partitioned processing across instances', () => {
       // Leaving cleanly gives its leases up at once.
       await third.kill('SIGTERM');
       const left = await settlesAt(PARTITIONS);
-      // Within the lease time plus a heartbeat (a third of it), with room for a loaded machine's late timers.
-      for (const ms of [joined, died, rejoined, left]) expect(ms).toBeLessThan(2 * LEASE_MS);
+      // Within the lease time plus a heartbeat (a third of it), with a lease's room for a loaded machine's late timers
+      // (CI runs two suites on two cores); a balance that waited for anything but leases and heartbeats would not.
+      for (const ms of [joined, died, rejoined, left]) expect(ms).toBeLessThan(3 * LEASE_MS);
     } finally {
       running = false;
       await Promise.all(publishers);
