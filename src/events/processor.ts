@@ -558,7 +558,8 @@ class PartitionWorker {
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
     this.hooks.onAggregatesReplaced?.();
-    // Announced before the state is deleted, so the alert leader stops trusting it (wherever it runs) before then.
+    // Published before the state is deleted, so the alert leader (wherever it runs) stops trusting it about then,
+    // rather than at its next heartbeat.
     await this.announceRebuild(true);
     try {
       await events.processedSince(
