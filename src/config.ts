@@ -144,6 +144,11 @@ const schema = z.object({
   METRIC_SLIDE_REFRESH_MS: int(50).default(1_000),
   /** Every rule is evaluated at least this often (and also whenever a metric it names changes). */
   ALERT_EVALUATION_INTERVAL_MS: int(50).default(1_000),
+  /**
+   * The alert engine's window cache is dropped this often and every rule read from the store: a change notice lost on
+   * the bus is seen within it (otherwise its buckets would stay stale until they slide out of the window, hours).
+   */
+  ALERT_WINDOW_REFRESH_MS: int(1_000).default(30_000),
   /** Most stored events one `previewAlertRule` backtest may read; past it the backtest is refused (BAD_USER_INPUT). */
   MAX_BACKTEST_ROWS: int(1).default(1_000_000),
   /** Backtests one serving process runs at once (each in a worker thread); past it, OVERLOADED. */

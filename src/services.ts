@@ -275,6 +275,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     logger,
     isLeader: () => processor.isServing,
     intervalMs: config.ALERT_EVALUATION_INTERVAL_MS,
+    windowRefreshMs: config.ALERT_WINDOW_REFRESH_MS,
     labelSets: {
       reads: new LabelledReads(aggregates, config.MAX_LABEL_SETS_PER_READ),
       maxPerRule: config.MAX_ALERT_LABEL_SETS_PER_RULE,

@@ -53,6 +53,7 @@ export class WindowCache {
   clear(): void {
     this.generation += 1;
     this.byMetric.clear();
+    this.metricGenerations.clear();
   }
 
   /** Windows cached (for tests and metrics). */
@@ -134,7 +135,10 @@ export class WindowCache {
     });
   }
 
-  /** Drops windows nobody asked for in IDLE_MS, at most once a minute. */
+  /**
+   * Drops windows nobody asked for in IDLE_MS, at most once a minute, and the generations of metrics with no window
+   * (every metric written is invalidated, read or not, so they would grow without bound).
+   */
   private sweep(at: number): void {
     if (at - this.lastSweep < 60_000) return;
     this.lastSweep = at;
@@ -142,5 +146,18 @@ export class WindowCache {
       for (const [key, cached] of windows) if (at - cached.usedAt > IDLE_MS) windows.delete(key);
       if (windows.size === 0) this.byMetric.delete(metric);
     }
+    let dropped = false;
+    for (const metric of this.metricGenerations.keys()) {
+      if (this.byMetric.has(metric)) continue;
+      this.metricGenerations.delete(metric);
+      dropped = true;
+    }
+    // A generation dropped starts again from 0 and could come back to the value a read in flight saw: keep none.
+    if (dropped) this.generation += 1;
+  }
+
+  /** Metrics whose invalidations are counted (for tests). */
+  trackedMetrics(): number {
+    return this.metricGenerations.size;
   }
 }

@@ -48,6 +48,11 @@ export interface AlertEngineOptions {
   logger: Logger;
   isLeader: () => boolean;
   intervalMs: number;
+  /**
+   * ALERT_WINDOW_REFRESH_MS: the window cache is dropped and every rule evaluated from the store this often, so a
+   * change notice lost on the bus (a subscriber reconnecting, a publish failing after its apply) is seen within it.
+   */
+  windowRefreshMs: number;
   now?: () => number;
   /** Rules with label matchers or groupBy read through these (label-set-rules.ts). */
   labelSets: {
@@ -66,6 +71,7 @@ export class AlertEngine {
   private states = new Map<string, RuleState>();
   private seeded = false;
   private timer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
   private stopListening: Unsubscribe | null = null;
   /** Metrics waiting for an evaluation ('all' for every rule), merged while one runs: at most one run is queued. */
   private pending: Set<string> | 'all' | null = null;
@@ -109,13 +115,18 @@ export class AlertEngine {
       stopMetrics();
     };
     this.timer = setInterval(() => {
-      // A missed change notice costs at most one interval. The rules are listed apart from the evaluations, which
+      // Only the rules are read again here: the windows cached are read again when a notice names their metric, or at
+      // the next refresh (windowRefreshMs), which bounds what a lost notice costs. The rules are listed apart from the evaluations, which
       // go on with the list they have meanwhile rather than wait behind the listing.
       this.refreshRules()
         .catch((error) => this.options.logger.warn({ err: error }, 'alert rules not listed'))
         .then(() => this.evaluate(null))
         .catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
     }, this.options.intervalMs);
+    this.refreshTimer = setInterval(() => {
+      this.windows.clear();
+      this.evaluate(null).catch((error) => this.options.logger.warn({ err: error }, 'alert evaluation failed'));
+    }, this.options.windowRefreshMs);
   }
 
   private async refreshRules(): Promise<void> {
@@ -128,6 +139,7 @@ export class AlertEngine {
   async stop(): Promise<void> {
     this.stopListening?.();
     if (this.timer) clearInterval(this.timer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.pending = null;
     await this.running;
     await this.statesPublished;

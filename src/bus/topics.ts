@@ -59,6 +59,12 @@ export interface Topics {
     /** Each metric's oldest sample written (epoch ms): the alert engine reads its buckets again from there on. */
     since?: Record<string, number>;
   };
+  /**
+   * A partition's aggregates are being rebuilt (`rebuilding`), or were (false, whether or not the rebuild succeeded):
+   * every instance's alert engine stops trusting its cache, and the alert leader stops evaluating until every
+   * partition has its state again.
+   */
+  'aggregates:replaced': { partition: number; rebuilding: boolean };
   'alerts:triggered': AlertMessage;
   'alerts:resolved': AlertMessage;
   /** Tells the stream processor (on whichever instance holds the lease) that the outbox has new events. */

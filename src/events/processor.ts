@@ -69,7 +69,7 @@ export class StreamProcessor {
   /** Started: partitions taken run loops of their own (before, only `drain` processes them). */
   private started = false;
   private stopped = false;
-  private stopNudges: Unsubscribe | null = null;
+  private stopListening: Unsubscribe | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly workers = new Map<number, PartitionWorker>();
   /** Workers being stopped (and their leases given up), which `stop` waits for. */
@@ -81,6 +81,8 @@ export class StreamProcessor {
   private readonly otherCounts = new Set<number>();
   /** Whether every partition had its state at the last look (none lost or being rebuilt, on any instance). */
   private complete = false;
+  /** Rebuilds announced (aggregates:replaced): a look at every partition's state that one overtook is not used. */
+  private replacements = 0;
 
   constructor(private readonly options: StreamProcessorOptions) {}
 
@@ -104,10 +106,22 @@ export class StreamProcessor {
   async start(): Promise<void> {
     this.started = true;
     for (const worker of this.workers.values()) worker.start();
-    this.stopNudges = await this.options.bus.subscribe('processor:nudge', () => this.nudge());
+    const { bus } = this.options;
+    const stopNudges = await bus.subscribe('processor:nudge', () => this.nudge());
+    const stopReplaced = await bus.subscribe('aggregates:replaced', (message) => this.heardReplaced(message));
+    this.stopListening = () => {
+      stopNudges();
+      stopReplaced();
+    };
+    // `stop` may run while this awaits: it then finds no subscription and no timer to end, so none is left behind.
+    if (this.stopped) {
+      this.unsubscribe();
+      return;
+    }
     // Takes its share at once (all of them when alone), then keeps leases and shares up to date on its own clock:
     // a pass or a rebuild may outlast a lease, and a fenced write would undo it.
     await this.balance();
+    if (this.stopped) return;
     this.renewTimer = setInterval(() => void this.balance(), this.options.leaseRenewMs);
   }
 
@@ -119,7 +133,7 @@ export class StreamProcessor {
   /** Finishes the batches in hand, then stops and gives up its leases; queued events wait for the next holders. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopNudges?.();
+    this.unsubscribe();
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.balancing;
     for (const partition of this.heldPartitions) void this.stopWorker(partition, true);
@@ -128,6 +142,24 @@ export class StreamProcessor {
     await leases.leave().catch((error) => logger.warn({ err: error }, 'could not leave the processors'));
     if (this.alertLeader) await alertLease.release().catch(() => {});
     this.alertLeader = false;
+  }
+
+  private unsubscribe(): void {
+    this.stopListening?.();
+    this.stopListening = null;
+  }
+
+  /**
+   * A partition is being rebuilt, here or on another instance (whose writes this instance would otherwise learn of
+   * only at its next heartbeat, evaluating meanwhile against a half-rebuilt state): not serving until its end, and the
+   * alert engine's cache dropped at both ends.
+   */
+  private heardReplaced({ rebuilding }: { rebuilding: boolean }): void {
+    this.replacements += 1;
+    if (rebuilding) this.complete = false;
+    this.options.hooks?.onAggregatesReplaced?.();
+    this.noticeServing();
+    if (!rebuilding) void this.checkComplete();
   }
 
   /**
@@ -185,9 +217,11 @@ export class StreamProcessor {
         if (held) this.startWorker(partition, held);
       }
       this.alertLeader = await alertLease.hold();
-      this.complete = this.alertLeader && (await this.allPartitionsHaveState(aggregates));
-      this.noticeServing();
+      await this.lookWhetherComplete(aggregates);
     } catch (error) {
+      // Whether every partition has its state is unknown: the engine does not evaluate until it is known again.
+      this.complete = false;
+      this.noticeServing();
       logger.warn({ err: error }, 'stream processor could not renew or balance its partitions');
     }
   }
@@ -221,11 +255,20 @@ export class StreamProcessor {
 
   private async checkComplete(): Promise<void> {
     try {
-      this.complete = this.alertLeader && (await this.allPartitionsHaveState(this.options.aggregates));
-      this.noticeServing();
+      await this.lookWhetherComplete(this.options.aggregates);
     } catch (error) {
+      this.complete = false;
+      this.noticeServing();
       this.options.logger.warn({ err: error }, 'could not read whether every partition has its state');
     }
+  }
+
+  private async lookWhetherComplete(aggregates: AggregateStore): Promise<void> {
+    const replacements = this.replacements;
+    const complete = this.alertLeader && (await this.allPartitionsHaveState(aggregates));
+    // A rebuild announced meanwhile may have begun after this look: the announcement's own look decides.
+    if (replacements === this.replacements) this.complete = complete;
+    this.noticeServing();
   }
 
   private async allPartitionsHaveState(aggregates: AggregateStore): Promise<boolean> {
@@ -353,6 +396,15 @@ class PartitionWorker {
     const next = this.passing.then(() => this.passOnce());
     this.passing = next.catch(() => {});
     return next;
+  }
+
+  /** A lost announcement costs what it cost before there were any: the alert leader's heartbeat sees the state. */
+  private async announceRebuild(rebuilding: boolean): Promise<void> {
+    await this.options.bus
+      .publish('aggregates:replaced', { partition: this.partition, rebuilding })
+      .catch((error) =>
+        this.options.logger.warn({ err: error, partition: this.partition }, 'could not announce a rebuild'),
+      );
   }
 
   /** One pass: apply the partition's batches until its part of the outbox is empty. */
@@ -506,6 +558,9 @@ class PartitionWorker {
     let newest: StoredEvent[] = [];
     this.rebuilding = true;
     this.hooks.onAggregatesReplaced?.();
+    // Published before the state is deleted, so the alert leader (wherever it runs) stops trusting it about then,
+    // rather than at its next heartbeat.
+    await this.announceRebuild(true);
     try {
       await events.processedSince(
         new Date(started - AGGREGATION_HORIZON_MS),
@@ -537,6 +592,7 @@ class PartitionWorker {
     } finally {
       this.rebuilding = false;
       this.hooks.onAggregatesReplaced?.();
+      await this.announceRebuild(false);
     }
     this.onRebuilt();
     logger.info({ ms: this.now() - started, partition }, "a partition's aggregates rebuilt from the event log");

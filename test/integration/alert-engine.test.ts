@@ -3,7 +3,7 @@
 // local receiver, aggregates in the in-process store fed samples directly, and the in-process bus. Time is the
 // engine's `now` option (and the store's clock), so pending and resolving take no waiting.
 
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LabelledReads } from '../../src/aggregation/labelled-reads.js';
 import { MemoryAggregateStore } from '../../src/aggregation/memory-store.js';
 import type { AggregateStore, BucketQuery } from '../../src/aggregation/types.js';
@@ -63,6 +63,8 @@ interface EngineOptions {
   aggregates?: (real: AggregateStore) => AggregateStore;
   /** MAX_ALERT_LABEL_SETS_PER_RULE */
   maxLabelSetsPerRule?: number;
+  /** ALERT_WINDOW_REFRESH_MS (an hour by default: evaluations happen when a test asks for them) */
+  windowRefreshMs?: number;
 }
 
 /** An engine with everything it needs, each part closed after the test. */
@@ -106,6 +108,7 @@ async function startEngine(options: EngineOptions = {}) {
     logger,
     isLeader: options.isLeader ?? (() => true),
     intervalMs: HOUR, // evaluations happen when a test asks for them
+    windowRefreshMs: options.windowRefreshMs ?? HOUR,
     now: () => clock,
     labelSets: { reads: new LabelledReads(aggregates, 2_000), maxPerRule: options.maxLabelSetsPerRule ?? 100 },
   });
@@ -420,6 +423,21 @@ describe('alert engine', () => {
     expect(reads).toHaveLength(4);
     // m1's buckets, read by the third and not written since, are not read again.
     expect(metricsRead(3)).toEqual(['m2', 'm3']);
+  });
+
+  it('should see a write whose change notice was lost within ALERT_WINDOW_REFRESH_MS, and no sooner', async () => {
+    const setup = await startEngine({ windowRefreshMs: 500 });
+    const rule = await setup.rule('lost_notice');
+    await setup.feed('lost_notice', 100);
+    await setup.engine.evaluate(['lost_notice']); // its windows cached: below the threshold
+    // Written, but the notice never comes (a bus subscriber reconnecting, a publish failing after the apply).
+    await setup.feed('lost_notice', 2_000, 2_000);
+    // An evaluation of every rule (the interval's) still answers from the cache.
+    await setup.engine.evaluate(null);
+    expect(await alertsOf(rule.id)).toEqual([]);
+    await setup.engine.start();
+    await vi.waitFor(async () => expect(await alertsOf(rule.id)).toHaveLength(1), { timeout: 15_000, interval: 100 });
+    expect((await alertsOf(rule.id))[0]).toMatchObject({ values: { 'avg(lost_notice)[M1]': 4_100 / 3 } });
   });
 });
 

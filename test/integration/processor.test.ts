@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
 import type { AggregateStore, AppliedBatch, MetricSample } from '../../src/aggregation/types.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
@@ -247,5 +247,141 @@ describe('stream processor', () => {
     await processor(store, aggregates, 8_000, watching).drain();
     expect(rebuilt).toEqual([1]);
     expect(await count()).toBe(240);
+  });
+
+  it("should announce a partition's rebuild on another instance to the alert leader, which stops serving until its end", async () => {
+    const keyPrefix = `${prefix}announce:`;
+    const aggregates = new RedisAggregateStore({ redis, keyPrefix });
+    /** The rebuild's read of the log waits while `held` (the state then deleted, the rebuild half done). */
+    let held: Promise<void> | null = null;
+    const rebuilding = deferred();
+    class HeldRebuild extends EventStore {
+      override async processedSince<T>(
+        since: Date,
+        pageSize: number,
+        use: (pages: AsyncIterable<StoredEvent[]>) => Promise<T>,
+        partition?: OutboxPartition,
+      ) {
+        if (held) {
+          rebuilding.resolve();
+          await held;
+        }
+        return super.processedSince(since, pageSize, use, partition);
+      }
+    }
+    const store = new HeldRebuild(db);
+    await store.insertBatch(events(20, 'announced'), new Date());
+    const bus = createMemoryBus(); // the instances' shared bus
+    const ttlMs = 60_000; // no heartbeat during the test: only the announcements can tell the leader
+    const instance = (name: string, onAggregatesReplaced?: () => void) =>
+      new StreamProcessor({
+        events: store,
+        broadcasts: new BroadcastLog(db.sql),
+        aggregates,
+        bus,
+        leases: redisPartitionLeases(redis, keyPrefix, aggregates.partitions, ttlMs),
+        // Each its own alert lease, so that the leader A is not the instance holding the partition.
+        alertLease: redisLease(redis, alertLeaseKey(`${keyPrefix}${name}:`), ttlMs),
+        logger,
+        hooks: { onAggregatesReplaced },
+        batchSize: 100,
+        maxFieldsPerApply: 8_000,
+        pollMs: 20,
+        leaseRenewMs: ttlMs / 3,
+      });
+    const b = instance('b');
+    let replaced = 0;
+    const a = instance('a', () => {
+      replaced += 1;
+    });
+    const finish = deferred();
+    try {
+      await b.start();
+      await vi.waitFor(async () => expect(await store.outboxSize()).toBe(0), { timeout: 15_000 });
+      await a.start();
+      expect(a.heldPartitions).toEqual([]);
+      expect(b.heldPartitions).toEqual([0]);
+      expect(a.isServing).toBe(true);
+      const before = replaced;
+
+      // B's partition loses its state (its lease aside): B rebuilds it, held half way.
+      held = finish.promise;
+      const lost = (await redis.keys(`${keyPrefix}*:agg:*`)).filter((key) => !key.endsWith(':lease'));
+      await redis.del(...lost);
+      await rebuilding.promise;
+      await vi.waitFor(() => expect(a.isServing).toBe(false), { timeout: 10_000 });
+      expect(replaced).toBeGreaterThan(before); // A's alert engine drops its cache
+      const during = replaced;
+
+      held = null;
+      finish.resolve();
+      await vi.waitFor(() => expect(a.isServing).toBe(true), { timeout: 15_000 });
+      expect(replaced).toBeGreaterThan(during); // and again at the end, the state complete
+      const [aggregate] = await aggregates.read([{ metric: 'announced', window: 'M5' }], Date.now());
+      expect(aggregate?.count).toBe(20);
+    } finally {
+      finish.resolve(); // a failed expectation must not leave B's rebuild waiting
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('should stop serving when it cannot read whether every partition has its state', async () => {
+    const real = new RedisAggregateStore({ redis, keyPrefix: `${prefix}unknown-state:` });
+    let failing = false;
+    const aggregates: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
+      hasState: (partition: number) =>
+        failing ? Promise.reject(new Error('injected: Redis unreachable')) : real.hasState(partition),
+    });
+    const subject = processor(new EventStore(db), aggregates);
+    await subject.drain();
+    expect(subject.isServing).toBe(true);
+    failing = true;
+    await subject.drain(); // balances first: the look at every partition's state fails
+    expect(subject.isServing).toBe(false);
+    failing = false;
+    await subject.drain();
+    expect(subject.isServing).toBe(true);
+    await subject.stop();
+  });
+
+  it('should leave no timer behind when stopped while it starts', async () => {
+    const renewMs = 1_234;
+    const leases = localPartitionLeases(1);
+    const heartbeat = deferred();
+    const beating = deferred();
+    const subject = new StreamProcessor({
+      events: new EventStore(db),
+      broadcasts: new BroadcastLog(db.sql),
+      aggregates: new RedisAggregateStore({ redis, keyPrefix: `${prefix}stopped-starting:` }),
+      bus: createMemoryBus(),
+      leases: {
+        ...leases,
+        async heartbeat() {
+          beating.resolve();
+          await heartbeat.promise;
+          return leases.heartbeat();
+        },
+      },
+      alertLease: localLease,
+      logger,
+      batchSize: 100,
+      maxFieldsPerApply: 8_000,
+      pollMs: 20,
+      leaseRenewMs: renewMs,
+    });
+    const timers = vi.spyOn(globalThis, 'setInterval');
+    try {
+      const starting = subject.start();
+      await beating.promise; // start awaits its first balance
+      const stopping = subject.stop();
+      heartbeat.resolve();
+      await Promise.all([starting, stopping]);
+      const renewals = timers.mock.results.filter((_, i) => timers.mock.calls[i]?.[1] === renewMs);
+      for (const { value } of renewals) clearInterval(value);
+      expect(renewals).toHaveLength(0);
+    } finally {
+      timers.mockRestore();
+    }
   });
 });

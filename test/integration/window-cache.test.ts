@@ -154,4 +154,21 @@ describe.each(backends)('window cache over $name', ({ create }) => {
     expect(await cache.read(m1, now)).toEqual(await store.read(m1, now));
     expect((await cache.read(m1, now))[0]).toMatchObject({ count: 3, max: 7 });
   });
+
+  it('should forget the invalidations of metrics it holds no window of, at a sweep and on clear', async () => {
+    let now = START + 30 * SECOND;
+    const store = create(() => now);
+    const cache = new WindowCache(store);
+    const m1: AggregateQuery[] = [{ metric: 'latency', window: 'M1' }];
+    await cache.read(m1, now);
+    // Every metric written is told, read or not.
+    for (let i = 0; i < 200; i++) cache.invalidate(`unread-${i}`, now);
+    cache.invalidate('latency', now);
+    expect(cache.trackedMetrics()).toBe(201);
+    now += 61 * SECOND;
+    await cache.read(m1, now);
+    expect(cache.trackedMetrics()).toBe(1); // only the metric with a window
+    cache.clear();
+    expect(cache.trackedMetrics()).toBe(0);
+  });
 });
