@@ -121,8 +121,11 @@ const schema = z.object({
   /**
    * Partitions of the outbox, processed side by side and shared out between the instances (at most ⌈P/k⌉ each of k).
    * The same on every instance; changing it needs every processing process stopped. Embedded mode runs one.
+   * One by default: on one machine, partitions processed side by side add Postgres work per pass that costs the
+   * publish → delivery latency more than their throughput gains (BENCHMARKS.md, "Event pipeline"); set it to the
+   * number of machines you mean to scale out to before you do.
    */
-  PROCESSOR_PARTITIONS: int(1).max(256).default(4),
+  PROCESSOR_PARTITIONS: int(1).max(256).default(1),
 
   /**
    * Most metric × window pairs one operation may read, over all its `aggregate`/`aggregates` fields and aliases

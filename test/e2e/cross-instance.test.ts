@@ -21,8 +21,10 @@ const adminKey = `test-admin-${Date.now()}`;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
-  two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey });
+  // Four partitions, so that the two instances share them (one by default).
+  const config = { PROCESSOR_PARTITIONS: 4 };
+  one = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
+  two = await startServer({ databaseUrl: database.url, redisKeyPrefix: prefix, adminKey, config });
 });
 
 afterAll(async () => {

@@ -31,6 +31,7 @@ beforeAll(async () => {
     databaseUrl: database.url,
     redisClusterNodes: cluster.nodesSetting,
     redisKeyPrefix: redisKeyPrefix(),
+    config: { PROCESSOR_PARTITIONS: 4 },
   });
 });
 

@@ -36,7 +36,8 @@ const onCluster = (config: Record<string, number> = {}) =>
     redisKeyPrefix: prefix,
     redisClusterNodes: cluster.nodesSetting,
     adminKey,
-    config,
+    // Partitions whose hash tags land on every master: the reads and scripts must never cross slots.
+    config: { PROCESSOR_PARTITIONS: 4, ...config },
   }).then((server) => {
     servers.push(server);
     return server;
@@ -159,6 +160,7 @@ describe('the compiled server (npm start) on a Redis Cluster', () => {
       REDIS_KEY_PREFIX: prefix,
       ADMIN_API_KEY: adminKey,
       WEB_CONCURRENCY: '1',
+      PROCESSOR_PARTITIONS: '4',
       LOG_LEVEL: 'info',
       PROCESSOR_POLL_MS: '50',
       SHUTDOWN_GRACE_MS: '2000',
