@@ -112,6 +112,8 @@ function until(check: () => boolean) {
     resolve = ok;
     reject = failed;
   });
+  // Checked at once too: what it waits for may have arrived before it was made.
+  if (check()) resolve();
   return { changed: () => check() && resolve(), fail: (error: unknown) => reject(error), done };
 }
 
@@ -152,7 +154,10 @@ export async function runExample(options: ExampleOptions): Promise<{ published: 
     await publish(PROBE, [0]);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  // Waited for once the publish has answered: its events may be delivered before its answer arrives, and a wait made
+  // before would take an empty list of what was published for "all arrived".
   published.push(...(await publish('example_latency_ms', [120, 135, 150])));
+  watch = until(allArrived);
   await watch.done;
   log(`live: ${received.length} events, last cursor ${cursor}`);
 
@@ -163,11 +168,11 @@ export async function runExample(options: ExampleOptions): Promise<{ published: 
   log('socket dropped; 3 events published meanwhile');
 
   // 3. Reconnect (here or to another instance) and resume after the last cursor: the missed events, then live.
-  watch = until(allArrived);
   const resumeAt = options.resumeAt ?? options;
   const second = connect(resumeAt.wsUrl, apiKey);
   const stopResumed = follow(second, cursor, onEvent, onError);
   published.push(...(await publish('example_latency_ms', [140])));
+  watch = until(allArrived);
   await watch.done;
   log(`resumed: ${received.length} events in all, none missed, none twice`);
   stopResumed();
