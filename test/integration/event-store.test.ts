@@ -141,6 +141,28 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(bounded).toHaveLength(3);
   });
 
+  it('should split the outbox into partitions that together hold every queued event once, each read in seq order', async () => {
+    // Batches of their own transactions, so that they spread over the partitions.
+    for (let i = 0; i < 12; i++) await store.insertBatch([event(), event()], new Date());
+    const whole = (await store.readOutbox(10_000)).map((e) => e.seq);
+    // 4 partitions: read by walking the queue's key; 17: by the partition's condition (readOutbox says why).
+    for (const count of [4, 17]) {
+      const seen: bigint[] = [];
+      for (let index = 0; index < count; index++) {
+        const part = (await store.readOutbox(10_000, { index, count })).map((e) => e.seq);
+        expect(part).toEqual([...part].sort((a, b) => (a < b ? -1 : 1)));
+        // The same partition as the rest of the processor's queries compute (inPartition in store.ts).
+        const rows = await db.sql.query<{ seq: string }>(
+          `SELECT o.seq::text AS seq FROM "EventOutbox" o WHERE mod(abs(hashint8(o.txid)::bigint), $1::int) = $2::int ORDER BY o.seq`,
+          [count, index],
+        );
+        expect(part).toEqual(rows.map((r) => BigInt(r.seq)));
+        seen.push(...part);
+      }
+      expect(seen.sort((a, b) => (a < b ? -1 : 1))).toEqual(whole);
+    }
+  });
+
   it('should delete processed events from the outbox only', async () => {
     const before = await store.outboxSize();
     const queued = await store.readOutbox(2);
