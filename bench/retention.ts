@@ -32,6 +32,34 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 /**
+ * Runs `work` while another connection reads the log over and over (a query of today through "Event", as the
+ * server's queries and inserts go through it); returns the work's result, its time, and the longest any one of those
+ * reads took: how long the work kept the log locked for everyone else.
+ */
+async function whileRead<T>(url: string, work: () => Promise<T>): Promise<[T, number, number]> {
+  const reader = new pg.Client({ connectionString: url });
+  await reader.connect();
+  let longest = 0;
+  let done = false;
+  const reads = (async () => {
+    while (!done) {
+      const start = performance.now();
+      await reader.query(`SELECT count(*) FROM "Event" WHERE "timestamp" >= now() - interval '1 minute'`);
+      longest = Math.max(longest, performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  try {
+    const [result, ms] = await timed(work);
+    return [result, ms, longest];
+  } finally {
+    done = true;
+    await reads;
+    await reader.end();
+  }
+}
+
+/**
  * Empties the kernel's page cache (as root on Linux), so the next operation finds the day's files on disk, as a
  * retention job finds a day 30 days old. False where this process may not (then the round is not run).
  */
@@ -111,6 +139,9 @@ interface Round {
   fillMs: number;
   deleteEventsMs: number;
   deleteIdsMs: number;
+  /** The longest a read of the log waited while the DELETEs ran, and while the pass ran. */
+  deleteBlockedMs: number;
+  passBlockedMs: number;
   vacuumMs: number;
   passMs: number;
   idleMs: number;
@@ -172,13 +203,19 @@ async function round(cold: boolean): Promise<Round> {
     await prepare();
     const from = new Date(deletedDay * DAY_MS).toISOString();
     const to = new Date((deletedDay + 1) * DAY_MS).toISOString();
-    const [deleted, deleteEventsMs] = await timed(
-      async () =>
-        (await client.query(`DELETE FROM "Event" WHERE "timestamp" >= $1 AND "timestamp" < $2`, [from, to])).rowCount ??
-        0,
-    );
-    const [deletedIds, deleteIdsMs] = await timed(
-      async () => (await client.query(`DELETE FROM "EventId" WHERE day = $1`, [deletedDay])).rowCount ?? 0,
+    const [[deleted, deleteEventsMs, deletedIds, deleteIdsMs], , deleteBlockedMs] = await whileRead(
+      url.toString(),
+      async () => {
+        const [events, eventsMs] = await timed(
+          async () =>
+            (await client.query(`DELETE FROM "Event" WHERE "timestamp" >= $1 AND "timestamp" < $2`, [from, to]))
+              .rowCount ?? 0,
+        );
+        const [ids, idsMs] = await timed(
+          async () => (await client.query(`DELETE FROM "EventId" WHERE day = $1`, [deletedDay])).rowCount ?? 0,
+        );
+        return [events, eventsMs, ids, idsMs] as const;
+      },
     );
     if (deleted !== EVENTS || deletedIds !== EVENTS) {
       throw new Error(`the DELETEs removed ${deleted} events and ${deletedIds} ids, not ${EVENTS} of each`);
@@ -195,10 +232,10 @@ async function round(cold: boolean): Promise<Round> {
     const droppedBytes = Number(sizes.rows[0]?.bytes ?? 0);
     await prepare();
     // The whole maintenance pass, as production runs it: it lists the partitions, drops the day of events and the
-    // day of their ids (each: advisory lock, DETACH, the outbox check, DROP, in one transaction), prunes the ids that
+    // day of their ids (each: advisory lock, DETACH and the outbox check in one transaction, DROP in another), prunes the ids that
     // are not UUIDv7s (none here) and the broadcast log. Then the same pass again, with nothing left to drop: what
     // the pass costs besides the drops.
-    const [pass, passMs] = await timed(() => retention(RETENTION_DAYS).runOnce());
+    const [pass, passMs, passBlockedMs] = await whileRead(url.toString(), () => retention(RETENTION_DAYS).runOnce());
     const [idle, idleMs] = await timed(() => retention(RETENTION_DAYS).runOnce());
     const left = await client.query<{ events: number; ids: number }>(
       `SELECT (SELECT count(*)::int FROM "Event" WHERE "timestamp" < $1) AS events,
@@ -220,6 +257,8 @@ async function round(cold: boolean): Promise<Round> {
       fillMs,
       deleteEventsMs,
       deleteIdsMs,
+      deleteBlockedMs,
+      passBlockedMs,
       vacuumMs,
       passMs,
       idleMs,
@@ -246,16 +285,16 @@ async function main() {
   const rows = rounds.map((r) => {
     const deleteMs = r.deleteEventsMs + r.deleteIdsMs;
     const label = r.cold ? 'cold (page cache emptied before each)' : 'warm (the day just written)';
-    return `| ${label} | ${seconds(r.deleteEventsMs)} + ${seconds(r.deleteIdsMs)} = **${seconds(deleteMs)}** | ${seconds(r.vacuumMs)} | **${seconds(r.passMs)}** | ${seconds(r.idleMs)} | ${mib(r.droppedBytes)}: ${seconds(r.freeing.ms)} | **${integer(deleteMs / r.passMs)}×** | ${integer((deleteMs + r.vacuumMs) / r.passMs)}× |`;
+    return `| ${label} | ${seconds(r.deleteEventsMs)} + ${seconds(r.deleteIdsMs)} = **${seconds(deleteMs)}** | ${seconds(r.vacuumMs)} | **${seconds(r.passMs)}** | ${seconds(r.idleMs)} | ${mib(r.droppedBytes)}: ${seconds(r.freeing.ms)} | ${seconds(r.deleteBlockedMs)} / ${seconds(r.passBlockedMs)} | **${integer(deleteMs / r.passMs)}×** | ${integer((deleteMs + r.vacuumMs) / r.passMs)}× |`;
   });
   const section = `${HEADING}
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Postgres ${first.version} (local; data directory \`${first.dataDirectory}\` on ${mountOf(first.dataDirectory)}). \`uptime\` before the run: \`${loadBefore}\`; after: \`${loadAfter}\`.
 
-Method: each round on a fresh database migrated as \`npm run db:migrate\` does: two UTC days of ${integer(EVENTS)} events each (performance metrics spread evenly over the day, each with its \`EventId\` row: a UUIDv7 of the event's time, as the server makes ids; none queued in the outbox), filled in ${seconds(first.fillMs)}, then \`VACUUM ANALYZE\`. One day, within the retention, is emptied by the equivalent \`DELETE\`s: \`DELETE FROM "Event" WHERE "timestamp" >= <day> AND "timestamp" < <next day>\`, then \`DELETE FROM "EventId" WHERE day = <day>\` (the same rows the drop removes); their time excludes the \`VACUUM\` their dead rows then need, shown apart. The other, ${RETENTION_DAYS + 10} days old, is dropped by a whole maintenance pass (\`EventRetention.runOnce\`, \`EVENT_RETENTION_DAYS=${RETENTION_DAYS}\`): it lists the partitions, drops the day of events and the day of their ids (each in one transaction: advisory lock, \`DETACH PARTITION\`, for events the check that none is still in the outbox, \`DROP TABLE\`), and prunes \`EventId_other\` (ids that are not UUIDv7s: none here) and the broadcast log; then the same pass again, with nothing left to drop. A \`CHECKPOINT\` precedes the \`DELETE\`s and the pass. The warm round runs them on the days just written, in the page cache; the cold round${canDropCache ? '' : ' (not run: this process may not empty the page cache)'} empties the page cache first (\`sync\`, \`/proc/sys/vm/drop_caches\`), as a day 10 or 40 days old is found in production. "Freeing the files alone": a file of the dropped partitions' size is written and synced on ${first.freeing.where}, then truncated to nothing, as Postgres truncates a dropped table's files when the drop commits: what the kernel takes to give that space back, with no Postgres in it. One run each; nothing else writes to the database meanwhile, so no drop waits for a lock.
+Method: each round on a fresh database migrated as \`npm run db:migrate\` does: two UTC days of ${integer(EVENTS)} events each (performance metrics spread evenly over the day, each with its \`EventId\` row: a UUIDv7 of the event's time, as the server makes ids; none queued in the outbox), filled in ${seconds(first.fillMs)}, then \`VACUUM ANALYZE\`. One day, within the retention, is emptied by the equivalent \`DELETE\`s: \`DELETE FROM "Event" WHERE "timestamp" >= <day> AND "timestamp" < <next day>\`, then \`DELETE FROM "EventId" WHERE day = <day>\` (the same rows the drop removes); their time excludes the \`VACUUM\` their dead rows then need, shown apart. The other, ${RETENTION_DAYS + 10} days old, is dropped by a whole maintenance pass (\`EventRetention.runOnce\`, \`EVENT_RETENTION_DAYS=${RETENTION_DAYS}\`): it lists the partitions, drops the day of events and the day of their ids (each: advisory lock, \`DETACH PARTITION\` and, for events, the check that none is still in the outbox, in one transaction; then \`DROP TABLE\` in another), and prunes \`EventId_other\` (ids that are not UUIDv7s: none here) and the broadcast log; then the same pass again, with nothing left to drop. A \`CHECKPOINT\` precedes the \`DELETE\`s and the pass. The warm round runs them on the days just written, in the page cache; the cold round${canDropCache ? '' : ' (not run: this process may not empty the page cache)'} empties the page cache first (\`sync\`, \`/proc/sys/vm/drop_caches\`), as a day 10 or 40 days old is found in production. "Freeing the files alone": a file of the dropped partitions' size is written and synced on ${first.freeing.where}, then truncated to nothing, as Postgres truncates a dropped table's files when the drop commits: what the kernel takes to give that space back, with no Postgres in it. "Longest read of the log meanwhile": another connection reads today's events through \`"Event"\` back to back (2 ms apart) while the \`DELETE\`s run and while the pass runs; its slowest read is how long the operation kept the log locked for the server's queries and inserts (a drop holds \`"Event"\` only while it detaches the day and checks the outbox; the \`DROP\` that frees the files is a transaction of its own). One run each; nothing but that reader uses the database meanwhile, so no drop waits for a writer's lock.
 
-| round | \`DELETE\` of the day's events + ids | \`VACUUM\` they then need | maintenance pass dropping the day (two partitions) | same pass, nothing to drop | freeing the files alone | pass vs \`DELETE\`s | pass vs \`DELETE\`s + \`VACUUM\` |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| round | \`DELETE\` of the day's events + ids | \`VACUUM\` they then need | maintenance pass dropping the day (two partitions) | same pass, nothing to drop | freeing the files alone | longest read of the log meanwhile: \`DELETE\`s / pass | pass vs \`DELETE\`s | pass vs \`DELETE\`s + \`VACUUM\` |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
 Target: the drop ≥ 100× faster than the equivalent \`DELETE\`. The drop's statements are constant work (a few catalogue rows); what grows with the day is the commit, where the kernel frees the files, in the same order of time as the "freeing the files alone" column. The \`DELETE\`s free nothing: they mark ${integer(2 * EVENTS)} rows dead and leave their ${mib(first.droppedBytes)} to a \`VACUUM\`. Ids that clients sent and that are not UUIDv7s (random UUIDs) live in \`EventId_other\` and are still pruned by a \`DELETE\` through its BRIN index (about 0.9 s per million on this machine): that cost is per client-made id, not per event.
