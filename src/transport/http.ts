@@ -26,6 +26,7 @@ import { readBudgetPlugin } from '../security/read-budget.js';
 import type { Services, ServingRuntime } from '../services.js';
 import { createMaskError, MASKED_MESSAGE } from './errors.js';
 import { GRAPHIQL_OPTIONS } from './graphiql.js';
+import { jitPlugin } from './jit.js';
 import { createStatusPage } from './status-page.js';
 
 /** What both transports hand yoga for an operation: the principal, authenticated once before yoga sees it. */
@@ -78,6 +79,8 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
       ...limitPlugins(config),
       readBudgetPlugin(config),
       ...(rateLimit ? [rateLimitPlugin(rateLimit)] : []),
+      // Last before the result step: an operation a plugin above stops never gets compiled.
+      jitPlugin(),
       {
         // yoga answers validation errors without masking them; they get the contract's codes here.
         onResultProcess({ result, setResult }) {
