@@ -164,7 +164,7 @@ export class EventRetention {
     const now = this.options.now?.() ?? Date.now();
     const plan = planPartitions(now, await this.existingDays(), settings);
     const created = await this.createPartitions(plan.create);
-    const dropped: string[] = [];
+    const dropped = await this.dropDetached('Event', (days) => planPartitions(now, days, settings).drop);
     const kept: RetentionPass['kept'] = [];
     for (const day of plan.drop) {
       const partition = partitionName(day);
@@ -178,6 +178,7 @@ export class EventRetention {
     const oldest = days.length > 0 ? Math.min(...days) : null;
     const ids = planIdPartitions(now, await this.existingDays(this.options.prisma, 'EventId'), oldest, settings);
     created.push(...(await this.createPartitions(ids.create, 'EventId')));
+    dropped.push(...(await this.dropDetached('EventId', (days) => planIdPartitions(now, days, oldest, settings).drop)));
     for (const day of ids.drop) {
       const partition = partitionName(day, 'EventId');
       try {
@@ -227,12 +228,17 @@ export class EventRetention {
   }
 
   /**
-   * Detaches then drops a partition (false: it was not there). A day of events still in the outbox is kept (the
-   * transaction rolls back), so no event is dropped before it is broadcast and aggregated: the check runs after the
-   * DETACH, which waits for the inserts under way and lets no other in, so no event of the day can be queued after it.
+   * Detaches then drops a partition (false: it was not attached). The DETACH and the outbox check are one
+   * transaction, which holds the parent table (ACCESS EXCLUSIVE: every read and insert of the log waits) only for
+   * those catalogue changes. A day of events still in the outbox rolls it back, so no event is dropped before it is
+   * broadcast and aggregated: the check runs after the DETACH, which waits for the inserts under way and lets no other
+   * in, so no event of the day can be queued after it. The DROP is a transaction of its own that locks only the table
+   * detached: its commit hands the files back to the kernel, which takes time in proportion to their size
+   * (bench:retention), and no query of the log waits for that. A table detached and then not dropped (the process died
+   * between the two) is dropped by a later pass (`dropDetached`).
    */
   async dropPartition(partition: string, table: DayTable = 'Event'): Promise<boolean> {
-    return this.options.prisma.$transaction(async (tx) => {
+    const detached = await this.options.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
       const day = dayOfPartition(partition, table);
       if (day === null || !(await this.existingDays(tx, table)).includes(day)) return false;
@@ -246,8 +252,37 @@ export class EventRetention {
         );
         if (queued?.queued) throw new StillQueued(partition);
       }
-      await tx.$executeRawUnsafe(`DROP TABLE "${partition}"`);
       return true;
+    });
+    if (detached) await this.dropTable(partition);
+    return detached;
+  }
+
+  /**
+   * Drops the tables of `table`'s days detached by an earlier pass and never dropped, among the days `plan` drops;
+   * returns their names. Their events were checked out of the outbox when they were detached.
+   */
+  private async dropDetached(table: DayTable, plan: (days: number[]) => number[]): Promise<string[]> {
+    const names = await this.options.prisma.$queryRawUnsafe<{ name: string }[]>(
+      `SELECT c.relname AS name FROM pg_class c
+       WHERE c.relkind = 'r' AND NOT c.relispartition AND c.relnamespace = current_schema()::regnamespace
+         AND c.relname LIKE $1`,
+      `${table}\\_p%`,
+    );
+    const days = names.map((row) => dayOfPartition(row.name, table)).filter((day): day is number => day !== null);
+    const dropped: string[] = [];
+    for (const day of plan(days)) {
+      await this.dropTable(partitionName(day, table));
+      dropped.push(partitionName(day, table));
+    }
+    return dropped;
+  }
+
+  /** Drops a detached day table, under the lock that keeps passes of several instances apart. */
+  private async dropTable(name: string): Promise<void> {
+    await this.options.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
+      await tx.$executeRawUnsafe(`DROP TABLE IF EXISTS "${name}"`);
     });
   }
 

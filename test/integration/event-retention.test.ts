@@ -250,6 +250,27 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     );
     expect(left.map((row) => row.position)).toEqual(['2']);
   });
+
+  it('should drop, at the next pass, a day past the retention that a pass detached and did not drop', async () => {
+    // A pass detaches a day and drops it in a transaction of its own: a process dying between the two leaves the
+    // day's table outside the log. A day on, it is past the retention either way.
+    const oldest = (await partitionDays())[0] ?? 0;
+    const leftover = event(oldest * DAY_MS + 60_000);
+    await store.insertBatch([leftover], new Date());
+    await store.deleteFromOutbox((await store.readOutbox(10_000)).map((e) => e.seq.toString()));
+    await db.sql.query(`ALTER TABLE "Event" DETACH PARTITION "${partitionName(oldest)}"`, []);
+    expect(await partitionDays()).not.toContain(oldest);
+
+    const at = (oldest + 31) * DAY_MS; // the retention start is then within the day after `oldest`
+    const pass = await retention(at, { idRetentionDays: 32 }).runOnce();
+    expect(pass.dropped).toContain(partitionName(oldest));
+    expect(pass.kept).toEqual([]);
+    const [left] = await db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = $1`, [
+      partitionName(oldest),
+    ]);
+    expect(left?.n).toBe(0);
+    expect(await retention(at, { idRetentionDays: 32 }).runOnce()).toMatchObject({ dropped: [], kept: [] });
+  });
 });
 
 // The migration that partitions the log, from a database at the migration before it that holds events.
