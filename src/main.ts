@@ -4,10 +4,17 @@
 // processes (roles/standalone.ts). Each role's code is loaded only in the process that runs it.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
 import { loadConfig } from './config.js';
 import { loggerOf } from './observability/logger.js';
 import { startTracing } from './observability/tracing.js';
 import { servingProcesses, workerRoleOf } from './roles/plan.js';
+
+// Prisma's query compiler is a 3 MB WebAssembly module. V8 first compiles it with its baseline compiler (Liftoff),
+// then recompiles the hot functions with TurboFan on background threads, whose compile memory the C allocator keeps:
+// about 90 MB of resident memory in each process that runs queries, for code that only plans our few Prisma calls
+// (the hot paths run SQL on the driver). Set before any module is compiled, so it holds in every role.
+v8.setFlagsFromString('--liftoff-only');
 
 async function main() {
   const config = loadConfig();

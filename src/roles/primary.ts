@@ -36,8 +36,7 @@ function workerChannel(worker: Worker): Channel {
 
 export async function runPrimary(config: Config, logger: Logger, servingProcesses: number): Promise<void> {
   const metrics = createPrimaryMetrics();
-  // Advanced serialization: metrics cross as they are (NaN, +Inf), not through JSON.
-  cluster.setupPrimary({ serialization: 'advanced' });
+  // The IPC channel keeps node's JSON serialization (see ipc.ts).
   const slot = (role: WorkerRole): Slot => ({
     role,
     worker: null,

@@ -4,7 +4,6 @@
 // read within MAX_BODY_BYTES.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { WebSocketServer } from 'ws';
 import { bearerKey, type Principal } from '../auth/keys.js';
@@ -57,7 +56,9 @@ export function createYogaServer({ config, logger, services, rateLimit, metrics 
     graphqlEndpoint: '/graphql',
     // GraphiQL from the installed package, not a CDN: it works behind firewalls and offline; it opens on examples.
     graphiql: config.GRAPHIQL ? GRAPHIQL_OPTIONS : false,
-    renderGraphiQL,
+    // Loaded on the first GraphiQL page, not at start: the package is a 9 MB bundle that costs each serving process
+    // about 30 MB of heap as source text, which production (GraphiQL off) never uses.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     cors: corsOptions(config.CORS_ORIGINS),
     logging: false,
     // The transports authenticate (security/auth-gate.ts) and hand the principal over; none means anonymous.

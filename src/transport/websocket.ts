@@ -68,7 +68,6 @@ interface LiveSubscription {
 
 interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
   outbound: Outbound;
   /** The client's address (client-address.ts). */
   address: string;
@@ -296,7 +295,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       return true;
     },
     onSubscribe: async (ctx, id, payload) => {
-      const { principal, socket, request, outbound } = ctx.extra;
+      const { principal, socket, outbound } = ctx.extra;
       // graphql-ws has already registered this operation, so the count includes it.
       if (Object.keys(ctx.subscriptions).length > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
         return [
@@ -308,7 +307,6 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       }
       const enveloped = yoga.getEnveloped({
         ...ctx,
-        req: request,
         socket,
         params: payload,
         principal: principal ?? null,
@@ -429,7 +427,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         return;
       }
       if (socket.destroyed) return;
-      wss.handleUpgrade(request, socket, head, (webSocket) => open(webSocket, request, address, release));
+      wss.handleUpgrade(request, socket, head, (webSocket) => open(webSocket, socket, address, release));
     })().catch((error) => {
       release();
       logger.error({ err: error }, 'WebSocket upgrade failed');
@@ -437,7 +435,9 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     });
   });
 
-  function open(socket: WebSocket, request: IncomingMessage, address: string, release: () => void): void {
+  // The upgrade request is not kept (its headers cost a socket about 1 KB for as long as it lives): nothing of the
+  // operations on a WebSocket reads it, and the TCP connection under it is `connection`.
+  function open(socket: WebSocket, connection: Duplex, address: string, release: () => void): void {
     // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
     // the code that says so (1009, 1002).
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
@@ -450,9 +450,9 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       logger.debug({ address }, 'closed a WebSocket that sent too much before authenticating');
       socket.terminate();
     };
-    request.socket.on('data', countBytes);
+    connection.on('data', countBytes);
     const leavePending = () => {
-      request.socket.off('data', countBytes);
+      connection.off('data', countBytes);
       release();
     };
     const outbound = createOutbound(socket, {
@@ -462,7 +462,6 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     });
     const extra: SocketExtra = {
       socket,
-      request,
       outbound,
       address,
       leavePending,
@@ -476,14 +475,19 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         protocol: socket.protocol,
         send: (data) => outbound.send(data),
         close: (code, reason) => socket.close(code, reason),
+        // Not an async listener: graphql-ws's handling of a `subscribe` settles only when the subscription ends, and
+        // an async listener awaiting it would keep its frame (the message's Buffer among it) for that long.
         onMessage: (handle) =>
-          socket.on('message', async (data) => {
-            try {
-              await handle(String(data));
-            } catch (error) {
+          socket.on('message', (data) => {
+            const failed = (error: unknown) => {
               // Never put an internal error's message in a close reason: it may name hosts, paths or worse.
               logger.error({ err: error }, 'WebSocket message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
+            };
+            try {
+              handle(String(data)).catch(failed);
+            } catch (error) {
+              failed(error);
             }
           }),
       },
