@@ -10,15 +10,15 @@ import { loggerOf } from './observability/logger.js';
 import { startTracing } from './observability/tracing.js';
 import { servingProcesses, workerRoleOf } from './roles/plan.js';
 
-// Prisma's query compiler is a 3 MB WebAssembly module. V8 first compiles it with its baseline compiler (Liftoff),
-// then recompiles the hot functions with TurboFan on background threads, whose compile memory the C allocator keeps:
-// about 90 MB of resident memory in each process that runs queries, for code that only plans our few Prisma calls
-// (the hot paths run SQL on the driver). Set before any module is compiled, so it holds in every role.
-v8.setFlagsFromString('--liftoff-only');
-
 async function main() {
   const config = loadConfig();
   const logger = loggerOf(config);
+  // Prisma's query compiler is a 3 MB WebAssembly module. V8 first compiles it with its baseline compiler (Liftoff),
+  // then recompiles the hot functions with TurboFan on background threads, whose compile memory the C allocator keeps:
+  // about 90 MB of resident memory in each process that runs queries, for code that only plans our few Prisma calls
+  // (the hot paths run SQL on the driver). Set before any role's code is loaded, so it holds in every role; only with
+  // Postgres: the embedded database (PGlite) is itself WebAssembly, and runs every query through TurboFan's code.
+  if (config.DATABASE_URL) v8.setFlagsFromString('--liftoff-only');
   if (cluster.isWorker) {
     const role = workerRoleOf(process.argv);
     if (startTracing(config, role)) logger.info({ role }, 'exporting traces over OTLP');

@@ -218,8 +218,12 @@ export class EventRetention {
           table === 'Event'
             ? `('${dateOf(day)} 00:00:00+00') TO ('${dateOf(day + 1)} 00:00:00+00')`
             : `(${day}) TO (${day + 1})`;
+        // A day detached by a pass that then stopped, and back within the retention (raised since): attached again,
+        // with its rows, rather than a CREATE that fails on its name and so every pass after it.
         await tx.$executeRawUnsafe(
-          `CREATE TABLE "${partitionName(day, table)}" PARTITION OF "${table}" FOR VALUES FROM ${bounds}`,
+          (await isDetached(tx, partitionName(day, table)))
+            ? `ALTER TABLE "${table}" ATTACH PARTITION "${partitionName(day, table)}" FOR VALUES FROM ${bounds}`
+            : `CREATE TABLE "${partitionName(day, table)}" PARTITION OF "${table}" FOR VALUES FROM ${bounds}`,
         );
         made.push(partitionName(day, table));
       }
@@ -278,11 +282,18 @@ export class EventRetention {
     return dropped;
   }
 
-  /** Drops a detached day table, under the lock that keeps passes of several instances apart. */
+  /**
+   * Drops a day table if it is (still) detached, under the lock that keeps passes of several instances apart: a table
+   * listed as detached may have been dropped since, and a day of that name made again as a partition of the log, by
+   * another pass; that one is not touched. Its lock is waited for at most DROP_LOCK_TIMEOUT_MS (a read of it, a
+   * backup), so a pass never hangs on it while holding the lock every pass needs; the next pass tries again.
+   */
   private async dropTable(name: string): Promise<void> {
     await this.options.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
-      await tx.$executeRawUnsafe(`DROP TABLE IF EXISTS "${name}"`);
+      if (!(await isDetached(tx, name))) return;
+      await tx.$executeRawUnsafe(`SET LOCAL lock_timeout = ${DROP_LOCK_TIMEOUT_MS}`);
+      await tx.$executeRawUnsafe(`DROP TABLE "${name}"`);
     });
   }
 
@@ -316,6 +327,15 @@ export class EventRetention {
     );
     return rows.map((row) => dayOfPartition(row.name, table)).filter((day): day is number => day !== null);
   }
+}
+
+/** Whether a table of this name exists outside the log: a day detached and not dropped. */
+async function isDetached(client: Pick<PrismaClient, '$queryRawUnsafe'>, name: string): Promise<boolean> {
+  const [table] = await client.$queryRawUnsafe<{ detached: boolean }[]>(
+    `SELECT NOT c.relispartition AS detached FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    `"${name}"`,
+  );
+  return table?.detached === true;
 }
 
 /** A day of events not dropped: some are still in the outbox. */

@@ -9,12 +9,11 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   GraphQLError,
+  getOperationAST,
   type SourceLocation,
 } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
-
-/** Per document (yoga's parse cache hands back the same object for the same text), per operation name. */
-type Compiled = Map<string, CompiledQuery | null>;
+import { getOrCreate } from '../maps.js';
 
 const LINE_END = /\r\n|[\n\r]/g;
 
@@ -33,7 +32,9 @@ function offsetOf(body: string, { line, column }: SourceLocation): number {
 /**
  * graphql-jit's errors are its own objects on GraphQLError's prototype, with locations but no AST nodes, and without
  * `extensions` unless the cause had some: remade as graphql-js's, located in the document's source, so masking
- * (transport/errors.ts) and yoga (which remakes errors from their nodes or positions) see them as any other.
+ * (transport/errors.ts) and yoga (which remakes errors from their nodes or positions) see them as any other. An error
+ * graphql-jit makes itself (a null for a non-null field, a scalar that cannot serialise its value) has no cause, where
+ * graphql-js's has a plain Error: given one, it is a server fault to masking (INTERNAL, logged), as it was.
  */
 function asGraphQLError(error: GraphQLError, document: DocumentNode): GraphQLError {
   const source = document.loc?.source;
@@ -41,52 +42,67 @@ function asGraphQLError(error: GraphQLError, document: DocumentNode): GraphQLErr
     source,
     positions: source && error.locations?.map((location) => offsetOf(source.body, location)),
     path: error.path,
-    originalError: error.originalError,
+    originalError: error.originalError ?? new Error(error.message),
     extensions: error.extensions,
   });
 }
 
 /**
- * Compiled documents kept, most recently used last. A compiled operation costs 20-50 KB of heap for this schema's
- * usual documents (more for one near MAX_QUERY_TOKENS): a count, not yoga's parse cache of 1,024 documents, bounds
- * them, so a client sending ever new documents cannot make each serving process hold thousands.
+ * Compiled operations kept, over all documents. A compiled operation costs 20-50 KB of heap for this schema's usual
+ * documents (more for one near MAX_QUERY_TOKENS): a count of operations, not yoga's parse cache of 1,024 documents,
+ * bounds them, so a client sending ever new documents, or one document of many operations called by each name, cannot
+ * make each serving process hold thousands.
  */
-const MAX_COMPILED_DOCUMENTS = 128;
+const MAX_COMPILED_OPERATIONS = 128;
 
-export function jitPlugin(): Plugin {
-  const compiled = new Map<DocumentNode, Compiled>();
-  // A document is compiled on its second execution: one sent once (the hostile case) costs no compilation.
-  const seenOnce = new WeakSet<DocumentNode>();
+/**
+ * Queries and mutations compiled by graphql-jit, per document (yoga's parse cache hands back the same object for the
+ * same text) and operation name. Only an operation the document holds is compiled or remembered (so names sent at
+ * random cost nothing kept), and only from its second execution: one sent once (the hostile case) costs no
+ * compilation. A document whose operations were pushed out is compiled again when next run.
+ *
+ * graphql-jit calls a type's `isTypeOf` without context and does not await it: no type of this schema has one (Pothos
+ * scope-auth adds one for type-level `authScopes`, which the schema does not use). Should one appear, this plugin must
+ * leave the operations reaching that type to graphql-js.
+ */
+export function jitPlugin(maxOperations = MAX_COMPILED_OPERATIONS): Plugin & { compiledOperations(): number } {
+  /** One key per operation a document holds (its name; null: the document's only operation), made when first run. */
+  const keys = new WeakMap<DocumentNode, Map<string | null, object>>();
+  /** Compiled operations by key, least recently used first. */
+  const compiled = new Map<object, CompiledQuery>();
 
   function compiledFor(args: ExecutionArgs): CompiledQuery | null {
-    let byName = compiled.get(args.document);
-    if (byName) {
-      compiled.delete(args.document); // to the end: the most recently used
-    } else {
-      if (!seenOnce.has(args.document)) {
-        seenOnce.add(args.document);
-        return null;
+    const { document } = args;
+    const name = args.operationName ?? null;
+    const key = keys.get(document)?.get(name);
+    if (!key) {
+      // No such operation (or several and no name), or a subscription sent to be executed once: graphql-js runs it,
+      // and says why. Otherwise this is its first execution: it is only remembered.
+      const operation = getOperationAST(document, name ?? undefined);
+      if (operation && operation.operation !== 'subscription') {
+        getOrCreate(keys, document, () => new Map<string | null, object>()).set(name, {});
       }
-      byName = new Map();
-      if (compiled.size >= MAX_COMPILED_DOCUMENTS) compiled.delete(compiled.keys().next().value as DocumentNode);
+      return null;
     }
-    compiled.set(args.document, byName);
-    const name = args.operationName ?? '';
-    let query = byName.get(name);
-    if (query === undefined) {
-      const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, {
+    let query = compiled.get(key);
+    if (query) {
+      compiled.delete(key); // to the end: the most recently used
+    } else {
+      const result = compileQuery(args.schema, document, name ?? undefined, {
         // The spec's @skip/@include on fragment spreads (graphql-jit's older way can differ from graphql-js).
         useExperimentalPathBasedSkipInclude: true,
       });
-      // An operation it cannot compile (no such operation, several and no name…) runs on graphql-js, which says why;
-      // so does a subscription sent to be executed once.
-      query = isCompiledQuery(result) && !result.subscribe ? result : null;
-      byName.set(name, query);
+      if (!isCompiledQuery(result)) return null;
+      query = result;
     }
+    compiled.set(key, query);
+    while (compiled.size > maxOperations) compiled.delete(compiled.keys().next().value as object);
     return query;
   }
 
   return {
+    /** How many compiled operations are kept (for tests). */
+    compiledOperations: () => compiled.size,
     onExecute({ args, executeFn, setExecuteFn }) {
       const query = compiledFor(args);
       if (!query) return;

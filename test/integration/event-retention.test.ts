@@ -251,7 +251,7 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     expect(left.map((row) => row.position)).toEqual(['2']);
   });
 
-  it('should drop, at the next pass, a day past the retention that a pass detached and did not drop', async () => {
+  it('should drop at the next pass a day past the retention that a pass detached and did not drop, and attach one within it again', async () => {
     // A pass detaches a day and drops it in a transaction of its own: a process dying between the two leaves the
     // day's table outside the log. A day on, it is past the retention either way.
     const oldest = (await partitionDays())[0] ?? 0;
@@ -270,6 +270,17 @@ describe.each(backends)('event log retention on %s', (_name, open) => {
     ]);
     expect(left?.n).toBe(0);
     expect(await retention(at, { idRetentionDays: 32 }).runOnce()).toMatchObject({ dropped: [], kept: [] });
+
+    // A day left detached but within the retention (raised since): attached again at the next pass, with its events.
+    const kept = (await partitionDays()).at(-1) ?? 0;
+    const inKept = event(kept * DAY_MS + 60_000);
+    await store.insertBatch([inKept], new Date());
+    await db.sql.query(`ALTER TABLE "Event" DETACH PARTITION "${partitionName(kept)}"`, []);
+    const again = await retention(at, { idRetentionDays: 32 }).runOnce();
+    expect(again.created).toContain(partitionName(kept));
+    expect(again.kept).toEqual([]);
+    expect(await partitionDays()).toContain(kept);
+    expect((await store.findByIds([inKept.id])).map((e) => e.id)).toEqual([inKept.id]);
   });
 });
 
