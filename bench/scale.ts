@@ -27,7 +27,7 @@ import { startRedisCluster } from '../test/helpers/redis-cluster.js';
 import { deleteKeys, scanKeys } from '../test/helpers/redis-keys.js';
 import { listeningUrl, stopChild } from './processes.js';
 import { integer, machineDescription, ms, quantile, writeSection } from './report.js';
-import { type BenchServer, backgroundLoad, graphql, POSTGRES_URL, PUBLISH_MANY, REDIS_URL } from './server.js';
+import { admin, type BenchServer, backgroundLoad, graphql, POSTGRES_URL, PUBLISH_MANY, REDIS_URL } from './server.js';
 
 const HEADING = '## Partitioned processing (npm run bench:scale)';
 const EVENTS = Number(process.env.BENCH_SCALE_EVENTS ?? 100_000);
@@ -92,16 +92,6 @@ interface Deployment {
   adminKey: string;
   instances: Instance[];
   stop(): Promise<void>;
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** This process's environment without a Redis of its own: each topology names its Redis. */

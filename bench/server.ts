@@ -22,7 +22,8 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
+/** Runs one statement on the Postgres server's maintenance database (CREATE / DROP DATABASE). */
+export async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
   try {
