@@ -94,10 +94,12 @@ export interface AppliedBatch {
  * Exactly-once protocol, driven by each partition's stream processor against its part of the Postgres outbox:
  *   1. `lastAppliedBatch(p)` → the last batch applied; `null` means the store lost its state (e.g. Redis restarted)
  *      and must be rebuilt first. A batch whose seqs and ids are not events of this database means the state is
- *      another database's: rebuilt too. Otherwise its seqs are deleted from the outbox (idempotent);
+ *      another database's: rebuilt too; so is one older than the last batch Postgres recorded as applied (step 4),
+ *      whose seqs have left the outbox (a failover to a lagging replica). Otherwise its seqs are deleted from the
+ *      outbox (idempotent);
  *   2. read the next outbox batch, map its events to samples;
  *   3. `apply(batch, samples, fence)` applies the samples AND records the batch as the last applied atomically;
- *   4. delete the batch's seqs from the outbox.
+ *   4. delete the batch's seqs from the outbox, recording it as the partition's last applied in the same statement.
  * A crash between 3 and 4 is repaired by step 1 on the next run, so no event is counted twice or lost.
  */
 export interface AggregateStore {

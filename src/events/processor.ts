@@ -5,6 +5,7 @@
 // (PartitionWorker), so partitions are processed side by side, in one process and across instances. The alert
 // engine's leadership is a lease of its own, held by one instance whoever processes the partitions.
 
+import { createHash } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
@@ -21,7 +22,7 @@ import type { BroadcastLog } from './broadcast-log.js';
 import type { StoredEvent } from './model.js';
 import { type HeldPartition, type PartitionLeases, partitionsOfMember } from './partition-leases.js';
 import { planPartitions } from './partitions.js';
-import type { EventStore, OutboxEvent, OutboxPartition } from './store.js';
+import type { AppliedRecord, EventStore, OutboxEvent, OutboxPartition } from './store.js';
 
 export interface ProcessorHooks {
   /**
@@ -177,8 +178,11 @@ export class StreamProcessor {
           }),
         ),
       );
-      if (processed.every((count) => count === 0) || (await this.options.events.outboxSize()) === 0) return;
+      if (processed.every((count) => count === 0) || (await this.options.events.outboxSize()) === 0) break;
     }
+    // A rebuild in these passes looks at whether every partition has its state again, in the background: settled
+    // here, so that `isServing` says what the drained state is.
+    await this.checkComplete();
   }
 
   /** One at a time: the timer's and drain's would otherwise take the same partition twice. */
@@ -416,21 +420,27 @@ class PartitionWorker {
       await this.rebuild();
     } else if (JSON.stringify(applied) !== this.lastTrusted) {
       // Written by another pass (here or on another instance), or by a processor of another database sharing this
-      // Redis state (a restored or replaced database, a second deployment): trusted only once the log confirms it.
+      // Redis state (a restored or replaced database, a second deployment), or an older state of this one (a failover
+      // to a lagging replica, a restore from an older snapshot): trusted only once the log confirms it.
       this.hooks.onAggregatesReplaced?.();
-      if (await this.isOfThisDatabase(applied)) {
-        // Applied but perhaps still queued: a pass died between apply and delete.
-        await events.deleteFromOutbox(applied.seqs);
-        this.lastTrusted = JSON.stringify(applied);
-      } else {
+      const record = JSON.stringify(applied);
+      const lastBatch = { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) };
+      if (!(await this.isOfThisDatabase(applied))) {
         logger.warn(
-          {
-            partition: this.partition,
-            lastBatch: { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) },
-          },
+          { partition: this.partition, lastBatch },
           "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
         );
         await this.rebuild();
+      } else if (await this.isBehind(applied, record)) {
+        logger.warn(
+          { partition: this.partition, lastBatch },
+          'the aggregate state in Redis is older than this database says it applied (a failover to a lagging replica, or a restore from an older snapshot): rebuilding it from Postgres',
+        );
+        await this.rebuild();
+      } else {
+        // Applied but perhaps still queued: a pass died between apply and delete.
+        await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
+        this.lastTrusted = record;
       }
     }
     let processed = 0;
@@ -502,9 +512,10 @@ class PartitionWorker {
     const samples = run.flatMap((m) => m.samples);
     const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
+    const record = JSON.stringify(applied);
     await aggregates.apply(applied, samples, this.fence, this.partition);
-    await events.deleteFromOutbox(applied.seqs);
-    this.lastTrusted = JSON.stringify(applied);
+    await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
+    this.lastTrusted = record;
     const processedAt = this.now();
     hooks.onProcessed?.(
       batch,
@@ -531,6 +542,22 @@ class PartitionWorker {
     for (const sample of eventToSamples({ type: event.type, timestamp, data: event.data }).samples)
       samples.push(sample);
     return { samples, late: false };
+  }
+
+  /**
+   * Whether the store's record of its last batch (`record`, of `applied`) is older than the last one this database
+   * recorded as applied. Each apply's record is written with the delete of its batch from the outbox: a different
+   * record whose batch is still queued is one applied but not yet deleted (the pass died in between, a case handled
+   * as any other); one no longer queued was followed by later applies the store has lost. No record yet (the first
+   * batch after the upgrade that added it) compares with nothing.
+   */
+  private async isBehind(applied: AppliedBatch, record: string): Promise<boolean> {
+    const { recorded, queued } = await this.options.events.appliedState(this.outbox, applied.seqs);
+    return recorded !== null && recorded !== digestOf(record) && !queued;
+  }
+
+  private appliedRecord(record: string): AppliedRecord {
+    return { partition: this.outbox, digest: digestOf(record) };
   }
 
   /**
@@ -587,8 +614,10 @@ class PartitionWorker {
         this.outbox,
       );
       const applied = batchOf(newest);
+      const record = JSON.stringify(applied);
       await aggregates.apply(applied, [], fence, partition);
-      this.lastTrusted = JSON.stringify(applied);
+      await events.deleteFromOutbox([], this.appliedRecord(record));
+      this.lastTrusted = record;
     } finally {
       this.rebuilding = false;
       this.hooks.onAggregatesReplaced?.();
@@ -616,6 +645,11 @@ function oldestSampleOf(samples: readonly MetricSample[]): Map<string, number> {
 
 function byEventTime(events: readonly StoredEvent[]): StoredEvent[] {
   return [...events].sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
+}
+
+/** What ProcessorApplied keeps of a store's record of its last batch (which, for a big batch, runs to 200 KB). */
+function digestOf(record: string): string {
+  return createHash('sha256').update(record).digest('base64');
 }
 
 function batchOf(events: StoredEvent[]): AppliedBatch {

@@ -91,6 +91,12 @@ function otherPartitions({ index, count }: OutboxPartition): string {
   return `{${others.join(',')}}`;
 }
 
+/** A partition's batch as the aggregate store recorded it (a digest of its AppliedBatch), kept beside the outbox. */
+export interface AppliedRecord {
+  partition: OutboxPartition;
+  digest: string;
+}
+
 /** The whole outbox, as one partition. */
 export const WHOLE_OUTBOX: OutboxPartition = { index: 0, count: 1 };
 
@@ -268,13 +274,41 @@ export class EventStore {
     }));
   }
 
-  /** Removes processed events from the outbox (on the driver, as the stream processor's other statement). */
-  async deleteFromOutbox(seqs: readonly string[]): Promise<void> {
-    if (seqs.length === 0) return;
+  /**
+   * Removes processed events from the outbox (on the driver, as the stream processor's other statement). With
+   * `applied`, the same statement records the batch as the partition's last applied one (`ProcessorApplied`), so the
+   * record and the delete commit together; with no seqs, it only records.
+   */
+  async deleteFromOutbox(seqs: readonly string[], applied?: AppliedRecord): Promise<void> {
     // Seqs are decimal strings: one comma-separated parameter, where a bigint[] would escape every element.
-    await this.sql.query(`DELETE FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])`, [
-      seqs.join(','),
-    ]);
+    const remove = `DELETE FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])`;
+    if (!applied) {
+      if (seqs.length > 0) await this.sql.query(remove, [seqs.join(',')]);
+      return;
+    }
+    // A data-modifying WITH runs whether or not the rest reads it.
+    await this.sql.query(
+      `WITH removed AS (${remove})
+       INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at") VALUES ($2::int, $3::int, $4, now())
+       ON CONFLICT (partitions, partition) DO UPDATE SET batch = EXCLUDED.batch, "at" = EXCLUDED."at"`,
+      [seqs.join(','), applied.partition.count, applied.partition.index, applied.digest],
+    );
+  }
+
+  /**
+   * What Postgres knows of a partition's applied batches, to check the aggregate store's record `seqs` against: the
+   * digest of the last batch recorded as applied (null before any), and whether any of `seqs` is still queued.
+   */
+  async appliedState(
+    partition: OutboxPartition,
+    seqs: readonly string[],
+  ): Promise<{ recorded: string | null; queued: boolean }> {
+    const [row] = await this.sql.query<{ recorded: string | null; queued: boolean }>(
+      `SELECT (SELECT batch FROM "ProcessorApplied" WHERE partitions = $2::int AND partition = $3::int) AS recorded,
+              EXISTS (SELECT 1 FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])) AS queued`,
+      [seqs.join(','), partition.count, partition.index],
+    );
+    return { recorded: row?.recorded ?? null, queued: row?.queued === true };
   }
 
   /**

@@ -1,6 +1,7 @@
 // The stream processor never trusts Redis over Postgres: an aggregate store that holds another database's state
-// under the same keys (a database replaced or restored from a dump while Redis kept its data) is rebuilt from this
-// database, and no outbox row is deleted on the store's word. The stores here share one key prefix on purpose, the
+// under the same keys (a database replaced or restored from a dump while Redis kept its data), or an older state of
+// this one (a failover to a lagging replica), is rebuilt from this database, and no outbox row is deleted on the
+// store's word. The stores here share one key prefix on purpose, the
 // way the Redis namespace (src/redis-namespace.ts) cannot tell a database from a copy that keeps its identity.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -98,6 +99,29 @@ function processorOf(store: EventStore, warnings: string[] = []) {
   };
 }
 
+/** Every key under `prefix`, as DUMP has them: what a replica or a snapshot of this moment would hold. */
+async function snapshotRedis(prefix: string): Promise<Map<string, Buffer>> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  const dumps = new Map<string, Buffer>();
+  for (const key of keys) {
+    const dump = await redis.dumpBuffer(key);
+    if (dump) dumps.set(key, dump);
+  }
+  return dumps;
+}
+
+/** Puts the keys under `prefix` back as `snapshot` had them, and only those. */
+async function restoreRedis(prefix: string, snapshot: Map<string, Buffer>): Promise<void> {
+  await deleteRedisKeys(prefix);
+  for (const [key, dump] of snapshot) await redis.restore(key, 0, dump, 'REPLACE');
+}
+
 describe('stream processor on a Redis that holds another database', () => {
   it("should rebuild from a new database rather than delete its outbox rows on the old one's record", async () => {
     const first = await open(await createTestDatabase());
@@ -175,6 +199,33 @@ describe('stream processor on a Redis that holds another database', () => {
     await restarted.drainAndStop();
     expect(await restarted.count('own')).toBe(2 * BATCH);
     expect(warnings).toEqual([]);
+  });
+
+  it('should rebuild a state older than the one this database applied (a failover to a lagging replica)', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
+    await processorOf(store).drainAndStop();
+    const older = await snapshotRedis(prefix);
+    // Applied, recorded, deleted from the outbox; then Redis comes back with the state from before it.
+    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
+    await processorOf(store).drainAndStop();
+    await restoreRedis(prefix, older);
+    expect(await processorOf(store).count('rolled_back')).toBe(BATCH); // the second batch is lost in Redis
+
+    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
+    const warnings: string[] = [];
+    const processor = processorOf(store, warnings);
+    await processor.drainAndStop();
+    expect(await processor.count('rolled_back')).toBe(3 * BATCH);
+    expect(warnings).toEqual([expect.stringMatching(/older than this database says it applied.*rebuilding/)]);
+
+    // A state that is the latest is trusted again, with no rebuild.
+    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
+    const after: string[] = [];
+    const next = processorOf(store, after);
+    await next.drainAndStop();
+    expect(await next.count('rolled_back')).toBe(4 * BATCH);
+    expect(after).toEqual([]);
   });
 
   it('should trust a state it rebuilt itself when it takes the lease again', async () => {

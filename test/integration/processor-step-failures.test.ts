@@ -15,7 +15,7 @@ import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent } from '../../src/events/model.js';
 import { localPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
-import { EventStore } from '../../src/events/store.js';
+import { type AppliedRecord, EventStore } from '../../src/events/store.js';
 import { localLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
@@ -95,9 +95,9 @@ class FaultyEventStore extends EventStore {
     super(database);
   }
 
-  override deleteFromOutbox(seqs: readonly string[]): Promise<void> {
-    if (seqs.length === 0) return super.deleteFromOutbox(seqs);
-    return this.deletes.run(() => super.deleteFromOutbox(seqs));
+  override deleteFromOutbox(seqs: readonly string[], applied?: AppliedRecord): Promise<void> {
+    if (seqs.length === 0) return super.deleteFromOutbox(seqs, applied);
+    return this.deletes.run(() => super.deleteFromOutbox(seqs, applied));
   }
 }
 

@@ -12,7 +12,7 @@ import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
 import { localPartitionLeases, redisPartitionLeases } from '../../src/events/partition-leases.js';
 import { StreamProcessor } from '../../src/events/processor.js';
-import { EventStore, type OutboxPartition } from '../../src/events/store.js';
+import { type AppliedRecord, EventStore, type OutboxPartition } from '../../src/events/store.js';
 import { alertLeaseKey, localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
@@ -55,12 +55,12 @@ const events = (n: number, name: string): NewEvent[] =>
 /** An event store whose next outbox delete fails, as if the process died right after applying the batch. */
 class CrashOnDelete extends EventStore {
   crashes = 1;
-  override async deleteFromOutbox(seqs: readonly string[]): Promise<void> {
+  override async deleteFromOutbox(seqs: readonly string[], applied?: AppliedRecord): Promise<void> {
     if (this.crashes > 0 && seqs.length > 0) {
       this.crashes -= 1;
       throw new Error('injected crash between aggregate apply and outbox delete');
     }
-    return super.deleteFromOutbox(seqs);
+    return super.deleteFromOutbox(seqs, applied);
   }
 }
 
