@@ -84,6 +84,7 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
     return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
+  /** `previous` is not checked: a state in this process cannot go back without the process going, and with it the state. */
   async apply(batch: AppliedBatch, samples: MetricSample[], _fence?: string, partition = 0): Promise<void> {
     this.add(partition, samples);
     this.appliedBatches[partition] = copyOf(batch);

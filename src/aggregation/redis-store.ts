@@ -20,6 +20,7 @@
 //                                                time, of every partition: the live series publishing admits against
 //   {series}:new:<owner>:<minute>                new series the owner (an API key) started in that minute
 
+import { createHash } from 'node:crypto';
 import { FENCE_CHECK_LUA, fenced, leaseKey, partitionTag } from '../lease.js';
 import { getOrCreate } from '../maps.js';
 import { escapeGlob, type RedisClient, scanEachMaster } from '../redis.js';
@@ -44,6 +45,7 @@ import type {
   MetricSample,
   WindowSize,
 } from './types.js';
+import { STALE_CODE, StaleStateError } from './types.js';
 import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface RedisAggregateStoreOptions {
@@ -73,12 +75,16 @@ const LUA_SLICE = 1_000;
 
 // KEYS (one partition's): lease, applied marker, then one label index per labelled series, then one bucket per delta.
 // ARGV: fence, applied batch ('' leaves the marker alone), names cutoff, label index count,
+//       SHA-1 of the marker the state must hold now ('' checks none),
 //       (label part, newest time, expiresAt) per label index,
 //       then per bucket: count, mean, m2, sum, min, max, expiresAt, bin count, (bin, count) per bin.
 // Merging mirrors `mergeInto` in stats.ts (Chan's parallel combine).
 const APPLY_SCRIPT = `${FENCE_CHECK_LUA}
+if ARGV[5] ~= '' and redis.sha1hex(redis.call('GET', KEYS[2]) or '') ~= ARGV[5] then
+  return redis.error_reply('${STALE_CODE} the aggregate state is not the one last applied')
+end
 ${LUA_FORMAT_NUMBER}
-local a = 5
+local a = 6
 local indexes = tonumber(ARGV[4])
 for k = 3, 2 + indexes do
   redis.call('ZADD', KEYS[k], 'GT', ARGV[a + 1], ARGV[a])
@@ -287,8 +293,15 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     return new ApplyCost(this.clock(), this.retentionGraceMs);
   }
 
-  async apply({ seqs, ids }: AppliedBatch, samples: MetricSample[], fence?: string, partition = 0): Promise<void> {
-    await this.applyDeltas(partition, samples, JSON.stringify({ seqs, ids }), fence);
+  async apply(
+    { seqs, ids }: AppliedBatch,
+    samples: MetricSample[],
+    fence?: string,
+    partition = 0,
+    previous?: string,
+  ): Promise<void> {
+    const expected = previous === undefined ? '' : createHash('sha1').update(previous).digest('hex');
+    await this.applyDeltas(partition, samples, JSON.stringify({ seqs, ids }), fence, expected);
   }
 
   async rebuild(chunks: AsyncIterable<MetricSample[]>, fence?: string, partition = 0): Promise<void> {
@@ -478,6 +491,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     samples: MetricSample[],
     appliedBatch: string,
     fence = '',
+    previous = '',
   ): Promise<void> {
     const now = this.clock();
     const cutoff = now - AGGREGATION_HORIZON_MS;
@@ -490,7 +504,7 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
       keys.push(this.labelIndexKey(partition, metric));
       indexArgs.push(labelPart, timestamp, Math.ceil(timestamp + AGGREGATION_HORIZON_MS + this.retentionGraceMs));
     }
-    const args: ScriptArg[] = [fence, appliedBatch, cutoff, indexArgs.length / 3];
+    const args: ScriptArg[] = [fence, appliedBatch, cutoff, indexArgs.length / 3, previous];
     args.push(...indexArgs);
     for (const [metric, byWindow] of deltas) {
       for (const byIndex of byWindow.values()) {
@@ -501,7 +515,12 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
         }
       }
     }
-    await fenced(() => this.commands.jackdawAggregateApply(keys.length, keys, args));
+    await fenced(() =>
+      this.commands.jackdawAggregateApply(keys.length, keys, args).catch((error: unknown) => {
+        if (error instanceof Error && error.message.startsWith(`${STALE_CODE} `)) throw new StaleStateError();
+        throw error;
+      }),
+    );
     await this.recordSeries(newest, cutoff);
   }
 

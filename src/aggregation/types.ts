@@ -3,6 +3,17 @@ import type { ApplyCost } from './apply-cost.js';
 import type { Label } from './labels.js';
 import type { BucketStats } from './stats.js';
 
+/** An apply refused because the state no longer holds the batch the writer applied last (AggregateStore.apply). */
+export class StaleStateError extends Error {
+  constructor() {
+    super('the aggregate state is not the one last applied (it went back, e.g. a failover to a lagging replica)');
+    this.name = 'StaleStateError';
+  }
+}
+
+/** Redis's error reply code for StaleStateError. */
+export const STALE_CODE = 'STALE';
+
 export const WINDOW_SIZES = ['M1', 'M5', 'M15', 'H1', 'H6', 'H24'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
 
@@ -111,9 +122,17 @@ export interface AggregateStore {
   hasState(partition: number): Promise<boolean>;
   /**
    * Applies samples to the partition's state and records the batch atomically. Rejects with FencedError (lease.ts)
-   * when `fence` no longer holds the partition's lease.
+   * when `fence` no longer holds the partition's lease, and with StaleStateError, applying nothing, when `previous`
+   * (a record as `lastAppliedBatch` serialises it) is given and is not the state's record: the state went back, e.g. a
+   * Redis failed over to a replica that had not yet received the last applies.
    */
-  apply(batch: AppliedBatch, samples: MetricSample[], fence?: string, partition?: number): Promise<void>;
+  apply(
+    batch: AppliedBatch,
+    samples: MetricSample[],
+    fence?: string,
+    partition?: number,
+    previous?: string,
+  ): Promise<void>;
   /** Counts what an apply made now would write, as samples are added: the stream processor budgets applies by it. */
   applyCost(): ApplyCost;
   /**

@@ -10,7 +10,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
-import type { AggregateStore, AppliedBatch, MetricSample } from '../aggregation/types.js';
+import { type AggregateStore, type AppliedBatch, type MetricSample, StaleStateError } from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toEventMessage } from '../bus/codecs.js';
@@ -173,7 +173,8 @@ export class StreamProcessor {
       const processed = await Promise.all(
         [...this.workers.values()].map((worker) =>
           worker.pass().catch((error) => {
-            if (error instanceof FencedError) return 1; // lost meanwhile: balance again, then retry
+            // Lost meanwhile (balance again), or the state went back under the pass (the next one rebuilds it): retry.
+            if (error instanceof FencedError || error instanceof StaleStateError) return 1;
             throw error;
           }),
         ),
@@ -431,16 +432,22 @@ class PartitionWorker {
           "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
         );
         await this.rebuild();
-      } else if (await this.isBehind(applied, record)) {
-        logger.warn(
-          { partition: this.partition, lastBatch },
-          'the aggregate state in Redis is older than this database says it applied (a failover to a lagging replica, or a restore from an older snapshot): rebuilding it from Postgres',
-        );
-        await this.rebuild();
       } else {
-        // Applied but perhaps still queued: a pass died between apply and delete.
-        await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
-        this.lastTrusted = record;
+        const { recorded, queued, superseded } = await events.appliedState(this.outbox, applied.seqs);
+        // A record that differs from Postgres's and whose batch has left the outbox was followed by applies the state
+        // has lost; one still queued was applied but not yet deleted (the pass died in between). No record yet (the
+        // first batch after the upgrade that added them) compares with nothing. A state of this partition count that
+        // others have applied after (PROCESSOR_PARTITIONS changed, then back) lacks what they applied.
+        if (recorded !== null && (superseded || (recorded !== digestOf(record) && !queued))) {
+          logger.warn(
+            { partition: this.partition, lastBatch },
+            'the aggregate state in Redis is older than this database says it applied (a failover to a lagging replica, a restore from an older snapshot, or PROCESSOR_PARTITIONS changed and back): rebuilding it from Postgres',
+          );
+          await this.rebuild();
+        } else {
+          await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record, recorded === null));
+          this.lastTrusted = record;
+        }
       }
     }
     let processed = 0;
@@ -513,7 +520,9 @@ class PartitionWorker {
     const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
     const record = JSON.stringify(applied);
-    await aggregates.apply(applied, samples, this.fence, this.partition);
+    // Onto the state this worker trusted last only: one that went back meanwhile (a failover to a lagging replica) is
+    // refused, and the next pass's check rebuilds it.
+    await aggregates.apply(applied, samples, this.fence, this.partition, this.lastTrusted);
     await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
     this.lastTrusted = record;
     const processedAt = this.now();
@@ -544,20 +553,9 @@ class PartitionWorker {
     return { samples, late: false };
   }
 
-  /**
-   * Whether the store's record of its last batch (`record`, of `applied`) is older than the last one this database
-   * recorded as applied. Each apply's record is written with the delete of its batch from the outbox: a different
-   * record whose batch is still queued is one applied but not yet deleted (the pass died in between, a case handled
-   * as any other); one no longer queued was followed by later applies the store has lost. No record yet (the first
-   * batch after the upgrade that added it) compares with nothing.
-   */
-  private async isBehind(applied: AppliedBatch, record: string): Promise<boolean> {
-    const { recorded, queued } = await this.options.events.appliedState(this.outbox, applied.seqs);
-    return recorded !== null && recorded !== digestOf(record) && !queued;
-  }
-
-  private appliedRecord(record: string): AppliedRecord {
-    return { partition: this.outbox, digest: digestOf(record) };
+  /** What Postgres keeps of the store's record of a batch applied (ProcessorApplied), with its delete. */
+  private appliedRecord(record: string, always = false): AppliedRecord {
+    return { partition: this.outbox, digest: digestOf(record), always };
   }
 
   /**
@@ -616,8 +614,10 @@ class PartitionWorker {
       const applied = batchOf(newest);
       const record = JSON.stringify(applied);
       await aggregates.apply(applied, [], fence, partition);
-      await events.deleteFromOutbox([], this.appliedRecord(record));
+      // Trusted before Postgres hears of it: should that write fail, the next apply records the partition anyway,
+      // rather than the next pass taking the state for one that went back and rebuilding it again.
       this.lastTrusted = record;
+      await events.deleteFromOutbox([], this.appliedRecord(record, true));
     } finally {
       this.rebuilding = false;
       this.hooks.onAggregatesReplaced?.();

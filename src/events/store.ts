@@ -95,6 +95,12 @@ function otherPartitions({ index, count }: OutboxPartition): string {
 export interface AppliedRecord {
   partition: OutboxPartition;
   digest: string;
+  /**
+   * Recorded even if the delete removes no row (a rebuild's record, or the first record after the upgrade that added
+   * them). Otherwise only a delete that removed the batch records it: a writer that lost its lease and comes back late
+   * finds its batch deleted by the new holder, and must not put its older record over the new holder's.
+   */
+  always?: boolean;
 }
 
 /** The whole outbox, as one partition. */
@@ -286,29 +292,34 @@ export class EventStore {
       if (seqs.length > 0) await this.sql.query(remove, [seqs.join(',')]);
       return;
     }
-    // A data-modifying WITH runs whether or not the rest reads it.
     await this.sql.query(
-      `WITH removed AS (${remove})
-       INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at") VALUES ($2::int, $3::int, $4, now())
+      `WITH removed AS (${remove} RETURNING 1)
+       INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at")
+       SELECT $2::int, $3::int, $4, now() WHERE $5::boolean OR EXISTS (SELECT 1 FROM removed)
        ON CONFLICT (partitions, partition) DO UPDATE SET batch = EXCLUDED.batch, "at" = EXCLUDED."at"`,
-      [seqs.join(','), applied.partition.count, applied.partition.index, applied.digest],
+      [seqs.join(','), applied.partition.count, applied.partition.index, applied.digest, applied.always === true],
     );
   }
 
   /**
    * What Postgres knows of a partition's applied batches, to check the aggregate store's record `seqs` against: the
-   * digest of the last batch recorded as applied (null before any), and whether any of `seqs` is still queued.
+   * digest of the last batch recorded as applied (null before any), whether any of `seqs` is still queued, and whether
+   * a batch was recorded since under another partition count (the state of this count is then an old one, left from
+   * before PROCESSOR_PARTITIONS changed and changed back).
    */
   async appliedState(
     partition: OutboxPartition,
     seqs: readonly string[],
-  ): Promise<{ recorded: string | null; queued: boolean }> {
-    const [row] = await this.sql.query<{ recorded: string | null; queued: boolean }>(
-      `SELECT (SELECT batch FROM "ProcessorApplied" WHERE partitions = $2::int AND partition = $3::int) AS recorded,
-              EXISTS (SELECT 1 FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])) AS queued`,
+  ): Promise<{ recorded: string | null; queued: boolean; superseded: boolean }> {
+    const [row] = await this.sql.query<{ recorded: string | null; queued: boolean; superseded: boolean }>(
+      `WITH own AS (SELECT batch, "at" FROM "ProcessorApplied" WHERE partitions = $2::int AND partition = $3::int)
+       SELECT (SELECT batch FROM own) AS recorded,
+              EXISTS (SELECT 1 FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])) AS queued,
+              EXISTS (SELECT 1 FROM "ProcessorApplied" p, own WHERE p.partitions <> $2::int AND p."at" > own."at")
+                AS superseded`,
       [seqs.join(','), partition.count, partition.index],
     );
-    return { recorded: row?.recorded ?? null, queued: row?.queued === true };
+    return { recorded: row?.recorded ?? null, queued: row?.queued === true, superseded: row?.superseded === true };
   }
 
   /**

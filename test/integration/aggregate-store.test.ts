@@ -8,6 +8,7 @@ import {
   type AppliedBatch,
   type MetricAggregate,
   type MetricSample,
+  StaleStateError,
   WINDOW_SIZES,
   type WindowSize,
 } from '../../src/aggregation/types.js';
@@ -422,6 +423,25 @@ describe('RedisAggregateStore', () => {
       const { store } = redisSubject(now);
       await expect(store.apply(batch('1'), [sample], 'expired-holder')).rejects.toBeInstanceOf(FencedError);
       expect(await store.lastAppliedBatch()).toBeNull();
+    });
+
+    it('should refuse an apply onto a state that is not the one last applied, and change nothing', async () => {
+      const { store } = redisSubject(now);
+      await store.apply(batch('1'), [sample]);
+      await store.apply(batch('2'), [sample], undefined, 0, JSON.stringify(batch('1')));
+      // The state goes back to batch 1 (a failover to a replica that missed batch 2): the writer expects batch 2.
+      await store.apply(batch('1'), []);
+      await expect(
+        store.apply(batch('3'), [sample, sample], undefined, 0, JSON.stringify(batch('2'))),
+      ).rejects.toBeInstanceOf(StaleStateError);
+      expect(await store.lastAppliedBatch()).toEqual(batch('1'));
+      expect((await store.read([{ metric: 'm', window: 'M1' }], now))[0]?.count).toBe(2);
+      // And onto a state that holds no record at all.
+      const { store: lost } = redisSubject(now);
+      await expect(lost.apply(batch('3'), [sample], undefined, 0, JSON.stringify(batch('2')))).rejects.toBeInstanceOf(
+        StaleStateError,
+      );
+      expect(await lost.lastAppliedBatch()).toBeNull();
     });
 
     it('should keep the lease through a rebuild', async () => {

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
+import type { AggregateStore } from '../../src/aggregation/types.js';
 import { createMemoryBus } from '../../src/bus/bus.js';
 import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
@@ -63,9 +64,13 @@ const events = (n: number, name: string): NewEvent[] =>
   }));
 
 /** A processor of one database on the shared store, as a new instance starts it; `warnings` collects its warn logs. */
-function processorOf(store: EventStore, warnings: string[] = []) {
+function processorOf(
+  store: EventStore,
+  warnings: string[] = [],
+  wrap: (store: AggregateStore) => AggregateStore = (store) => store,
+) {
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
-  const aggregates = new RedisAggregateStore({ redis, keyPrefix: prefix });
+  const aggregates = wrap(new RedisAggregateStore({ redis, keyPrefix: prefix }));
 
   const processor = new StreamProcessor({
     events: store,
@@ -85,6 +90,13 @@ function processorOf(store: EventStore, warnings: string[] = []) {
     /** Takes the lease, processes the outbox to its end and gives the lease up, as a stopping instance does. */
     async drainAndStop() {
       await processor.drain();
+      await processor.stop();
+    },
+    /** Runs as an instance does (its loop, not `drain`, which makes a pass per batch) until the outbox is empty. */
+    async runUntilEmpty() {
+      await processor.start();
+      const deadline = Date.now() + 30_000;
+      while ((await store.outboxSize()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await processor.stop();
     },
     /** One pass, whatever the outbox holds, as a running instance makes on every poll; then stops. */
@@ -226,6 +238,58 @@ describe('stream processor on a Redis that holds another database', () => {
     await next.drainAndStop();
     expect(await next.count('rolled_back')).toBe(4 * BATCH);
     expect(after).toEqual([]);
+  });
+
+  it('should rebuild the state of a partition count used before, once another count has applied since', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'counts'), new Date());
+    await processorOf(store).drainAndStop();
+    // Two partitions then processed (and recorded) what this one partition's state never saw.
+    const db = opened.at(-1) as Database;
+    await db.sql.query(
+      `INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at") VALUES (2, 0, 'theirs', now())`,
+      [],
+    );
+    await store.insertBatch(events(1, 'counts'), new Date());
+    const warnings: string[] = [];
+    const processor = processorOf(store, warnings);
+    await processor.drainAndStop();
+    expect(warnings).toEqual([expect.stringMatching(/PROCESSOR_PARTITIONS changed and back.*rebuilding/)]);
+    expect(await processor.count('counts')).toBe(BATCH + 1);
+    // Rebuilt and recorded now: trusted from here on.
+    await store.insertBatch(events(1, 'counts'), new Date());
+    const after: string[] = [];
+    await processorOf(store, after).drainAndStop();
+    expect(after).toEqual([]);
+  });
+
+  it('should rebuild a state that went back in the middle of a pass', async () => {
+    const store = await open(await createTestDatabase());
+    await store.insertBatch(events(BATCH, 'went_back'), new Date());
+    await processorOf(store).drainAndStop();
+    // More than one outbox batch (1,000), so one pass of a running processor applies twice: the first apply of the
+    // pass is acknowledged, then lost (the master failed over to a replica that had not received it).
+    await store.insertBatch(events(1_500, 'went_back'), new Date());
+    let lost = false;
+    const warnings: string[] = [];
+    const processor = processorOf(store, warnings, (real) =>
+      Object.assign(Object.create(real) as AggregateStore, {
+        async apply(...args: Parameters<AggregateStore['apply']>) {
+          if (lost || args[1].length === 0) return real.apply(...args);
+          lost = true;
+          const before = await snapshotRedis(prefix);
+          await real.apply(...args);
+          await restoreRedis(prefix, before);
+        },
+      }),
+    );
+    await processor.runUntilEmpty();
+    expect(lost).toBe(true);
+    expect(await processor.count('went_back')).toBe(BATCH + 1_500);
+    expect(await store.outboxSize()).toBe(0);
+    expect(warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/older than this database says it applied.*rebuilding/)]),
+    );
   });
 
   it('should trust a state it rebuilt itself when it takes the lease again', async () => {
