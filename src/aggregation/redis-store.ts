@@ -280,9 +280,19 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     return this.partitionPrefixes.length;
   }
 
+  /**
+   * A record not as this store writes it (edited by hand, or written by something else) counts as none, so the state
+   * is rebuilt: applies check the record's exact bytes (`previous`), and would refuse every one after it.
+   */
   async lastAppliedBatch(partition = 0): Promise<AppliedBatch | null> {
     const applied = await this.redis.get(this.appliedKey(partition));
-    return applied === null ? null : (JSON.parse(applied) as AppliedBatch);
+    if (applied === null) return null;
+    try {
+      const { seqs, ids } = JSON.parse(applied) as AppliedBatch;
+      return JSON.stringify({ seqs, ids }) === applied ? { seqs, ids } : null;
+    } catch {
+      return null;
+    }
   }
 
   async hasState(partition: number): Promise<boolean> {

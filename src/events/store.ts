@@ -296,7 +296,8 @@ export class EventStore {
       `WITH removed AS (${remove} RETURNING 1)
        INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at")
        SELECT $2::int, $3::int, $4, now() WHERE $5::boolean OR EXISTS (SELECT 1 FROM removed)
-       ON CONFLICT (partitions, partition) DO UPDATE SET batch = EXCLUDED.batch, "at" = EXCLUDED."at"`,
+       ON CONFLICT (partitions, partition) DO UPDATE SET batch = EXCLUDED.batch, "at" = EXCLUDED."at",
+         written = nextval(pg_get_serial_sequence('"ProcessorApplied"', 'written'))`,
       [seqs.join(','), applied.partition.count, applied.partition.index, applied.digest, applied.always === true],
     );
   }
@@ -312,10 +313,10 @@ export class EventStore {
     seqs: readonly string[],
   ): Promise<{ recorded: string | null; queued: boolean; superseded: boolean }> {
     const [row] = await this.sql.query<{ recorded: string | null; queued: boolean; superseded: boolean }>(
-      `WITH own AS (SELECT batch, "at" FROM "ProcessorApplied" WHERE partitions = $2::int AND partition = $3::int)
+      `WITH own AS (SELECT batch, written FROM "ProcessorApplied" WHERE partitions = $2::int AND partition = $3::int)
        SELECT (SELECT batch FROM own) AS recorded,
               EXISTS (SELECT 1 FROM "EventOutbox" WHERE seq = ANY(string_to_array($1, ',')::bigint[])) AS queued,
-              EXISTS (SELECT 1 FROM "ProcessorApplied" p, own WHERE p.partitions <> $2::int AND p."at" > own."at")
+              EXISTS (SELECT 1 FROM "ProcessorApplied" p, own WHERE p.partitions <> $2::int AND p.written > own.written)
                 AS superseded`,
       [seqs.join(','), partition.count, partition.index],
     );

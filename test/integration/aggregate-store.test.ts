@@ -444,6 +444,26 @@ describe('RedisAggregateStore', () => {
       expect(await lost.lastAppliedBatch()).toBeNull();
     });
 
+    it('should tell a writer that lost the lease so, before whether the state went back', async () => {
+      const { store, keyPrefix } = redisSubject(now);
+      await redisLease(redis, leaseKey(keyPrefix), 10_000, 'holder').hold();
+      await store.apply(batch('1'), [sample], 'holder');
+      await expect(
+        store.apply(batch('2'), [sample], 'old-holder', 0, JSON.stringify(batch('0'))),
+      ).rejects.toBeInstanceOf(FencedError);
+    });
+
+    it('should take a record not written as it writes them for none, so the state is rebuilt', async () => {
+      const { store, keyPrefix } = redisSubject(now);
+      await store.apply(batch('1'), [sample]);
+      const record = await redis.get(`${keyPrefix}{p0of1}:agg:applied`);
+      expect(record).toBe(JSON.stringify(batch('1')));
+      await redis.set(`${keyPrefix}{p0of1}:agg:applied`, JSON.stringify(batch('1'), null, 1));
+      expect(await store.lastAppliedBatch()).toBeNull();
+      await redis.set(`${keyPrefix}{p0of1}:agg:applied`, 'not json');
+      expect(await store.lastAppliedBatch()).toBeNull();
+    });
+
     it('should keep the lease through a rebuild', async () => {
       const { store, keyPrefix } = redisSubject(now);
       await redisLease(redis, leaseKey(keyPrefix), 10_000, 'holder').hold();

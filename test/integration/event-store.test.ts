@@ -171,6 +171,33 @@ describe.each(backends)('event store on %s', (_name, open) => {
     expect(await store.findByIds(queued.map((e) => e.id))).toHaveLength(queued.length);
   });
 
+  it("should record a partition's applied batch with the delete that removes it, and only then unless told always", async () => {
+    const partition = { index: 0, count: 7 }; // a count of its own: nothing else in this file records under it
+    const state = (seqs: string[]) => store.appliedState(partition, seqs);
+    const batch = [event(), event()];
+    await store.insertBatch(batch, new Date());
+    const ids = new Set(batch.map((e) => e.id));
+    const queued = (await store.readOutbox(10_000)).filter((e) => ids.has(e.id));
+    const [first, second] = queued.map((e) => e.seq.toString());
+    if (!first || !second) throw new Error('the batch is not queued');
+    expect(await state([first])).toEqual({ recorded: null, queued: true, superseded: false });
+
+    await store.deleteFromOutbox([first], { partition, digest: 'first' });
+    expect(await state([first])).toEqual({ recorded: 'first', queued: false, superseded: false });
+    // A writer back late with a batch someone else already deleted: its record does not go over the newer one.
+    await store.deleteFromOutbox([second], { partition, digest: 'second' });
+    await store.deleteFromOutbox([first], { partition, digest: 'late' });
+    expect((await state([])).recorded).toBe('second');
+    // A rebuild's record has nothing to delete, and is written all the same.
+    await store.deleteFromOutbox([], { partition, digest: 'rebuilt', always: true });
+    expect((await state([])).recorded).toBe('rebuilt');
+    // A record of another count written after this one's makes this one's superseded, until it is written again.
+    await store.deleteFromOutbox([], { partition: { index: 0, count: 8 }, digest: 'other', always: true });
+    expect((await state([])).superseded).toBe(true);
+    await store.deleteFromOutbox([], { partition, digest: 'again', always: true });
+    expect((await state([])).superseded).toBe(false);
+  });
+
   it('should list processed events since a time for a rebuild, leaving queued ones out', async () => {
     const all = await store.processedSince(new Date(0), 2, async (pages) => {
       const seen: string[] = [];
