@@ -35,17 +35,18 @@ import {
   type SeriesVerdict,
 } from './series.js';
 import { addValue, type BucketStats, emptyStats, finalize, finalizePoint, mergeInto, sketchBin } from './stats.js';
-import type {
-  AggregateQuery,
-  AggregateStore,
-  AppliedBatch,
-  BucketQuery,
-  MetricAggregate,
-  MetricPoint,
-  MetricSample,
-  WindowSize,
+import {
+  type AggregateQuery,
+  type AggregateStore,
+  type AppliedBatch,
+  type BucketQuery,
+  type MetricAggregate,
+  type MetricPoint,
+  type MetricSample,
+  STALE_CODE,
+  StaleStateError,
+  type WindowSize,
 } from './types.js';
-import { STALE_CODE, StaleStateError } from './types.js';
 import { AGGREGATION_HORIZON_MS, BUCKETS_PER_WINDOW, sampleBuckets, windowBuckets } from './windows.js';
 
 export interface RedisAggregateStoreOptions {
