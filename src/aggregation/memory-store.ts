@@ -12,14 +12,16 @@ import {
   type SeriesVerdict,
 } from './series.js';
 import { addValue, type BucketStats, emptyStats, finalize, finalizePoint, mergeInto, sketchBin } from './stats.js';
-import type {
-  AggregateQuery,
-  AggregateStore,
-  AppliedBatch,
-  BucketQuery,
-  MetricAggregate,
-  MetricPoint,
-  MetricSample,
+import {
+  type AggregateQuery,
+  type AggregateStore,
+  type AppliedBatch,
+  type BucketQuery,
+  batchOfRecord,
+  type MetricAggregate,
+  type MetricPoint,
+  type MetricSample,
+  recordOf,
 } from './types.js';
 import { AGGREGATION_HORIZON_MS, sampleBuckets, windowBuckets } from './windows.js';
 
@@ -51,7 +53,8 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   /** `<owner>:<minute>` → new series the owner started in that minute (this minute's and the last one's only). */
   private readonly newSeries = new Map<string, number>();
   /** Each partition's last applied batch, null while its state is lost. */
-  private readonly appliedBatches: (AppliedBatch | null)[];
+  /** Each partition's record of its last applied batch (`recordOf`). */
+  private readonly appliedRecords: (string | null)[];
   private nextPruneAt = -Infinity;
 
   constructor({
@@ -63,20 +66,23 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
     this.clock = clock;
     this.retentionGraceMs = retentionGraceMs;
     this.pruneIntervalMs = pruneIntervalMs;
-    this.appliedBatches = Array.from({ length: partitions }, () => null);
+    this.appliedRecords = Array.from({ length: partitions }, () => null);
   }
 
   get partitions(): number {
-    return this.appliedBatches.length;
+    return this.appliedRecords.length;
   }
 
   async lastAppliedBatch(partition = 0): Promise<AppliedBatch | null> {
-    const applied = this.appliedBatches[partition];
-    return applied ? copyOf(applied) : null;
+    return batchOfRecord(await this.lastAppliedRecord(partition));
+  }
+
+  async lastAppliedRecord(partition = 0): Promise<string | null> {
+    return this.appliedRecords[partition] ?? null;
   }
 
   async hasState(partition: number): Promise<boolean> {
-    return this.appliedBatches[partition] != null;
+    return this.appliedRecords[partition] != null;
   }
 
   // A single process holds no lease, so there is no fence to check.
@@ -87,7 +93,7 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
   /** `previous` is not checked: a state in this process cannot go back without the process going, and with it the state. */
   async apply(batch: AppliedBatch, samples: MetricSample[], _fence?: string, partition = 0): Promise<void> {
     this.add(partition, samples);
-    this.appliedBatches[partition] = copyOf(batch);
+    this.appliedRecords[partition] = recordOf(batch);
   }
 
   /**
@@ -96,7 +102,7 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
    */
   async rebuild(chunks: AsyncIterable<MetricSample[]>, _fence?: string, partition = 0): Promise<void> {
     for (const [key, bucket] of this.buckets) if (bucket.partition === partition) this.buckets.delete(key);
-    this.appliedBatches[partition] = null;
+    this.appliedRecords[partition] = null;
     for await (const samples of chunks) this.add(partition, samples);
   }
 
@@ -240,8 +246,4 @@ export class MemoryAggregateStore implements AggregateStore, SeriesRegistry {
 
 function bucketKey(partition: number, metric: string, window: string, index: number): string {
   return `${partition}:${window}:${index}:${metric}`;
-}
-
-function copyOf({ seqs, ids }: AppliedBatch): AppliedBatch {
-  return { seqs: [...seqs], ids: [...ids] };
 }

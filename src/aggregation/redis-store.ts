@@ -40,9 +40,11 @@ import {
   type AggregateStore,
   type AppliedBatch,
   type BucketQuery,
+  batchOfRecord,
   type MetricAggregate,
   type MetricPoint,
   type MetricSample,
+  recordOf,
   STALE_CODE,
   StaleStateError,
   type WindowSize,
@@ -281,19 +283,12 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
     return this.partitionPrefixes.length;
   }
 
-  /**
-   * A record not as this store writes it (edited by hand, or written by something else) counts as none, so the state
-   * is rebuilt: applies check the record's exact bytes (`previous`), and would refuse every one after it.
-   */
   async lastAppliedBatch(partition = 0): Promise<AppliedBatch | null> {
-    const applied = await this.redis.get(this.appliedKey(partition));
-    if (applied === null) return null;
-    try {
-      const { seqs, ids } = JSON.parse(applied) as AppliedBatch;
-      return JSON.stringify({ seqs, ids }) === applied ? { seqs, ids } : null;
-    } catch {
-      return null;
-    }
+    return batchOfRecord(await this.lastAppliedRecord(partition));
+  }
+
+  async lastAppliedRecord(partition = 0): Promise<string | null> {
+    return this.redis.get(this.appliedKey(partition));
   }
 
   async hasState(partition: number): Promise<boolean> {
@@ -305,14 +300,14 @@ export class RedisAggregateStore implements AggregateStore, SeriesRegistry {
   }
 
   async apply(
-    { seqs, ids }: AppliedBatch,
+    batch: AppliedBatch,
     samples: MetricSample[],
     fence?: string,
     partition = 0,
     previous?: string,
   ): Promise<void> {
     const expected = previous === undefined ? '' : createHash('sha1').update(previous).digest('hex');
-    await this.applyDeltas(partition, samples, JSON.stringify({ seqs, ids }), fence, expected);
+    await this.applyDeltas(partition, samples, recordOf(batch), fence, expected);
   }
 
   async rebuild(chunks: AsyncIterable<MetricSample[]>, fence?: string, partition = 0): Promise<void> {

@@ -97,14 +97,34 @@ export interface AppliedBatch {
   ids: string[];
 }
 
+/** A batch as the stores record it: the exact text applies compare (`previous`) and the processor trusts. */
+export function recordOf({ seqs, ids }: AppliedBatch): string {
+  return JSON.stringify({ seqs, ids });
+}
+
+/**
+ * The batch a record names, or null for a record not as `recordOf` writes it (edited by hand, or written by something
+ * else): its state is then taken for lost and rebuilt, since every apply, which compares the exact text, would refuse.
+ */
+export function batchOfRecord(record: string | null): AppliedBatch | null {
+  if (record === null) return null;
+  try {
+    const { seqs, ids } = JSON.parse(record) as AppliedBatch;
+    const batch = { seqs, ids };
+    return recordOf(batch) === record ? batch : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Shared, exactly-once aggregate state, kept per partition of the outbox (src/events/partitions.ts). Each partition
  * has exactly one writer (its lease holder) and a state of its own: buckets, label indexes and the record of its last
  * applied batch. Any instance reads, merging the partitions.
  *
  * Exactly-once protocol, driven by each partition's stream processor against its part of the Postgres outbox:
- *   1. `lastAppliedBatch(p)` → the last batch applied; `null` means the store lost its state (e.g. Redis restarted)
- *      and must be rebuilt first. A batch whose seqs and ids are not events of this database means the state is
+ *   1. `lastAppliedRecord(p)` → the last batch applied (unless it is the one this processor wrote last, the record is
+ *      read as a batch); none means the store lost its state (e.g. Redis restarted) and must be rebuilt first. A batch whose seqs and ids are not events of this database means the state is
  *      another database's: rebuilt too; so is one older than the last batch Postgres recorded as applied (step 4),
  *      whose seqs have left the outbox (a failover to a lagging replica). Otherwise its seqs are deleted from the
  *      outbox (idempotent);
@@ -118,12 +138,14 @@ export interface AggregateStore {
   readonly partitions: number;
   /** The partition's last applied batch (partition 0 when not given). */
   lastAppliedBatch(partition?: number): Promise<AppliedBatch | null>;
+  /** The same as its record (`recordOf`), read as stored: what the stream processor compares on every pass. */
+  lastAppliedRecord(partition?: number): Promise<string | null>;
   /** Whether the partition has a state (its last applied batch is recorded): false while lost or being rebuilt. */
   hasState(partition: number): Promise<boolean>;
   /**
    * Applies samples to the partition's state and records the batch atomically. Rejects with FencedError (lease.ts)
    * when `fence` no longer holds the partition's lease, and with StaleStateError, applying nothing, when `previous`
-   * (a record as `lastAppliedBatch` serialises it) is given and is not the state's record: the state went back, e.g. a
+   * (a record as `lastAppliedRecord` answers it) is given and is not the state's record: the state went back, e.g. a
    * Redis failed over to a replica that had not yet received the last applies.
    */
   apply(

@@ -10,7 +10,14 @@ import { SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
-import { type AggregateStore, type AppliedBatch, type MetricSample, StaleStateError } from '../aggregation/types.js';
+import {
+  type AggregateStore,
+  type AppliedBatch,
+  batchOfRecord,
+  type MetricSample,
+  recordOf,
+  StaleStateError,
+} from '../aggregation/types.js';
 import { AGGREGATION_HORIZON_MS, isAggregatable } from '../aggregation/windows.js';
 import type { Bus, Unsubscribe } from '../bus/bus.js';
 import { toEventMessage } from '../bus/codecs.js';
@@ -415,41 +422,10 @@ class PartitionWorker {
   /** One pass: apply the partition's batches until its part of the outbox is empty. */
   private async passOnce(): Promise<number> {
     this.nudged = false;
-    const { events, aggregates, logger } = this.options;
-    const applied = await aggregates.lastAppliedBatch(this.partition);
-    if (applied === null) {
-      await this.rebuild();
-    } else if (JSON.stringify(applied) !== this.lastTrusted) {
-      // Written by another pass (here or on another instance), or by a processor of another database sharing this
-      // Redis state (a restored or replaced database, a second deployment), or an older state of this one (a failover
-      // to a lagging replica, a restore from an older snapshot): trusted only once the log confirms it.
-      this.hooks.onAggregatesReplaced?.();
-      const record = JSON.stringify(applied);
-      const lastBatch = { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) };
-      if (!(await this.isOfThisDatabase(applied))) {
-        logger.warn(
-          { partition: this.partition, lastBatch },
-          "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
-        );
-        await this.rebuild();
-      } else {
-        const { recorded, queued, superseded } = await events.appliedState(this.outbox, applied.seqs);
-        // A record that differs from Postgres's and whose batch has left the outbox was followed by applies the state
-        // has lost; one still queued was applied but not yet deleted (the pass died in between). No record yet (the
-        // first batch after the upgrade that added them) compares with nothing. A state of this partition count that
-        // others have applied after (PROCESSOR_PARTITIONS changed, then back) lacks what they applied.
-        if (recorded !== null && (superseded || (recorded !== digestOf(record) && !queued))) {
-          logger.warn(
-            { partition: this.partition, lastBatch },
-            'the aggregate state in Redis is older than this database says it applied (a failover to a lagging replica, a restore from an older snapshot, or PROCESSOR_PARTITIONS changed and back): rebuilding it from Postgres',
-          );
-          await this.rebuild();
-        } else {
-          await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record, recorded === null));
-          this.lastTrusted = record;
-        }
-      }
-    }
+    const { events, aggregates } = this.options;
+    // The record as stored, compared as text: on most passes it is the one this worker wrote, and is not parsed.
+    const record = await aggregates.lastAppliedRecord(this.partition);
+    if (record !== this.lastTrusted) await this.takeState(record);
     let processed = 0;
     for (;;) {
       const batch = await events.readOutbox(this.options.batchSize, this.outbox);
@@ -458,6 +434,51 @@ class PartitionWorker {
       processed += batch.length;
       if (batch.length < this.options.batchSize || !this.running) return processed;
     }
+  }
+
+  /**
+   * Trusts the partition's state, whose record (`record`) this worker did not write, once the log confirms it, or
+   * rebuilds it. Written by another pass (here or on another instance), or by a processor of another database sharing
+   * this Redis state (a restored or replaced database, a second deployment), or an older state of this one (a failover
+   * to a lagging replica, a restore from an older snapshot); none (lost), or not as this server writes it.
+   */
+  private async takeState(record: string | null): Promise<void> {
+    const { events, logger } = this.options;
+    const applied = batchOfRecord(record);
+    if (record === null || applied === null) {
+      if (record !== null)
+        logger.warn(
+          { partition: this.partition },
+          "the aggregate state's record in Redis is not as this server writes it: rebuilding it from Postgres",
+        );
+      await this.rebuild();
+      return;
+    }
+    this.hooks.onAggregatesReplaced?.();
+    const lastBatch = { events: applied.seqs.length, firstSeq: applied.seqs[0], lastSeq: applied.seqs.at(-1) };
+    if (!(await this.isOfThisDatabase(applied))) {
+      logger.warn(
+        { partition: this.partition, lastBatch },
+        "the aggregate state in Redis is not this database's (its last applied batch is not among these events): rebuilding it from Postgres",
+      );
+      await this.rebuild();
+      return;
+    }
+    const { recorded, queued, superseded } = await events.appliedState(this.outbox, applied.seqs);
+    // A record that differs from Postgres's and whose batch has left the outbox was followed by applies the state has
+    // lost; one still queued was applied but not yet deleted (the pass died in between). No record yet (the first
+    // batch after the upgrade that added them) compares with nothing. A state of this partition count that others
+    // have applied after (PROCESSOR_PARTITIONS changed, then back) lacks what they applied.
+    if (recorded !== null && (superseded || (recorded !== digestOf(record) && !queued))) {
+      logger.warn(
+        { partition: this.partition, lastBatch },
+        'the aggregate state in Redis is older than this database says it applied (a failover to a lagging replica, a restore from an older snapshot, or PROCESSOR_PARTITIONS changed and back): rebuilding it from Postgres',
+      );
+      await this.rebuild();
+      return;
+    }
+    await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record, recorded === null));
+    this.lastTrusted = record;
   }
 
   /**
@@ -519,7 +540,7 @@ class PartitionWorker {
     const samples = run.flatMap((m) => m.samples);
     const late = run.filter((m) => m.late).length;
     const applied = batchOf(batch);
-    const record = JSON.stringify(applied);
+    const record = recordOf(applied);
     // Onto the state this worker trusted last only: one that went back meanwhile (a failover to a lagging replica) is
     // refused, and the next pass's check rebuilds it.
     await aggregates.apply(applied, samples, this.fence, this.partition, this.lastTrusted);
@@ -612,7 +633,7 @@ class PartitionWorker {
         this.outbox,
       );
       const applied = batchOf(newest);
-      const record = JSON.stringify(applied);
+      const record = recordOf(applied);
       await aggregates.apply(applied, [], fence, partition);
       // Trusted before Postgres hears of it: should that write fail, the next apply records the partition anyway,
       // rather than the next pass taking the state for one that went back and rebuilding it again.

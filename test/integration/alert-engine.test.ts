@@ -376,9 +376,11 @@ describe('alert engine', () => {
       aggregates: (real) => ({
         partitions: real.partitions,
         lastAppliedBatch: (partition) => real.lastAppliedBatch(partition),
+        lastAppliedRecord: (partition) => real.lastAppliedRecord(partition),
         hasState: (partition) => real.hasState(partition),
         applyCost: () => real.applyCost(),
-        apply: (applied, samples, fence, partition) => real.apply(applied, samples, fence, partition),
+        apply: (applied, samples, fence, partition, previous) =>
+          real.apply(applied, samples, fence, partition, previous),
         rebuild: (samples, fence, partition) => real.rebuild(samples, fence, partition),
         metricNames: (at) => real.metricNames(at),
         labelSets: (metric, at) => real.labelSets(metric, at),

@@ -106,9 +106,11 @@ function faultyAggregates(real: AggregateStore, applies: ReturnType<typeof injec
   return {
     partitions: real.partitions,
     lastAppliedBatch: (partition) => real.lastAppliedBatch(partition),
+    lastAppliedRecord: (partition) => real.lastAppliedRecord(partition),
     hasState: (partition) => real.hasState(partition),
     applyCost: () => real.applyCost(),
-    apply: (applied, samples, fence, partition) => applies.run(() => real.apply(applied, samples, fence, partition)),
+    apply: (applied, samples, fence, partition, previous) =>
+      applies.run(() => real.apply(applied, samples, fence, partition, previous)),
     rebuild: (samples, fence, partition) => real.rebuild(samples, fence, partition),
     read: (queries, at) => real.read(queries, at),
     readBuckets: (buckets) => real.readBuckets(buckets),
