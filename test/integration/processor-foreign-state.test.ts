@@ -111,6 +111,15 @@ function processorOf(
   };
 }
 
+/** Publishes `n` more events of `metric`, then drains them with a new processor; its count of them and warnings. */
+async function publishAndDrain(store: EventStore, n: number, metric: string) {
+  await store.insertBatch(events(n, metric), new Date());
+  const warnings: string[] = [];
+  const processor = processorOf(store, warnings);
+  await processor.drainAndStop();
+  return { count: await processor.count(metric), warnings };
+}
+
 /** Every key under `prefix`, as DUMP has them: what a replica or a snapshot of this moment would hold. */
 async function snapshotRedis(prefix: string): Promise<Map<string, Buffer>> {
   const keys: string[] = [];
@@ -205,12 +214,9 @@ describe('stream processor on a Redis that holds another database', () => {
     await store.insertBatch(events(BATCH, 'own'), new Date());
     await processorOf(store).drainAndStop();
     // A restarted instance of the same database: the state is kept, not rebuilt (a rebuild would warn).
-    await store.insertBatch(events(BATCH, 'own'), new Date());
-    const warnings: string[] = [];
-    const restarted = processorOf(store, warnings);
-    await restarted.drainAndStop();
-    expect(await restarted.count('own')).toBe(2 * BATCH);
-    expect(warnings).toEqual([]);
+    const restarted = await publishAndDrain(store, BATCH, 'own');
+    expect(restarted.count).toBe(2 * BATCH);
+    expect(restarted.warnings).toEqual([]);
   });
 
   it('should rebuild a state older than the one this database applied (a failover to a lagging replica)', async () => {
@@ -224,20 +230,14 @@ describe('stream processor on a Redis that holds another database', () => {
     await restoreRedis(prefix, older);
     expect(await processorOf(store).count('rolled_back')).toBe(BATCH); // the second batch is lost in Redis
 
-    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
-    const warnings: string[] = [];
-    const processor = processorOf(store, warnings);
-    await processor.drainAndStop();
-    expect(await processor.count('rolled_back')).toBe(3 * BATCH);
-    expect(warnings).toEqual([expect.stringMatching(/older than this database says it applied.*rebuilding/)]);
+    const rebuilt = await publishAndDrain(store, BATCH, 'rolled_back');
+    expect(rebuilt.count).toBe(3 * BATCH);
+    expect(rebuilt.warnings).toEqual([expect.stringMatching(/older than this database says it applied.*rebuilding/)]);
 
     // A state that is the latest is trusted again, with no rebuild.
-    await store.insertBatch(events(BATCH, 'rolled_back'), new Date());
-    const after: string[] = [];
-    const next = processorOf(store, after);
-    await next.drainAndStop();
-    expect(await next.count('rolled_back')).toBe(4 * BATCH);
-    expect(after).toEqual([]);
+    const next = await publishAndDrain(store, BATCH, 'rolled_back');
+    expect(next.count).toBe(4 * BATCH);
+    expect(next.warnings).toEqual([]);
   });
 
   it('should rebuild the state of a partition count used before, once another count has applied since', async () => {
@@ -251,17 +251,11 @@ describe('stream processor on a Redis that holds another database', () => {
       `INSERT INTO "ProcessorApplied" (partitions, partition, batch, "at") VALUES (2, 0, 'theirs', now() - interval '1 h')`,
       [],
     );
-    await store.insertBatch(events(1, 'counts'), new Date());
-    const warnings: string[] = [];
-    const processor = processorOf(store, warnings);
-    await processor.drainAndStop();
-    expect(warnings).toEqual([expect.stringMatching(/PROCESSOR_PARTITIONS changed and back.*rebuilding/)]);
-    expect(await processor.count('counts')).toBe(BATCH + 1);
+    const rebuilt = await publishAndDrain(store, 1, 'counts');
+    expect(rebuilt.warnings).toEqual([expect.stringMatching(/PROCESSOR_PARTITIONS changed and back.*rebuilding/)]);
+    expect(rebuilt.count).toBe(BATCH + 1);
     // Rebuilt and recorded now: trusted from here on.
-    await store.insertBatch(events(1, 'counts'), new Date());
-    const after: string[] = [];
-    await processorOf(store, after).drainAndStop();
-    expect(after).toEqual([]);
+    expect((await publishAndDrain(store, 1, 'counts')).warnings).toEqual([]);
   });
 
   it('should rebuild a state that went back in the middle of a pass', async () => {
