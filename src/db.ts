@@ -39,7 +39,16 @@ export function sqlErrorOf(error: unknown): { code: string; message: string } | 
  * than the driver and the statement together. Everything else goes through Prisma.
  */
 export interface Sql {
-  query<Row extends Record<string, unknown>>(text: string, params: readonly unknown[]): Promise<Row[]>;
+  /**
+   * With `prepared`, a name unique to `text`: Postgres plans the statement once per connection and runs its plan
+   * again (the embedded database plans it each time). For a statement whose text has no parameters, so that one plan
+   * serves every run; Postgres plans it anew after a change to a table it reads (a partition added or dropped).
+   */
+  query<Row extends Record<string, unknown>>(
+    text: string,
+    params: readonly unknown[],
+    prepared?: string,
+  ): Promise<Row[]>;
 }
 
 /** The driver, with a lock across processes. */
@@ -118,8 +127,8 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
     // In process first, so that one process's waiters hold one connection between them, not one each.
     const serially = inProcessMutex();
     const sql: LockingSql = {
-      query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
-        (await pool.query<Row>(text, [...params])).rows,
+      query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[], prepared?: string) =>
+        (await pool.query<Row>({ text, values: [...params], name: prepared })).rows,
       exclusive: (lock, use, { waitMs, holdMs }) =>
         serially(async () => {
           const client = await pool.connect();
@@ -142,8 +151,11 @@ export async function openDatabase(options: { url?: string; dataDir: string; poo
                 `SELECT pg_advisory_lock(${key}::bigint)`,
             );
             const sql: Sql = {
-              query: async <Row extends Record<string, unknown>>(text: string, params: readonly unknown[]) =>
-                (await client.query<Row>(text, [...params])).rows,
+              query: async <Row extends Record<string, unknown>>(
+                text: string,
+                params: readonly unknown[],
+                prepared?: string,
+              ) => (await client.query<Row>({ text, values: [...params], name: prepared })).rows,
             };
             const result = await heldAtMost(use(sql), holdMs, () => {
               dropped = true;

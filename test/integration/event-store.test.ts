@@ -163,6 +163,18 @@ describe.each(backends)('event store on %s', (_name, open) => {
     }
   });
 
+  it('should read queued events of a day partition made after its outbox read was planned', async () => {
+    // The read is prepared (planned once per connection); the partitions it probes are the log's at planning time.
+    // Sequential reads reuse the pool's last connection, the one that planned it.
+    for (let i = 0; i < 3; i++) await store.readOutbox(10_000);
+    const later = event({ timestamp: new Date(Date.now() + 300 * 86_400_000) });
+    await partitionsFor([later]);
+    await store.insertBatch([later], new Date());
+    const read = await store.readOutbox(10_000);
+    expect(read.map((e) => e.id)).toContain(later.id);
+    await store.deleteFromOutbox([read.find((e) => e.id === later.id)?.seq.toString() ?? '']);
+  });
+
   it('should delete processed events from the outbox only', async () => {
     const before = await store.outboxSize();
     const queued = await store.readOutbox(2);
