@@ -30,64 +30,98 @@ export interface Outbound {
 }
 
 export function createOutbound(socket: WebSocket, options: OutboundOptions): Outbound {
-  const { coalesceBytes, maxBufferedBytes, onCoalesced, onSlowConsumer } = options;
-  const held = new Map<string, string | Buffer>(); // subscription id → its latest unsent update
-  let heldBytes = 0;
-
-  const backedUp = () => socket.bufferedAmount > coalesceBytes;
-
-  // Each write's callback runs once its bytes left for the kernel: the moment to see whether we drained.
-  const afterWrite = (error?: Error) => {
-    if (!error && held.size > 0 && !backedUp()) release();
-  };
-
-  const write = (data: string | Buffer) => socket.send(data, { binary: false }, afterWrite);
-
-  const release = () => {
-    const messages = [...held.values()];
-    held.clear();
-    heldBytes = 0;
-    for (const message of messages) write(message);
-  };
-
-  const tooSlow = () => {
-    held.clear();
-    heldBytes = 0;
-    onSlowConsumer?.();
-    // The close frame queues behind the backlog; ws destroys the connection if the client never answers it.
-    socket.close(SecurityCloseCode.SlowConsumer, 'client too slow: too much data waiting for it');
-  };
-
-  return {
-    send(data, snapshotOf, onGap) {
-      if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount + heldBytes > maxBufferedBytes) {
-        tooSlow();
-        return;
-      }
-      if (snapshotOf !== undefined && backedUp()) {
-        const replaced = held.get(snapshotOf);
-        if (replaced !== undefined) {
-          heldBytes -= replaced.length;
-          onCoalesced?.();
-        }
-        held.set(snapshotOf, data);
-        heldBytes += data.length;
-        if (replaced !== undefined) onGap?.();
-        return;
-      }
-      // Anything else goes out now, after the held updates, so every subscription's messages keep their order.
-      if (held.size > 0) release();
-      write(data);
-    },
-    drop(id) {
-      const dropped = held.get(id);
-      if (dropped === undefined) return;
-      held.delete(id);
-      heldBytes -= dropped.length;
-    },
-    get held() {
-      return held.size;
-    },
-  };
+  return new SocketOutbound(socket, options);
 }
+
+/**
+ * A class, not an object literal of closures: `send` runs once per delivery, for every socket, and V8 keeps a literal
+ * with a getter in dictionary mode, so that each call looked its method up in a hash table (BENCHMARKS.md, "Fan-out:
+ * the cost per delivery").
+ */
+class SocketOutbound implements Outbound {
+  private readonly updates = new Map<string, string | Buffer>(); // subscription id → its latest unsent update
+  private heldBytes = 0;
+  /** Called once a write's bytes left for the kernel: the moment to see whether the socket drained. */
+  private readonly afterWrite: (error?: Error) => void;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly options: OutboundOptions,
+  ) {
+    this.afterWrite = (error?: Error) => {
+      if (!error && this.updates.size > 0 && !this.backedUp()) this.release();
+    };
+  }
+
+  send(data: string | Buffer, snapshotOf?: string, onGap?: () => void): void {
+    const { socket, updates } = this;
+    if (socket.readyState !== socket.OPEN) return;
+    // Read once: a getter through two objects whose shapes vary from socket to socket.
+    const buffered = socket.bufferedAmount;
+    if (buffered + this.heldBytes > this.options.maxBufferedBytes) {
+      this.tooSlow();
+      return;
+    }
+    if (snapshotOf !== undefined && buffered > this.options.coalesceBytes) {
+      const replaced = updates.get(snapshotOf);
+      if (replaced !== undefined) {
+        this.heldBytes -= replaced.length;
+        this.options.onCoalesced?.();
+      }
+      updates.set(snapshotOf, data);
+      this.heldBytes += data.length;
+      if (replaced !== undefined) onGap?.();
+      return;
+    }
+    // Anything else goes out now, after the held updates, so every subscription's messages keep their order.
+    if (updates.size > 0) {
+      this.release();
+      this.write(data);
+    } else {
+      this.write(data, buffered);
+    }
+  }
+
+  drop(id: string): void {
+    const dropped = this.updates.get(id);
+    if (dropped === undefined) return;
+    this.updates.delete(id);
+    this.heldBytes -= dropped.length;
+  }
+
+  get held(): number {
+    return this.updates.size;
+  }
+
+  private backedUp(): boolean {
+    return this.socket.bufferedAmount > this.options.coalesceBytes;
+  }
+
+  /**
+   * Only a write that leaves the socket backed up asks to be told when its bytes are out: while updates are held, the
+   * last write in the buffer is always one of those, so its callback sees the drain. A client that keeps up (nearly
+   * every one) writes with no callback, which spares Node's stream a closure and a call per message.
+   */
+  private write(data: string | Buffer, buffered = this.socket.bufferedAmount): void {
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (buffered + bytes > this.options.coalesceBytes) this.socket.send(data, TEXT, this.afterWrite);
+    else this.socket.send(data, TEXT);
+  }
+
+  private release(): void {
+    const messages = [...this.updates.values()];
+    this.updates.clear();
+    this.heldBytes = 0;
+    for (const message of messages) this.write(message);
+  }
+
+  private tooSlow(): void {
+    this.updates.clear();
+    this.heldBytes = 0;
+    this.options.onSlowConsumer?.();
+    // The close frame queues behind the backlog; ws destroys the connection if the client never answers it.
+    this.socket.close(SecurityCloseCode.SlowConsumer, 'client too slow: too much data waiting for it');
+  }
+}
+
+const TEXT = { binary: false } as const;

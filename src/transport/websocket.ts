@@ -207,6 +207,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
 
   function joinGroup(args: ExecutionArgs, group: NonNullable<OperationPlan['shared']>) {
     const groupEnvelope = roleEnvelope(group.principal.role);
+    const { id, outbound } = group;
     return shared.join(
       {
         key: group.key,
@@ -218,8 +219,8 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
         snapshot: group.snapshot,
         whole: group.whole,
       },
-      group.id,
-      { send: (frame, snapshot, onGap) => group.outbound.send(frame, snapshot ? group.id : undefined, onGap) },
+      id,
+      { send: (frame, snapshot, onGap) => outbound.send(frame, snapshot ? id : undefined, onGap) },
     );
   }
 
@@ -342,7 +343,12 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       }
       const plan: OperationPlan = {
         enveloped,
-        shared: sharing && principal ? { ...sharing, principal, id, outbound } : null,
+        // Written out, not spread: V8 gives every `{ ...sharing, more }` a shape of its own, and these objects are read
+        // on every delivery (BENCHMARKS.md, "Fan-out: the cost per delivery").
+        shared:
+          sharing && principal
+            ? { key: sharing.key, snapshot: sharing.snapshot, whole: sharing.whole, principal, id, outbound }
+            : null,
         live: null,
       };
       // A shared subscription executes with its group's contexts, one per event.
