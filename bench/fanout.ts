@@ -49,16 +49,28 @@ const SOCKETS_PER_KEY = envInt('FANOUT_SOCKETS_PER_KEY', 1_000); // ours: one VI
 const A_RATE = envInt('FANOUT_A_RATE', 4); // events/s
 const A_SECONDS = envInt('FANOUT_A_SECONDS', 15);
 const B_SOCKETS = envInt('FANOUT_B_SOCKETS', SOCKETS);
-/** Offered deliveries/s of each capacity step (events/s = step / B_SOCKETS); the first step missed ends the search. */
+/**
+ * Offered deliveries/s of each capacity step (events/s = step / B_SOCKETS); the first step missed ends the search.
+ * Steps of 10,000 where this machine's servers top out, so that a share of the floor's capacity is not rounded to
+ * 50 % or 100 % by steps that double.
+ */
 const B_STEPS = envList('FANOUT_B_STEPS', [
   '2500',
   '5000',
   '10000',
   '20000',
   '40000',
+  '50000',
+  '60000',
+  '70000',
   '80000',
+  '90000',
+  '100000',
+  '110000',
   '120000',
+  '140000',
   '160000',
+  '200000',
   '240000',
   '320000',
   '480000',
