@@ -51,8 +51,8 @@ const A_SECONDS = envInt('FANOUT_A_SECONDS', 15);
 const B_SOCKETS = envInt('FANOUT_B_SOCKETS', SOCKETS);
 /**
  * Offered deliveries/s of each capacity step (events/s = step / B_SOCKETS); the first step missed ends the search.
- * Steps of 10,000 where this machine's servers top out, so that a share of the floor's capacity is not rounded to
- * 50 % or 100 % by steps that double.
+ * Steps of 10,000 from 40,000 to 120,000, where this machine's servers top out, so that a share of the floor's
+ * capacity is not rounded to 50 % or 100 % by steps that double.
  */
 const B_STEPS = envList('FANOUT_B_STEPS', [
   '2500',

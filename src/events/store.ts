@@ -62,8 +62,8 @@ export interface OutboxPartition {
 
 /**
  * The condition that a row (of "Event" or "EventOutbox", by `alias`) is in the partition given by the SQL
- * expressions `count` and `index` (parameters, or literals in a prepared statement). hashint8 is the hash Postgres's own hash partitioning uses: stable, and spread evenly whatever
- * pattern transaction ids follow.
+ * expressions `count` and `index` (parameters, or literals in a prepared statement). hashint8 is the hash Postgres's
+ * own hash partitioning uses: stable, and spread evenly whatever pattern transaction ids follow.
  */
 function inPartition(alias: string, count: string, index: string): string {
   return `mod(abs(hashint8(${alias}.txid)::bigint), ${count}::int) = ${index}::int`;

@@ -41,6 +41,8 @@ export function createOutbound(socket: WebSocket, options: OutboundOptions): Out
 class SocketOutbound implements Outbound {
   private readonly updates = new Map<string, string | Buffer>(); // subscription id → its latest unsent update
   private heldBytes = 0;
+  /** Writes sent with `afterWrite` whose bytes have not yet left for the kernel. */
+  private watching = 0;
   /** Called once a write's bytes left for the kernel: the moment to see whether the socket drained. */
   private readonly afterWrite: (error?: Error) => void;
 
@@ -48,8 +50,11 @@ class SocketOutbound implements Outbound {
     private readonly socket: WebSocket,
     private readonly options: OutboundOptions,
   ) {
+    // Held updates go once the socket drained, or when no other write is left to say so: updates are held only while
+    // one is pending (`send`), whatever else backs the socket up.
     this.afterWrite = (error?: Error) => {
-      if (!error && this.updates.size > 0 && !this.backedUp()) this.release();
+      this.watching -= 1;
+      if (!error && this.updates.size > 0 && (this.watching === 0 || !this.backedUp())) this.release();
     };
   }
 
@@ -62,7 +67,9 @@ class SocketOutbound implements Outbound {
       this.tooSlow();
       return;
     }
-    if (snapshotOf !== undefined && buffered > this.options.coalesceBytes) {
+    // An update is held only while a write that will say when the socket drained is pending (bytes the guard did not
+    // write, such as pings and pongs, can back the socket up too): otherwise it goes now, and is that write.
+    if (snapshotOf !== undefined && buffered > this.options.coalesceBytes && this.watching > 0) {
       const replaced = updates.get(snapshotOf);
       if (replaced !== undefined) {
         this.heldBytes -= replaced.length;
@@ -98,14 +105,18 @@ class SocketOutbound implements Outbound {
   }
 
   /**
-   * Only a write that leaves the socket backed up asks to be told when its bytes are out: while updates are held, the
-   * last write in the buffer is always one of those, so its callback sees the drain. A client that keeps up (nearly
-   * every one) writes with no callback, which spares Node's stream a closure and a call per message.
+   * Only a write that may leave the socket backed up asks to be told when its bytes are out, and `send` holds updates
+   * only while one such write is pending, so its callback sees the drain. A client that keeps up (nearly every one)
+   * writes with no callback, which spares Node's stream a closure and a call per message. (`length` is the unit of
+   * `bufferedAmount` for strings and buffers alike; FRAME_HEADER_BYTES covers the header ws adds.)
    */
   private write(data: string | Buffer, buffered = this.socket.bufferedAmount): void {
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (buffered + bytes > this.options.coalesceBytes) this.socket.send(data, TEXT, this.afterWrite);
-    else this.socket.send(data, TEXT);
+    if (buffered + data.length + FRAME_HEADER_BYTES > this.options.coalesceBytes) {
+      this.watching += 1;
+      this.socket.send(data, TEXT, this.afterWrite);
+    } else {
+      this.socket.send(data, TEXT);
+    }
   }
 
   private release(): void {
@@ -125,3 +136,5 @@ class SocketOutbound implements Outbound {
 }
 
 const TEXT = { binary: false } as const;
+/** The longest header of an unmasked frame (a server's): 2 bytes, 2 more past 125 bytes, 8 more past 65,535. */
+const FRAME_HEADER_BYTES = 10;

@@ -344,8 +344,8 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       }
       const plan: OperationPlan = {
         enveloped,
-        // Written out, not spread: V8 gives every `{ ...sharing, more }` a shape of its own, and these objects are read
-        // on every delivery (BENCHMARKS.md, "Fan-out: the cost per delivery").
+        // Written out, not spread: V8 gives every `{ ...sharing, more }` a shape of its own, and a load from 10,000
+        // shapes misses the inline cache (BENCHMARKS.md, "Fan-out: the cost per delivery").
         shared:
           sharing && principal
             ? { key: sharing.key, snapshot: sharing.snapshot, whole: sharing.whole, principal, id, outbound }
