@@ -10,8 +10,29 @@ export interface RoleNeed {
   field: string | null;
 }
 
+/**
+ * Needs already worked out, by schema and document: yoga's parser cache hands every subscriber of a query the same
+ * document, and 10,000 subscribers connecting walked it 10,000 times (25 µs a walk of an `eventPublished` document,
+ * 0.1 µs a look-up).
+ */
+const known = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Readonly<RoleNeed>>>();
+
 /** Every field of the document counts, its fragments' included (over-counting is safe: it can only end more). */
-export function requiredRole(schema: GraphQLSchema, document: DocumentNode): RoleNeed {
+export function requiredRole(schema: GraphQLSchema, document: DocumentNode): Readonly<RoleNeed> {
+  let bySchema = known.get(schema);
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    known.set(schema, bySchema);
+  }
+  let need = bySchema.get(document);
+  if (!need) {
+    need = Object.freeze(neededBy(schema, document));
+    bySchema.set(document, need);
+  }
+  return need;
+}
+
+function neededBy(schema: GraphQLSchema, document: DocumentNode): RoleNeed {
   const need: RoleNeed = { role: 'VIEWER', field: null };
   const typeInfo = new TypeInfo(schema);
   visit(

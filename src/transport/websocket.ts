@@ -53,7 +53,7 @@ interface LiveSubscription {
   operationName?: string | null;
   variables: Record<string, unknown> | null | undefined;
   /** The highest role its fields need. */
-  need: RoleNeed;
+  need: Readonly<RoleNeed>;
   /** The role it runs as now. */
   role: Role;
   /** Executed alone: its context, whose principal a refresh replaces. */
