@@ -39,6 +39,7 @@ import { PendingSockets } from '../security/pending-sockets.js';
 import type { RateLimitCheck, RateLimiter } from '../security/rate-limit.js';
 import { createMaskError, graphQLError, MASKED_MESSAGE } from './errors.js';
 import type { YogaServer } from './http.js';
+import { KeepAlive } from './keep-alive.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { type SwitchableStream, switchableStream } from './switchable-stream.js';
 
@@ -399,8 +400,7 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     },
   });
 
-  // Keep-alive for every socket from one timer: a socket that did not answer the last ping is gone.
-  const alive = new WeakSet<WebSocket>();
+  const keepAlive = new KeepAlive(config.WS_KEEPALIVE_MS);
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A client that resets mid-upgrade must not take the process down.
@@ -500,10 +500,8 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       },
       extra,
     );
-    alive.add(socket);
-    socket.on('pong', () => alive.add(socket));
+    keepAlive.add(socket);
     socket.once('close', (code, reason) => {
-      alive.delete(socket);
       if (extra.expiry) clearTimeout(extra.expiry);
       closed(code, String(reason)).catch((error) => logger.warn({ err: error }, 'WebSocket close handling failed'));
     });
@@ -581,23 +579,12 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
     else stream.endWith(joined);
   }
 
-  const keepAlive = setInterval(() => {
-    for (const socket of wss.clients) {
-      if (!alive.has(socket)) {
-        socket.terminate();
-        continue;
-      }
-      alive.delete(socket);
-      socket.ping();
-    }
-  }, config.WS_KEEPALIVE_MS);
-
   return {
     wss,
     pending,
     shared,
     async close() {
-      clearInterval(keepAlive);
+      keepAlive.close();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
