@@ -19,7 +19,8 @@ export class KeepAlive {
 
   /** Watches `socket` from now on, until it closes. */
   add(socket: WebSocket): void {
-    // Round robin, so that the slices stay about the same size whatever order sockets come and go in.
+    // Round robin on arrival: the slices start about the same size (sockets leaving can unbalance them, which costs
+    // only evenness, never more than pinging every socket at once).
     const slice = this.slices[this.joined++ % SLICES] as Set<WebSocket>;
     slice.add(socket);
     this.answered.add(socket);

@@ -445,6 +445,8 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
   // The upgrade request is not kept (its headers cost a socket about 1 KB for as long as it lives): nothing of the
   // operations on a WebSocket reads it, and the TCP connection under it is `connection`.
   function open(socket: WebSocket, connection: Duplex, address: string, release: () => void): void {
+    // First, so that a socket is watched (and dropped when dead) whatever fails below.
+    keepAlive.add(socket);
     // A socket error is the client's doing (an oversized or malformed frame): ws has already closed the socket with
     // the code that says so (1009, 1002).
     socket.on('error', (error) => logger.debug({ err: error }, 'WebSocket protocol error from a client'));
@@ -500,7 +502,6 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketTransport {
       },
       extra,
     );
-    keepAlive.add(socket);
     socket.once('close', (code, reason) => {
       if (extra.expiry) clearTimeout(extra.expiry);
       closed(code, String(reason)).catch((error) => logger.warn({ err: error }, 'WebSocket close handling failed'));

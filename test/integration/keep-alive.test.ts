@@ -41,10 +41,13 @@ describe('WebSocket keep-alive', () => {
     const { connect } = await setUp();
     const answering = await connect();
     const silent = await connect({ autoPong: false });
-    // The silent one is dropped at its second turn at the latest (one interval to be pinged, one to answer).
+    const joined = performance.now();
+    // The silent one is dropped at its second turn (one interval to be pinged, one to answer), with room for timers
+    // running late on a loaded machine.
     const code = await silent.closed;
     expect(code).toBe(1006); // terminated: no close frame
-    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+    expect(performance.now() - joined).toBeLessThan(INTERVAL_MS * 3);
+    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 1.5));
     expect(answering.client.readyState).toBe(WebSocket.OPEN);
     expect(answering.pings.length).toBeGreaterThanOrEqual(2);
   });
@@ -53,11 +56,16 @@ describe('WebSocket keep-alive', () => {
     const { connect } = await setUp();
     const clients = await Promise.all(Array.from({ length: 24 }, () => connect()));
     const start = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 2 + 100));
+    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS * 2 + 600));
     const firstPings = clients.map(({ pings }) => pings.find((at) => at >= start) ?? Number.NaN);
     expect(firstPings.every(Number.isFinite)).toBe(true);
     // All at once, they would arrive within a few milliseconds of each other.
     expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThan(INTERVAL_MS / 2);
-    for (const { pings } of clients) expect(pings.filter((at) => at >= start).length).toBeGreaterThanOrEqual(2);
+    // Once an interval: two or three turns in 2.5 intervals, whatever slice a socket is in.
+    for (const { pings } of clients) {
+      const since = pings.filter((at) => at >= start).length;
+      expect(since).toBeGreaterThanOrEqual(2);
+      expect(since).toBeLessThanOrEqual(3);
+    }
   });
 });
