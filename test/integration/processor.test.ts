@@ -2,6 +2,7 @@
 // worst moments (a real failure of a real call, not a stand-in for the store).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
@@ -22,7 +23,7 @@ import {
   redisKeyPrefix,
   type TestDatabase,
 } from '../helpers/services.js';
-import { deferred } from '../helpers/waits.js';
+import { deferred, Recording } from '../helpers/waits.js';
 
 let database: TestDatabase;
 let db: Database;
@@ -121,6 +122,142 @@ describe('stream processor', () => {
     );
     expect(totals.map((t) => t.count)).toEqual(Array.from({ length: 8 }, () => 100));
     expect(await store.outboxSize()).toBe(0);
+  });
+
+  describe('reading ahead of its applies', () => {
+    /** The real store, whose applies of `metric`'s samples wait until `release` (`applying` settles at the first). */
+    function holdingApplies(keyPrefix: string, metric: string) {
+      const real = new RedisAggregateStore({ redis, keyPrefix });
+      const applying = deferred();
+      const release = deferred();
+      const store: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
+        apply: async (...args: Parameters<AggregateStore['apply']>) => {
+          if (args[1].some((sample) => sample.metric === metric)) {
+            applying.resolve();
+            await release.promise;
+          }
+          return real.apply(...args);
+        },
+      });
+      return { real, store, applying, release };
+    }
+
+    /** A started processor on `aggregates`, and the ids it broadcast, in order. */
+    async function started(aggregates: AggregateStore, options: { batchSize?: number; readAhead?: number } = {}) {
+      const bus = createMemoryBus();
+      const broadcast = new Recording<string>();
+      await bus.subscribe('events:published', (message) => broadcast.push(...message.events.map((e) => e.id)));
+      const subject = new StreamProcessor({
+        events: new EventStore(db),
+        broadcasts: new BroadcastLog(db.sql),
+        aggregates,
+        bus,
+        leases: localPartitionLeases(aggregates.partitions),
+        alertLease: localLease,
+        logger,
+        batchSize: options.batchSize ?? 100,
+        ...(options.readAhead ? { readAhead: options.readAhead } : {}),
+        maxFieldsPerApply: 8_000,
+        pollMs: 20,
+        leaseRenewMs: 1_000,
+      });
+      await subject.start();
+      return { subject, broadcast };
+    }
+
+    const countOf = async (aggregates: AggregateStore, metric: string) =>
+      (await aggregates.read([{ metric, window: 'M5' }], Date.now()))[0]?.count;
+    const publish = async (n: number, metric: string) => {
+      const batch = events(n, metric);
+      await new EventStore(db).insertBatch(batch, new Date());
+      return batch.map((event) => event.id);
+    };
+
+    it('should broadcast what commits while a batch is being applied at once, and apply every event once', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}ahead:`, 'ahead_held');
+      const { subject, broadcast } = await started(store);
+      try {
+        const held = await publish(10, 'ahead_held');
+        subject.nudge();
+        await applying.promise;
+        const quick = await publish(5, 'ahead_quick');
+        subject.nudge();
+        // Broadcast while the batch before is still held in its apply.
+        await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+        release.resolve();
+        await subject.drain();
+        expect(await countOf(real, 'ahead_held')).toBe(10);
+        expect(await countOf(real, 'ahead_quick')).toBe(5);
+        const times = new Map<string, number>();
+        for (const id of broadcast.items) times.set(id, (times.get(id) ?? 0) + 1);
+        expect([...held, ...quick].map((id) => times.get(id))).toEqual(Array(15).fill(1));
+      } finally {
+        release.resolve();
+        await subject.stop();
+      }
+    });
+
+    it('should read no further ahead than its bound while an apply is slow', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}bound:`, 'bound_held');
+      const { subject, broadcast } = await started(store, { batchSize: 2, readAhead: 3 });
+      try {
+        await publish(2, 'bound_held');
+        subject.nudge();
+        await applying.promise;
+        const queued = await publish(20, 'bound_queued');
+        // However often it is asked, while the batch in hand is held: one read of 2 beyond it, which fills the 3.
+        for (let i = 0; i < 10; i++) {
+          subject.nudge();
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        expect(broadcast.items.filter((id) => queued.includes(id))).toHaveLength(2);
+        release.resolve();
+        await subject.drain();
+        expect(await countOf(real, 'bound_queued')).toBe(20);
+      } finally {
+        release.resolve();
+        await subject.stop();
+      }
+    });
+
+    it('should broadcast an event that committed behind what it read ahead while an apply is slow', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}straggler:`, 'straggler_held');
+      const { subject, broadcast } = await started(store);
+      // A publish that takes its seq first and commits last, as overlapping publishes do.
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        await publish(3, 'straggler_held');
+        subject.nudge();
+        await applying.promise;
+        await client.query('BEGIN');
+        const inTransaction = {
+          prisma: db.prisma,
+          sql: {
+            query: async (text: string, params: readonly unknown[]) =>
+              (await client.query({ text, values: [...params] })).rows,
+          },
+        } as unknown as Pick<Database, 'prisma' | 'sql'>;
+        const late = events(1, 'straggler_late');
+        await new EventStore(inTransaction).insertBatch(late, new Date());
+        const after = await publish(1, 'straggler_after');
+        subject.nudge();
+        await broadcast.until((ids) => ids.includes(after[0] as string), 5_000);
+        await client.query('COMMIT');
+        // Read ahead past its seq already, and the batch in hand still held: only a look behind finds it.
+        const found = broadcast.until((ids) => ids.includes(late[0]?.id as string), 5_000);
+        const asking = setInterval(() => subject.nudge(), 30);
+        await found.finally(() => clearInterval(asking));
+        release.resolve();
+        await subject.drain();
+        for (const metric of ['straggler_held', 'straggler_late', 'straggler_after'])
+          expect(await countOf(real, metric)).toBe(metric === 'straggler_held' ? 3 : 1);
+      } finally {
+        release.resolve();
+        await client.end();
+        await subject.stop();
+      }
+    });
   });
 
   it('should count every event exactly once when it dies between applying a batch and clearing the outbox', async () => {
