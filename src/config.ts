@@ -99,9 +99,9 @@ const schema = z.object({
   /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**
-   * Most events each outbox partition reads and broadcasts ahead of its applies (one read more may be under way), so
-   * that a live event reaches subscribers while the thousands before it are still being aggregated. Memory: about a
-   * kilobyte an event, in the processing process.
+   * Most events each outbox partition reads and broadcasts ahead of its applies (one read of PROCESSOR_BATCH_SIZE more,
+   * and as many found behind the reads, may be added), so that a live event reaches subscribers while the thousands
+   * before it are still being aggregated. Memory: about a kilobyte an event, in the processing process.
    */
   PROCESSOR_READ_AHEAD: int(1).default(20_000),
   /**

@@ -71,7 +71,7 @@ export interface StreamProcessorOptions {
   /** Largest number of events in one bus message, so no single message grows unbounded. */
   broadcastChunk?: number; // default 500
   /**
-   * Most events a partition reads and broadcasts ahead of its applies (one read more may be under way): live events
+   * Most events a partition reads and broadcasts ahead of its applies (a read, or a look behind, may add a batch more): live events
    * reach subscribers while the batches before them are applied, rather than after. Default 4 × batchSize.
    */
   readAhead?: number;
@@ -143,7 +143,10 @@ export class StreamProcessor {
     for (const worker of this.workers.values()) worker.nudge();
   }
 
-  /** Finishes the batches in hand, then stops and gives up its leases; queued events wait for the next holders. */
+  /**
+   * Finishes the batches in hand, then stops and gives up its leases; queued events wait for the next holders (those
+   * read ahead and broadcast but not applied are broadcast again by them).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe();
@@ -306,7 +309,7 @@ export class StreamProcessor {
   }
 
   /**
-   * Stops the partition's loop after its batch in hand, then gives its lease up if `release` (it is still held). In
+   * Stops the partition's loop after its batch in hand (and its reads), then gives its lease up if `release` (it is still held). In
    * the background: the heartbeat must not wait for a long batch or rebuild, or the other partitions' leases lapse.
    */
   private stopWorker(partition: number, release: boolean): Promise<void> {
@@ -345,6 +348,8 @@ class PartitionWorker {
   private reading: Promise<unknown> = Promise.resolve();
   private readonly readAhead: number;
   private stopped = false;
+  /** A background read is queued and has not begun: another nudge needs no other. */
+  private readWaiting = false;
   /** When stragglers were last looked for (at most once a poll interval: each look reads the seqs waiting). */
   private strayLookAt = Number.NEGATIVE_INFINITY;
   /** The seqs applied while a look for stragglers runs: gone from `ahead`, but perhaps in what the look read. */
@@ -383,8 +388,9 @@ class PartitionWorker {
   nudge(): void {
     this.nudged = true;
     this.wake?.();
-    // What was just committed goes out now, even while the loop applies a batch.
-    if (this.running) this.readInBackground();
+    // What was just committed goes out now, even while the loop applies a batch; not before the first pass has checked
+    // the state, which would give up what was read.
+    if (this.running && this.lastTrusted !== '') this.readInBackground();
   }
 
   async stop(): Promise<void> {
@@ -392,7 +398,11 @@ class PartitionWorker {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    await this.reading;
+    // Until no read or look is left: one may have queued another while it ran.
+    for (let tail = this.reading; ; tail = this.reading) {
+      await tail;
+      if (tail === this.reading) break;
+    }
   }
 
   private async run(): Promise<void> {
@@ -461,9 +471,13 @@ class PartitionWorker {
       });
     let processed = 0;
     for (;;) {
+      // Stopping: the batch in hand is finished; what was read after it is left to the next holder, which broadcasts
+      // it again (at least once), rather than holding the stop for up to PROCESSOR_READ_AHEAD events.
+      if (this.stopped) {
+        this.dropAhead();
+        return processed;
+      }
       if (this.ahead.length === 0) {
-        // Stopping, it finishes what it broadcast, and reads no more.
-        if (this.stopped) return processed;
         await this.read(false);
         if (this.ahead.length === 0) return processed;
       }
@@ -504,9 +518,16 @@ class PartitionWorker {
     this.aheadEpoch += 1;
   }
 
-  /** Reads ahead until the outbox or the room runs out; a failure is the next pass's to meet. */
+  /**
+   * Reads ahead until the outbox or the room runs out; a failure is the next pass's to meet. One such read waits at a
+   * time: the nudges of a thousand publishes ask for one read, not a thousand.
+   */
   private readInBackground(): void {
-    this.read(true).catch((error) =>
+    if (this.readWaiting) return;
+    this.readWaiting = true;
+    this.read(true, () => {
+      this.readWaiting = false;
+    }).catch((error) =>
       this.options.logger.debug(
         { err: error, partition: this.partition },
         'reading ahead failed; the pass reads again',
@@ -518,13 +539,14 @@ class PartitionWorker {
    * Reads the events after those read ahead (from the outbox's head when none are), broadcasts them and adds them to
    * `ahead`: once, or (`more`) while full batches come and there is room.
    */
-  private read(more: boolean): Promise<void> {
+  private read(more: boolean, started?: () => void): Promise<void> {
     return this.exclusiveOfReads(async () => {
+      started?.();
       const { events, batchSize } = this.options;
       do {
-        if (this.ahead.length >= this.readAhead) return;
+        if (this.ahead.length >= this.readAhead || this.stopped) return;
         const after = this.ahead.at(-1)?.seq;
-        // Read after what waits: something may have committed behind it.
+        // Reading after what waits, something may have committed behind it: looked for next, after this read.
         if (after !== undefined) this.lookForStragglers();
         const epoch = this.aheadEpoch;
         const batch = await events.readOutbox(batchSize, this.outbox, after);
@@ -556,7 +578,7 @@ class PartitionWorker {
     this.strayLookAt = performance.now();
     this.exclusiveOfReads(async () => {
       const through = this.ahead.at(-1)?.seq;
-      if (through === undefined) return;
+      if (through === undefined || this.stopped) return;
       const { events, batchSize } = this.options;
       const epoch = this.aheadEpoch;
       const applied = new Set<bigint>();

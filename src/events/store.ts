@@ -261,7 +261,7 @@ export class EventStore {
   }
 
   /**
-   * The oldest queued events, in seq order. On the driver, like the publish statement: the stream processor reads
+   * The oldest queued events with a seq above `after`, in seq order. On the driver, like the publish statement: the stream processor reads
    * every event once, in thousands, and Prisma's mapping of the rows cost more than the query. The columns come as
    * text and epoch milliseconds, which both drivers return as they are (no date or JSON parser of theirs runs).
    */
@@ -275,10 +275,10 @@ export class EventStore {
     // limit × count entries to find its rows, so past WALK_PARTITIONS partitions a scan of the queue is no dearer
     // (with 256, the walk of a 700,000-row queue took 160 ms and the scan 40).
     //
-    // The limit and the partition are written into the text, which has no parameters, and the statement is prepared:
-    // Postgres plans it once per connection. Planning the probe over every day partition of the log took 0.6-1 ms, as
-    // much as reading a small batch, on every pass. `after` (the stream processor reads ahead of its applies) is the
-    // one parameter: seqs start at 1, so the default reads from the queue's head.
+    // The limit and the partition are written into the text and the statement is prepared: Postgres plans it once per
+    // connection (a generic plan from the sixth run: `after` does not change it). Planning the probe over every day
+    // partition of the log took 0.6-1 ms, as much as reading a small batch, on every pass. `after` is the one
+    // parameter (the stream processor reads ahead of its applies); seqs start at 1, so the default reads from the head.
     const rows = await this.sql.query<OutboxRow>(
       `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" o
          WHERE ${partitionOfQueue(partition)} AND o.seq > $1::bigint ORDER BY seq LIMIT ${checkedCount(limit)})
@@ -306,7 +306,8 @@ export class EventStore {
   /**
    * The seqs of up to `limit` queued events of the partition at or below `through`, in order: the stream processor
    * looks here for events that committed after it had read past their seqs (a publish that took its seqs before
-   * another's but committed after it). Prepared as readOutbox is.
+   * another's but committed after it). Prepared as readOutbox is; its plan is the same walk of the key whatever the
+   * limit, so the limit is a parameter (pg_prepared_statements shows the generic plan taken from the sixth run).
    */
   async outboxSeqsThrough(
     through: bigint,

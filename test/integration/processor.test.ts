@@ -125,16 +125,24 @@ describe('stream processor', () => {
   });
 
   describe('reading ahead of its applies', () => {
-    /** The real store, whose applies of `metric`'s samples wait until `release` (`applying` settles at the first). */
-    function holdingApplies(keyPrefix: string, metric: string) {
+    /**
+     * The real store, whose applies of `metric`'s samples wait until `release` (`applying` settles at the first); with
+     * `failOnce`, the first of them then fails instead, writing nothing.
+     */
+    function holdingApplies(keyPrefix: string, metric: string, failOnce = false) {
       const real = new RedisAggregateStore({ redis, keyPrefix });
       const applying = deferred();
       const release = deferred();
+      let fail = failOnce;
       const store: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
         apply: async (...args: Parameters<AggregateStore['apply']>) => {
           if (args[1].some((sample) => sample.metric === metric)) {
             applying.resolve();
             await release.promise;
+            if (fail) {
+              fail = false;
+              throw new Error('injected apply failure');
+            }
           }
           return real.apply(...args);
         },
@@ -143,12 +151,15 @@ describe('stream processor', () => {
     }
 
     /** A started processor on `aggregates`, and the ids it broadcast, in order. */
-    async function started(aggregates: AggregateStore, options: { batchSize?: number; readAhead?: number } = {}) {
+    async function started(
+      aggregates: AggregateStore,
+      options: { batchSize?: number; readAhead?: number; events?: EventStore } = {},
+    ) {
       const bus = createMemoryBus();
       const broadcast = new Recording<string>();
       await bus.subscribe('events:published', (message) => broadcast.push(...message.events.map((e) => e.id)));
       const subject = new StreamProcessor({
-        events: new EventStore(db),
+        events: options.events ?? new EventStore(db),
         broadcasts: new BroadcastLog(db.sql),
         aggregates,
         bus,
@@ -188,12 +199,102 @@ describe('stream processor', () => {
         await subject.drain();
         expect(await countOf(real, 'ahead_held')).toBe(10);
         expect(await countOf(real, 'ahead_quick')).toBe(5);
-        const times = new Map<string, number>();
-        for (const id of broadcast.items) times.set(id, (times.get(id) ?? 0) + 1);
-        expect([...held, ...quick].map((id) => times.get(id))).toEqual(Array(15).fill(1));
+        const counted = times(broadcast.items);
+        expect([...held, ...quick].map((id) => counted.get(id))).toEqual(Array(15).fill(1));
       } finally {
         release.resolve();
         await subject.stop();
+      }
+    });
+
+    const times = (ids: readonly string[]) => {
+      const counted = new Map<string, number>();
+      for (const id of ids) counted.set(id, (counted.get(id) ?? 0) + 1);
+      return counted;
+    };
+
+    it('should apply every event once when an apply fails while it has read ahead, broadcasting each at least once', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}ahead-fail:`, 'fail_held', true);
+      const { subject, broadcast } = await started(store);
+      try {
+        const held = await publish(10, 'fail_held');
+        subject.nudge();
+        await applying.promise;
+        const quick = await publish(5, 'fail_quick');
+        subject.nudge();
+        await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+        // The held apply fails: what was read ahead is given up, read again from the head and applied once.
+        release.resolve();
+        await broadcast.until((ids) => held.every((id) => times(ids).get(id) === 2), 5_000);
+        await subject.drain();
+        expect(await countOf(real, 'fail_held')).toBe(10);
+        expect(await countOf(real, 'fail_quick')).toBe(5);
+        const counted = times(broadcast.items);
+        for (const id of [...held, ...quick]) expect(counted.get(id)).toBeGreaterThanOrEqual(1);
+      } finally {
+        release.resolve();
+        await subject.stop();
+      }
+    });
+
+    it('should ask for one read however many publishes nudge it at once', async () => {
+      let reads = 0;
+      class CountingReads extends EventStore {
+        override readOutbox(...args: Parameters<EventStore['readOutbox']>) {
+          reads += 1;
+          return super.readOutbox(...args);
+        }
+      }
+      const aggregates = new RedisAggregateStore({ redis, keyPrefix: `${prefix}nudges:` });
+      const { subject, broadcast } = await started(aggregates, { events: new CountingReads(db) });
+      try {
+        await subject.drain(); // its state checked, so nudges read in the background
+        const [id] = await publish(1, 'nudged');
+        reads = 0;
+        for (let i = 0; i < 500; i++) subject.nudge();
+        await broadcast.until((ids) => ids.includes(id as string), 5_000);
+        await subject.drain();
+        // One background read, the loop's pass and drain's: not 500.
+        expect(reads).toBeLessThan(10);
+        expect(await countOf(aggregates, 'nudged')).toBe(1);
+      } finally {
+        await subject.stop();
+      }
+    });
+
+    it('should stop after the batch in hand, reading and broadcasting nothing after, and leave the rest to the next holder', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}ahead-stop:`, 'stop_held');
+      const { subject, broadcast } = await started(store, { batchSize: 5 });
+      let stopped = false;
+      try {
+        await publish(5, 'stop_held');
+        subject.nudge();
+        await applying.promise;
+        const rest = await publish(12, 'stop_rest');
+        subject.nudge();
+        await broadcast.until((ids) => ids.includes(rest[4] as string), 5_000);
+        const stopping = subject.stop();
+        for (let i = 0; i < 20; i++) subject.nudge();
+        release.resolve();
+        await stopping;
+        stopped = true;
+        const told = broadcast.items.length;
+        const after = await publish(3, 'stop_after');
+        for (let i = 0; i < 5; i++) {
+          subject.nudge();
+          await new Promise((resolve) => setTimeout(resolve, 40));
+        }
+        expect(broadcast.items).toHaveLength(told);
+        expect(await countOf(real, 'stop_held')).toBe(5);
+        expect((await countOf(real, 'stop_rest')) ?? 0).toBe(0);
+        // The next holder broadcasts and applies what was read ahead but not applied, once.
+        await processor(new EventStore(db), real).drain();
+        expect(await countOf(real, 'stop_rest')).toBe(12);
+        expect(await countOf(real, 'stop_after')).toBe(after.length);
+        expect(await countOf(real, 'stop_held')).toBe(5);
+      } finally {
+        release.resolve();
+        if (!stopped) await subject.stop();
       }
     });
 
