@@ -12,7 +12,7 @@ import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
 import { localPartitionLeases, redisPartitionLeases } from '../../src/events/partition-leases.js';
-import { StreamProcessor } from '../../src/events/processor.js';
+import { StreamProcessor, type StreamProcessorOptions } from '../../src/events/processor.js';
 import { type AppliedRecord, EventStore, type OutboxPartition } from '../../src/events/store.js';
 import { alertLeaseKey, localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -70,6 +70,7 @@ function processor(
   aggregates: AggregateStore,
   maxFieldsPerApply = 8_000,
   log: typeof logger = logger,
+  more: Partial<StreamProcessorOptions> = {},
 ) {
   return new StreamProcessor({
     events: store,
@@ -83,6 +84,7 @@ function processor(
     maxFieldsPerApply,
     pollMs: 20,
     leaseRenewMs: 1_000,
+    ...more,
   });
 }
 
@@ -158,22 +160,28 @@ describe('stream processor', () => {
       const bus = createMemoryBus();
       const broadcast = new Recording<string>();
       await bus.subscribe('events:published', (message) => broadcast.push(...message.events.map((e) => e.id)));
-      const subject = new StreamProcessor({
-        events: options.events ?? new EventStore(db),
-        broadcasts: new BroadcastLog(db.sql),
-        aggregates,
+      const subject = processor(options.events ?? new EventStore(db), aggregates, 8_000, logger, {
         bus,
-        leases: localPartitionLeases(aggregates.partitions),
-        alertLease: localLease,
-        logger,
         batchSize: options.batchSize ?? 100,
         ...(options.readAhead ? { readAhead: options.readAhead } : {}),
-        maxFieldsPerApply: 8_000,
-        pollMs: 20,
-        leaseRenewMs: 1_000,
       });
       await subject.start();
       return { subject, broadcast };
+    }
+
+    /** Publishes 10 `held` events and, once their apply is held, 5 `quick` ones; resolves once those were broadcast. */
+    async function quickWhileHeld(
+      { subject, broadcast }: Awaited<ReturnType<typeof started>>,
+      applying: Promise<void>,
+      [heldMetric, quickMetric]: [string, string],
+    ) {
+      const held = await publish(10, heldMetric);
+      subject.nudge();
+      await applying;
+      const quick = await publish(5, quickMetric);
+      subject.nudge();
+      await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+      return { held, quick };
     }
 
     const countOf = async (aggregates: AggregateStore, metric: string) =>
@@ -186,15 +194,11 @@ describe('stream processor', () => {
 
     it('should broadcast what commits while a batch is being applied at once, and apply every event once', async () => {
       const { real, store, applying, release } = holdingApplies(`${prefix}ahead:`, 'ahead_held');
-      const { subject, broadcast } = await started(store);
+      const running = await started(store);
+      const { subject, broadcast } = running;
       try {
-        const held = await publish(10, 'ahead_held');
-        subject.nudge();
-        await applying.promise;
-        const quick = await publish(5, 'ahead_quick');
-        subject.nudge();
         // Broadcast while the batch before is still held in its apply.
-        await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+        const { held, quick } = await quickWhileHeld(running, applying.promise, ['ahead_held', 'ahead_quick']);
         release.resolve();
         await subject.drain();
         expect(await countOf(real, 'ahead_held')).toBe(10);
@@ -215,14 +219,10 @@ describe('stream processor', () => {
 
     it('should apply every event once when an apply fails while it has read ahead, broadcasting each at least once', async () => {
       const { real, store, applying, release } = holdingApplies(`${prefix}ahead-fail:`, 'fail_held', true);
-      const { subject, broadcast } = await started(store);
+      const running = await started(store);
+      const { subject, broadcast } = running;
       try {
-        const held = await publish(10, 'fail_held');
-        subject.nudge();
-        await applying.promise;
-        const quick = await publish(5, 'fail_quick');
-        subject.nudge();
-        await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+        const { held, quick } = await quickWhileHeld(running, applying.promise, ['fail_held', 'fail_quick']);
         // The held apply fails: what was read ahead is given up, read again from the head and applied once.
         release.resolve();
         await broadcast.until((ids) => held.every((id) => times(ids).get(id) === 2), 5_000);
