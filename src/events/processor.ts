@@ -484,21 +484,16 @@ class PartitionWorker {
       const batch = this.ahead.slice(0, batchSize);
       // Room is made as this batch applies: keep reading meanwhile.
       if (this.running) this.readInBackground();
-      try {
-        await this.processBatch(batch);
-      } catch (error) {
-        // Applied or not, deleted or not: the next pass checks the state and reads from the outbox's head again.
-        this.dropAhead();
-        throw error;
-      }
-      this.removeApplied(batch);
+      // A failure keeps what waits: each run left it once deleted (applyRun), and a run applied but not deleted changes
+      // the stored record, so the next pass's check gives everything up and reads from the outbox's head again.
+      await this.processBatch(batch);
       processed += batch.length;
       if (this.ahead.length > 0) this.lookForStragglers();
     }
   }
 
   /** By seq, not by place: stragglers may have been put in front meanwhile. */
-  private removeApplied(batch: readonly OutboxEvent[]): void {
+  private removeApplied(batch: readonly StoredEvent[]): void {
     for (const event of batch) {
       this.aheadSeqs.delete(event.seq);
       this.appliedDuringLook?.add(event.seq);
@@ -733,6 +728,8 @@ class PartitionWorker {
     await aggregates.apply(applied, samples, this.fence, this.partition, this.lastTrusted);
     await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
     this.lastTrusted = record;
+    // Out of what waits as soon as it is out of the outbox: whatever fails after, it is not applied again.
+    this.removeApplied(batch);
     const processedAt = this.now();
     hooks.onProcessed?.(
       batch,

@@ -217,20 +217,19 @@ describe('stream processor', () => {
       return counted;
     };
 
-    it('should apply every event once when an apply fails while it has read ahead, broadcasting each at least once', async () => {
+    it('should apply and broadcast every event once when an apply fails while it has read ahead', async () => {
       const { real, store, applying, release } = holdingApplies(`${prefix}ahead-fail:`, 'fail_held', true);
       const running = await started(store);
       const { subject, broadcast } = running;
       try {
         const { held, quick } = await quickWhileHeld(running, applying.promise, ['fail_held', 'fail_quick']);
-        // The held apply fails: what was read ahead is given up, read again from the head and applied once.
+        // The held apply fails having written nothing: what waits is kept, applied on the next pass, not read again.
         release.resolve();
-        await broadcast.until((ids) => held.every((id) => times(ids).get(id) === 2), 5_000);
         await subject.drain();
         expect(await countOf(real, 'fail_held')).toBe(10);
         expect(await countOf(real, 'fail_quick')).toBe(5);
         const counted = times(broadcast.items);
-        for (const id of [...held, ...quick]) expect(counted.get(id)).toBeGreaterThanOrEqual(1);
+        expect([...held, ...quick].map((id) => counted.get(id))).toEqual(Array(15).fill(1));
       } finally {
         release.resolve();
         await subject.stop();
