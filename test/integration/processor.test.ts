@@ -192,42 +192,27 @@ describe('stream processor', () => {
       return batch.map((event) => event.id);
     };
 
-    it('should broadcast what commits while a batch is being applied at once, and apply every event once', async () => {
-      const { real, store, applying, release } = holdingApplies(`${prefix}ahead:`, 'ahead_held');
-      const running = await started(store);
-      const { subject, broadcast } = running;
-      try {
-        // Broadcast while the batch before is still held in its apply.
-        const { held, quick } = await quickWhileHeld(running, applying.promise, ['ahead_held', 'ahead_quick']);
-        release.resolve();
-        await subject.drain();
-        expect(await countOf(real, 'ahead_held')).toBe(10);
-        expect(await countOf(real, 'ahead_quick')).toBe(5);
-        const counted = times(broadcast.items);
-        expect([...held, ...quick].map((id) => counted.get(id))).toEqual(Array(15).fill(1));
-      } finally {
-        release.resolve();
-        await subject.stop();
-      }
-    });
-
     const times = (ids: readonly string[]) => {
       const counted = new Map<string, number>();
       for (const id of ids) counted.set(id, (counted.get(id) ?? 0) + 1);
       return counted;
     };
 
-    it('should apply and broadcast every event once when an apply fails while it has read ahead', async () => {
-      const { real, store, applying, release } = holdingApplies(`${prefix}ahead-fail:`, 'fail_held', true);
+    it.each([
+      { what: 'while a batch is being applied, at once', failOnce: false, name: 'ahead' },
+      // The held apply fails having written nothing: what waits is kept, applied on the next pass, not read again.
+      { what: 'while an apply that then fails is held', failOnce: true, name: 'fail' },
+    ])('should broadcast what commits $what, and apply and broadcast every event once', async ({ failOnce, name }) => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}${name}:`, `${name}_held`, failOnce);
       const running = await started(store);
       const { subject, broadcast } = running;
       try {
-        const { held, quick } = await quickWhileHeld(running, applying.promise, ['fail_held', 'fail_quick']);
-        // The held apply fails having written nothing: what waits is kept, applied on the next pass, not read again.
+        // Broadcast while the batch before is still held in its apply.
+        const { held, quick } = await quickWhileHeld(running, applying.promise, [`${name}_held`, `${name}_quick`]);
         release.resolve();
         await subject.drain();
-        expect(await countOf(real, 'fail_held')).toBe(10);
-        expect(await countOf(real, 'fail_quick')).toBe(5);
+        expect(await countOf(real, `${name}_held`)).toBe(10);
+        expect(await countOf(real, `${name}_quick`)).toBe(5);
         const counted = times(broadcast.items);
         expect([...held, ...quick].map((id) => counted.get(id))).toEqual(Array(15).fill(1));
       } finally {
