@@ -35,7 +35,6 @@ const TRACER_NAME = 'jackdaw-sentry';
 export const SPAN = {
   commit: 'events.commit',
   process: 'events.process',
-  apply: 'events.apply',
   deliver: 'subscription.deliver',
   fire: 'alerts.fire',
   notify: 'alerts.notify',
