@@ -99,6 +99,12 @@ const schema = z.object({
   /** Events the stream processor takes from the outbox (and broadcasts) at a time. */
   PROCESSOR_BATCH_SIZE: int(1).default(5_000),
   /**
+   * Most events each outbox partition reads and broadcasts ahead of its applies (one read of PROCESSOR_BATCH_SIZE more,
+   * and as many found behind the reads, may be added), so that a live event reaches subscribers while the thousands
+   * before it are still being aggregated. Memory: about a kilobyte an event, in the processing process.
+   */
+  PROCESSOR_READ_AHEAD: int(1).default(20_000),
+  /**
    * Most Redis hash fields one atomic apply may write (src/aggregation/apply-cost.ts); a batch that would write more
    * is applied in several runs, in event-time order. A call blocks Redis while it runs, 2.5–4 ms per 1,000 fields
    * here: the default keeps calls at ~14 ms, at most ~28 ms measured, however the batch's event times spread

@@ -41,8 +41,10 @@ export function sqlErrorOf(error: unknown): { code: string; message: string } | 
 export interface Sql {
   /**
    * With `prepared`, a name unique to `text`: Postgres plans the statement once per connection and runs its plan
-   * again (the embedded database plans it each time). For a statement whose text has no parameters, so that one plan
-   * serves every run; Postgres plans it anew after a change to a table it reads (a partition added or dropped).
+   * again (the embedded database plans it each time). For a statement whose parameters do not change its best plan:
+   * Postgres plans the first five runs with their values, then keeps one generic plan if it costs no more (the
+   * outbox's reads do: pg_prepared_statements counts generic plans from the sixth run); it plans anew after a change
+   * to a table it reads (a partition added or dropped).
    */
   query<Row extends Record<string, unknown>>(
     text: string,

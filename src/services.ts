@@ -292,6 +292,7 @@ function wireProcessing(shared: Shared, ingestion: Ingestion, metrics: Metrics) 
     alertLease: redis ? redisLease(redis, alertLeaseKey(redisKeyPrefix), config.PROCESSOR_LEASE_MS) : localLease,
     logger,
     batchSize: config.PROCESSOR_BATCH_SIZE,
+    readAhead: config.PROCESSOR_READ_AHEAD,
     maxFieldsPerApply: config.PROCESSOR_MAX_FIELDS_PER_APPLY,
     pollMs: config.PROCESSOR_POLL_MS,
     leaseRenewMs: Math.floor(config.PROCESSOR_LEASE_MS / 3),

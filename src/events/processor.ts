@@ -6,7 +6,7 @@
 // engine's leadership is a lease of its own, held by one instance whoever processes the partitions.
 
 import { createHash } from 'node:crypto';
-import { SpanKind } from '@opentelemetry/api';
+import { type Span, SpanKind } from '@opentelemetry/api';
 import { runsWithinFields } from '../aggregation/apply-cost.js';
 import { isLabelledSeries, splitSeries } from '../aggregation/labels.js';
 import { EVENTS_RECEIVED_METRIC, eventToSamples } from '../aggregation/samples.js';
@@ -70,6 +70,11 @@ export interface StreamProcessorOptions {
   leaseRenewMs: number;
   /** Largest number of events in one bus message, so no single message grows unbounded. */
   broadcastChunk?: number; // default 500
+  /**
+   * Most events a partition reads and broadcasts ahead of its applies (a read, or a look behind, may add a batch more): live events
+   * reach subscribers while the batches before them are applied, rather than after. Default 4 × batchSize.
+   */
+  readAhead?: number;
   now?: () => number;
 }
 
@@ -138,7 +143,10 @@ export class StreamProcessor {
     for (const worker of this.workers.values()) worker.nudge();
   }
 
-  /** Finishes the batches in hand, then stops and gives up its leases; queued events wait for the next holders. */
+  /**
+   * Finishes the batches in hand and applies what each partition read ahead (it was broadcast), then stops and gives
+   * up its leases; events not yet read wait for the next holders.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe();
@@ -301,15 +309,16 @@ export class StreamProcessor {
   }
 
   /**
-   * Stops the partition's loop after its batch in hand, then gives its lease up if `release` (it is still held). In
-   * the background: the heartbeat must not wait for a long batch or rebuild, or the other partitions' leases lapse.
+   * Stops the partition's loop after its batch in hand and its reads, then, if `release` (the lease is still held),
+   * applies what it read ahead and gives the lease up. In the background: the heartbeat must not wait for a long batch
+   * or rebuild, or the other partitions' leases lapse.
    */
   private stopWorker(partition: number, release: boolean): Promise<void> {
     const worker = this.workers.get(partition);
     if (!worker) return Promise.resolve();
     this.workers.delete(partition);
     const stopped = worker
-      .stop()
+      .stop(release)
       .then(() => (release ? this.options.leases.release(partition, worker.held) : undefined))
       .catch((error) => this.options.logger.warn({ err: error, partition }, 'could not give a partition up'))
       .finally(() => this.stopping.delete(stopped));
@@ -327,6 +336,27 @@ class PartitionWorker {
   private readonly now: () => number;
   private rebuilding = false;
   private passing: Promise<unknown> = Promise.resolve();
+  /**
+   * Events read from the outbox and broadcast, not yet applied: each read takes the seqs above the last one's, so they
+   * are in seq order but for stragglers (below). The loop applies from the front; reads go on meanwhile, so an event
+   * committed during an apply of thousands is broadcast at once rather than after it.
+   */
+  private ahead: OutboxEvent[] = [];
+  private readonly aheadSeqs = new Set<bigint>();
+  /** Bumped when `ahead` is given up: a read begun before keeps nothing it read (it is read, and broadcast, again). */
+  private aheadEpoch = 0;
+  /** Reads run one at a time (each reads after the last one's events), and never beside a state check. */
+  private reading: Promise<unknown> = Promise.resolve();
+  private readonly readAhead: number;
+  private stopped = false;
+  /** Stopping with the lease still held: what was read ahead is applied before the lease is given up. */
+  private finishing = false;
+  /** A background read is queued and has not begun: another nudge needs no other. */
+  private readWaiting = false;
+  /** When stragglers were last looked for (at most once a poll interval: each look reads the seqs waiting). */
+  private strayLookAt = Number.NEGATIVE_INFINITY;
+  /** The seqs applied while a look for stragglers runs: gone from `ahead`, but perhaps in what the look read. */
+  private appliedDuringLook: Set<bigint> | null = null;
   /**
    * The store's record of the partition's last applied batch as this worker last checked it (or wrote it) and removed
    * its seqs from the outbox: a record that differs was written elsewhere, and is checked against the log before use.
@@ -346,6 +376,7 @@ class PartitionWorker {
     this.hooks = options.hooks ?? {};
     this.outbox = { index: partition, count: options.leases.partitions };
     this.fence = held.token;
+    this.readAhead = options.readAhead ?? 4 * options.batchSize;
   }
 
   get isRebuilding(): boolean {
@@ -360,12 +391,41 @@ class PartitionWorker {
   nudge(): void {
     this.nudged = true;
     this.wake?.();
+    // What was just committed goes out now, even while the loop applies a batch; not before the first pass has checked
+    // the state, which would give up what was read.
+    if (this.running && this.lastTrusted !== '') this.readInBackground();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops reading, finishes the batch in hand and, if `finish` (the lease is still held), applies what was read ahead:
+   * it was broadcast, and the next holder would broadcast it again (a handover between instances, or a shutdown,
+   * would send subscribers those events twice). At most PROCESSOR_READ_AHEAD events and a batch. With the lease lost,
+   * this worker's writes are fenced: what waits is given up, and the next holder broadcasts and applies it.
+   */
+  async stop(finish: boolean): Promise<void> {
     this.running = false;
+    this.stopped = true;
+    this.finishing = finish;
     this.wake?.();
     await this.loop;
+    // A read begun while the loop slept adds to what waits, which a pass of its own then applies.
+    await this.readsSettled();
+    if (finish && this.ahead.length > 0)
+      await this.pass().catch((error) =>
+        this.options.logger.warn(
+          { err: error, partition: this.partition },
+          'stopping, the stream processor could not apply what it had read ahead; the next holder broadcasts it again',
+        ),
+      );
+    this.dropAhead();
+  }
+
+  /** Until no read or look is left: one may have queued another while it ran. */
+  private async readsSettled(): Promise<void> {
+    for (let tail = this.reading; ; tail = this.reading) {
+      await tail;
+      if (tail === this.reading) break;
+    }
   }
 
   private async run(): Promise<void> {
@@ -422,18 +482,148 @@ class PartitionWorker {
   /** One pass: apply the partition's batches until its part of the outbox is empty. */
   private async passOnce(): Promise<number> {
     this.nudged = false;
-    const { events, aggregates } = this.options;
+    const { aggregates, batchSize } = this.options;
     // The record as stored, compared as text: on most passes it is the one this worker wrote, and is not parsed.
     const record = await aggregates.lastAppliedRecord(this.partition);
-    if (record !== this.lastTrusted) await this.takeState(record);
+    // Not beside a read: the check may delete a batch applied but still queued, which a read would take again. What
+    // was read ahead is given up first, as it may hold that batch.
+    if (record !== this.lastTrusted)
+      await this.exclusiveOfReads(() => {
+        this.dropAhead();
+        return this.takeState(record);
+      });
     let processed = 0;
     for (;;) {
-      const batch = await events.readOutbox(this.options.batchSize, this.outbox);
-      if (batch.length === 0) return processed;
+      // Stopping: nothing more is read; what was read (and broadcast) is applied if the lease is still held (`stop`).
+      if (this.stopped) {
+        await this.readsSettled();
+        if (!this.finishing) {
+          this.dropAhead();
+          return processed;
+        }
+      }
+      if (this.ahead.length === 0) {
+        await this.read(false);
+        if (this.ahead.length === 0) return processed;
+      }
+      const batch = this.ahead.slice(0, batchSize);
+      // Room is made as this batch applies: keep reading meanwhile.
+      if (this.running) this.readInBackground();
+      // A failure keeps what waits: each run left it once deleted (applyRun), and a run applied but not deleted changes
+      // the stored record, so the next pass's check gives everything up and reads from the outbox's head again.
       await this.processBatch(batch);
       processed += batch.length;
-      if (batch.length < this.options.batchSize || !this.running) return processed;
+      if (this.ahead.length > 0) this.lookForStragglers();
     }
+  }
+
+  /** By seq, not by place: stragglers may have been put in front meanwhile. */
+  private removeApplied(batch: readonly StoredEvent[]): void {
+    for (const event of batch) {
+      this.aheadSeqs.delete(event.seq);
+      this.appliedDuringLook?.add(event.seq);
+    }
+    this.ahead = this.ahead.filter((event) => this.aheadSeqs.has(event.seq));
+  }
+
+  private exclusiveOfReads<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.reading.then(work);
+    this.reading = next.catch(() => {});
+    return next;
+  }
+
+  private dropAhead(): void {
+    this.ahead = [];
+    this.aheadSeqs.clear();
+    this.aheadEpoch += 1;
+  }
+
+  /**
+   * Reads ahead until the outbox or the room runs out; a failure is the next pass's to meet. One such read waits at a
+   * time: the nudges of a thousand publishes ask for one read, not a thousand.
+   */
+  private readInBackground(): void {
+    if (this.readWaiting) return;
+    this.readWaiting = true;
+    this.read(true, () => {
+      this.readWaiting = false;
+    }).catch((error) =>
+      this.options.logger.debug(
+        { err: error, partition: this.partition },
+        'reading ahead failed; the pass reads again',
+      ),
+    );
+  }
+
+  /**
+   * Reads the events after those read ahead (from the outbox's head when none are), broadcasts them and adds them to
+   * `ahead`: once, or (`more`) while full batches come and there is room.
+   */
+  private read(more: boolean, started?: () => void): Promise<void> {
+    return this.exclusiveOfReads(async () => {
+      started?.();
+      const { events, batchSize } = this.options;
+      do {
+        if (this.ahead.length >= this.readAhead || this.stopped) return;
+        const after = this.ahead.at(-1)?.seq;
+        // Reading after what waits, something may have committed behind it: looked for next, after this read.
+        if (after !== undefined) this.lookForStragglers();
+        const epoch = this.aheadEpoch;
+        const batch = await events.readOutbox(batchSize, this.outbox, after);
+        if (batch.length === 0) return;
+        await this.broadcast(batch);
+        if (epoch !== this.aheadEpoch) return;
+        this.take(batch);
+        if (batch.length < batchSize) return;
+      } while (more && this.running);
+    });
+  }
+
+  private take(batch: readonly OutboxEvent[]): void {
+    for (const event of batch) {
+      this.ahead.push(event);
+      this.aheadSeqs.add(event.seq);
+    }
+  }
+
+  /**
+   * Reading after the last seq read misses an event that took its seq before that one but committed after it was
+   * read (publishes overlap). A read from the head finds it once nothing waits, but under steady load something always
+   * does: so after each batch applied, the queue up to the last seq read is compared with what waits, and what is
+   * missing is read, broadcast and queued too.
+   */
+  private lookForStragglers(): void {
+    // Wall time, not `now` (which may be an event clock that stands still).
+    if (performance.now() - this.strayLookAt < this.options.pollMs) return;
+    this.strayLookAt = performance.now();
+    this.exclusiveOfReads(async () => {
+      const through = this.ahead.at(-1)?.seq;
+      if (through === undefined || this.stopped) return;
+      const { events, batchSize } = this.options;
+      const epoch = this.aheadEpoch;
+      const applied = new Set<bigint>();
+      this.appliedDuringLook = applied;
+      try {
+        // One more than waits: a straggler, if any, is among them.
+        const queued = await events.outboxSeqsThrough(through, this.ahead.length + 1, this.outbox);
+        const missing = (seq: bigint) => seq <= through && !this.aheadSeqs.has(seq) && !applied.has(seq);
+        const first = queued.find(missing);
+        if (first === undefined) return;
+        const stragglers = (await events.readOutbox(batchSize, this.outbox, first - 1n)).filter((event) =>
+          missing(event.seq),
+        );
+        if (stragglers.length === 0 || epoch !== this.aheadEpoch) return;
+        await this.broadcast(stragglers);
+        if (epoch !== this.aheadEpoch) return;
+        // In front: the oldest waiting.
+        this.ahead = [...stragglers, ...this.ahead];
+        for (const event of stragglers) this.aheadSeqs.add(event.seq);
+      } finally {
+        this.appliedDuringLook = null;
+      }
+    }).catch((error) =>
+      this.options.logger.debug({ err: error, partition: this.partition }, 'looking for stragglers failed'),
+    );
   }
 
   /**
@@ -482,43 +672,60 @@ class PartitionWorker {
   }
 
   /**
-   * Broadcasts a batch, then applies it in runs that each stay within the apply budget (one atomic call each, which
-   * blocks Redis while it runs), each run's outbox rows deleted once it is applied. The batch is a span of a trace of
-   * its own (it holds many publishes), linked to the commit of each of its events; the broadcast carries its context
-   * on to the deliveries.
+   * The batch's span and links: a trace of its own (it holds many publishes), linked to the commit of each of its
+   * events. The broadcast's carries its context on to the deliveries.
    */
-  private processBatch(batch: OutboxEvent[]): Promise<void> {
+  private inBatchSpan(
+    name: string,
+    kind: SpanKind,
+    batch: readonly OutboxEvent[],
+    work: (span: Span) => Promise<void>,
+  ): Promise<void> {
     const attributes = {
       [ATTR.events]: batch.length,
       [ATTR.firstSeq]: batch[0]?.seq.toString() ?? '',
       [ATTR.lastSeq]: batch.at(-1)?.seq.toString() ?? '',
     };
     const links = linksTo(batch.map((event) => event.traceparent));
-    return inSpan(SPAN.process, { kind: SpanKind.CONSUMER, parent: null, attributes, links }, (span) =>
-      this.applyBatch(batch, traceparentOf(span)),
-    );
+    return inSpan(name, { kind, parent: null, attributes, links }, work);
   }
 
-  private async applyBatch(batch: OutboxEvent[], traceparent: string | undefined): Promise<void> {
-    const { bus, broadcasts } = this.options;
-    const chunk = this.options.broadcastChunk ?? 500;
-    const chunks: EventMessage[][] = [];
-    for (let i = 0; i < batch.length; i += chunk)
-      chunks.push(batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)));
-    // Recorded first, in one insert per batch: a subscriber resumes from the position before it was told of it; and
-    // broadcast before any other partition's batch is recorded, so positions reach subscribers in order.
-    // Broadcast before applying: if we die in between, the events are broadcast again (at least once) rather
-    // than never. The whole batch at once, so no event waits for the applies of those before it.
-    await broadcasts.recordAndBroadcast(
-      batch.map((event) => event.seq),
-      async (at) => {
-        const position = at.toString();
-        // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
-        await Promise.all(
-          chunks.map((events, i) => bus.publish('events:published', { events, position, offset: i * chunk })),
-        );
-      },
-    );
+  /**
+   * Records a batch read, then broadcasts it: before it is applied, so that if we die in between the events are
+   * broadcast again (at least once) rather than never.
+   */
+  private broadcast(batch: readonly OutboxEvent[]): Promise<void> {
+    return this.inBatchSpan(SPAN.process, SpanKind.CONSUMER, batch, async (span) => {
+      const { bus, broadcasts } = this.options;
+      const traceparent = traceparentOf(span);
+      const chunk = this.options.broadcastChunk ?? 500;
+      const chunks: EventMessage[][] = [];
+      for (let i = 0; i < batch.length; i += chunk)
+        chunks.push(batch.slice(i, i + chunk).map((event) => toEventMessage(event, traceparent)));
+      // Recorded first, in one insert per batch: a subscriber resumes from the position before it was told of it;
+      // and broadcast before any other partition's batch is recorded, so positions reach subscribers in order.
+      await broadcasts.recordAndBroadcast(
+        batch.map((event) => event.seq),
+        async (at) => {
+          const position = at.toString();
+          // All at once: Redis pipelines them, and a busy event loop is waited on once, not once per chunk.
+          await Promise.all(
+            chunks.map((events, i) => bus.publish('events:published', { events, position, offset: i * chunk })),
+          );
+        },
+      );
+    });
+  }
+
+  /**
+   * Applies a batch already broadcast, in runs that each stay within the apply budget (one atomic call each, which
+   * blocks Redis while it runs), each run's outbox rows deleted once it is applied.
+   */
+  private processBatch(batch: OutboxEvent[]): Promise<void> {
+    return this.inBatchSpan(SPAN.apply, SpanKind.INTERNAL, batch, () => this.applyBatch(batch));
+  }
+
+  private async applyBatch(batch: OutboxEvent[]): Promise<void> {
     const now = this.now();
     // Applied in event-time order: a run then covers a slice of time, so runs share few buckets and the batch costs
     // Redis about what one call would. A run need not be contiguous in the outbox: its record names its own events.
@@ -546,6 +753,8 @@ class PartitionWorker {
     await aggregates.apply(applied, samples, this.fence, this.partition, this.lastTrusted);
     await events.deleteFromOutbox(applied.seqs, this.appliedRecord(record));
     this.lastTrusted = record;
+    // Out of what waits as soon as it is out of the outbox: whatever fails after, it is not applied again.
+    this.removeApplied(batch);
     const processedAt = this.now();
     hooks.onProcessed?.(
       batch,

@@ -91,6 +91,24 @@ function otherPartitions({ index, count }: OutboxPartition): string {
   return `{${others.join(',')}}`;
 }
 
+/** A count written into a statement's text: checked to be one. */
+function checkedCount(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${n} is not a count`);
+  return n;
+}
+
+/**
+ * The outbox read's condition that a row (`o`) is in `partition`, with the partition written into the text (checked
+ * integers) so that the statement can be prepared. Walks the queue's key up to WALK_PARTITIONS (readOutbox says why).
+ */
+function partitionOfQueue(partition: OutboxPartition): string {
+  const count = String(checkedCount(partition.count));
+  const index = String(checkedCount(partition.index));
+  return partition.count <= WALK_PARTITIONS
+    ? outsideOtherPartitions('o', count, `'${otherPartitions(partition)}'`)
+    : inPartition('o', count, index);
+}
+
 /** A partition's batch as the aggregate store recorded it (a digest of its AppliedBatch), kept beside the outbox. */
 export interface AppliedRecord {
   partition: OutboxPartition;
@@ -243,11 +261,11 @@ export class EventStore {
   }
 
   /**
-   * The oldest queued events, in seq order. On the driver, like the publish statement: the stream processor reads
+   * The oldest queued events with a seq above `after`, in seq order. On the driver, like the publish statement: the stream processor reads
    * every event once, in thousands, and Prisma's mapping of the rows cost more than the query. The columns come as
    * text and epoch milliseconds, which both drivers return as they are (no date or JSON parser of theirs runs).
    */
-  async readOutbox(limit: number, partition: OutboxPartition = WHOLE_OUTBOX): Promise<OutboxEvent[]> {
+  async readOutbox(limit: number, partition: OutboxPartition = WHOLE_OUTBOX, after = 0n): Promise<OutboxEvent[]> {
     // The queued seqs are picked first (MATERIALIZED), then joined: joined directly, the planner can choose a merge
     // join that walks the whole event index from its start, which costs more the longer the log grows.
     // Each event is then looked up by (seq, timestamp), the outbox's reference, in a LATERAL subquery: a probe per
@@ -257,19 +275,13 @@ export class EventStore {
     // limit × count entries to find its rows, so past WALK_PARTITIONS partitions a scan of the queue is no dearer
     // (with 256, the walk of a 700,000-row queue took 160 ms and the scan 40).
     //
-    // The limit and the partition are written into the text, which has no parameters, and the statement is prepared:
-    // Postgres plans it once per connection. Planning the probe over every day partition of the log took 0.6-1 ms, as
-    // much as reading a small batch, on every pass.
-    for (const n of [limit, partition.count, partition.index]) {
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`readOutbox: ${n} is not a count`);
-    }
-    const walk = partition.count <= WALK_PARTITIONS;
-    const condition = walk
-      ? outsideOtherPartitions('o', String(partition.count), `'${otherPartitions(partition)}'`)
-      : inPartition('o', String(partition.count), String(partition.index));
+    // The limit and the partition are written into the text and the statement is prepared: Postgres plans it once per
+    // connection (a generic plan from the sixth run: `after` does not change it). Planning the probe over every day
+    // partition of the log took 0.6-1 ms, as much as reading a small batch, on every pass. `after` is the one
+    // parameter (the stream processor reads ahead of its applies); seqs start at 1, so the default reads from the head.
     const rows = await this.sql.query<OutboxRow>(
       `WITH queued AS MATERIALIZED (SELECT seq, "timestamp", traceparent FROM "EventOutbox" o
-         WHERE ${condition} ORDER BY seq LIMIT ${limit})
+         WHERE ${partitionOfQueue(partition)} AND o.seq > $1::bigint ORDER BY seq LIMIT ${checkedCount(limit)})
        SELECT e.id::text AS id, e.seq::text AS seq, e.type::text AS type,
               (extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestampMs",
               (extract(epoch FROM e."receivedAt") * 1000)::float8 AS "receivedAtMs", e.data::text AS data,
@@ -277,7 +289,7 @@ export class EventStore {
        FROM queued q
        CROSS JOIN LATERAL (SELECT * FROM "Event" e WHERE e.seq = q.seq AND e."timestamp" = q."timestamp" LIMIT 1) e
        ORDER BY q.seq`,
-      [],
+      [after.toString()],
       `outbox_read_${limit}_${partition.count}_${partition.index}`,
     );
     return rows.map((row) => ({
@@ -289,6 +301,26 @@ export class EventStore {
       data: JSON.parse(row.data) as Record<string, unknown>,
       ...(row.traceparent ? { traceparent: row.traceparent } : {}),
     }));
+  }
+
+  /**
+   * The seqs of up to `limit` queued events of the partition at or below `through`, in order: the stream processor
+   * looks here for events that committed after it had read past their seqs (a publish that took its seqs before
+   * another's but committed after it). Prepared as readOutbox is; its plan is the same walk of the key whatever the
+   * limit, so the limit is a parameter (pg_prepared_statements shows the generic plan taken from the sixth run).
+   */
+  async outboxSeqsThrough(
+    through: bigint,
+    limit: number,
+    partition: OutboxPartition = WHOLE_OUTBOX,
+  ): Promise<bigint[]> {
+    const rows = await this.sql.query<{ seq: string }>(
+      `SELECT o.seq::text AS seq FROM "EventOutbox" o
+       WHERE ${partitionOfQueue(partition)} AND o.seq <= $1::bigint ORDER BY o.seq LIMIT $2::int`,
+      [through.toString(), checkedCount(limit)],
+      `outbox_seqs_${partition.count}_${partition.index}`,
+    );
+    return rows.map((row) => BigInt(row.seq));
   }
 
   /**

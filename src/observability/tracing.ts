@@ -35,6 +35,7 @@ const TRACER_NAME = 'jackdaw-sentry';
 export const SPAN = {
   commit: 'events.commit',
   process: 'events.process',
+  apply: 'events.apply',
   deliver: 'subscription.deliver',
   fire: 'alerts.fire',
   notify: 'alerts.notify',

@@ -2,6 +2,7 @@
 // worst moments (a real failure of a real call, not a stand-in for the store).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisAggregateStore } from '../../src/aggregation/redis-store.js';
@@ -11,7 +12,7 @@ import { type Database, openDatabase } from '../../src/db.js';
 import { BroadcastLog } from '../../src/events/broadcast-log.js';
 import type { NewEvent, StoredEvent } from '../../src/events/model.js';
 import { localPartitionLeases, redisPartitionLeases } from '../../src/events/partition-leases.js';
-import { StreamProcessor } from '../../src/events/processor.js';
+import { StreamProcessor, type StreamProcessorOptions } from '../../src/events/processor.js';
 import { type AppliedRecord, EventStore, type OutboxPartition } from '../../src/events/store.js';
 import { alertLeaseKey, localLease, redisLease } from '../../src/lease.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -22,7 +23,7 @@ import {
   redisKeyPrefix,
   type TestDatabase,
 } from '../helpers/services.js';
-import { deferred } from '../helpers/waits.js';
+import { deferred, Recording } from '../helpers/waits.js';
 
 let database: TestDatabase;
 let db: Database;
@@ -69,6 +70,7 @@ function processor(
   aggregates: AggregateStore,
   maxFieldsPerApply = 8_000,
   log: typeof logger = logger,
+  more: Partial<StreamProcessorOptions> = {},
 ) {
   return new StreamProcessor({
     events: store,
@@ -82,6 +84,7 @@ function processor(
     maxFieldsPerApply,
     pollMs: 20,
     leaseRenewMs: 1_000,
+    ...more,
   });
 }
 
@@ -121,6 +124,231 @@ describe('stream processor', () => {
     );
     expect(totals.map((t) => t.count)).toEqual(Array.from({ length: 8 }, () => 100));
     expect(await store.outboxSize()).toBe(0);
+  });
+
+  describe('reading ahead of its applies', () => {
+    /**
+     * The real store, whose applies of `metric`'s samples wait until `release` (`applying` settles at the first); with
+     * `failOnce`, the first of them then fails instead, writing nothing.
+     */
+    function holdingApplies(keyPrefix: string, metric: string, failOnce = false) {
+      const real = new RedisAggregateStore({ redis, keyPrefix });
+      const applying = deferred();
+      const release = deferred();
+      let fail = failOnce;
+      const store: AggregateStore = Object.assign(Object.create(real) as AggregateStore, {
+        apply: async (...args: Parameters<AggregateStore['apply']>) => {
+          if (args[1].some((sample) => sample.metric === metric)) {
+            applying.resolve();
+            await release.promise;
+            if (fail) {
+              fail = false;
+              throw new Error('injected apply failure');
+            }
+          }
+          return real.apply(...args);
+        },
+      });
+      return { real, store, applying, release };
+    }
+
+    /** A started processor on `aggregates`, and the ids it broadcast, in order. */
+    async function started(
+      aggregates: AggregateStore,
+      options: { batchSize?: number; readAhead?: number; events?: EventStore } = {},
+    ) {
+      const bus = createMemoryBus();
+      const broadcast = new Recording<string>();
+      await bus.subscribe('events:published', (message) => broadcast.push(...message.events.map((e) => e.id)));
+      const subject = processor(options.events ?? new EventStore(db), aggregates, 8_000, logger, {
+        bus,
+        batchSize: options.batchSize ?? 100,
+        ...(options.readAhead ? { readAhead: options.readAhead } : {}),
+      });
+      await subject.start();
+      return { subject, broadcast };
+    }
+
+    /** Publishes 10 `held` events and, once their apply is held, 5 `quick` ones; resolves once those were broadcast. */
+    async function quickWhileHeld(
+      { subject, broadcast }: Awaited<ReturnType<typeof started>>,
+      applying: Promise<void>,
+      [heldMetric, quickMetric]: [string, string],
+    ) {
+      const held = await publish(10, heldMetric);
+      subject.nudge();
+      await applying;
+      const quick = await publish(5, quickMetric);
+      subject.nudge();
+      await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
+      return { held, quick };
+    }
+
+    const countOf = async (aggregates: AggregateStore, metric: string) =>
+      (await aggregates.read([{ metric, window: 'M5' }], Date.now()))[0]?.count;
+    const publish = async (n: number, metric: string) => {
+      const batch = events(n, metric);
+      await new EventStore(db).insertBatch(batch, new Date());
+      return batch.map((event) => event.id);
+    };
+
+    const times = (ids: readonly string[]) => {
+      const counted = new Map<string, number>();
+      for (const id of ids) counted.set(id, (counted.get(id) ?? 0) + 1);
+      return counted;
+    };
+
+    it.each([
+      { what: 'while a batch is being applied, at once', failOnce: false, name: 'ahead' },
+      // The held apply fails having written nothing: what waits is kept, applied on the next pass, not read again.
+      { what: 'while an apply that then fails is held', failOnce: true, name: 'fail' },
+    ])('should broadcast what commits $what, and apply and broadcast every event once', async ({ failOnce, name }) => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}${name}:`, `${name}_held`, failOnce);
+      const running = await started(store);
+      const { subject, broadcast } = running;
+      try {
+        // Broadcast while the batch before is still held in its apply.
+        const { held, quick } = await quickWhileHeld(running, applying.promise, [`${name}_held`, `${name}_quick`]);
+        release.resolve();
+        await subject.drain();
+        expect(await countOf(real, `${name}_held`)).toBe(10);
+        expect(await countOf(real, `${name}_quick`)).toBe(5);
+        const counted = times(broadcast.items);
+        expect([...held, ...quick].map((id) => counted.get(id))).toEqual(Array(15).fill(1));
+      } finally {
+        release.resolve();
+        await subject.stop();
+      }
+    });
+
+    it('should ask for one read however many publishes nudge it at once', async () => {
+      let reads = 0;
+      class CountingReads extends EventStore {
+        override readOutbox(...args: Parameters<EventStore['readOutbox']>) {
+          reads += 1;
+          return super.readOutbox(...args);
+        }
+      }
+      const aggregates = new RedisAggregateStore({ redis, keyPrefix: `${prefix}nudges:` });
+      const { subject, broadcast } = await started(aggregates, { events: new CountingReads(db) });
+      try {
+        await subject.drain(); // its state checked, so nudges read in the background
+        const [id] = await publish(1, 'nudged');
+        reads = 0;
+        for (let i = 0; i < 500; i++) subject.nudge();
+        await broadcast.until((ids) => ids.includes(id as string), 5_000);
+        await subject.drain();
+        // One background read, the loop's pass and drain's: not 500.
+        expect(reads).toBeLessThan(10);
+        expect(await countOf(aggregates, 'nudged')).toBe(1);
+      } finally {
+        await subject.stop();
+      }
+    });
+
+    it('should apply what it read ahead before it stops, read nothing after, and leave the rest to the next holder: none broadcast twice', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}ahead-stop:`, 'stop_held');
+      const { subject, broadcast } = await started(store, { batchSize: 5 });
+      let stopped = false;
+      try {
+        const held = await publish(5, 'stop_held');
+        subject.nudge();
+        await applying.promise;
+        const rest = await publish(12, 'stop_rest');
+        subject.nudge();
+        await broadcast.until((ids) => ids.includes(rest[4] as string), 5_000);
+        const stopping = subject.stop();
+        for (let i = 0; i < 20; i++) subject.nudge();
+        release.resolve();
+        await stopping;
+        stopped = true;
+        const told = broadcast.items.length;
+        const readAhead = broadcast.items.filter((id) => rest.includes(id)).length;
+        const after = await publish(3, 'stop_after');
+        for (let i = 0; i < 5; i++) {
+          subject.nudge();
+          await new Promise((resolve) => setTimeout(resolve, 40));
+        }
+        expect(broadcast.items).toHaveLength(told);
+        expect(await countOf(real, 'stop_held')).toBe(5);
+        // What it broadcast it applied: the next holder would otherwise broadcast it again.
+        expect(await countOf(real, 'stop_rest')).toBe(readAhead);
+        const bus = createMemoryBus();
+        const next = new Recording<string>();
+        await bus.subscribe('events:published', (message) => next.push(...message.events.map((e) => e.id)));
+        await processor(new EventStore(db), real, 8_000, logger, { bus }).drain();
+        expect(await countOf(real, 'stop_rest')).toBe(12);
+        expect(await countOf(real, 'stop_after')).toBe(after.length);
+        expect(await countOf(real, 'stop_held')).toBe(5);
+        const counted = times([...broadcast.items, ...next.items]);
+        expect([...held, ...rest, ...after].map((id) => counted.get(id))).toEqual(Array(20).fill(1));
+      } finally {
+        release.resolve();
+        if (!stopped) await subject.stop();
+      }
+    });
+
+    it('should read no further ahead than its bound while an apply is slow', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}bound:`, 'bound_held');
+      const { subject, broadcast } = await started(store, { batchSize: 2, readAhead: 3 });
+      try {
+        await publish(2, 'bound_held');
+        subject.nudge();
+        await applying.promise;
+        const queued = await publish(20, 'bound_queued');
+        // However often it is asked, while the batch in hand is held: one read of 2 beyond it, which fills the 3.
+        for (let i = 0; i < 10; i++) {
+          subject.nudge();
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        expect(broadcast.items.filter((id) => queued.includes(id))).toHaveLength(2);
+        release.resolve();
+        await subject.drain();
+        expect(await countOf(real, 'bound_queued')).toBe(20);
+      } finally {
+        release.resolve();
+        await subject.stop();
+      }
+    });
+
+    it('should broadcast an event that committed behind what it read ahead while an apply is slow', async () => {
+      const { real, store, applying, release } = holdingApplies(`${prefix}straggler:`, 'straggler_held');
+      const { subject, broadcast } = await started(store);
+      // A publish that takes its seq first and commits last, as overlapping publishes do.
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        await publish(3, 'straggler_held');
+        subject.nudge();
+        await applying.promise;
+        await client.query('BEGIN');
+        const inTransaction = {
+          prisma: db.prisma,
+          sql: {
+            query: async (text: string, params: readonly unknown[]) =>
+              (await client.query({ text, values: [...params] })).rows,
+          },
+        } as unknown as Pick<Database, 'prisma' | 'sql'>;
+        const late = events(1, 'straggler_late');
+        await new EventStore(inTransaction).insertBatch(late, new Date());
+        const after = await publish(1, 'straggler_after');
+        subject.nudge();
+        await broadcast.until((ids) => ids.includes(after[0] as string), 5_000);
+        await client.query('COMMIT');
+        // Read ahead past its seq already, and the batch in hand still held: only a look behind finds it.
+        const found = broadcast.until((ids) => ids.includes(late[0]?.id as string), 5_000);
+        const asking = setInterval(() => subject.nudge(), 30);
+        await found.finally(() => clearInterval(asking));
+        release.resolve();
+        await subject.drain();
+        for (const metric of ['straggler_held', 'straggler_late', 'straggler_after'])
+          expect(await countOf(real, metric)).toBe(metric === 'straggler_held' ? 3 : 1);
+      } finally {
+        release.resolve();
+        await client.end();
+        await subject.stop();
+      }
+    });
   });
 
   it('should count every event exactly once when it dies between applying a batch and clearing the outbox', async () => {
