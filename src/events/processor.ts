@@ -317,13 +317,33 @@ export class StreamProcessor {
     const worker = this.workers.get(partition);
     if (!worker) return Promise.resolve();
     this.workers.delete(partition);
+    const renewing = release ? this.renewWhileStopping(partition, worker) : undefined;
     const stopped = worker
       .stop(release)
       .then(() => (release ? this.options.leases.release(partition, worker.held) : undefined))
       .catch((error) => this.options.logger.warn({ err: error, partition }, 'could not give a partition up'))
-      .finally(() => this.stopping.delete(stopped));
+      .finally(() => {
+        clearInterval(renewing);
+        this.stopping.delete(stopped);
+      });
     this.stopping.add(stopped);
     return stopped;
+  }
+
+  /**
+   * The heartbeat renews only the workers running: a stopping one, applying what it read ahead, keeps its lease on a
+   * timer of its own until it gives it up. Lost meanwhile, it applies no more (its writes would be fenced anyway).
+   */
+  private renewWhileStopping(partition: number, worker: PartitionWorker): NodeJS.Timeout {
+    const { leases, leaseRenewMs, logger } = this.options;
+    return setInterval(() => {
+      leases.renew(partition, worker.held).then(
+        (held) => {
+          if (!held) worker.abandon();
+        },
+        (error) => logger.warn({ err: error, partition }, 'could not renew the lease of a stopping partition'),
+      );
+    }, leaseRenewMs);
   }
 }
 
@@ -351,6 +371,8 @@ class PartitionWorker {
   private stopped = false;
   /** Stopping with the lease still held: what was read ahead is applied before the lease is given up. */
   private finishing = false;
+  /** The loop's last pass failed. */
+  private lastPassFailed = false;
   /** A background read is queued and has not begun: another nudge needs no other. */
   private readWaiting = false;
   /** When stragglers were last looked for (at most once a poll interval: each look reads the seqs waiting). */
@@ -399,8 +421,9 @@ class PartitionWorker {
   /**
    * Stops reading, finishes the batch in hand and, if `finish` (the lease is still held), applies what was read ahead:
    * it was broadcast, and the next holder would broadcast it again (a handover between instances, or a shutdown,
-   * would send subscribers those events twice). At most PROCESSOR_READ_AHEAD events and a batch. With the lease lost,
-   * this worker's writes are fenced: what waits is given up, and the next holder broadcasts and applies it.
+   * would send subscribers those events twice). That is up to PROCESSOR_READ_AHEAD events, a batch and the stragglers
+   * a look found. Not finishing (the lease lost, `abandon`, a failed pass, or a stored record that changed, which
+   * the next holder checks), what waits is given up, and the next holder broadcasts and applies it.
    */
   async stop(finish: boolean): Promise<void> {
     this.running = false;
@@ -408,9 +431,10 @@ class PartitionWorker {
     this.finishing = finish;
     this.wake?.();
     await this.loop;
-    // A read begun while the loop slept adds to what waits, which a pass of its own then applies.
+    // A read begun while the loop slept adds to what waits, which a pass of its own then applies; not after the loop's
+    // last pass failed (a dependency is down, or the lease was lost: a second try would meet the same).
     await this.readsSettled();
-    if (finish && this.ahead.length > 0)
+    if (this.finishing && !this.lastPassFailed && this.ahead.length > 0)
       await this.pass().catch((error) =>
         this.options.logger.warn(
           { err: error, partition: this.partition },
@@ -418,6 +442,11 @@ class PartitionWorker {
         ),
       );
     this.dropAhead();
+  }
+
+  /** The lease was lost while stopping: what is read ahead is given up after the batch in hand. */
+  abandon(): void {
+    this.finishing = false;
   }
 
   /** Until no read or look is left: one may have queued another while it ran. */
@@ -432,11 +461,20 @@ class PartitionWorker {
     let failures = 0;
     while (this.running) {
       try {
+        this.lastPassFailed = false;
         await this.pass();
         if (failures > 0)
           this.options.logger.info({ failures, partition: this.partition }, 'stream processor recovered');
         failures = 0;
       } catch (error) {
+        this.lastPassFailed = true;
+        if (!this.running) {
+          this.options.logger.warn(
+            { err: error, partition: this.partition },
+            'stream processor pass failed while stopping; the next holder takes the partition on from the outbox',
+          );
+          break;
+        }
         // One line when a dependency goes away, not one per poll while it stays away.
         if (failures === 0)
           this.options.logger.warn({ err: error, partition: this.partition }, 'stream processor pass failed; retrying');
@@ -486,7 +524,12 @@ class PartitionWorker {
     // The record as stored, compared as text: on most passes it is the one this worker wrote, and is not parsed.
     const record = await aggregates.lastAppliedRecord(this.partition);
     // Not beside a read: the check may delete a batch applied but still queued, which a read would take again. What
-    // was read ahead is given up first, as it may hold that batch.
+    // was read ahead is given up first, as it may hold that batch. Stopping, the check (perhaps a rebuild) is left to
+    // the next holder.
+    if (record !== this.lastTrusted && this.stopped) {
+      this.dropAhead();
+      return 0;
+    }
     if (record !== this.lastTrusted)
       await this.exclusiveOfReads(() => {
         this.dropAhead();
@@ -494,7 +537,7 @@ class PartitionWorker {
       });
     let processed = 0;
     for (;;) {
-      // Stopping: nothing more is read; what was read (and broadcast) is applied if the lease is still held (`stop`).
+      // Stopping: nothing more is read; what was read (and broadcast) is applied while the lease is renewed (`stop`).
       if (this.stopped) {
         await this.readsSettled();
         if (!this.finishing) {

@@ -155,7 +155,12 @@ describe('stream processor', () => {
     /** A started processor on `aggregates`, and the ids it broadcast, in order. */
     async function started(
       aggregates: AggregateStore,
-      options: { batchSize?: number; readAhead?: number; events?: EventStore } = {},
+      options: {
+        batchSize?: number;
+        readAhead?: number;
+        events?: EventStore;
+        more?: Partial<StreamProcessorOptions>;
+      } = {},
     ) {
       const bus = createMemoryBus();
       const broadcast = new Recording<string>();
@@ -164,6 +169,7 @@ describe('stream processor', () => {
         bus,
         batchSize: options.batchSize ?? 100,
         ...(options.readAhead ? { readAhead: options.readAhead } : {}),
+        ...options.more,
       });
       await subject.start();
       return { subject, broadcast };
@@ -282,6 +288,38 @@ describe('stream processor', () => {
         expect(await countOf(real, 'stop_held')).toBe(5);
         const counted = times([...broadcast.items, ...next.items]);
         expect([...held, ...rest, ...after].map((id) => counted.get(id))).toEqual(Array(20).fill(1));
+      } finally {
+        release.resolve();
+        if (!stopped) await subject.stop();
+      }
+    });
+
+    it('should keep its lease while a stop that outlasts the lease applies what it read ahead', async () => {
+      const keyPrefix = `${prefix}ahead-lease:`;
+      const { real, store, applying, release } = holdingApplies(keyPrefix, 'lease_held');
+      const ttlMs = 500;
+      const leases = redisPartitionLeases(redis, keyPrefix, real.partitions, ttlMs);
+      const { subject, broadcast } = await started(store, { batchSize: 5, more: { leases, leaseRenewMs: ttlMs / 3 } });
+      let stopped = false;
+      try {
+        await publish(5, 'lease_held');
+        subject.nudge();
+        await applying.promise;
+        const rest = await publish(12, 'lease_rest');
+        subject.nudge();
+        await broadcast.until((ids) => ids.includes(rest[4] as string), 5_000);
+        const stopping = subject.stop();
+        // Three lease lifetimes with the batch in hand held: no longer renewed by the heartbeat, it would lapse.
+        await new Promise((resolve) => setTimeout(resolve, 3 * ttlMs));
+        release.resolve();
+        await stopping;
+        stopped = true;
+        const readAhead = broadcast.items.filter((id) => rest.includes(id)).length;
+        expect(await countOf(real, 'lease_held')).toBe(5);
+        expect(await countOf(real, 'lease_rest')).toBe(readAhead);
+        // Given up, the lease is free for the next holder, which takes on the rest.
+        await processor(new EventStore(db), real, 8_000, logger, { leases }).drain();
+        expect(await countOf(real, 'lease_rest')).toBe(12);
       } finally {
         release.resolve();
         if (!stopped) await subject.stop();
