@@ -175,19 +175,24 @@ describe('stream processor', () => {
       return { subject, broadcast };
     }
 
-    /** Publishes 10 `held` events and, once their apply is held, 5 `quick` ones; resolves once those were broadcast. */
-    async function quickWhileHeld(
+    /**
+     * Publishes `heldCount` events of `heldMetric` and, once their apply is held, `laterCount` of `laterMetric`;
+     * resolves once the first `broadcastFirst` of those were broadcast.
+     */
+    async function publishWhileHeld(
       { subject, broadcast }: Awaited<ReturnType<typeof started>>,
       applying: Promise<void>,
-      [heldMetric, quickMetric]: [string, string],
+      [heldMetric, heldCount]: [string, number],
+      [laterMetric, laterCount]: [string, number],
+      broadcastFirst = laterCount,
     ) {
-      const held = await publish(10, heldMetric);
+      const held = await publish(heldCount, heldMetric);
       subject.nudge();
       await applying;
-      const quick = await publish(5, quickMetric);
+      const later = await publish(laterCount, laterMetric);
       subject.nudge();
-      await broadcast.until((ids) => quick.every((id) => ids.includes(id)), 5_000);
-      return { held, quick };
+      await broadcast.until((ids) => later.slice(0, broadcastFirst).every((id) => ids.includes(id)), 5_000);
+      return { held, later };
     }
 
     const countOf = async (aggregates: AggregateStore, metric: string) =>
@@ -214,7 +219,12 @@ describe('stream processor', () => {
       const { subject, broadcast } = running;
       try {
         // Broadcast while the batch before is still held in its apply.
-        const { held, quick } = await quickWhileHeld(running, applying.promise, [`${name}_held`, `${name}_quick`]);
+        const { held, later: quick } = await publishWhileHeld(
+          running,
+          applying.promise,
+          [`${name}_held`, 10],
+          [`${name}_quick`, 5],
+        );
         release.resolve();
         await subject.drain();
         expect(await countOf(real, `${name}_held`)).toBe(10);
@@ -254,15 +264,17 @@ describe('stream processor', () => {
 
     it('should apply what it read ahead before it stops, read nothing after, and leave the rest to the next holder: none broadcast twice', async () => {
       const { real, store, applying, release } = holdingApplies(`${prefix}ahead-stop:`, 'stop_held');
-      const { subject, broadcast } = await started(store, { batchSize: 5 });
+      const running = await started(store, { batchSize: 5 });
+      const { subject, broadcast } = running;
       let stopped = false;
       try {
-        const held = await publish(5, 'stop_held');
-        subject.nudge();
-        await applying.promise;
-        const rest = await publish(12, 'stop_rest');
-        subject.nudge();
-        await broadcast.until((ids) => ids.includes(rest[4] as string), 5_000);
+        const { held, later: rest } = await publishWhileHeld(
+          running,
+          applying.promise,
+          ['stop_held', 5],
+          ['stop_rest', 12],
+          5,
+        );
         const stopping = subject.stop();
         for (let i = 0; i < 20; i++) subject.nudge();
         release.resolve();
@@ -299,15 +311,17 @@ describe('stream processor', () => {
       const { real, store, applying, release } = holdingApplies(keyPrefix, 'lease_held');
       const ttlMs = 500;
       const leases = redisPartitionLeases(redis, keyPrefix, real.partitions, ttlMs);
-      const { subject, broadcast } = await started(store, { batchSize: 5, more: { leases, leaseRenewMs: ttlMs / 3 } });
+      const running = await started(store, { batchSize: 5, more: { leases, leaseRenewMs: ttlMs / 3 } });
+      const { subject, broadcast } = running;
       let stopped = false;
       try {
-        await publish(5, 'lease_held');
-        subject.nudge();
-        await applying.promise;
-        const rest = await publish(12, 'lease_rest');
-        subject.nudge();
-        await broadcast.until((ids) => ids.includes(rest[4] as string), 5_000);
+        const { later: rest } = await publishWhileHeld(
+          running,
+          applying.promise,
+          ['lease_held', 5],
+          ['lease_rest', 12],
+          5,
+        );
         const stopping = subject.stop();
         // Three lease lifetimes with the batch in hand held: no longer renewed by the heartbeat, it would lapse.
         await new Promise((resolve) => setTimeout(resolve, 3 * ttlMs));
