@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { freePort } from '../test/helpers/ports.js';
 import { deleteKeys } from '../test/helpers/redis-keys.js';
 
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -69,7 +70,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       REDIS_KEY_PREFIX: prefix,
       ADMIN_API_KEY: adminKey,
       METRICS_TOKEN: metricsToken,
-      PORT: '0',
+      // A port chosen here: with 0, serving processes listening with SO_REUSEPORT would each get a port of their own.
+      PORT: String(await freePort()),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       // The benchmarks measure the pipeline, not the abuse limits: lift those out of the way.

@@ -3,7 +3,7 @@
 // `buildApp` serves and processes in one process (embedded mode, tests); `buildServingApp` is the serving role of a
 // cluster (src/roles/serve.ts), with the processing role in a process of its own.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, ListenOptions } from 'node:net';
 import { ensureFirstAdmin } from './auth/first-admin.js';
 import { TOKEN_ID_PREFIX, TokenVerifier } from './auth/tokens.js';
 import type { Config } from './config.js';
@@ -27,8 +27,11 @@ import { createHttpHandler, createYogaServer } from './transport/http.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 
 export interface App<R extends ServingRuntime = Runtime> {
-  /** Listens on `port` (0 for any free one), and on METRICS_PORT when set, and resolves with the URL of /graphql. */
-  start(port?: number, host?: string): Promise<string>;
+  /**
+   * Listens on `port` (0 for any free one), and on METRICS_PORT when set, and resolves with the URL of /graphql.
+   * `reusePort`: `port` on a socket of this process's own with SO_REUSEPORT (a cluster's serving process; roles/plan.ts).
+   */
+  start(port?: number, host?: string, options?: { reusePort?: boolean }): Promise<string>;
   /** Once started with METRICS_PORT set, the base URL of that port (`http://host:port`); else null. */
   metricsUrl(): string | null;
   /** Drains in-flight requests, closes sockets with 1001, stops the processor, then closes Redis and Postgres. */
@@ -186,16 +189,19 @@ async function serve<R extends ServingRuntime>(
       await sampleLocal();
       return metrics.registry.getMetricsAsJSON();
     },
-    async start(port = config.PORT, host = config.HOST) {
+    async start(port = config.PORT, host = config.HOST, { reusePort = false } = {}) {
       await runtime.start();
       await connections.start();
-      const listen = (on: Server, onPort: number) =>
+      const listen = (on: Server, onPort: number, reuse = false) =>
         new Promise<number>((resolve, reject) => {
           on.once('error', reject);
-          on.listen(onPort, host, () => resolve((on.address() as AddressInfo).port));
+          // `exclusive`: a cluster worker's listen otherwise goes through the primary. (@types/node 20 lacks reusePort.)
+          const options: ListenOptions & { reusePort?: boolean } = { port: onPort, host };
+          if (reuse) Object.assign(options, { exclusive: true, reusePort: true });
+          on.listen(options, () => resolve((on.address() as AddressInfo).port));
         });
       const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-      const mainPort = await listen(server, port);
+      const mainPort = await listen(server, port, reusePort);
       if (metricsServer && config.METRICS_PORT !== undefined) {
         metricsUrl = `http://${shownHost}:${await listen(metricsServer, config.METRICS_PORT)}`;
       }

@@ -207,6 +207,12 @@ const schema = z.object({
    * there is no cross-process bus, and PGlite is one process's database.
    */
   WEB_CONCURRENCY: int(0).optional(),
+  /**
+   * Serving processes each listen on PORT with SO_REUSEPORT where Node supports it (22.12 or later, on Linux) and PORT
+   * is not 0: the kernel spreads new connections, with no hand-off through the primary (roles/plan.ts, `reusesPort`).
+   * false: the primary accepts every connection and hands them out in turn.
+   */
+  SERVING_REUSE_PORT: bool.default(true),
   /** Wait before a worker that died is started again; doubles with each death in a row. */
   WORKER_RESTART_BACKOFF_MS: int(0).default(500),
   /** Longest wait before a restart; a worker that lived longer than this starts the doubling afresh. */

@@ -33,3 +33,21 @@ export function servingProcesses(config: Config, cpus: number): number | null {
 export function restartWait(deathsInARow: number, { baseMs, maxMs }: { baseMs: number; maxMs: number }): number {
   return Math.min(baseMs * 2 ** Math.min(Math.max(deathsInARow - 1, 0), 30), maxMs);
 }
+
+/**
+ * Whether the serving processes each listen on PORT with SO_REUSEPORT, the kernel spreading new connections over them
+ * by a hash of each connection's addresses; otherwise node:cluster's primary accepts every connection and hands it to
+ * a serving process in turn over IPC, which under a storm of connections costs it and them a quarter of the connect
+ * time (BENCHMARKS.md, "Connecting: the cluster's hand-off"). Needs `reusePort`, which Node has from 22.12 and 23.1, on
+ * Linux (Node refuses it where the kernel may not balance), and a port chosen in advance: with 0 each process would
+ * get a port of its own.
+ */
+export function reusesPort(
+  config: Pick<Config, 'SERVING_REUSE_PORT' | 'PORT'>,
+  node = process.versions.node,
+  platform = process.platform,
+): boolean {
+  if (!config.SERVING_REUSE_PORT || config.PORT === 0 || platform !== 'linux') return false;
+  const [major = 0, minor = 0] = node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}

@@ -5,12 +5,13 @@
 // sockets with 1001, the processing process finishes its batch and releases the lease) and exits 0. It serves nothing
 // itself, opens no database, and loads none of the app.
 import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:net';
 import type { Config } from '../config.js';
 import type { ProcessingStatus } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrimaryMetrics, type MetricsJson, mergeProcessMetrics } from '../observability/metrics.js';
 import { type Channel, connect, type Peer, type PrimaryAsks, type WorkerAsks } from './ipc.js';
-import { restartWait, type WorkerRole, workerArgs } from './plan.js';
+import { restartWait, reusesPort, type WorkerRole, workerArgs } from './plan.js';
 
 const WORKER_ANSWER_MS = 1_000; // a worker slower than this is left out of a scrape or health check
 
@@ -160,6 +161,14 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
     });
   }
 
+  if (reusesPort(config)) {
+    try {
+      await ensurePortFree(config.PORT, config.HOST);
+    } catch (error) {
+      logger.error({ err: error, port: config.PORT }, 'cannot listen on PORT');
+      process.exit(1);
+    }
+  }
   try {
     await fork(processing);
     const [url] = await Promise.all(serving.map(fork));
@@ -172,4 +181,17 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
   } catch {
     // A worker died while starting: `exited` is stopping the others, and the primary exits 1.
   }
+}
+
+/**
+ * Serving processes that listen with SO_REUSEPORT bind beside any other socket that set it: a second instance started
+ * on the same port would take about half of the first one's connections rather than fail. So the port is bound once
+ * without it first, which fails while any process holds it.
+ */
+function ensurePortFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }

@@ -4,6 +4,7 @@
 import { buildServingApp } from '../app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { reusesPort } from './plan.js';
 import { runWorker } from './worker.js';
 
 export function runServing(config: Config, logger: Logger): void {
@@ -15,7 +16,7 @@ export function runServing(config: Config, logger: Logger): void {
         metrics: () => primary.ask('instanceMetrics'),
       },
     });
-    const url = await app.start();
+    const url = await app.start(config.PORT, config.HOST, { reusePort: reusesPort(config) });
     return { url, localMetrics: () => app.localMetrics(), stop: () => app.stop() };
   });
 }

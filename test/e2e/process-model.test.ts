@@ -68,7 +68,10 @@ interface Health {
   checks: { streamProcessor: { ok: boolean; detail?: { leader: boolean; pid: number } } };
 }
 
-/** One request on a connection of its own: the primary hands each new connection to the next serving process. */
+/**
+ * One request on a connection of its own: the kernel (SO_REUSEPORT, Node 22.12 and later) or the primary (in turns)
+ * gives each new connection to a serving process.
+ */
 function onNewConnection(path: string, body?: unknown): Promise<{ status: number; text: string }> {
   const url = new URL(server.url.replace('/graphql', path));
   return new Promise((resolve, reject) => {
@@ -141,8 +144,8 @@ const pids = { serving: new Set<number>(), processing: 0 };
 
 describe('cluster: a primary, a processing process and two serving processes', () => {
   it('should answer /health and /ready on each serving process, with processing in a process apart', async () => {
-    // In turns: the primary hands each new connection to the serving process that has waited longest.
-    for (let i = 0; i < 4; i++) {
+    // In turns (the primary), or by a hash of each connection's addresses (SO_REUSEPORT): both are reached within 40.
+    for (let i = 0; i < 40 && pids.serving.size < 2; i++) {
       const answer = await health();
       expect(answer).toMatchObject({ status: 'healthy', process: { role: 'serve' } });
       pids.serving.add(answer.process.pid);
@@ -286,7 +289,7 @@ describe('cluster: a primary, a processing process and two serving processes', (
     const [victim] = [...pids.serving];
     assert.exists(victim);
     process.kill(victim, 'SIGKILL');
-    // Reaped by the primary, which from then on hands new connections to the other serving process only.
+    // Reaped by the primary; new connections go to the other serving process only (its listening socket is gone).
     await eventually(() => {
       try {
         process.kill(victim, 0);
@@ -309,6 +312,36 @@ describe('cluster: a primary, a processing process and two serving processes', (
     expect(sample(text, 'jackdaw_worker_restarts_total{role="serve"}')).toBe(1);
     expect(sample(text, 'jackdaw_processes{role="serve"}')).toBe(2);
   });
+
+  it('should refuse to start a second instance on the same port, naming it, while the first serves on', async () => {
+    const other = await createTestDatabase();
+    const otherPrefix = redisKeyPrefix();
+    let second: ChildServer | null = null;
+    try {
+      const refusal = await startChildServer({
+        DATABASE_URL: other.url,
+        REDIS_URL,
+        REDIS_KEY_PREFIX: otherPrefix,
+        ADMIN_API_KEY: adminKey,
+        WEB_CONCURRENCY: '2',
+        LOG_LEVEL: 'warn',
+        PORT: new URL(server.url).port,
+      }).then(
+        (started) => {
+          second = started;
+          return null;
+        },
+        (error: Error) => error,
+      );
+      expect(refusal?.message).toMatch(/exited with 1[\s\S]*EADDRINUSE/);
+      // With SO_REUSEPORT it would have bound beside the first and taken some of its connections: all are the first's.
+      for (let i = 0; i < 10; i++) expect(pids.serving).toContain((await health()).process.pid);
+    } finally {
+      await (second as ChildServer | null)?.kill('SIGKILL');
+      await other.drop();
+      await deleteRedisKeys(otherPrefix);
+    }
+  }, 60_000);
 
   it('should stop every process on SIGTERM to the primary under load: sockets closed with 1001, nothing acknowledged lost, the lease released, exit 0', async () => {
     const socket = await openRaw(server.url.replace(/^http/, 'ws'), { authorization: `Bearer ${adminKey}` });

@@ -9,7 +9,8 @@ import { graphql } from '../generated/index.js';
 import { gql, gqlOk } from '../helpers/app.js';
 import { type ChildServer, startChildServer } from '../helpers/child-server.js';
 import { CREATE_API_KEY, PUBLISH_EVENT } from '../helpers/operations.js';
-import { freePort, type OwnedPostgres, startOwnedPostgres } from '../helpers/owned-services.js';
+import { type OwnedPostgres, startOwnedPostgres } from '../helpers/owned-services.js';
+import { freePort } from '../helpers/ports.js';
 import { openRaw } from '../helpers/raw-ws.js';
 
 const secrets = {

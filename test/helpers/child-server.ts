@@ -2,7 +2,7 @@
 // setup builds from src/), configured only through its environment, as in production: for tests that kill it with
 // SIGKILL or read everything it writes.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { freePort } from './owned-services.js';
+import { freePort } from './ports.js';
 import { Condition } from './waits.js';
 
 export interface ChildServer {

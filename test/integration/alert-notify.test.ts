@@ -6,7 +6,7 @@ import { type AlertNotifier, type AlertNotifierOptions, createAlertNotifier } fr
 import type { Alert, AlertRule, AlertRuleInput } from '../../src/alerts/rules.js';
 import { type AlertStore, createAlertStore } from '../../src/alerts/store.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
-import { freePort } from '../helpers/owned-services.js';
+import { freePort } from '../helpers/ports.js';
 import { header, startReceiver, startSmtpSink } from '../helpers/receivers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 

@@ -1,7 +1,7 @@
 // Which processes an instance runs, and how long the primary waits before starting a dead worker again.
 import { describe, expect, it } from 'vitest';
 import { configWith } from '../../src/config.js';
-import { restartWait, servingProcesses, workerArgs, workerRoleOf } from '../../src/roles/plan.js';
+import { restartWait, reusesPort, servingProcesses, workerArgs, workerRoleOf } from '../../src/roles/plan.js';
 
 const DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/jackdaw';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -46,5 +46,22 @@ describe('restartWait', () => {
     expect(restartWait(7, backoff)).toBe(30_000);
     expect(restartWait(10_000, backoff)).toBe(30_000);
     expect(restartWait(10_000, { baseMs: 0, maxMs: 30_000 })).toBe(0);
+  });
+});
+
+describe('reusesPort', () => {
+  const config = (PORT: number, SERVING_REUSE_PORT = true) => ({ PORT, SERVING_REUSE_PORT });
+
+  it('should listen with SO_REUSEPORT on Linux from Node 22.12 and 23.1, on a port chosen in advance', () => {
+    for (const node of ['22.12.0', '22.22.1', '23.1.0', '24.22.3', '25.0.0'])
+      expect(reusesPort(config(4000), node, 'linux'), node).toBe(true);
+  });
+
+  it('should leave the primary to hand connections out on older Node, elsewhere than Linux, on port 0, or when off', () => {
+    for (const node of ['20.20.2', '22.11.0', '23.0.0', '21.7.3'])
+      expect(reusesPort(config(4000), node, 'linux'), node).toBe(false);
+    expect(reusesPort(config(4000), '24.22.3', 'darwin')).toBe(false);
+    expect(reusesPort(config(0), '24.22.3', 'linux')).toBe(false);
+    expect(reusesPort(config(4000, false), '24.22.3', 'linux')).toBe(false);
   });
 });
