@@ -37,7 +37,7 @@ export function restartWait(deathsInARow: number, { baseMs, maxMs }: { baseMs: n
 /**
  * Whether the serving processes each listen on PORT with SO_REUSEPORT, the kernel spreading new connections over them
  * by a hash of each connection's addresses; otherwise node:cluster's primary accepts every connection and hands it to
- * a serving process in turn over IPC, which under a storm of connections costs it and them a quarter of the connect
+ * a serving process in turn over IPC, which under a storm of connections costs a sixth to a quarter of the connect
  * time (BENCHMARKS.md, "Connecting: the cluster's hand-off"). Needs `reusePort`, which Node has from 22.12 and 23.1, on
  * Linux (Node refuses it where the kernel may not balance), and a port chosen in advance: with 0 each process would
  * get a port of its own.

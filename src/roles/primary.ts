@@ -1,11 +1,12 @@
 // The primary of a cluster instance. It forks the processing process, then (once that has made sure of the first
-// admin key) the serving processes, which share the port through node:cluster; it starts again any worker that dies,
+// admin key) the serving processes, which share the port (each with SO_REUSEPORT where Node has it, else through
+// node:cluster's hand-off: plan.ts, `reusesPort`); it starts again any worker that dies,
 // after a wait that doubles with each death in a row; it answers the workers' questions about the instance as a whole
 // (its metrics, its processing role); and on SIGTERM/SIGINT it stops them all (serving processes drain and close their
 // sockets with 1001, the processing process finishes its batch and releases the lease) and exits 0. It serves nothing
 // itself, opens no database, and loads none of the app.
 import cluster, { type Worker } from 'node:cluster';
-import { createServer } from 'node:net';
+import { createServer, type ListenOptions, type Server } from 'node:net';
 import type { Config } from '../config.js';
 import type { ProcessingStatus } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
@@ -163,9 +164,9 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
 
   if (reusesPort(config)) {
     try {
-      await ensurePortFree(config.PORT, config.HOST);
+      await claimPort(config.PORT, config.HOST);
     } catch (error) {
-      logger.error({ err: error, port: config.PORT }, 'cannot listen on PORT');
+      logger.error({ err: error, port: config.PORT, host: config.HOST }, 'cannot listen on PORT');
       process.exit(1);
     }
   }
@@ -185,13 +186,23 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
 
 /**
  * Serving processes that listen with SO_REUSEPORT bind beside any other socket that set it: a second instance started
- * on the same port would take about half of the first one's connections rather than fail. So the port is bound once
- * without it first, which fails while any process holds it.
+ * on the same port would take a share of the first one's connections rather than fail. So the primary claims the port
+ * for its lifetime, on an abstract Unix socket named after it (Linux, as SO_REUSEPORT here; in the same network
+ * namespace as the port, and gone when the primary dies): a second instance's primary fails there, even while the
+ * first one's serving processes are still starting or restarting. Then it binds the port once without SO_REUSEPORT,
+ * which fails while any other process holds it.
  */
-function ensurePortFree(port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+async function claimPort(port: number, host: string): Promise<void> {
+  const listen = (options: ListenOptions) =>
+    new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(options, () => resolve(server));
+    });
+  const claim = await listen({ path: `\0jackdaw-sentry:${host}:${port}` }).catch((error: Error) => {
+    throw new Error(`another Jackdaw Sentry instance on this machine serves ${host}:${port} (${error.message})`);
   });
+  claim.unref();
+  const probe = await listen({ port, host, exclusive: true });
+  await new Promise((resolve) => probe.close(resolve));
 }

@@ -2,7 +2,7 @@
 // processing process and WEB_CONCURRENCY=2 serving processes sharing the port. One instance for the whole file (it
 // takes seconds to start); the tests run in order and the last one stops it.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -95,6 +95,27 @@ function onNewConnection(path: string, body?: unknown): Promise<{ status: number
   });
 }
 
+/** The listening TCP sockets on `port` (inodes, from /proc/net), and which of `pids` hold one. */
+function listenersOn(port: number, pids: number[]): { sockets: number; holders: number[] } {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(hex) && fields[3] === '0A' && fields[9]) inodes.add(fields[9]); // 0A: LISTEN
+    }
+  }
+  const holds = (pid: number) =>
+    readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/^socket:\[(\d+)\]$/, '$1'));
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  return { sockets: inodes.size, holders: pids.filter(holds) };
+}
+
 async function health(): Promise<Health> {
   return JSON.parse((await onNewConnection('/health')).text) as Health;
 }
@@ -154,6 +175,16 @@ describe('cluster: a primary, a processing process and two serving processes', (
     for (let i = 0; i < 2; i++) expect((await onNewConnection('/ready')).status).toBe(200);
     expect(pids.serving.size).toBe(2);
     expect(pids.processing).toBeGreaterThan(0);
+    // Each serving process on a socket of its own (SO_REUSEPORT, Node 22.12 and later), or the primary on the one.
+    const port = Number(new URL(server.url).port);
+    const primary = server.process.pid as number;
+    const serving = [...pids.serving].sort((a, b) => a - b);
+    expect(listenersOn(port, [primary, pids.processing, ...serving])).toEqual(
+      // Said here apart from `reusesPort`, which the server's choice follows (the engines allow 20, and 22.15 on).
+      Number(process.versions.node.split('.')[0]) >= 22
+        ? { sockets: 2, holders: serving }
+        : { sockets: 1, holders: [primary] },
+    );
     expect([...pids.serving, server.process.pid]).not.toContain(pids.processing);
   });
 
