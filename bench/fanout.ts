@@ -102,6 +102,7 @@ interface Drain {
 const A_DRAIN: Drain = { timeoutMs: envInt('FANOUT_A_DRAIN_TIMEOUT_MS', 60_000), quietMs: 10_000 };
 const B_DRAIN: Drain = { timeoutMs: 10_000, quietMs: 3_000 };
 const C_DRAIN: Drain = { timeoutMs: 30_000, quietMs: 10_000 };
+const C_BACKLOG_TIMEOUT_MS = 180_000;
 const SETTLE_TIMEOUT_MS = 30_000; // stragglers (probes) before a timed step are waited for up to this
 /** A capacity step holds only if the deliveries were received at ≥ this share of the rate offered. */
 const B_MIN_ACHIEVED = 0.9;
@@ -485,7 +486,7 @@ interface ServerFigures {
   a?: StepFigures;
   b: StepFigures[];
   capacity?: number;
-  c?: { subscriber: MarkerFigures; clients: MarkerFigures };
+  c?: { subscriber: MarkerFigures; clients: MarkerFigures; drainedMs: number };
 }
 
 /** Each scenario on a server of its own, freshly started: a server left behind by one must not skew the next. */
@@ -573,14 +574,29 @@ async function markersUnderLoad(
   return { clients, load, warmup, step: timed, loadAcknowledged: acknowledged, loadFailed: failed };
 }
 
+/**
+ * Waits until the stream processor has broadcast and aggregated every event committed so far, so that the next step
+ * measures its own load, not the previous one's backlog; resolves with how long that took.
+ */
+async function backlogDrained(server: BenchServer): Promise<number> {
+  const started = performance.now();
+  while ((await server.outboxSize()) > 0) {
+    if (performance.now() - started > C_BACKLOG_TIMEOUT_MS) throw new Error('the processor left a backlog for minutes');
+    await sleep(100);
+  }
+  return performance.now() - started;
+}
+
 async function scenarioC(target: Target, server: BenchServer, generators: Generator[]) {
   console.log(`[ours] C: 1 subscriber under ${integer(C_SUBSCRIBER_LOAD)} events/s…`);
   const subscriber = await markersUnderLoad(target, server, generators, 1, C_SUBSCRIBER_LOAD);
   console.log('[ours] C:', subscriber);
+  const drainedMs = await backlogDrained(server);
+  console.log(`[ours] C: the backlog of the first load drained in ${integer(drainedMs)} ms`);
   console.log(`[ours] C: ${C_CLIENTS} clients under ${integer(C_CLIENTS_LOAD)} events/s…`);
   const clients = await markersUnderLoad(target, server, generators, C_CLIENTS, C_CLIENTS_LOAD);
   console.log('[ours] C:', clients);
-  return { subscriber, clients };
+  return { subscriber, clients, drainedMs };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -774,7 +790,7 @@ function report(machine: string, figures: ServerFigures[], runSeconds: number): 
     lines.push(
       '### C: publish → subscriber latency under load (ours)',
       '',
-      `Background \`publishEvents\` batches of PERFORMANCE_METRIC events (which the subscription filters out) at the rate shown; ANOMALY_DETECTED markers, each in a call of its own, timed at every subscriber: first ${C_WARMUP_SECONDS} s of them just after the clients joined (the warm-up row), then ${C_SECONDS} s timed against the target. The warm-up is reported apart because the first ~10 markers to freshly joined sockets are sent 3–5× slower per socket than the rest (a bare \`ws\` server sending to 250 fresh sockets shows the same: its first rounds take 6–13 ms, later ones 2–4 ms; raw socket writes show part of it). The JIT part is paid once per process; the kernel part by every newly joined client, in production too.`,
+      `Background \`publishEvents\` batches of PERFORMANCE_METRIC events (which the subscription filters out) at the rate shown; ANOMALY_DETECTED markers, each in a call of its own, timed at every subscriber: first ${C_WARMUP_SECONDS} s of them just after the clients joined (the warm-up row), then ${C_SECONDS} s timed against the target. The warm-up is reported apart because the first ~10 markers to freshly joined sockets are sent 3–5× slower per socket than the rest (a bare \`ws\` server sending to 250 fresh sockets shows the same: its first rounds take 6–13 ms, later ones 2–4 ms; raw socket writes show part of it). The JIT part is paid once per process; the kernel part by every newly joined client, in production too. The two loads run one after the other on the same server; between them the run waits until the stream processor has broadcast and aggregated every event of the first (its outbox empty: ${integer(ours.c.drainedMs)} ms in this run), so that the 500 clients' markers meet their own load, not the first one's backlog.`,
       '',
       ...scenarioCTable(ours.c),
       '',

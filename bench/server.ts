@@ -20,6 +20,8 @@ export interface BenchServer {
   rssBytes(): Promise<number>;
   /** /health with its details (which production shows only to the metrics token). */
   health(): Promise<{ checks: Record<string, { detail?: Record<string, unknown> }> }>;
+  /** Committed events the stream processor has not yet broadcast and aggregated (rows of its outbox). */
+  outboxSize(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +106,15 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     },
     async health() {
       return (await fetch(url.replace('/graphql', '/health'), internals)).json();
+    },
+    async outboxSize() {
+      const client = new pg.Client({ connectionString: databaseUrl.toString() });
+      await client.connect();
+      try {
+        return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM "EventOutbox"')).rows[0]?.n ?? 0;
+      } finally {
+        await client.end();
+      }
     },
     async stop() {
       child.kill('SIGTERM');
