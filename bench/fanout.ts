@@ -31,7 +31,15 @@ import {
 } from './fanout-protocol.js';
 import { listeningUrl, openFileLimit, processTreeRssBytes, spawnNode, stopChild } from './processes.js';
 import { integer, machineDescription, ms as msFixed, writeSection } from './report.js';
-import { type BenchServer, backgroundLoad, graphql, PUBLISH_MANY, REDIS_URL, startBenchServer } from './server.js';
+import {
+  type BenchServer,
+  backgroundLoad,
+  backlogDrained,
+  graphql,
+  PUBLISH_MANY,
+  REDIS_URL,
+  startBenchServer,
+} from './server.js';
 
 const HEADING = '## Live fan-out (npm run bench:fanout)';
 
@@ -102,7 +110,6 @@ interface Drain {
 const A_DRAIN: Drain = { timeoutMs: envInt('FANOUT_A_DRAIN_TIMEOUT_MS', 60_000), quietMs: 10_000 };
 const B_DRAIN: Drain = { timeoutMs: 10_000, quietMs: 3_000 };
 const C_DRAIN: Drain = { timeoutMs: 30_000, quietMs: 10_000 };
-const C_BACKLOG_TIMEOUT_MS = 180_000;
 const SETTLE_TIMEOUT_MS = 30_000; // stragglers (probes) before a timed step are waited for up to this
 /** A capacity step holds only if the deliveries were received at ≥ this share of the rate offered. */
 const B_MIN_ACHIEVED = 0.9;
@@ -574,23 +581,11 @@ async function markersUnderLoad(
   return { clients, load, warmup, step: timed, loadAcknowledged: acknowledged, loadFailed: failed };
 }
 
-/**
- * Waits until the stream processor has broadcast and aggregated every event committed so far, so that the next step
- * measures its own load, not the previous one's backlog; resolves with how long that took.
- */
-async function backlogDrained(server: BenchServer): Promise<number> {
-  const started = performance.now();
-  while ((await server.outboxSize()) > 0) {
-    if (performance.now() - started > C_BACKLOG_TIMEOUT_MS) throw new Error('the processor left a backlog for minutes');
-    await sleep(100);
-  }
-  return performance.now() - started;
-}
-
 async function scenarioC(target: Target, server: BenchServer, generators: Generator[]) {
   console.log(`[ours] C: 1 subscriber under ${integer(C_SUBSCRIBER_LOAD)} events/s…`);
   const subscriber = await markersUnderLoad(target, server, generators, 1, C_SUBSCRIBER_LOAD);
   console.log('[ours] C:', subscriber);
+  // The next step measures its own load, not the previous one's backlog.
   const drainedMs = await backlogDrained(server);
   console.log(`[ours] C: the backlog of the first load drained in ${integer(drainedMs)} ms`);
   console.log(`[ours] C: ${C_CLIENTS} clients under ${integer(C_CLIENTS_LOAD)} events/s…`);

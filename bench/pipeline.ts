@@ -14,6 +14,7 @@ import { integer, machineDescription, ms, quantile, writeSection } from './repor
 import {
   type BenchServer,
   backgroundLoad,
+  backlogDrained,
   graphql,
   POSTGRES_URL,
   PUBLISH_MANY,
@@ -64,13 +65,7 @@ async function sustained(server: BenchServer) {
   );
   const ingestSeconds = SUSTAINED_SECONDS;
   // How long the stream processor needs to broadcast and aggregate everything acknowledged.
-  const drainStarted = performance.now();
-  for (;;) {
-    const health = await server.health();
-    if (health.checks.streamProcessor?.detail?.outboxBacklog === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const drainSeconds = (performance.now() - drainStarted) / 1_000;
+  const drainSeconds = (await backlogDrained(server)) / 1_000;
   const counted = await graphql<{ aggregates: { count: number }[] }>(
     server,
     `{ aggregates(metrics: ["events_received"], windows: [M15]) { count } }`,

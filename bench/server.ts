@@ -20,8 +20,6 @@ export interface BenchServer {
   rssBytes(): Promise<number>;
   /** /health with its details (which production shows only to the metrics token). */
   health(): Promise<{ checks: Record<string, { detail?: Record<string, unknown> }> }>;
-  /** Committed events the stream processor has not yet broadcast and aggregated (rows of its outbox). */
-  outboxSize(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -107,15 +105,6 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     async health() {
       return (await fetch(url.replace('/graphql', '/health'), internals)).json();
     },
-    async outboxSize() {
-      const client = new pg.Client({ connectionString: databaseUrl.toString() });
-      await client.connect();
-      try {
-        return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM "EventOutbox"')).rows[0]?.n ?? 0;
-      } finally {
-        await client.end();
-      }
-    },
     async stop() {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
@@ -125,6 +114,20 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       await redis.quit();
     },
   };
+}
+
+/**
+ * Waits until the stream processor has broadcast and aggregated every event committed so far (/health's outbox
+ * backlog is 0), polling every 100 ms; resolves with how long that took, in ms. Past `timeoutMs`, rejects.
+ */
+export async function backlogDrained(server: BenchServer, timeoutMs = 180_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const health = await server.health();
+    if (health.checks.streamProcessor?.detail?.outboxBacklog === 0) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`the outbox was not drained within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** The `data` of a successful answer; `T` is what the caller's operation selects. */
