@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import {
   type CollectResult,
   type ConnectResult,
+  type EventDeliveries,
   type GeneratorCommand,
   type GeneratorReply,
   GRAPHQL_TRANSPORT_WS,
@@ -32,6 +33,7 @@ let received = 0;
 let allLiveAt: number | null = null;
 let timed = { from: 0, to: -1 };
 let histogram = new LatencyHistogram();
+let perEvent = new Map<number, EventDeliveries>();
 let delivered = 0;
 let outside = 0;
 let errors = 0;
@@ -57,7 +59,14 @@ function onEvent(client: Client, seq: number, sentAt: number): void {
     outside++;
     return;
   }
-  histogram.record(now - sentAt);
+  const latency = now - sentAt;
+  histogram.record(latency);
+  const seen = perEvent.get(seq);
+  if (seen) {
+    seen[1]++;
+    if (latency < seen[2]) seen[2] = latency;
+    if (latency > seen[3]) seen[3] = latency;
+  } else perEvent.set(seq, [seq, 1, latency, latency]);
   delivered++;
   if (firstReceiveAt === 0) firstReceiveAt = now;
   lastReceiveAt = now;
@@ -165,6 +174,7 @@ function collect(): CollectResult {
     outside,
     errors,
     closedByServer,
+    perEvent: [...perEvent.values()],
   };
 }
 
@@ -202,6 +212,7 @@ async function handle(command: GeneratorCommand): Promise<void> {
     case 'window':
       timed = { from: command.from, to: command.to };
       histogram = new LatencyHistogram();
+      perEvent = new Map();
       delivered = 0;
       outside = 0;
       firstReceiveAt = 0;

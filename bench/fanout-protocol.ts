@@ -163,6 +163,25 @@ export interface CollectResult {
   errors: number;
   /** Sockets the server closed after they were acknowledged, by close code. */
   closedByServer: Record<string, number>;
+  /** Each timed event's deliveries here: [seq, deliveries, fastest ms, slowest ms]. */
+  perEvent: EventDeliveries[];
+}
+
+/** One event's deliveries in one load generator: its sequence number, how many, the fastest and the slowest (ms). */
+export type EventDeliveries = [seq: number, count: number, first: number, last: number];
+
+/** Merges load generators' EventDeliveries by sequence number. */
+export function mergeEventDeliveries(parts: EventDeliveries[][]): Map<number, EventDeliveries> {
+  const merged = new Map<number, EventDeliveries>();
+  for (const part of parts)
+    for (const [seq, count, first, last] of part) {
+      const seen = merged.get(seq);
+      merged.set(
+        seq,
+        seen ? [seq, seen[1] + count, Math.min(seen[2], first), Math.max(seen[3], last)] : [seq, count, first, last],
+      );
+    }
+  return merged;
 }
 
 export type GeneratorReply = ConnectResult | StatusResult | CollectResult | { type: 'closed' };

@@ -25,6 +25,7 @@ import {
   type GeneratorCommand,
   type GeneratorReply,
   LatencyHistogram,
+  mergeEventDeliveries,
   PROBE_SEQ,
   type StatusResult,
   wallClock,
@@ -207,11 +208,13 @@ interface Target {
   wsUrl: string;
   /** API keys the clients authenticate with (ignored by plain and floor). */
   keys: string[];
-  /** Publishes one ANOMALY_DETECTED event carrying `seq` and the send time; rejects if it was refused. */
-  publish(seq: number): Promise<void>;
+  /** Publishes one ANOMALY_DETECTED event carrying `seq` and its send time `sentAt`; rejects if it was refused. */
+  publish(seq: number, sentAt: number): Promise<void>;
   /** The server's process and its descendants. */
   pid: number;
   ours?: BenchServer;
+  /** Ours: each event's send → broadcast on the Redis bus by the stream processor (ms), by sequence number. */
+  broadcasts?: Map<number, number>;
   stop(): Promise<void>;
 }
 
@@ -222,7 +225,11 @@ async function startOurs(): Promise<Target> {
     MAX_CONNECTIONS_PER_KEY: String(2 * SOCKETS_PER_KEY),
     RATE_LIMIT_PER_SECOND: '0',
   });
-  const stop = once(() => server.stop());
+  const watch = await watchBroadcasts(server);
+  const stop = once(async () => {
+    await watch.stop();
+    await server.stop();
+  });
   cleanups.push(stop);
   const keys: string[] = [];
   for (let i = 0; i < keyCount; i++) {
@@ -239,12 +246,34 @@ async function startOurs(): Promise<Target> {
     keys,
     pid: server.pid,
     ours: server,
-    async publish(seq) {
-      const inputs = [{ type: 'ANOMALY_DETECTED', data: eventData(seq, wallClock()) }];
+    broadcasts: watch.broadcasts,
+    async publish(seq, sentAt) {
+      const inputs = [{ type: 'ANOMALY_DETECTED', data: eventData(seq, sentAt) }];
       await graphql(server, PUBLISH_MANY, { inputs });
     },
     stop,
   };
+}
+
+/**
+ * Listens on ours' bus, beside the serving processes, for the stream processor's broadcasts of timed events: one hop
+ * of the way publish → subscriber, to tell a late broadcast from a late delivery. Parses only messages with a timed
+ * event in them (the background load's batches have none).
+ */
+async function watchBroadcasts(server: BenchServer) {
+  const broadcasts = new Map<number, number>();
+  const subscriber = new Redis(REDIS_URL);
+  subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+    const at = wallClock();
+    if (!message.includes('"bench_seq"')) return;
+    const { events } = JSON.parse(message) as { events: { data: { bench_seq?: number; sent_at?: number } }[] };
+    for (const { data } of events)
+      if (typeof data.bench_seq === 'number' && typeof data.sent_at === 'number')
+        broadcasts.set(data.bench_seq, at - data.sent_at);
+  });
+  // The server adds its database's name to the prefix (src/redis-namespace.ts).
+  await subscriber.psubscribe(`${server.keyPrefix}*bus:events:published`);
+  return { broadcasts, stop: () => subscriber.quit().then(() => {}) };
 }
 
 async function startBare(name: 'plain' | 'floor', publisher: Redis): Promise<Target> {
@@ -259,14 +288,14 @@ async function startBare(name: 'plain' | 'floor', publisher: Redis): Promise<Tar
     wsUrl: url.replace(/^http/, 'ws'),
     keys: ['no-auth'],
     pid: child.pid as number,
-    async publish(seq) {
+    async publish(seq, sentAt) {
       const now = new Date().toISOString();
       const event: FanoutEvent = {
         id: randomUUID(),
         type: 'ANOMALY_DETECTED',
         timestamp: now,
         receivedAt: now,
-        data: eventData(seq, wallClock()),
+        data: eventData(seq, sentAt),
       };
       await publisher.publish(channel, JSON.stringify(event));
     },
@@ -322,7 +351,7 @@ async function probeUntilLive(target: Target, generators: Generator[], started: 
   while (performance.now() < deadline) {
     const before = (await status(generators)).received;
     const publishedAt = performance.now();
-    await target.publish(PROBE_SEQ).catch(() => {});
+    await target.publish(PROBE_SEQ, wallClock()).catch(() => {});
     let last = before;
     let lastChange = performance.now();
     for (;;) {
@@ -377,12 +406,62 @@ interface StepFigures {
   errors: number;
   closedByServer: Record<string, number>;
   rssPeak?: { bytes: number; processes: number };
+  /** The events whose last delivery came latest, latest first. */
+  slowest: EventTrace[];
+  /** The median event's time from its first delivery to its last: how long one fan-out to every socket took. */
+  spreadP50: number;
 }
 
-/** Publishes `count` events at `rate`/s (each stamped as it goes), the first numbered `firstSeq`. */
+/** One timed event's way, in ms after it was sent: acknowledged, broadcast on the bus (ours), first and last delivery. */
+interface EventTrace {
+  seq: number;
+  acknowledgedMs: number;
+  broadcastMs: number;
+  firstMs: number;
+  lastMs: number;
+  deliveries: number;
+}
+
+const SLOWEST_TRACED = 5;
+
+/** Every event of a step, the one whose last delivery was latest (or that some socket never got) first. */
+function eventTraces(
+  firstSeq: number,
+  events: number,
+  sockets: number,
+  acknowledged: Map<number, number>,
+  broadcasts: Map<number, number> | undefined,
+  collected: CollectResult[],
+): EventTrace[] {
+  const deliveries = mergeEventDeliveries(collected.map((c) => c.perEvent));
+  const traces = Array.from({ length: events }, (_, i): EventTrace => {
+    const seq = firstSeq + i;
+    const [, count, first, last] = deliveries.get(seq) ?? [seq, 0, Number.NaN, Number.NaN];
+    return {
+      seq,
+      acknowledgedMs: acknowledged.get(seq) ?? Number.NaN,
+      broadcastMs: broadcasts?.get(seq) ?? Number.NaN,
+      firstMs: first,
+      lastMs: count < sockets ? Number.POSITIVE_INFINITY : last,
+      deliveries: count,
+    };
+  });
+  return traces.sort((a, b) => b.lastMs - a.lastMs);
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] as number) : Number.NaN;
+}
+
+/**
+ * Publishes `count` events at `rate`/s (each stamped as it goes), the first numbered `firstSeq`; `acknowledged` has
+ * each one's send → acknowledgement time.
+ */
 async function publishAtRate(target: Target, rate: number, count: number, firstSeq: number) {
   const intervalMs = 1_000 / rate;
   const inFlight = new Set<Promise<void>>();
+  const acknowledged = new Map<number, number>();
   let failed = 0;
   const failures: Record<string, number> = {};
   let lagMs = 0;
@@ -393,18 +472,25 @@ async function publishAtRate(target: Target, rate: number, count: number, firstS
     if (wait > 1) await sleep(wait);
     while (inFlight.size >= PUBLISH_IN_FLIGHT) await Promise.race(inFlight);
     lagMs = Math.max(lagMs, performance.now() - due);
-    const call = target.publish(firstSeq + i).catch((error: unknown) => {
-      failed++;
-      // fetch's own message is only "fetch failed": the cause says what happened to the connection.
-      const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-      const reason = `${error instanceof Error ? error.message : String(error)}${cause}`.slice(0, 160);
-      failures[reason] = (failures[reason] ?? 0) + 1;
-    });
+    const seq = firstSeq + i;
+    const sentAt = wallClock();
+    const call = target.publish(seq, sentAt).then(
+      () => {
+        acknowledged.set(seq, wallClock() - sentAt);
+      },
+      (error: unknown) => {
+        failed++;
+        // fetch's own message is only "fetch failed": the cause says what happened to the connection.
+        const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+        const reason = `${error instanceof Error ? error.message : String(error)}${cause}`.slice(0, 160);
+        failures[reason] = (failures[reason] ?? 0) + 1;
+      },
+    );
     inFlight.add(call);
     call.finally(() => inFlight.delete(call));
   }
   await Promise.all(inFlight);
-  return { published: count - failed, failed, failures, lagMs };
+  return { published: count - failed, failed, failures, lagMs, acknowledged };
 }
 
 let nextSeq = 1;
@@ -438,6 +524,9 @@ async function step(
     await sleep(100);
   }
   const collected = await askAll<CollectResult>(generators, { cmd: 'collect' });
+  // The floor stamps its own send time: the publisher's acknowledgement says nothing against it.
+  const acknowledged = target.name === 'floor' ? new Map() : published.acknowledged;
+  const traces = eventTraces(firstSeq, events, sockets, acknowledged, target.broadcasts, collected);
   const histogram = new LatencyHistogram();
   const closedByServer: Record<string, number> = {};
   for (const c of collected) {
@@ -467,6 +556,8 @@ async function step(
     publishLagMs: published.lagMs,
     errors: collected.reduce((n, c) => n + c.errors, 0),
     closedByServer,
+    slowest: traces.slice(0, SLOWEST_TRACED),
+    spreadP50: median(traces.map((t) => t.lastMs - t.firstMs)),
   };
 }
 
@@ -494,6 +585,8 @@ interface ServerFigures {
   b: StepFigures[];
   capacity?: number;
   c?: { subscriber: MarkerFigures; clients: MarkerFigures; drainedMs: number };
+  /** The floor's C: the same clients and markers with nothing else to do, the fan-out alone. */
+  cFanOut?: MarkerFigures;
 }
 
 /** Each scenario on a server of its own, freshly started: a server left behind by one must not skew the next. */
@@ -540,6 +633,13 @@ async function measureServer(
     figures.c = await scenarioC(target, target.ours as BenchServer, generators);
     await target.stop();
   }
+  if (SCENARIOS.has('C') && name === 'floor') {
+    const target = await start();
+    console.log(`[floor] C: ${C_CLIENTS} clients, markers alone…`);
+    figures.cFanOut = await markersUnderLoad(target, null, generators, C_CLIENTS, 0);
+    console.log('[floor] C:', figures.cFanOut);
+    await target.stop();
+  }
   return figures;
 }
 
@@ -561,20 +661,24 @@ const loadEvent = (i: number) => ({
   data: { metric_name: `fanout_load_${i % 10}`, value: i % 997 },
 });
 
+/** Markers to `clients` sockets under `load` background events/s published to `server` (none without one). */
 async function markersUnderLoad(
   target: Target,
-  server: BenchServer,
+  server: BenchServer | null,
   generators: Generator[],
   clients: number,
   load: number,
 ): Promise<MarkerFigures> {
   await connectAll(target, generators, clients);
   const controller = new AbortController();
-  const background = backgroundLoad(server, load, controller.signal, loadEvent);
+  const background = server
+    ? backgroundLoad(server, load, controller.signal, loadEvent)
+    : Promise.resolve({ acknowledged: 0, failed: 0 });
   await sleep(1_000); // let the load settle
   const warmup =
     C_WARMUP_SECONDS > 0 ? await step(target, generators, clients, C_MARKER_RATE, C_WARMUP_SECONDS, C_DRAIN) : null;
   const timed = await step(target, generators, clients, C_MARKER_RATE, C_SECONDS, C_DRAIN);
+  console.log('[ours] C: the slowest markers (ms after sending)', timed.slowest);
   controller.abort();
   const { acknowledged, failed } = await background;
   await askAll(generators, { cmd: 'close' });
@@ -722,26 +826,45 @@ function scenarioBTable(figures: ServerFigures[]): string[] {
   return lines;
 }
 
-function scenarioCTable(c: NonNullable<ServerFigures['c']>): string[] {
-  const rows = (m: MarkerFigures, label: string, limit: number) => {
+function scenarioCTable(c: NonNullable<ServerFigures['c']>, fanOut: MarkerFigures | undefined): string[] {
+  const rows = (m: MarkerFigures, label: string, limit: number | null) => {
     const line = (step: StepFigures, what: string, target: string, met: string) =>
       `| ${label}${what} | ${integer(step.events)} markers at ${C_MARKER_RATE}/s | ${delivery(step)} | p50 ${ms(step.p50)}, **p99 ${ms(step.p99)}**, max ${ms(step.max)} | ${target} | ${met} |`;
-    const background = `| ${label}: background | ${integer(m.loadAcknowledged)} events acknowledged, ${integer(m.loadFailed)} refused | | | | |`;
     const timed = line(
       m.step,
       m.warmup ? ', timed after the warm-up' : '',
-      `p99 ≤ ${limit} ms`,
-      verdict(m.step.delivered >= m.step.expected && m.step.p99 <= limit),
+      limit === null ? 'a baseline' : `p99 ≤ ${limit} ms`,
+      limit === null ? '—' : verdict(m.step.delivered >= m.step.expected && m.step.p99 <= limit),
     );
-    return m.warmup
-      ? [line(m.warmup, ', warm-up (first markers)', 'measured, not held to the target', '—'), timed, background]
-      : [timed, background];
+    const background = `| ${label}: background | ${integer(m.loadAcknowledged)} events acknowledged, ${integer(m.loadFailed)} refused | | | | |`;
+    return [
+      ...(m.warmup ? [line(m.warmup, ', warm-up (first markers)', 'measured, not held to the target', '—')] : []),
+      timed,
+      ...(m.load > 0 ? [background] : []),
+    ];
   };
+  const steps: [MarkerFigures, string][] = [
+    [c.subscriber, 'ours, 1 subscriber'],
+    [c.clients, `ours, ${integer(c.clients.clients)} clients`],
+    ...(fanOut ? [[fanOut, `floor, ${integer(fanOut.clients)} clients`] as [MarkerFigures, string]] : []),
+  ];
+  const slowest = ([m, label]: [MarkerFigures, string]) =>
+    m.step.slowest.map(
+      (t) =>
+        `| ${label} | ${t.seq} | ${ms(t.acknowledgedMs)} | ${ms(t.broadcastMs)} | ${ms(t.firstMs)} | ${ms(t.lastMs)} | ${ms(t.lastMs - t.firstMs)} |`,
+    );
   return [
-    '| ours | method | received / expected | publish → subscriber | target | ours |',
+    '| server | method | received / expected | publish → subscriber | target | ours |',
     '| --- | --- | ---: | ---: | --- | --- |',
-    ...rows(c.subscriber, `1 subscriber under ${integer(c.subscriber.load)} events/s`, 50),
-    ...rows(c.clients, `${integer(c.clients.clients)} clients under ${integer(c.clients.load)} events/s`, 25),
+    ...rows(c.subscriber, `ours: 1 subscriber under ${integer(c.subscriber.load)} events/s`, 50),
+    ...rows(c.clients, `ours: ${integer(c.clients.clients)} clients under ${integer(c.clients.load)} events/s`, 25),
+    ...(fanOut ? rows(fanOut, `floor (bare \`ws\`): ${integer(fanOut.clients)} clients, markers alone`, null) : []),
+    '',
+    `Where the time went, for the ${SLOWEST_TRACED} markers of each timed step whose last delivery came latest, in ms after the marker was sent: \`publishEvents\` acknowledged (the commit), the stream processor's broadcast seen on the Redis bus by the benchmark's own subscriber, and the first and last of the marker's deliveries; the fan-out is the time from the first to the last. The median marker's fan-out: ${steps.map(([m, label]) => `${label} ${ms(m.step.spreadP50)}`).join(', ')}.`,
+    '',
+    '| timed step | marker | acknowledged | on the bus | first delivery | last delivery | fan-out |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...steps.flatMap(slowest),
   ];
 }
 
@@ -783,11 +906,11 @@ function report(machine: string, figures: ServerFigures[], runSeconds: number): 
     );
   if (ours?.c)
     lines.push(
-      '### C: publish → subscriber latency under load (ours)',
+      '### C: publish → subscriber latency under load (ours; the floor beside it)',
       '',
-      `Background \`publishEvents\` batches of PERFORMANCE_METRIC events (which the subscription filters out) at the rate shown; ANOMALY_DETECTED markers, each in a call of its own, timed at every subscriber: first ${C_WARMUP_SECONDS} s of them just after the clients joined (the warm-up row), then ${C_SECONDS} s timed against the target. The warm-up is reported apart because the first ~10 markers to freshly joined sockets are sent 3–5× slower per socket than the rest (a bare \`ws\` server sending to 250 fresh sockets shows the same: its first rounds take 6–13 ms, later ones 2–4 ms; raw socket writes show part of it). The JIT part is paid once per process; the kernel part by every newly joined client, in production too. The two loads run one after the other on the same server; between them the run waits until the stream processor has broadcast and aggregated every event of the first (its outbox empty: ${integer(ours.c.drainedMs)} ms in this run), so that the 500 clients' markers meet their own load, not the first one's backlog.`,
+      `Background \`publishEvents\` batches of PERFORMANCE_METRIC events (which the subscription filters out) at the rate shown; ANOMALY_DETECTED markers, each in a call of its own, timed at every subscriber: first ${C_WARMUP_SECONDS} s of them just after the clients joined (the warm-up row), then ${C_SECONDS} s timed against the target. The warm-up is reported apart because the first ~10 markers to freshly joined sockets are sent 3–5× slower per socket than the rest (a bare \`ws\` server sending to 250 fresh sockets shows the same: its first rounds take 6–13 ms, later ones 2–4 ms; raw socket writes show part of it). The JIT part is paid once per process; the kernel part by every newly joined client, in production too. The two loads run one after the other on the same server; between them the run waits until the stream processor has broadcast and aggregated every event of the first (its outbox empty: ${integer(ours.c.drainedMs)} ms in this run), so that the 500 clients' markers meet their own load, not the first one's backlog. The floor's row, when the floor ran: the same clients and markers from the bare \`ws\` server (stamped as it builds each frame, no load, nothing stored), what the fan-out to them costs on this machine by itself.`,
       '',
-      ...scenarioCTable(ours.c),
+      ...scenarioCTable(ours.c, figures.find((f) => f.name === 'floor')?.cFanOut),
       '',
     );
   return lines.join('\n');

@@ -15,6 +15,8 @@ export interface BenchServer {
   url: string;
   wsUrl: string;
   adminKey: string;
+  /** REDIS_KEY_PREFIX: its keys and bus channels start with it. */
+  keyPrefix: string;
   pid: number;
   /** Resident memory of the server process, from its own /metrics. */
   rssBytes(): Promise<number>;
@@ -97,6 +99,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     adminKey,
+    keyPrefix: prefix,
     pid: child.pid as number,
     async rssBytes() {
       const text = await (await fetch(url.replace('/graphql', '/metrics'), internals)).text();
