@@ -860,7 +860,7 @@ function scenarioCTable(c: NonNullable<ServerFigures['c']>, fanOut: MarkerFigure
     ...rows(c.clients, `ours: ${integer(c.clients.clients)} clients under ${integer(c.clients.load)} events/s`, 25),
     ...(fanOut ? rows(fanOut, `floor (bare \`ws\`): ${integer(fanOut.clients)} clients, markers alone`, null) : []),
     '',
-    `Where the time went, for the ${SLOWEST_TRACED} markers of each timed step whose last delivery came latest, in ms after the marker was sent: \`publishEvents\` acknowledged (the commit), the stream processor's broadcast seen on the Redis bus by the benchmark's own subscriber, and the first and last of the marker's deliveries; the fan-out is the time from the first to the last. The median marker's fan-out: ${steps.map(([m, label]) => `${label} ${ms(m.step.spreadP50)}`).join(', ')}.`,
+    `Where the time went, for the ${SLOWEST_TRACED} markers of each timed step whose last delivery came latest, in ms after the marker was sent: \`publishEvents\` acknowledged (the commit), the stream processor's broadcast seen on the Redis bus by a subscriber in the benchmark's own process (which is busy publishing, so it may see a broadcast after a client saw its delivery), and the first and last of the marker's deliveries; the fan-out is the time from the first to the last. The median marker's fan-out: ${steps.map(([m, label]) => `${label} ${ms(m.step.spreadP50)}`).join(', ')}.`,
     '',
     '| timed step | marker | acknowledged | on the bus | first delivery | last delivery | fan-out |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
