@@ -213,6 +213,13 @@ const schema = z.object({
    * false: the primary accepts every connection and hands them out in turn.
    */
   SERVING_REUSE_PORT: bool.default(true),
+  /**
+   * The largest semi-space of V8's young generation (which is three of them) in each worker process, in MB. From Node
+   * 22, V8 sizes it by the heap limit: up to 64 MB on a machine with memory to spare, 192 MB of young generation per
+   * process, most of it resident after a burst. 16 (Node 20's own size) keeps the instance's memory near what its live
+   * data needs. 0 leaves V8 its own choice; a `--max-semi-space-size` in NODE_OPTIONS or node's arguments wins.
+   */
+  WORKER_SEMI_SPACE_MB: int(0).default(16),
   /** Wait before a worker that died is started again; doubles with each death in a row. */
   WORKER_RESTART_BACKOFF_MS: int(0).default(500),
   /** Longest wait before a restart; a worker that lived longer than this starts the doubling afresh. */

@@ -12,6 +12,25 @@ export function workerArgs(role: WorkerRole): string[] {
   return [`${ROLE_ARG}${role}`];
 }
 
+const SEMI_SPACE_FLAG = '--max-semi-space-size';
+
+/**
+ * The node options the primary forks its workers with: its own, plus a semi-space of `WORKER_SEMI_SPACE_MB` unless it
+ * is 0 or the operator already chose one (in NODE_OPTIONS, which the workers inherit, or in node's arguments).
+ */
+export function workerExecArgv(
+  config: Pick<Config, 'WORKER_SEMI_SPACE_MB'>,
+  execArgv: string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+): string[] {
+  // V8 takes its flags with dashes or underscores, the value after `=` or as the next argument.
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some(
+    (arg) => arg.split('=')[0]?.replaceAll('_', '-') === SEMI_SPACE_FLAG,
+  );
+  if (config.WORKER_SEMI_SPACE_MB === 0 || chosen) return execArgv;
+  return [...execArgv, `${SEMI_SPACE_FLAG}=${config.WORKER_SEMI_SPACE_MB}`];
+}
+
 /** The role a worker was forked for. */
 export function workerRoleOf(argv: string[]): WorkerRole {
   const role = argv.find((arg) => arg.startsWith(ROLE_ARG))?.slice(ROLE_ARG.length);

@@ -12,7 +12,7 @@ import type { ProcessingStatus } from '../observability/instance.js';
 import type { Logger } from '../observability/logger.js';
 import { createPrimaryMetrics, type MetricsJson, mergeProcessMetrics } from '../observability/metrics.js';
 import { type Channel, connect, type Peer, type PrimaryAsks, type WorkerAsks } from './ipc.js';
-import { restartWait, reusesPort, type WorkerRole, workerArgs } from './plan.js';
+import { restartWait, reusesPort, type WorkerRole, workerArgs, workerExecArgv } from './plan.js';
 
 const WORKER_ANSWER_MS = 1_000; // a worker slower than this is left out of a scrape or health check
 
@@ -74,7 +74,7 @@ export async function runPrimary(config: Config, logger: Logger, servingProcesse
 
   /** Forks a worker into `slot`; resolves with its URL (serving) once it is ready, rejects if it dies first. */
   function fork(slot: Slot): Promise<string | null> {
-    cluster.setupPrimary({ args: workerArgs(slot.role) });
+    cluster.setupPrimary({ args: workerArgs(slot.role), execArgv: workerExecArgv(config) });
     const worker = cluster.fork();
     slot.worker = worker;
     slot.ready = false;

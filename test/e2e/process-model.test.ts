@@ -186,6 +186,14 @@ describe('cluster: a primary, a processing process and two serving processes', (
         : { sockets: 1, holders: [primary] },
     );
     expect([...pids.serving, server.process.pid]).not.toContain(pids.processing);
+    // The workers' young generation is bounded (WORKER_SEMI_SPACE_MB); the primary, which holds little, is left as is.
+    const semiSpace = (pid: number) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((arg) => arg.startsWith('--max-semi-space-size'));
+    for (const pid of [...serving, pids.processing])
+      expect(semiSpace(pid), `worker ${pid}`).toEqual(['--max-semi-space-size=16']);
+    expect(semiSpace(primary)).toEqual([]);
   });
 
   it('should deliver every event published through the port to a subscriber exactly once, aggregated once', async () => {

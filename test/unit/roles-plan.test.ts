@@ -1,7 +1,14 @@
 // Which processes an instance runs, and how long the primary waits before starting a dead worker again.
 import { describe, expect, it } from 'vitest';
 import { configWith } from '../../src/config.js';
-import { restartWait, reusesPort, servingProcesses, workerArgs, workerRoleOf } from '../../src/roles/plan.js';
+import {
+  restartWait,
+  reusesPort,
+  servingProcesses,
+  workerArgs,
+  workerExecArgv,
+  workerRoleOf,
+} from '../../src/roles/plan.js';
 
 const DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/jackdaw';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -63,5 +70,28 @@ describe('reusesPort', () => {
     expect(reusesPort(config(4000), '24.22.3', 'darwin')).toBe(false);
     expect(reusesPort(config(0), '24.22.3', 'linux')).toBe(false);
     expect(reusesPort(config(4000, false), '24.22.3', 'linux')).toBe(false);
+  });
+});
+
+describe('workerExecArgv', () => {
+  const config = (WORKER_SEMI_SPACE_MB: number) => ({ WORKER_SEMI_SPACE_MB });
+
+  it("should fork workers with the primary's node options and WORKER_SEMI_SPACE_MB's semi-space", () => {
+    expect(workerExecArgv(config(16), ['--enable-source-maps'], '')).toEqual([
+      '--enable-source-maps',
+      '--max-semi-space-size=16',
+    ]);
+    expect(workerExecArgv(configWith({}), [], '')).toEqual(['--max-semi-space-size=16']);
+  });
+
+  it('should leave the semi-space to V8 at 0, and to the operator who chose one in NODE_OPTIONS or the arguments', () => {
+    expect(workerExecArgv(config(0), ['--enable-source-maps'], '')).toEqual(['--enable-source-maps']);
+    for (const [execArgv, nodeOptions] of [
+      [['--max-semi-space-size=64'], ''],
+      [['--max_semi_space_size', '8'], ''],
+      [[], '--enable-source-maps  --max-semi-space-size=32'],
+      [[], '--max_semi_space_size=4'],
+    ] as [string[], string][])
+      expect(workerExecArgv(config(16), execArgv, nodeOptions), nodeOptions || execArgv.join(' ')).toEqual(execArgv);
   });
 });
