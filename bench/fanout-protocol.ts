@@ -168,17 +168,19 @@ export interface CollectResult {
 }
 
 /** One event's deliveries in one load generator: its sequence number, how many, the fastest and the slowest (ms). */
-export type EventDeliveries = [seq: number, count: number, first: number, last: number];
+export type EventDeliveries = [seq: number, count: number, fastest: number, slowest: number];
 
 /** Merges load generators' EventDeliveries by sequence number. */
 export function mergeEventDeliveries(parts: EventDeliveries[][]): Map<number, EventDeliveries> {
   const merged = new Map<number, EventDeliveries>();
   for (const part of parts)
-    for (const [seq, count, first, last] of part) {
+    for (const [seq, count, fastest, slowest] of part) {
       const seen = merged.get(seq);
       merged.set(
         seq,
-        seen ? [seq, seen[1] + count, Math.min(seen[2], first), Math.max(seen[3], last)] : [seq, count, first, last],
+        seen
+          ? [seq, seen[1] + count, Math.min(seen[2], fastest), Math.max(seen[3], slowest)]
+          : [seq, count, fastest, slowest],
       );
     }
   return merged;

@@ -31,7 +31,7 @@ import {
   wallClock,
 } from './fanout-protocol.js';
 import { listeningUrl, openFileLimit, processTreeRssBytes, spawnNode, stopChild } from './processes.js';
-import { integer, machineDescription, ms as msFixed, writeSection } from './report.js';
+import { integer, machineDescription, ms as msFixed, quantile, writeSection } from './report.js';
 import {
   type BenchServer,
   backgroundLoad,
@@ -225,12 +225,18 @@ async function startOurs(): Promise<Target> {
     MAX_CONNECTIONS_PER_KEY: String(2 * SOCKETS_PER_KEY),
     RATE_LIMIT_PER_SECOND: '0',
   });
+  const stopServer = once(() => server.stop());
+  cleanups.push(stopServer);
   const watch = await watchBroadcasts(server);
-  const stop = once(async () => {
-    await watch.stop();
-    await server.stop();
-  });
-  cleanups.push(stop);
+  const stopWatch = once(watch.stop);
+  cleanups.push(stopWatch);
+  const stop = async () => {
+    try {
+      await stopWatch();
+    } finally {
+      await stopServer();
+    }
+  };
   const keys: string[] = [];
   for (let i = 0; i < keyCount; i++) {
     const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(
@@ -263,6 +269,7 @@ async function startOurs(): Promise<Target> {
 async function watchBroadcasts(server: BenchServer) {
   const broadcasts = new Map<number, number>();
   const subscriber = new Redis(REDIS_URL);
+  subscriber.on('error', (error: Error) => console.warn('bus watcher:', error.message));
   subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
     const at = wallClock();
     if (!message.includes('"bench_seq"')) return;
@@ -273,7 +280,7 @@ async function watchBroadcasts(server: BenchServer) {
   });
   // The server adds its database's name to the prefix (src/redis-namespace.ts).
   await subscriber.psubscribe(`${server.keyPrefix}*bus:events:published`);
-  return { broadcasts, stop: () => subscriber.quit().then(() => {}) };
+  return { broadcasts, stop: () => subscriber.quit().then(() => undefined) };
 }
 
 async function startBare(name: 'plain' | 'floor', publisher: Redis): Promise<Target> {
@@ -408,7 +415,7 @@ interface StepFigures {
   rssPeak?: { bytes: number; processes: number };
   /** The events whose last delivery came latest, latest first. */
   slowest: EventTrace[];
-  /** The median event's time from its first delivery to its last: how long one fan-out to every socket took. */
+  /** The median event's time from its first delivery to its last (fanOutMs). */
   spreadP50: number;
 }
 
@@ -436,23 +443,22 @@ function eventTraces(
   const deliveries = mergeEventDeliveries(collected.map((c) => c.perEvent));
   const traces = Array.from({ length: events }, (_, i): EventTrace => {
     const seq = firstSeq + i;
-    const [, count, first, last] = deliveries.get(seq) ?? [seq, 0, Number.NaN, Number.NaN];
+    const [, count, fastest, slowest] = deliveries.get(seq) ?? [seq, 0, Number.NaN, Number.NaN];
     return {
       seq,
       acknowledgedMs: acknowledged.get(seq) ?? Number.NaN,
       broadcastMs: broadcasts?.get(seq) ?? Number.NaN,
-      firstMs: first,
-      lastMs: count < sockets ? Number.POSITIVE_INFINITY : last,
+      firstMs: fastest,
+      lastMs: count < sockets ? Number.POSITIVE_INFINITY : slowest,
       deliveries: count,
     };
   });
   return traces.sort((a, b) => b.lastMs - a.lastMs);
 }
 
-function median(values: number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] as number) : Number.NaN;
-}
+/** First to last delivery: how long its fan-out to every socket took; Infinity when some socket never got it. */
+const fanOutMs = (t: EventTrace, sockets: number) =>
+  t.deliveries < sockets ? Number.POSITIVE_INFINITY : t.lastMs - t.firstMs;
 
 /**
  * Publishes `count` events at `rate`/s (each stamped as it goes), the first numbered `firstSeq`; `acknowledged` has
@@ -557,7 +563,10 @@ async function step(
     errors: collected.reduce((n, c) => n + c.errors, 0),
     closedByServer,
     slowest: traces.slice(0, SLOWEST_TRACED),
-    spreadP50: median(traces.map((t) => t.lastMs - t.firstMs)),
+    spreadP50: quantile(
+      traces.map((t) => fanOutMs(t, sockets)),
+      0.5,
+    ),
   };
 }
 
@@ -633,7 +642,8 @@ async function measureServer(
     figures.c = await scenarioC(target, target.ours as BenchServer, generators);
     await target.stop();
   }
-  if (SCENARIOS.has('C') && name === 'floor') {
+  // Only as the baseline of ours' C, which the report shows beside it.
+  if (SCENARIOS.has('C') && name === 'floor' && SERVERS.includes('ours')) {
     const target = await start();
     console.log(`[floor] C: ${C_CLIENTS} clients, markers alone…`);
     figures.cFanOut = await markersUnderLoad(target, null, generators, C_CLIENTS, 0);
@@ -674,11 +684,11 @@ async function markersUnderLoad(
   const background = server
     ? backgroundLoad(server, load, controller.signal, loadEvent)
     : Promise.resolve({ acknowledged: 0, failed: 0 });
-  await sleep(1_000); // let the load settle
+  if (server) await sleep(1_000); // let the load settle
   const warmup =
     C_WARMUP_SECONDS > 0 ? await step(target, generators, clients, C_MARKER_RATE, C_WARMUP_SECONDS, C_DRAIN) : null;
   const timed = await step(target, generators, clients, C_MARKER_RATE, C_SECONDS, C_DRAIN);
-  console.log('[ours] C: the slowest markers (ms after sending)', timed.slowest);
+  console.log(`[${target.name}] C: the slowest markers (ms after sending)`, timed.slowest);
   controller.abort();
   const { acknowledged, failed } = await background;
   await askAll(generators, { cmd: 'close' });
@@ -851,7 +861,7 @@ function scenarioCTable(c: NonNullable<ServerFigures['c']>, fanOut: MarkerFigure
   const slowest = ([m, label]: [MarkerFigures, string]) =>
     m.step.slowest.map(
       (t) =>
-        `| ${label} | ${t.seq} | ${ms(t.acknowledgedMs)} | ${ms(t.broadcastMs)} | ${ms(t.firstMs)} | ${ms(t.lastMs)} | ${ms(t.lastMs - t.firstMs)} |`,
+        `| ${label} | ${t.seq} | ${ms(t.acknowledgedMs)} | ${ms(t.broadcastMs)} | ${ms(t.firstMs)} | ${ms(t.lastMs)} | ${ms(fanOutMs(t, m.step.sockets))} |`,
     );
   return [
     '| server | method | received / expected | publish → subscriber | target | ours |',

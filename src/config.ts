@@ -215,11 +215,12 @@ const schema = z.object({
   SERVING_REUSE_PORT: bool.default(true),
   /**
    * The largest semi-space of V8's young generation (which is three of them) in each worker process, in MB. From Node
-   * 22, V8 sizes it by the heap limit: up to 64 MB on a machine with memory to spare, 192 MB of young generation per
-   * process, most of it resident after a burst. 16 (Node 20's own size) keeps the instance's memory near what its live
-   * data needs. 0 leaves V8 its own choice; a `--max-semi-space-size` in NODE_OPTIONS or node's arguments wins.
+   * 22, V8 sizes it by the heap limit: under 16 MB up to a 2 GiB limit, 64 MB at 4 GiB (192 MB of young generation per
+   * process, most of it resident after a burst). Unset: 16 (Node 20's own size) where the heap limit is above 2 GiB,
+   * V8's own choice below, where it is smaller. 0: always V8's own. A semi-space flag in NODE_OPTIONS or node's
+   * arguments wins (roles/plan.ts, `workerExecArgv`).
    */
-  WORKER_SEMI_SPACE_MB: int(0).default(16),
+  WORKER_SEMI_SPACE_MB: int(0).optional(),
   /** Wait before a worker that died is started again; doubles with each death in a row. */
   WORKER_RESTART_BACKOFF_MS: int(0).default(500),
   /** Longest wait before a restart; a worker that lived longer than this starts the doubling afresh. */

@@ -1,6 +1,7 @@
 // Which processes an instance runs. With Redis and Postgres: a primary, one processing process and WEB_CONCURRENCY
 // serving processes (one per CPU by default). Without either, one process does everything: there is no bus between
 // processes without Redis, and PGlite is one process's database.
+import { getHeapStatistics } from 'node:v8';
 import { type Config, redisTargetOf } from '../config.js';
 
 export type WorkerRole = 'serve' | 'process';
@@ -12,23 +13,32 @@ export function workerArgs(role: WorkerRole): string[] {
   return [`${ROLE_ARG}${role}`];
 }
 
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
+const CAPPED_SEMI_SPACE_MB = 16;
+/**
+ * Up to a 2 GiB heap limit V8 keeps semi-spaces under 16 MB by itself (Node's docs, `--max-semi-space-size`); the
+ * limit V8 reports adds the young generation, three 16 MB semi-spaces at most there.
+ */
+const SMALL_HEAP_LIMIT_BYTES = 2 * 1024 ** 3 + 3 * CAPPED_SEMI_SPACE_MB * 1024 ** 2;
+/** `--max-semi-space-size` or `--min-semi-space-size`, with dashes or underscores, quoted or not, with a value or not. */
+const SEMI_SPACE_FLAG = /^["']?--(max|min)[-_]semi[-_]space[-_]size(=|["']?$)/;
 
 /**
- * The node options the primary forks its workers with: its own, plus a semi-space of `WORKER_SEMI_SPACE_MB` unless it
- * is 0 or the operator already chose one (in NODE_OPTIONS, which the workers inherit, or in node's arguments).
+ * The node options the primary forks its workers with: its own, plus a largest semi-space of `WORKER_SEMI_SPACE_MB`
+ * (unset: CAPPED_SEMI_SPACE_MB above a small heap limit, where V8 would choose more; 0: none), unless the operator
+ * chose a semi-space in NODE_OPTIONS (which the workers inherit) or in node's arguments. `heapLimit` is this process's,
+ * which the workers share: same machine, same flags.
  */
 export function workerExecArgv(
   config: Pick<Config, 'WORKER_SEMI_SPACE_MB'>,
-  execArgv: string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+  {
+    execArgv = process.execArgv,
+    nodeOptions = process.env.NODE_OPTIONS ?? '',
+    heapLimit = getHeapStatistics().heap_size_limit,
+  }: { execArgv?: string[]; nodeOptions?: string; heapLimit?: number } = {},
 ): string[] {
-  // V8 takes its flags with dashes or underscores, the value after `=` or as the next argument.
-  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some(
-    (arg) => arg.split('=')[0]?.replaceAll('_', '-') === SEMI_SPACE_FLAG,
-  );
-  if (config.WORKER_SEMI_SPACE_MB === 0 || chosen) return execArgv;
-  return [...execArgv, `${SEMI_SPACE_FLAG}=${config.WORKER_SEMI_SPACE_MB}`];
+  if ([...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => SEMI_SPACE_FLAG.test(arg))) return execArgv;
+  const megabytes = config.WORKER_SEMI_SPACE_MB ?? (heapLimit > SMALL_HEAP_LIMIT_BYTES ? CAPPED_SEMI_SPACE_MB : 0);
+  return megabytes > 0 ? [...execArgv, `--max-semi-space-size=${megabytes}`] : execArgv;
 }
 
 /** The role a worker was forked for. */

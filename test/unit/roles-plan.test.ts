@@ -74,24 +74,46 @@ describe('reusesPort', () => {
 });
 
 describe('workerExecArgv', () => {
-  const config = (WORKER_SEMI_SPACE_MB: number) => ({ WORKER_SEMI_SPACE_MB });
-
-  it("should fork workers with the primary's node options and WORKER_SEMI_SPACE_MB's semi-space", () => {
-    expect(workerExecArgv(config(16), ['--enable-source-maps'], '')).toEqual([
-      '--enable-source-maps',
-      '--max-semi-space-size=16',
-    ]);
-    expect(workerExecArgv(configWith({}), [], '')).toEqual(['--max-semi-space-size=16']);
+  const GiB = 1024 ** 3;
+  const unset = { WORKER_SEMI_SPACE_MB: undefined };
+  const set = (WORKER_SEMI_SPACE_MB: number) => ({ WORKER_SEMI_SPACE_MB });
+  const on = (heapLimit: number, nodeOptions = '', execArgv = ['--enable-source-maps']) => ({
+    execArgv,
+    nodeOptions,
+    heapLimit,
   });
 
-  it('should leave the semi-space to V8 at 0, and to the operator who chose one in NODE_OPTIONS or the arguments', () => {
-    expect(workerExecArgv(config(0), ['--enable-source-maps'], '')).toEqual(['--enable-source-maps']);
-    for (const [execArgv, nodeOptions] of [
-      [['--max-semi-space-size=64'], ''],
-      [['--max_semi_space_size', '8'], ''],
-      [[], '--enable-source-maps  --max-semi-space-size=32'],
-      [[], '--max_semi_space_size=4'],
-    ] as [string[], string][])
-      expect(workerExecArgv(config(16), execArgv, nodeOptions), nodeOptions || execArgv.join(' ')).toEqual(execArgv);
+  it("should keep the primary's node options and cap the semi-space at 16 MB where V8 would choose more", () => {
+    expect(workerExecArgv(unset, on(4.2 * GiB))).toEqual(['--enable-source-maps', '--max-semi-space-size=16']);
+    expect(workerExecArgv(configWith({}), on(2.1 * GiB, '', []))).toEqual(['--max-semi-space-size=16']);
+  });
+
+  it('should leave a small heap limit to V8, whose semi-spaces are smaller there', () => {
+    for (const heapLimit of [0.5 * GiB, 2 * GiB, 2 * GiB + 48 * 1024 ** 2])
+      expect(workerExecArgv(unset, on(heapLimit)), String(heapLimit)).toEqual(['--enable-source-maps']);
+  });
+
+  it('should set the semi-space WORKER_SEMI_SPACE_MB asks for, on any heap limit, and none at 0', () => {
+    expect(workerExecArgv(set(8), on(0.5 * GiB))).toEqual(['--enable-source-maps', '--max-semi-space-size=8']);
+    expect(workerExecArgv(set(0), on(16 * GiB))).toEqual(['--enable-source-maps']);
+  });
+
+  it('should leave the semi-space to the operator who chose one in NODE_OPTIONS or the arguments', () => {
+    for (const [nodeOptions, execArgv] of [
+      ['', ['--max-semi-space-size=64']],
+      ['', ['--max_semi_space_size', '8']],
+      ['', ['--min-semi-space-size=32']],
+      ['--enable-source-maps  --max-semi-space-size=32', []],
+      ['--max_semi_space_size=4', []],
+      ['"--max-semi-space-size=32"', []],
+    ] as [string, string[]][])
+      expect(workerExecArgv(set(16), on(4 * GiB, nodeOptions, execArgv)), nodeOptions || execArgv.join(' ')).toEqual(
+        execArgv,
+      );
+  });
+
+  it("should read the primary's own options and heap limit when given none", () => {
+    const args = workerExecArgv(set(16));
+    expect(args.slice(0, process.execArgv.length)).toEqual(process.execArgv);
   });
 });
